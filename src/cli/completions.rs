@@ -1,0 +1,22 @@
+use clap::CommandFactory;
+use clap_complete::Shell;
+
+use crate::render::ui::Ui;
+
+use super::{Cli, Exit};
+
+/// Print shell completions.
+///
+/// Example: `dwlink completions bash > /etc/bash_completion.d/dwlink`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// bash, zsh, fish, powershell or elvish.
+    shell: Shell,
+}
+
+pub fn run(args: Args, ui: &mut Ui) -> Exit {
+    let mut buf = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "dwlink", &mut buf);
+    ui.out(&String::from_utf8_lossy(&buf));
+    Exit::Ok
+}

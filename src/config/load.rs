@@ -1,0 +1,198 @@
+//! Reading YAML files safely and turning them into typed values with every problem reported.
+//!
+//! Shared by configs and emulator fixtures: file → [`Source`] → node tree → schema check →
+//! serde-saphyr into the raw type. serde-saphyr is the authoritative deserializer; the node tree
+//! exists so that problems carry spans and all of them are found in one run.
+
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::diag::{Problem, Problems, Source};
+use crate::yaml::{self, SpanIndex};
+
+/// Bounds on what a file may cost to read; a config is tiny, a fixture with rows is not.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: u64,
+}
+
+pub const CONFIG_LIMITS: Limits = Limits {
+    max_bytes: 1024 * 1024,
+};
+
+/// Read a file as UTF-8 text, refusing what cannot be a YAML document.
+pub fn read_source(path: &Path, limits: Limits) -> Result<Source, Problem> {
+    let shown = path.display().to_string();
+    let meta = fs::metadata(path).map_err(|e| {
+        let (code, msg, help) = match e.kind() {
+            std::io::ErrorKind::NotFound => (
+                "dwlink::config::not_found",
+                format!("{shown}: no such file"),
+                "pass the config with -f FILE, or run dwlink where dwlink.yaml is; `dwlink import` writes one from live state",
+            ),
+            std::io::ErrorKind::PermissionDenied => (
+                "dwlink::config::unreadable",
+                format!("{shown}: permission denied"),
+                "make the file readable by this user",
+            ),
+            _ => (
+                "dwlink::config::unreadable",
+                format!("{shown}: {e}"),
+                "check the path",
+            ),
+        };
+        Problem::error(code, msg).help(help)
+    })?;
+    if meta.is_dir() {
+        return Err(Problem::error(
+            "dwlink::config::not_a_file",
+            format!("{shown} is a directory, not a YAML file"),
+        )
+        .help(format!(
+            "name a file inside it, e.g. `-f {shown}/dwlink.yaml`"
+        )));
+    }
+    if meta.len() > limits.max_bytes {
+        return Err(Problem::error(
+            "dwlink::config::too_large",
+            format!(
+                "{shown} is {} bytes; the limit is {} bytes",
+                meta.len(),
+                limits.max_bytes
+            ),
+        )
+        .help("this is not a dwlink file; check that -f names the right one"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    fs::File::open(path)
+        .and_then(|f| f.take(limits.max_bytes + 1).read_to_end(&mut bytes))
+        .map_err(|e| {
+            Problem::error("dwlink::config::unreadable", format!("{shown}: {e}"))
+                .help("check the path and its permissions")
+        })?;
+    source_from_bytes(&shown, bytes, limits)
+}
+
+pub fn source_from_bytes(name: &str, bytes: Vec<u8>, limits: Limits) -> Result<Source, Problem> {
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(Problem::error(
+            "dwlink::config::too_large",
+            format!("{name} is over {} bytes", limits.max_bytes),
+        )
+        .help("this is not a dwlink file; check that -f names the right one"));
+    }
+    match String::from_utf8(bytes) {
+        Ok(mut text) => {
+            if text.starts_with('\u{feff}') {
+                text.drain(..3);
+            }
+            if let Some(at) = text.find('\0') {
+                let shown = Source::new(name, text.replace('\0', " "));
+                return Err(binary(name).in_source(&shown).at(at..at + 1, "NUL byte"));
+            }
+            Ok(Source::new(name, text))
+        }
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let shown = Source::new(name, lossy);
+            Err(binary(name).in_source(&shown).at(at..at + 1, "not UTF-8"))
+        }
+    }
+}
+
+fn binary(name: &str) -> Problem {
+    Problem::error(
+        "dwlink::config::not_utf8",
+        format!("{name} is not UTF-8 text; it looks like a binary file"),
+    )
+    .help("a dwlink file is YAML text saved as UTF-8")
+}
+
+/// Everything learnt from one file: the typed value when it is sound, and all problems.
+pub struct Parsed<T> {
+    pub value: Option<T>,
+    pub index: SpanIndex,
+    pub problems: Problems,
+    /// The document as JSON, for rules that look past schema errors.
+    pub json: Value,
+}
+
+/// YAML source → `T`, checked against `schema` first so that every structural problem is
+/// reported with its span.
+pub fn parse_typed<T: DeserializeOwned>(
+    source: &Source,
+    schema: &Value,
+    empty_help: &str,
+) -> Parsed<T> {
+    let mut parsed = Parsed {
+        value: None,
+        index: SpanIndex::default(),
+        problems: Problems::default(),
+        json: Value::Null,
+    };
+    let root = match yaml::parse(source) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            let end = source.text().len();
+            parsed.problems.push(
+                Problem::error(
+                    "dwlink::config::empty",
+                    format!("{} is empty", source.name()),
+                )
+                .in_source(source)
+                .at(0..end, "no YAML document here")
+                .help(empty_help.to_string()),
+            );
+            return parsed;
+        }
+        Err(p) => {
+            parsed.problems.push(p);
+            return parsed;
+        }
+    };
+    parsed.index = SpanIndex::build(&root);
+    let json = yaml::to_json(&root);
+    if json.is_null() {
+        parsed.problems.push(
+            Problem::error(
+                "dwlink::config::empty",
+                format!("{} holds no values", source.name()),
+            )
+            .in_source(source)
+            .at(0..source.text().len(), "nothing but comments")
+            .help(empty_help.to_string()),
+        );
+        return parsed;
+    }
+    parsed.problems = super::schema::check(schema, &json, &parsed.index, source);
+    parsed.json = json;
+    if parsed.problems.has_errors() {
+        return parsed;
+    }
+    let options = serde_saphyr::options! { with_snippet: false };
+    match serde_saphyr::from_str_with_options::<T>(source.text(), options) {
+        Ok(v) => parsed.value = Some(v),
+        Err(e) => {
+            let span = e
+                .location()
+                .and_then(|l| {
+                    let s = l.span();
+                    let start = s.byte_offset()? as usize;
+                    Some(start..start + s.byte_len().unwrap_or(0) as usize)
+                })
+                .unwrap_or(0..0);
+            parsed.problems.push(
+                Problem::error("dwlink::config::invalid", e.without_snippet().to_string())
+                    .in_source(source)
+                    .at(span, "here")
+                    .help("compare with the config reference in README.md or `dwlink schema`"),
+            );
+        }
+    }
+    parsed
+}

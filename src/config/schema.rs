@@ -1,0 +1,413 @@
+//! The JSON Schema generated from the raw types, and the structural check that reports every
+//! schema violation at once with a span (serde alone would stop at the first).
+
+use std::sync::OnceLock;
+
+use schemars::JsonSchema;
+use serde_json::Value;
+
+use crate::diag::{Problem, Problems, Source};
+use crate::yaml::SpanIndex;
+
+use super::suggest::did_you_mean;
+
+/// The schema as `dwlink schema` prints it, with a stable `$id` for editors.
+pub fn schema_json<T: JsonSchema>() -> Value {
+    let mut schema = schemars::schema_for!(T).to_value();
+    if let Value::Object(m) = &mut schema {
+        m.insert(
+            "$id".into(),
+            Value::from("https://dwlink.dev/schemas/dwlink.schema.json"),
+        );
+    }
+    schema
+}
+
+pub fn config_schema() -> &'static Value {
+    static SCHEMA: OnceLock<Value> = OnceLock::new();
+    SCHEMA.get_or_init(schema_json::<super::raw::RawConfig>)
+}
+
+pub fn config_schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(config_schema()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// Check `value` against `schema`, turning each violation into a spanned problem.
+pub fn check(schema: &Value, value: &Value, index: &SpanIndex, source: &Source) -> Problems {
+    let mut out = Problems::default();
+    if !value.is_object() {
+        out.push(
+            Problem::error(
+                "dwlink::config::not_a_mapping",
+                format!(
+                    "the file must hold a mapping of keys, found {}",
+                    type_name(value)
+                ),
+            )
+            .in_source(source)
+            .at(
+                index.value(""),
+                "expected `apiVersion: dwlink/v1`, `kind: …` and so on",
+            )
+            .help("start from an example in examples/ or run `dwlink import` to write one"),
+        );
+        return out;
+    }
+    let validator = match jsonschema::validator_for(schema) {
+        Ok(v) => v,
+        Err(e) => {
+            out.push(Problem::error(
+                "dwlink::internal::schema",
+                format!("the built-in schema does not compile: {e}"),
+            ));
+            return out;
+        }
+    };
+    for err in validator.iter_errors(value) {
+        let path = pointer_to_path(&err.instance_path().to_string());
+        out.extend(problems_for(
+            schema,
+            err.kind(),
+            &err.to_string(),
+            &path,
+            value,
+            index,
+            source,
+        ));
+    }
+    out
+}
+
+fn problems_for(
+    schema: &Value,
+    kind: &jsonschema::error::ValidationErrorKind,
+    message: &str,
+    path: &str,
+    root: &Value,
+    index: &SpanIndex,
+    source: &Source,
+) -> Problems {
+    use jsonschema::error::ValidationErrorKind as K;
+    let mut out = Problems::default();
+    let shown = if path.is_empty() {
+        "the top level"
+    } else {
+        path
+    };
+    match kind {
+        K::AdditionalProperties { unexpected } => {
+            let known = property_names(schema, path);
+            for key in unexpected {
+                let child = crate::yaml::join(path, key);
+                out.push(unknown_key(key, &child, shown, &known, index, source));
+            }
+        }
+        K::Required { property } => {
+            let key = property.as_str().unwrap_or_default();
+            let span = if path.is_empty() {
+                0..0
+            } else {
+                index.key(path)
+            };
+            out.push(
+                Problem::error(
+                    "dwlink::config::missing_key",
+                    format!("`{}` is required", crate::yaml::join(path, key)),
+                )
+                .in_source(source)
+                .at(span, format!("`{key}` is missing here"))
+                .help(format!(
+                    "add `{key}:`; see the config reference in README.md"
+                )),
+            );
+        }
+        K::Type { kind } => {
+            let found = lookup(root, path).map_or("nothing", type_name);
+            let expected = format!("{kind:?}").to_lowercase();
+            out.push(
+                Problem::error(
+                    "dwlink::config::wrong_type",
+                    format!(
+                        "`{path}` must be {}, found {found}",
+                        expected_phrase(&expected)
+                    ),
+                )
+                .in_source(source)
+                .at(
+                    index.value(path),
+                    format!("expected {}", expected_phrase(&expected)),
+                )
+                .help(type_help(&expected)),
+            );
+        }
+        K::Enum { options }
+        | K::Constant {
+            expected_value: options,
+        } => {
+            let allowed: Vec<String> = match &**options {
+                Value::Array(a) => a
+                    .iter()
+                    .filter_map(|v| v.as_str())
+                    .map(str::to_string)
+                    .collect(),
+                Value::String(s) => vec![s.clone()],
+                _ => Vec::new(),
+            };
+            let found = lookup(root, path)
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                .unwrap_or_default();
+            let (code, what) = if path == "apiVersion" {
+                (
+                    "dwlink::config::api_version",
+                    "this dwlink reads `apiVersion: dwlink/v1`",
+                )
+            } else {
+                ("dwlink::config::invalid_value", "")
+            };
+            let list = allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut help = match did_you_mean(&found, allowed.iter().map(String::as_str)) {
+                Some(s) => format!("did you mean `{s}`? Allowed: {list}"),
+                None => format!("allowed values: {list}"),
+            };
+            if !what.is_empty() {
+                help = format!("{what}; {help}");
+            }
+            out.push(
+                Problem::error(code, format!("`{found}` is not a valid value for `{path}`"))
+                    .in_source(source)
+                    .at(index.value(path), "not allowed here")
+                    .help(help),
+            );
+        }
+        // Option<T> fields are `anyOf [T, null]`: report what T says, not the anyOf wrapper.
+        K::AnyOf { context } | K::OneOfNotValid { context } => {
+            let best = context
+                .iter()
+                .filter(|errs| !errs.iter().any(|e| matches!(e.kind(), K::Type { kind } if format!("{kind:?}") == "Single(Null)")))
+                .min_by_key(|errs| errs.len());
+            match best {
+                Some(errs) => {
+                    for e in errs {
+                        let p = pointer_to_path(&e.instance_path().to_string());
+                        out.extend(problems_for(
+                            schema,
+                            e.kind(),
+                            &e.to_string(),
+                            &p,
+                            root,
+                            index,
+                            source,
+                        ));
+                    }
+                }
+                None => out.push(generic(
+                    shown,
+                    "does not match the schema",
+                    path,
+                    index,
+                    source,
+                )),
+            }
+        }
+        _ => out.push(generic(shown, message, path, index, source)),
+    }
+    out
+}
+
+fn generic(shown: &str, msg: &str, path: &str, index: &SpanIndex, source: &Source) -> Problem {
+    Problem::error("dwlink::config::schema", format!("{shown}: {msg}"))
+        .in_source(source)
+        .at(index.value(path), "here")
+        .help("compare with the config reference in README.md or `dwlink schema`")
+}
+
+fn unknown_key(
+    key: &str,
+    child: &str,
+    shown: &str,
+    known: &[String],
+    index: &SpanIndex,
+    source: &Source,
+) -> Problem {
+    let span = index.key(child);
+    if is_secret_key(key) {
+        return Problem::error(
+            "dwlink::config::literal_secret",
+            format!("`{child}` holds a secret in the config file"),
+        )
+        .in_source(source)
+        .at(span, "secrets never go into a config file")
+        .help("put the secret in an environment variable and name it with `auth.client_secret_env: DWLINK_CLIENT_SECRET`");
+    }
+    let help = match did_you_mean(key, known.iter().map(String::as_str)) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if known.is_empty() => "remove this key".to_string(),
+        None => format!(
+            "remove it; keys allowed in {shown}: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    Problem::error(
+        "dwlink::config::unknown_key",
+        format!("unknown key `{key}` in {shown}"),
+    )
+    .in_source(source)
+    .at(span, "unknown key")
+    .help(help)
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ["secret", "password", "token"]
+        .iter()
+        .any(|s| k.contains(s))
+        && !k.ends_with("_env")
+}
+
+fn expected_phrase(kind: &str) -> String {
+    let words: Vec<&str> = [
+        ("object", "a mapping"),
+        ("array", "a list"),
+        ("string", "a string"),
+        ("boolean", "`true` or `false`"),
+        ("integer", "a whole number"),
+        ("number", "a number"),
+    ]
+    .iter()
+    .filter(|(k, _)| kind.contains(k))
+    .map(|(_, w)| *w)
+    .collect();
+    if words.is_empty() {
+        kind.to_string()
+    } else {
+        words.join(" or ")
+    }
+}
+
+fn type_help(kind: &str) -> String {
+    if kind.contains("array") {
+        "write a list, e.g. `[USMF, DEMF]` or one `- item` per line".into()
+    } else if kind.contains("boolean") {
+        "write `true` or `false` without quotes".into()
+    } else if kind.contains("string") {
+        "write a single value; quote it if it looks like a number or boolean".into()
+    } else if kind.contains("object") {
+        "write nested `key: value` lines indented under this key".into()
+    } else {
+        "see the config reference in README.md".into()
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn lookup<'a>(root: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = root;
+    for seg in segments(path) {
+        cur = match seg {
+            Seg::Key(k) => cur.get(k)?,
+            Seg::Index(i) => cur.get(i)?,
+        };
+    }
+    Some(cur)
+}
+
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn segments(path: &str) -> Vec<Seg<'_>> {
+    let mut out = Vec::new();
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, rest) = part.split_once('[').map_or((part, ""), |(k, r)| (k, r));
+        if !key.is_empty() {
+            out.push(Seg::Key(key));
+        }
+        for idx in rest.split('[') {
+            if let Ok(i) = idx.trim_end_matches(']').parse() {
+                out.push(Seg::Index(i));
+            }
+        }
+    }
+    out
+}
+
+/// `/link/legal_entities/2` → `link.legal_entities[2]`.
+pub fn pointer_to_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for seg in pointer.split('/').skip(1) {
+        let seg = seg.replace("~1", "/").replace("~0", "~");
+        if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
+            out.push_str(&format!("[{seg}]"));
+        } else {
+            out = crate::yaml::join(&out, &seg);
+        }
+    }
+    out
+}
+
+/// The keys the schema allows in the mapping at `path`, for "did you mean".
+fn property_names(schema: &Value, path: &str) -> Vec<String> {
+    let mut node = schema;
+    for seg in segments(path) {
+        node = resolve(schema, node);
+        node = match seg {
+            Seg::Key(k) => match node.get("properties").and_then(|p| p.get(k)) {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+            Seg::Index(_) => match node.get("items") {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+        };
+    }
+    let node = resolve(schema, node);
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Follow `$ref` and the non-null branch of `anyOf`.
+fn resolve<'a>(root: &'a Value, mut node: &'a Value) -> &'a Value {
+    for _ in 0..8 {
+        if let Some(r) = node.get("$ref").and_then(Value::as_str) {
+            let name = r.rsplit('/').next().unwrap_or_default();
+            match root.get("$defs").and_then(|d| d.get(name)) {
+                Some(n) => node = n,
+                None => return node,
+            }
+        } else if let Some(alts) = node.get("anyOf").and_then(Value::as_array) {
+            match alts
+                .iter()
+                .find(|a| a.get("type") != Some(&Value::from("null")))
+            {
+                Some(n) => node = n,
+                None => return node,
+            }
+        } else {
+            return node;
+        }
+    }
+    node
+}

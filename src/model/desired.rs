@@ -1,0 +1,69 @@
+//! The validated config: every default resolved, every URL and GUID parsed. Nothing downstream
+//! re-checks what validation already guaranteed.
+
+use serde::Serialize;
+use url::Url;
+use uuid::Uuid;
+
+pub use crate::config::raw::{DualWriteAuth, EnvironmentType, Kind, ResetTarget, ResetWhen};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Desired {
+    pub kind: Kind,
+    pub name: String,
+    pub protected: bool,
+    pub finance_operations: FinanceOperations,
+    pub dataverse: Dataverse,
+    pub link: Link,
+    pub reset: Reset,
+    pub after_reset: AfterReset,
+    pub auth: Auth,
+    pub dual_write_service: Option<DualWriteService>,
+    pub restored_from: Option<Url>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FinanceOperations {
+    pub url: Url,
+    pub environment_type: EnvironmentType,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dataverse {
+    pub url: Url,
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    pub reset_target: ResetTarget,
+    /// Upper-cased, as F&O stores company codes.
+    pub legal_entities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Reset {
+    pub when: ResetWhen,
+    pub force: bool,
+    pub clear_tables: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AfterReset {
+    pub apply_solutions: Vec<String>,
+    pub start_maps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Auth {
+    pub tenant_id: Uuid,
+    pub client_id: Uuid,
+    /// The *name* of the variable; the secret itself is read only when a token is needed.
+    pub client_secret_env: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DualWriteService {
+    pub url: Url,
+    pub auth: DualWriteAuth,
+}

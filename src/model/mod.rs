@@ -1,0 +1,3 @@
+//! Desired and live models of a dual-write link.
+
+pub mod desired;

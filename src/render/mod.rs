@@ -1,0 +1,5 @@
+//! Human and JSON views, and the one [`Ui`] every command writes through.
+
+pub mod ui;
+
+pub use ui::Ui;
