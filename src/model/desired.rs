@@ -1,13 +1,13 @@
 //! The validated config: every default resolved, every URL and GUID parsed. Nothing downstream
 //! re-checks what validation already guaranteed.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use url::Url;
 use uuid::Uuid;
 
 pub use crate::config::raw::{DualWriteAuth, EnvironmentType, Kind, ResetTarget, ResetWhen};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Desired {
     pub kind: Kind,
     pub name: String,
@@ -22,39 +22,39 @@ pub struct Desired {
     pub restored_from: Option<Url>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FinanceOperations {
     pub url: Url,
     pub environment_type: EnvironmentType,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Dataverse {
     pub url: Url,
     pub organization_id: Option<Uuid>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Link {
     pub reset_target: ResetTarget,
     /// Upper-cased, as F&O stores company codes.
     pub legal_entities: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Reset {
     pub when: ResetWhen,
     pub force: bool,
     pub clear_tables: bool,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AfterReset {
     pub apply_solutions: Vec<String>,
     pub start_maps: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Auth {
     pub tenant_id: Uuid,
     pub client_id: Uuid,
@@ -62,7 +62,7 @@ pub struct Auth {
     pub client_secret_env: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DualWriteService {
     pub url: Url,
     pub auth: DualWriteAuth,

@@ -143,7 +143,8 @@ pub fn render_problem(problem: &Problem, color: bool) -> String {
     };
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_width(100)
-        .with_context_lines(1);
+        .with_context_lines(1)
+        .with_wrap_lines(false);
     let mut text = String::new();
     if handler.render_report(&mut text, problem).is_err() {
         text = format!("{}: {}\n", problem.code, problem.message);

@@ -1,0 +1,151 @@
+//! The closed set of plan actions (spec section 3). Their order is the only order they may run
+//! in; each is safe to run twice.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::raw::ResetTarget;
+use crate::model::live::Service;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Action {
+    /// Stop the running maps (only with `reset.force`).
+    StopMaps {
+        maps: Vec<String>,
+    },
+    /// Write every row the following steps delete to a local file, before any delete.
+    Backup {
+        tables: Vec<TableRows>,
+        rows: usize,
+    },
+    /// Delete the dual-write rows of one key table.
+    ClearTable {
+        service: Service,
+        table: String,
+        entity_set: String,
+        rows: usize,
+    },
+    /// Reset the connection set and link it to `organization_url`.
+    ResetLink {
+        target: ResetTarget,
+        organization_url: String,
+        force: bool,
+    },
+    LinkLegalEntities {
+        legal_entities: Vec<String>,
+    },
+    ApplySolutions {
+        solutions: Vec<String>,
+    },
+    StartMaps {
+        maps: Vec<String>,
+    },
+    /// Re-read live state and check it matches the declaration.
+    Verify,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRows {
+    pub service: Service,
+    pub table: String,
+    pub rows: usize,
+}
+
+/// Action kinds, in execution order; also the symbols the views print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ActionKind {
+    StopMaps,
+    Backup,
+    ClearTable,
+    ResetLink,
+    LinkLegalEntities,
+    ApplySolutions,
+    StartMaps,
+    Verify,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 8] = [
+        ActionKind::StopMaps,
+        ActionKind::Backup,
+        ActionKind::ClearTable,
+        ActionKind::ResetLink,
+        ActionKind::LinkLegalEntities,
+        ActionKind::ApplySolutions,
+        ActionKind::StartMaps,
+        ActionKind::Verify,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::StopMaps => "stop-maps",
+            ActionKind::Backup => "backup",
+            ActionKind::ClearTable => "clear-table",
+            ActionKind::ResetLink => "reset-link",
+            ActionKind::LinkLegalEntities => "link-legal-entities",
+            ActionKind::ApplySolutions => "apply-solutions",
+            ActionKind::StartMaps => "start-maps",
+            ActionKind::Verify => "verify",
+        }
+    }
+
+    /// Terraform-style: `-` removes, `-/+` replaces, `~` changes in place, `+` adds.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            ActionKind::StopMaps => "■",
+            ActionKind::Backup => "↓",
+            ActionKind::ClearTable => "-",
+            ActionKind::ResetLink => "-/+",
+            ActionKind::LinkLegalEntities => "~",
+            ActionKind::ApplySolutions => "+",
+            ActionKind::StartMaps => "▶",
+            ActionKind::Verify => "?",
+        }
+    }
+
+    pub fn destructive(self) -> bool {
+        matches!(
+            self,
+            ActionKind::StopMaps | ActionKind::ClearTable | ActionKind::ResetLink
+        )
+    }
+}
+
+impl Action {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::StopMaps { .. } => ActionKind::StopMaps,
+            Action::Backup { .. } => ActionKind::Backup,
+            Action::ClearTable { .. } => ActionKind::ClearTable,
+            Action::ResetLink { .. } => ActionKind::ResetLink,
+            Action::LinkLegalEntities { .. } => ActionKind::LinkLegalEntities,
+            Action::ApplySolutions { .. } => ActionKind::ApplySolutions,
+            Action::StartMaps { .. } => ActionKind::StartMaps,
+            Action::Verify => ActionKind::Verify,
+        }
+    }
+
+    pub fn destructive(&self) -> bool {
+        self.kind().destructive()
+    }
+}
+
+/// The JSON form of an action: its fields plus `destructive`, so consumers of `plan --json` need
+/// not know which kinds destroy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    #[serde(flatten)]
+    pub action: Action,
+    pub destructive: bool,
+}
+
+impl From<Action> for PlannedAction {
+    fn from(action: Action) -> Self {
+        let destructive = action.destructive();
+        PlannedAction {
+            action,
+            destructive,
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Findings: diagnostics attached to a plan that explain *why* it does what it does.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{Problem, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FindingCode {
+    #[serde(rename = "scenario.same-organization")]
+    ScenarioSameOrganization,
+    #[serde(rename = "scenario.organization-mismatch")]
+    ScenarioOrganizationMismatch,
+    #[serde(rename = "scenario.no-power-platform-link")]
+    ScenarioNoPowerPlatformLink,
+    #[serde(rename = "scenario.cloud-hosted")]
+    ScenarioCloudHosted,
+    #[serde(rename = "maps.running")]
+    MapsRunning,
+    #[serde(rename = "secure-config.organization-mismatch")]
+    SecureConfigOrganizationMismatch,
+    #[serde(rename = "restore.foreign-link")]
+    RestoreForeignLink,
+    #[serde(rename = "target.irreversible")]
+    TargetIrreversible,
+    /// The declared organization cannot be reached with the declared reset target.
+    #[serde(rename = "target.unreachable")]
+    TargetUnreachable,
+    /// `dataverse.organization_id` names another organization than the one at `dataverse.url`.
+    #[serde(rename = "target.organization-id")]
+    TargetOrganizationId,
+    /// The live state differs but `reset.when: never` forbids fixing it.
+    #[serde(rename = "reset.disabled")]
+    ResetDisabled,
+    #[serde(rename = "protected")]
+    Protected,
+}
+
+impl FindingCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingCode::ScenarioSameOrganization => "scenario.same-organization",
+            FindingCode::ScenarioOrganizationMismatch => "scenario.organization-mismatch",
+            FindingCode::ScenarioNoPowerPlatformLink => "scenario.no-power-platform-link",
+            FindingCode::ScenarioCloudHosted => "scenario.cloud-hosted",
+            FindingCode::MapsRunning => "maps.running",
+            FindingCode::SecureConfigOrganizationMismatch => "secure-config.organization-mismatch",
+            FindingCode::RestoreForeignLink => "restore.foreign-link",
+            FindingCode::TargetIrreversible => "target.irreversible",
+            FindingCode::TargetUnreachable => "target.unreachable",
+            FindingCode::TargetOrganizationId => "target.organization-id",
+            FindingCode::ResetDisabled => "reset.disabled",
+            FindingCode::Protected => "protected",
+        }
+    }
+
+    /// miette codes are namespaced like every other dwlink diagnostic.
+    fn diag_code(self) -> &'static str {
+        match self {
+            FindingCode::ScenarioSameOrganization => "dwlink::plan::scenario.same-organization",
+            FindingCode::ScenarioOrganizationMismatch => {
+                "dwlink::plan::scenario.organization-mismatch"
+            }
+            FindingCode::ScenarioNoPowerPlatformLink => {
+                "dwlink::plan::scenario.no-power-platform-link"
+            }
+            FindingCode::ScenarioCloudHosted => "dwlink::plan::scenario.cloud-hosted",
+            FindingCode::MapsRunning => "dwlink::plan::maps.running",
+            FindingCode::SecureConfigOrganizationMismatch => {
+                "dwlink::plan::secure-config.organization-mismatch"
+            }
+            FindingCode::RestoreForeignLink => "dwlink::plan::restore.foreign-link",
+            FindingCode::TargetIrreversible => "dwlink::plan::target.irreversible",
+            FindingCode::TargetUnreachable => "dwlink::plan::target.unreachable",
+            FindingCode::TargetOrganizationId => "dwlink::plan::target.organization-id",
+            FindingCode::ResetDisabled => "dwlink::plan::reset.disabled",
+            FindingCode::Protected => "dwlink::plan::protected",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: FindingCode,
+    pub severity: Severity,
+    pub message: String,
+    pub help: String,
+}
+
+impl Finding {
+    pub fn new(code: FindingCode, severity: Severity, message: String, help: String) -> Self {
+        Finding {
+            code,
+            severity,
+            message,
+            help,
+        }
+    }
+
+    pub fn to_problem(&self) -> Problem {
+        let p = Problem::error(self.code.diag_code(), self.message.clone()).help(self.help.clone());
+        Problem {
+            severity: self.severity,
+            ..p
+        }
+    }
+}
