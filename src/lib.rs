@@ -7,6 +7,7 @@
 //!
 //! The library never prints: commands hand diagnostics and results to [`render::Ui`].
 
+pub mod apply;
 pub mod cli;
 pub mod config;
 pub mod diag;

@@ -1,6 +1,7 @@
 //! Human and JSON views, and the one [`Ui`] every command writes through.
 
 pub mod plan_view;
+pub mod status_view;
 pub mod ui;
 
 pub use ui::Ui;

@@ -1,0 +1,217 @@
+//! Backups: every row a plan deletes, written and fsynced before the first delete.
+//!
+//! The file is streamed table by table and row by row, so a backup of a million rows never sits
+//! in memory. It keeps secret-bearing columns (so `restore` is exact) and is therefore created
+//! with mode 0600 and never overwritten.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::diag::Problem;
+use crate::model::live::Service;
+
+pub const BACKUP_FORMAT: &str = "1";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupHeader {
+    pub format_version: String,
+    pub dwlink_version: String,
+    pub plan_id: String,
+    pub created_at: String,
+    pub environment: String,
+    pub finance_operations_url: String,
+    pub dataverse_url: String,
+    /// Says in the file itself why it must be guarded.
+    pub note: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupTable {
+    pub service: Service,
+    pub table: String,
+    pub entity_set: String,
+    /// Every column as read, secrets included.
+    pub rows: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Backup {
+    #[serde(flatten)]
+    pub header: BackupHeader,
+    pub tables: Vec<BackupTable>,
+}
+
+impl Backup {
+    pub fn rows(&self) -> usize {
+        self.tables.iter().map(|t| t.rows.len()).sum()
+    }
+}
+
+pub struct BackupWriter {
+    out: BufWriter<File>,
+    path: PathBuf,
+    tables: usize,
+    rows_in_table: usize,
+    rows: usize,
+}
+
+pub fn file_name(env: &str, now: &jiff::Timestamp) -> String {
+    format!("{env}-{}.json", now.strftime("%Y%m%dT%H%M%S%.3fZ"))
+}
+
+impl BackupWriter {
+    /// Create `dir/name` exclusively (an existing backup is never overwritten), mode 0600.
+    pub fn create(dir: &Path, name: &str, header: &BackupHeader) -> std::io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(name);
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let file = opts.open(&path)?;
+        let mut out = BufWriter::new(file);
+        let head = serde_json::to_string(header)?;
+        // Re-open the header object so tables can be streamed into it.
+        let head = head.strip_suffix('}').unwrap_or(&head);
+        write!(out, "{head},\"tables\":[")?;
+        Ok(BackupWriter {
+            out,
+            path,
+            tables: 0,
+            rows_in_table: 0,
+            rows: 0,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn begin_table(
+        &mut self,
+        service: Service,
+        table: &str,
+        entity_set: &str,
+    ) -> std::io::Result<()> {
+        if self.tables > 0 {
+            self.out.write_all(b"]},")?;
+        }
+        self.tables += 1;
+        self.rows_in_table = 0;
+        write!(
+            self.out,
+            "\n{{\"service\":{},\"table\":{},\"entity_set\":{},\"rows\":[",
+            serde_json::to_string(&service)?,
+            serde_json::to_string(table)?,
+            serde_json::to_string(entity_set)?
+        )
+    }
+
+    pub fn row(&mut self, row: &Value) -> std::io::Result<()> {
+        if self.rows_in_table > 0 {
+            self.out.write_all(b",")?;
+        }
+        self.out.write_all(b"\n")?;
+        serde_json::to_writer(&mut self.out, row)?;
+        self.rows_in_table += 1;
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// Close the document and make it durable: file and directory entry both reach the disk
+    /// before any delete is sent.
+    pub fn finish(mut self) -> std::io::Result<(PathBuf, usize)> {
+        if self.tables > 0 {
+            self.out.write_all(b"]}")?;
+        }
+        self.out.write_all(b"\n]}\n")?;
+        let file = self.out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        if let Some(dir) = self.path.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok((self.path, self.rows))
+    }
+}
+
+pub fn read(path: &Path) -> Result<Backup, Problem> {
+    let shown = path.display();
+    let file = File::open(path).map_err(|e| {
+        Problem::error("dwlink::backup::unreadable", format!("{shown}: {e}"))
+            .help("pass a file from .dwlink/backups/")
+    })?;
+    let backup: Backup = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+        Problem::error(
+            "dwlink::backup::invalid",
+            format!("{shown} is not a complete dwlink backup: {e}"),
+        )
+        .help("a backup is written completely before any delete; a truncated one means that apply deleted nothing")
+    })?;
+    if backup.header.format_version != BACKUP_FORMAT {
+        return Err(Problem::error(
+            "dwlink::backup::format_version",
+            format!(
+                "{shown} has backup format {}; this dwlink reads format {BACKUP_FORMAT}",
+                backup.header.format_version
+            ),
+        )
+        .help("restore it with the dwlink version that wrote it"));
+    }
+    Ok(backup)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_backup_reads_back_and_is_private() {
+        let dir = std::env::temp_dir().join(format!("dwlink-backup-{}", uuid::Uuid::new_v4()));
+        let header = BackupHeader {
+            format_version: BACKUP_FORMAT.into(),
+            dwlink_version: "0".into(),
+            plan_id: "p".into(),
+            created_at: "t".into(),
+            environment: "uat".into(),
+            finance_operations_url: "https://fo".into(),
+            dataverse_url: "https://dv".into(),
+            note: "secrets".into(),
+        };
+        let mut w = BackupWriter::create(&dir, "b.json", &header).unwrap();
+        w.begin_table(Service::FinanceOperations, "T1", "T1s")
+            .unwrap();
+        w.row(&serde_json::json!({"a": 1})).unwrap();
+        w.row(&serde_json::json!({"a": 2})).unwrap();
+        w.begin_table(Service::Dataverse, "T2", "T2s").unwrap();
+        w.begin_table(Service::Dataverse, "T3", "T3s").unwrap();
+        w.row(&serde_json::json!({"b": "x"})).unwrap();
+        let (path, rows) = w.finish().unwrap();
+        assert_eq!(rows, 3);
+        let b = read(&path).unwrap();
+        assert_eq!(b.rows(), 3);
+        assert_eq!(b.tables.len(), 3);
+        assert_eq!(b.tables[1].rows.len(), 0);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        assert!(
+            BackupWriter::create(&dir, "b.json", &header).is_err(),
+            "never overwrite"
+        );
+        let _ = fs::remove_dir_all(dir);
+    }
+}

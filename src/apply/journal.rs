@@ -1,0 +1,221 @@
+//! The apply journal: one JSON line per step event, fsynced, so an apply killed at any point can
+//! be finished by the next `dwlink apply` without repeating what already happened.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Action, ActionKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Event {
+    /// First line: the plan being applied.
+    Begin,
+    Start,
+    Done,
+    Failed,
+    /// Ctrl-C: stopped between steps.
+    Interrupted,
+    /// Last line of an apply that ran every step.
+    Completed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub at: String,
+    pub plan_id: String,
+    pub environment: String,
+    pub event: Event,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ActionKind>,
+    /// With `begin`: every action of the plan, so a resume knows what was intended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<Action>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
+}
+
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    plan_id: String,
+    environment: String,
+}
+
+impl Journal {
+    pub fn create(dir: &Path, plan_id: &str, environment: &str) -> std::io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("{plan_id}.jsonl"));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)?;
+        // A crash can leave a torn last line; start ours on a fresh one.
+        if ends_mid_line(&path)? {
+            file.write_all(b"\n")?;
+        }
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(Journal {
+            file,
+            path,
+            plan_id: plan_id.into(),
+            environment: environment.into(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn entry(&self, event: Event) -> Entry {
+        Entry {
+            at: jiff::Timestamp::now().to_string(),
+            plan_id: self.plan_id.clone(),
+            environment: self.environment.clone(),
+            event,
+            step: None,
+            kind: None,
+            actions: Vec::new(),
+            detail: None,
+            backup: None,
+        }
+    }
+
+    /// Append and fsync: once this returns, the event survives a crash.
+    pub fn append(&mut self, entry: &Entry) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(entry)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.file.sync_data()
+    }
+}
+
+fn ends_mid_line(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    f.seek(SeekFrom::End(-1))?;
+    let mut last = [0u8; 1];
+    f.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
+/// Read a journal, ignoring a torn last line (the crash happened while writing it, so the event
+/// it describes did not complete).
+pub fn read(path: &Path) -> std::io::Result<Vec<Entry>> {
+    let reader = BufReader::new(File::open(path)?);
+    let mut out = Vec::new();
+    for line in reader.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(e) => out.push(e),
+            Err(_) => continue,
+        }
+    }
+    Ok(out)
+}
+
+/// What an unfinished apply left behind.
+#[derive(Debug, Clone)]
+pub struct Unfinished {
+    pub path: PathBuf,
+    pub plan_id: String,
+    pub actions: Vec<Action>,
+    /// Steps (indexes into `actions`) whose `done` was journaled.
+    pub done: Vec<usize>,
+    /// A step that started but has no `done`: it may or may not have taken effect.
+    pub in_flight: Option<usize>,
+    pub backups: Vec<String>,
+}
+
+/// The most recent journal of `environment` that has no `completed` line.
+pub fn find_unfinished(dir: &Path, environment: &str) -> Option<Unfinished> {
+    let mut candidates: Vec<(std::time::SystemTime, PathBuf)> = fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "jsonl"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    candidates.sort();
+    for (_, path) in candidates.into_iter().rev() {
+        let Ok(entries) = read(&path) else { continue };
+        let Some(begin) = entries.first().filter(|e| e.event == Event::Begin) else {
+            continue;
+        };
+        if begin.environment != environment {
+            continue;
+        }
+        if entries.iter().any(|e| e.event == Event::Completed) {
+            return None;
+        }
+        let done: Vec<usize> = entries
+            .iter()
+            .filter(|e| e.event == Event::Done)
+            .filter_map(|e| e.step)
+            .collect();
+        let in_flight = entries
+            .iter()
+            .filter(|e| e.event == Event::Start)
+            .filter_map(|e| e.step)
+            .rfind(|s| !done.contains(s));
+        return Some(Unfinished {
+            path,
+            plan_id: begin.plan_id.clone(),
+            actions: begin.actions.clone(),
+            done,
+            in_flight,
+            backups: entries.iter().filter_map(|e| e.backup.clone()).collect(),
+        });
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unfinished_journal_is_found_and_torn_lines_ignored() {
+        let dir = std::env::temp_dir().join(format!("dwlink-journal-{}", uuid::Uuid::new_v4()));
+        let mut j = Journal::create(&dir, "p1", "uat").unwrap();
+        let mut begin = j.entry(Event::Begin);
+        begin.actions = vec![Action::Verify, Action::Verify];
+        j.append(&begin).unwrap();
+        let mut s = j.entry(Event::Start);
+        s.step = Some(0);
+        j.append(&s).unwrap();
+        let mut d = j.entry(Event::Done);
+        d.step = Some(0);
+        j.append(&d).unwrap();
+        s.step = Some(1);
+        j.append(&s).unwrap();
+        let path = j.path().to_path_buf();
+        drop(j);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"at\":\"to").unwrap();
+        let u = find_unfinished(&dir, "uat").unwrap();
+        assert_eq!(u.done, vec![0]);
+        assert_eq!(u.in_flight, Some(1));
+        assert!(find_unfinished(&dir, "prod").is_none());
+        let mut j = Journal::create(&dir, "p1", "uat").unwrap();
+        j.append(&j.entry(Event::Completed)).unwrap();
+        assert!(find_unfinished(&dir, "uat").is_none());
+        let _ = fs::remove_dir_all(dir);
+    }
+}

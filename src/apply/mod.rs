@@ -1,0 +1,5 @@
+//! Applying a plan: confirm → backup → for each action: journal → provider call → journal →
+//! verify.
+
+pub mod backup;
+pub mod journal;
