@@ -2,4 +2,5 @@
 //! verify.
 
 pub mod backup;
+pub mod confirm;
 pub mod journal;

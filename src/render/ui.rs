@@ -104,6 +104,18 @@ impl Ui {
         let _ = self.err.flush();
     }
 
+    /// Ask a question on the terminal; `None` when there is no one to answer or input ended.
+    pub fn prompt(&mut self, question: &str) -> Option<String> {
+        if !self.settings.interactive {
+            return None;
+        }
+        dialoguer::Input::<String>::new()
+            .with_prompt(question)
+            .allow_empty(true)
+            .interact_text()
+            .ok()
+    }
+
     /// Paint `text` with a semantic style when colour is on.
     pub fn paint(&self, style: Style, text: &str) -> String {
         paint(self.settings.color, style, text)
