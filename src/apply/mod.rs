@@ -3,4 +3,6 @@
 
 pub mod backup;
 pub mod confirm;
+pub mod executor;
 pub mod journal;
+pub mod ops;

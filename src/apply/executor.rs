@@ -1,0 +1,352 @@
+//! Runs a confirmed plan, one action at a time, journaling each step before and after.
+//!
+//! Invariants: no delete is sent before the backup holding those exact rows is on disk; only
+//! backed-up keys are deleted; a failed asynchronous request is a failed step; Ctrl-C stops
+//! between steps.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::diag::Problem;
+use crate::plan::{Action, ActionKind, Plan};
+
+use super::backup::{self, BackupHeader, BackupWriter, BACKUP_FORMAT};
+use super::journal::{Event, Journal};
+use super::ops::Operations;
+
+/// What the executor tells the view as it goes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum StepEvent {
+    Start {
+        step: usize,
+        total: usize,
+        kind: ActionKind,
+        description: String,
+    },
+    Progress {
+        step: usize,
+        done: usize,
+        of: usize,
+    },
+    Done {
+        step: usize,
+        kind: ActionKind,
+        detail: String,
+    },
+    Failed {
+        step: usize,
+        kind: ActionKind,
+        message: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub backup: Option<PathBuf>,
+    pub rows_backed_up: usize,
+    pub rows_deleted: usize,
+    pub steps: usize,
+    pub journal: PathBuf,
+    pub elapsed: std::time::Duration,
+}
+
+#[derive(Debug)]
+pub enum ApplyError {
+    /// A step failed; earlier steps stand and are journaled.
+    Failed {
+        step: usize,
+        problem: Problem,
+        journal: PathBuf,
+        backup: Option<PathBuf>,
+    },
+    /// Ctrl-C between steps.
+    Interrupted {
+        completed: usize,
+        journal: PathBuf,
+        backup: Option<PathBuf>,
+    },
+    /// The journal or backup could not be written: nothing further was attempted.
+    Io(Problem),
+}
+
+pub struct Executor<'a, O: Operations> {
+    pub ops: &'a O,
+    pub state_dir: &'a Path,
+    pub cancel: &'a AtomicBool,
+    pub on_event: &'a (dyn Fn(StepEvent) + Send + Sync),
+}
+
+fn io_problem(what: &str, e: std::io::Error) -> Problem {
+    Problem::error("dwlink::apply::io", format!("{what}: {e}")).help(
+        "check free space and permissions of the .dwlink directory; nothing further was changed",
+    )
+}
+
+impl<O: Operations> Executor<'_, O> {
+    pub async fn run(&self, plan: &Plan) -> Result<Outcome, ApplyError> {
+        let started = Instant::now();
+        let mut journal = Journal::create(
+            &self.state_dir.join("journal"),
+            &plan.plan_id,
+            &plan.environment.name,
+        )
+        .map_err(|e| ApplyError::Io(io_problem("cannot create the journal", e)))?;
+        let mut begin = journal.entry(Event::Begin);
+        begin.actions = plan.actions.iter().map(|a| a.action.clone()).collect();
+        begin.detail = Some(plan.live_fingerprint.clone());
+        journal
+            .append(&begin)
+            .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+
+        let total = plan.actions.len();
+        let mut backed_up: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut backup_path: Option<PathBuf> = None;
+        let mut rows_backed_up = 0;
+        let mut rows_deleted = 0;
+
+        for (i, planned) in plan.actions.iter().enumerate() {
+            if self.cancel.load(Ordering::SeqCst) {
+                let mut e = journal.entry(Event::Interrupted);
+                e.step = Some(i);
+                let _ = journal.append(&e);
+                return Err(ApplyError::Interrupted {
+                    completed: i,
+                    journal: journal.path().to_path_buf(),
+                    backup: backup_path,
+                });
+            }
+            let action = &planned.action;
+            let kind = action.kind();
+            let mut start = journal.entry(Event::Start);
+            start.step = Some(i);
+            start.kind = Some(kind);
+            journal
+                .append(&start)
+                .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+            (self.on_event)(StepEvent::Start {
+                step: i,
+                total,
+                kind,
+                description: crate::render::plan_view::describe(action),
+            });
+
+            let result: Result<String, Problem> = match action {
+                Action::StopMaps { maps } => self
+                    .ops
+                    .stop_maps(maps)
+                    .await
+                    .map(|_| format!("{} stopped", maps.len())),
+                Action::Backup { .. } => match self.backup(plan, i, &mut backed_up).await {
+                    Ok((path, rows)) => {
+                        rows_backed_up = rows;
+                        backup_path = Some(path.clone());
+                        Ok(format!("{rows} rows written to {}", path.display()))
+                    }
+                    Err(p) => Err(p),
+                },
+                Action::ClearTable {
+                    service,
+                    entity_set,
+                    ..
+                } => {
+                    // Only what the backup holds may be deleted; rows that appeared since are
+                    // left for the reset, which clears the tables itself.
+                    let keys = backed_up.get(entity_set).cloned().unwrap_or_default();
+                    let of = keys.len();
+                    let progress =
+                        |done: usize| (self.on_event)(StepEvent::Progress { step: i, done, of });
+                    match self
+                        .ops
+                        .delete_rows(*service, entity_set, &keys, &progress)
+                        .await
+                    {
+                        Ok(n) => {
+                            rows_deleted += n;
+                            Ok(format!("{n} rows deleted"))
+                        }
+                        Err(p) => Err(p),
+                    }
+                }
+                Action::ResetLink { target, force, .. } => self
+                    .ops
+                    .reset_link(*target, *force, &plan.desired.link.legal_entities)
+                    .await
+                    .map(|_| "connection reset and relinked".into()),
+                Action::LinkLegalEntities { legal_entities } => self
+                    .ops
+                    .link_legal_entities(legal_entities)
+                    .await
+                    .map(|_| legal_entities.join(", ")),
+                Action::ApplySolutions { solutions } => self
+                    .ops
+                    .apply_solutions(solutions)
+                    .await
+                    .map(|_| format!("{} applied", solutions.len())),
+                Action::StartMaps { maps } => self
+                    .ops
+                    .start_maps(maps)
+                    .await
+                    .map(|_| format!("{} started", maps.len())),
+                Action::Verify => self.verify(plan).await,
+            };
+
+            match result {
+                Ok(detail) => {
+                    let mut done = journal.entry(Event::Done);
+                    done.step = Some(i);
+                    done.kind = Some(kind);
+                    done.detail = Some(detail.clone());
+                    if kind == ActionKind::Backup {
+                        done.backup = backup_path.as_ref().map(|p| p.display().to_string());
+                    }
+                    journal
+                        .append(&done)
+                        .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+                    (self.on_event)(StepEvent::Done {
+                        step: i,
+                        kind,
+                        detail,
+                    });
+                }
+                Err(problem) => {
+                    let mut failed = journal.entry(Event::Failed);
+                    failed.step = Some(i);
+                    failed.kind = Some(kind);
+                    failed.detail = Some(problem.message.clone());
+                    let _ = journal.append(&failed);
+                    (self.on_event)(StepEvent::Failed {
+                        step: i,
+                        kind,
+                        message: problem.message.clone(),
+                    });
+                    return Err(ApplyError::Failed {
+                        step: i,
+                        problem,
+                        journal: journal.path().to_path_buf(),
+                        backup: backup_path,
+                    });
+                }
+            }
+        }
+        let _ = journal.append(&journal.entry(Event::Completed));
+        Ok(Outcome {
+            backup: backup_path,
+            rows_backed_up,
+            rows_deleted,
+            steps: total,
+            journal: journal.path().to_path_buf(),
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Stream every row the following clear-table steps delete into one backup file.
+    async fn backup(
+        &self,
+        plan: &Plan,
+        step: usize,
+        keys: &mut BTreeMap<String, Vec<String>>,
+    ) -> Result<(PathBuf, usize), Problem> {
+        let now = jiff::Timestamp::now();
+        let header = BackupHeader {
+            format_version: BACKUP_FORMAT.into(),
+            dwlink_version: crate::plan::DWLINK_VERSION.into(),
+            plan_id: plan.plan_id.clone(),
+            created_at: now.to_string(),
+            environment: plan.environment.name.clone(),
+            finance_operations_url: plan.environment.finance_operations_url.clone(),
+            dataverse_url: plan.environment.dataverse_url.clone(),
+            note: "Rows deleted by dwlink apply, every column as read, connection strings included: keep this file private (mode 0600). Put rows back with `dwlink restore FILE`.".into(),
+        };
+        let dir = self.state_dir.join("backups");
+        let name = backup::file_name(&plan.environment.name, &now);
+        let mut writer = BackupWriter::create(&dir, &name, &header)
+            .map_err(|e| io_problem("cannot create the backup file", e))?;
+        let tables: Vec<_> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match &a.action {
+                Action::ClearTable {
+                    service,
+                    table,
+                    entity_set,
+                    rows,
+                } => Some((*service, table.clone(), entity_set.clone(), *rows)),
+                _ => None,
+            })
+            .collect();
+        let of: usize = tables.iter().map(|t| t.3).sum();
+        let mut done = 0usize;
+        for (service, table, entity_set, _) in tables {
+            writer
+                .begin_table(service, &table, &entity_set)
+                .map_err(|e| io_problem("cannot write the backup", e))?;
+            let mut table_keys = Vec::new();
+            let mut sink = |row: serde_json::Value| -> std::io::Result<()> {
+                match self.ops.row_key(&entity_set, &row) {
+                    Some(k) => table_keys.push(k),
+                    None => {
+                        return Err(std::io::Error::other(format!(
+                            "a {entity_set} row has no key; refusing to continue"
+                        )))
+                    }
+                }
+                writer.row(&row)?;
+                done += 1;
+                (self.on_event)(StepEvent::Progress {
+                    step,
+                    done,
+                    of: of.max(done),
+                });
+                Ok(())
+            };
+            self.ops.read_rows(service, &entity_set, &mut sink).await?;
+            keys.insert(entity_set, table_keys);
+        }
+        writer
+            .finish()
+            .map_err(|e| io_problem("cannot make the backup durable", e))
+    }
+
+    async fn verify(&self, plan: &Plan) -> Result<String, Problem> {
+        let live = self.ops.read_live().await?;
+        let fresh = Plan::make(&plan.desired, &live);
+        let left: Vec<String> = fresh
+            .actions
+            .iter()
+            .filter(|a| a.action.kind() != ActionKind::Verify)
+            .map(|a| {
+                format!(
+                    "{} {}",
+                    a.action.kind().name(),
+                    crate::render::plan_view::describe(&a.action)
+                )
+            })
+            .collect();
+        let errors: Vec<String> = fresh
+            .findings
+            .iter()
+            .filter(|f| f.severity == crate::diag::Severity::Error)
+            .map(|f| f.message.clone())
+            .collect();
+        if left.is_empty() && errors.is_empty() {
+            Ok("live state matches the declaration".into())
+        } else {
+            Err(Problem::error(
+                "dwlink::apply::verify",
+                format!(
+                    "after applying, the live state still differs from the declaration: {}",
+                    left.into_iter()
+                        .chain(errors)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            )
+            .help("run `dwlink plan` to see what differs; the service may have ignored a request"))
+        }
+    }
+}
