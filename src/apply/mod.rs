@@ -6,3 +6,4 @@ pub mod confirm;
 pub mod executor;
 pub mod journal;
 pub mod ops;
+pub mod resume;

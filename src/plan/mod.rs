@@ -160,6 +160,22 @@ impl Plan {
         }
     }
 
+    /// Recompute the summary after the action list changed (resume).
+    pub fn recount(&mut self) {
+        let mut counts = BTreeMap::new();
+        let mut rows_by_table = BTreeMap::new();
+        for a in &self.actions {
+            *counts.entry(a.action.kind()).or_insert(0) += 1;
+            if let Action::ClearTable { table, rows, .. } = &a.action {
+                rows_by_table.insert(table.clone(), *rows);
+            }
+        }
+        self.summary.actions = counts;
+        self.summary.destructive = self.actions.iter().filter(|a| a.destructive).count();
+        self.summary.rows_to_delete = rows_by_table.values().sum();
+        self.summary.rows_by_table = rows_by_table;
+    }
+
     pub fn has_changes(&self) -> bool {
         !self.actions.is_empty()
     }

@@ -1,5 +1,6 @@
 //! Human and JSON views, and the one [`Ui`] every command writes through.
 
+pub mod apply_view;
 pub mod plan_view;
 pub mod status_view;
 pub mod ui;

@@ -1,0 +1,267 @@
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::apply::confirm::{self, ConfirmSettings};
+use crate::apply::executor::{ApplyError, Executor};
+use crate::apply::journal::{self, Event, Journal};
+use crate::apply::resume;
+use crate::diag::{Problem, Severity};
+use crate::plan::{planfile, Plan, DWLINK_VERSION};
+use crate::render::apply_view::EventPrinter;
+use crate::render::plan_view::{render, tally};
+use crate::render::ui::{Style, Ui, Verbosity};
+
+use super::live::{self, LiveArgs};
+use super::Exit;
+
+/// Execute a plan after confirmation: backup first, journal every step, verify at the end.
+///
+/// Example: `dwlink apply -f dwlink.yaml` (plans, shows the plan, asks you to type the name)
+/// Example (CI): `dwlink apply reset.plan --confirm contoso-uat --input=false`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A saved plan from `dwlink plan --out` (apply exactly it, or refuse if live state moved).
+    #[arg(value_name = "PLAN")]
+    plan: Option<PathBuf>,
+    /// The config to plan from (default: dwlink.yaml) when no PLAN is given.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Do not ask; apply as shown. Meant for CI.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Confirm by naming the environment instead of typing it at the prompt.
+    #[arg(long, value_name = "NAME")]
+    confirm: Option<String>,
+    /// Emit one JSON object per step on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Where backups and journals are kept.
+    #[arg(long, value_name = "DIR", default_value = ".dwlink")]
+    state_dir: PathBuf,
+    #[command(flatten)]
+    live: LiveArgs,
+}
+
+fn refuse(ui: &mut Ui, p: Problem) -> Exit {
+    ui.problem(&p);
+    Exit::Refused
+}
+
+pub fn run(args: Args, ui: &mut Ui) -> Exit {
+    let saved = match &args.plan {
+        Some(path) => match planfile::read(path) {
+            Ok(p) => Some(p),
+            Err(p) => {
+                ui.problem(&p);
+                return Exit::Error;
+            }
+        },
+        None => None,
+    };
+    let desired = match &saved {
+        Some(plan) => {
+            if let Some(file) = &args.file {
+                let Some(d) = live::load_config(Some(file), ui) else {
+                    return Exit::Error;
+                };
+                if d.name != plan.environment.name
+                    || d.finance_operations.url != plan.desired.finance_operations.url
+                {
+                    return refuse(ui, Problem::error(
+                        "dwlink::apply::environment_mismatch",
+                        format!("the plan is for {} ({}), the config for {} ({})", plan.environment.name, plan.environment.finance_operations_url, d.name, d.finance_operations.url.as_str().trim_end_matches('/')),
+                    ).help("apply a plan made from this config, or drop -f"));
+                }
+            }
+            plan.desired.clone()
+        }
+        None => match live::load_config(args.file.as_deref(), ui) {
+            Some(d) => d,
+            None => return Exit::Error,
+        },
+    };
+    if let Some(plan) = &saved {
+        if plan.dwlink_version != DWLINK_VERSION {
+            return refuse(ui, Problem::error(
+                "dwlink::apply::version",
+                format!("the plan was made by dwlink {}, this is dwlink {DWLINK_VERSION}", plan.dwlink_version),
+            ).help("make a new plan with this dwlink: `dwlink plan --out PLAN`"));
+        }
+    }
+    let rt = match live::runtime() {
+        Ok(rt) => rt,
+        Err(p) => {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    };
+    rt.block_on(async move { apply(args, saved, desired, ui).await })
+}
+
+async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::Desired, ui: &mut Ui) -> Exit {
+    let session = match live::connect(&args.live, &desired, ui).await {
+        Ok(s) => s,
+        Err(p) => {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    };
+    let state = match session.read_live().await {
+        Ok(s) => s,
+        Err(p) => {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    };
+    let journal_dir = args.state_dir.join("journal");
+    let mut unfinished = None;
+    let plan = match saved {
+        Some(plan) => {
+            if state.fingerprint() != plan.live_fingerprint {
+                return refuse(ui, Problem::error(
+                    "dwlink::apply::stale_plan",
+                    "the saved plan is stale: the live state changed since it was made",
+                ).help("make a new plan (`dwlink plan --out PLAN`), review it, and apply that"));
+            }
+            plan
+        }
+        None => {
+            let mut fresh = Plan::make(&desired, &state);
+            if let Some(u) = journal::find_unfinished(&journal_dir, &desired.name) {
+                ui.status(&format!(
+                    "Found an unfinished apply ({}); planning the rest from live state.",
+                    u.path.display()
+                ));
+                match resume::merge(&mut fresh, &u) {
+                    Ok(notes) => notes.iter().for_each(|n| ui.status(n)),
+                    Err(p) => return refuse(ui, p),
+                }
+                unfinished = Some(u);
+            }
+            fresh
+        }
+    };
+
+    if !args.json {
+        let color = ui.color();
+        ui.out(&render(&plan, color));
+    }
+    if !plan.has_changes() {
+        if let Some(u) = &unfinished {
+            supersede(u, &plan.plan_id, "nothing was left to do");
+        }
+        ui.status("Nothing to apply.");
+        return Exit::Ok;
+    }
+    if desired.protected && plan.actions.iter().any(|a| a.destructive) {
+        return refuse(ui, Problem::error(
+            "dwlink::apply::protected",
+            format!("{} is protected; dwlink refuses its destructive steps", desired.name),
+        ).help("set `metadata.protected: false` for the maintenance window, plan again, then apply"));
+    }
+    let errors: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.code.as_str())
+        .collect();
+    if !errors.is_empty() {
+        return refuse(ui, Problem::error(
+            "dwlink::apply::findings",
+            format!("the plan has error findings ({}); nothing was applied", errors.join(", ")),
+        ).help("fix what the findings say, then plan again"));
+    }
+
+    let settings = ConfirmSettings {
+        environment: &desired.name,
+        auto_approve: args.auto_approve,
+        confirm: args.confirm.as_deref(),
+        interactive: ui.settings().interactive,
+    };
+    match confirm::decide(&settings) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            ui.status(&tally(&plan));
+            let q = format!("Type the environment name ({}) to apply this plan", desired.name);
+            let answer = ui.prompt(&q);
+            if let Err(p) = confirm::check_answer(&settings, answer.as_deref()) {
+                return refuse(ui, p);
+            }
+        }
+        Err(p) => return refuse(ui, p),
+    }
+    if let Some(u) = &unfinished {
+        supersede(u, &plan.plan_id, "finished by this apply");
+    }
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+        }
+    });
+    let printer = EventPrinter::new(args.json, ui.color(), ui.settings().verbosity == Verbosity::Quiet);
+    let on_event = |e| printer.event(e);
+    let executor = Executor {
+        ops: &session,
+        state_dir: &args.state_dir,
+        cancel: &cancel,
+        on_event: &on_event,
+    };
+    let result = executor.run(&plan).await;
+    ctrl_c.abort();
+    match result {
+        Ok(outcome) => {
+            let mut line = format!(
+                "Apply complete: {} steps in {:.1}s",
+                outcome.steps,
+                outcome.elapsed.as_secs_f64()
+            );
+            if let Some(b) = &outcome.backup {
+                line.push_str(&format!(
+                    "; {} rows deleted, {} backed up in {}",
+                    outcome.rows_deleted,
+                    outcome.rows_backed_up,
+                    b.display()
+                ));
+            }
+            let painted = ui.paint(Style::Good, &line);
+            ui.status(&painted);
+            Exit::Ok
+        }
+        Err(ApplyError::Failed { step, problem, journal, backup }) => {
+            ui.problem(&problem);
+            ui.status(&format!(
+                "Step {} failed. Journal: {}{}. Run the same `dwlink apply` again to finish from live state.",
+                step + 1,
+                journal.display(),
+                backup.map(|b| format!("; backup: {}", b.display())).unwrap_or_default()
+            ));
+            Exit::Error
+        }
+        Err(ApplyError::Interrupted { completed, journal, backup }) => {
+            ui.status(&format!(
+                "Interrupted after {completed} step(s). Journal: {}{}. Run the same `dwlink apply` again to finish.",
+                journal.display(),
+                backup.map(|b| format!("; backup: {}", b.display())).unwrap_or_default()
+            ));
+            Exit::Error
+        }
+        Err(ApplyError::Io(p)) => {
+            ui.problem(&p);
+            Exit::Error
+        }
+    }
+}
+
+/// Close an unfinished journal: its remaining intent now lives in the new plan.
+fn supersede(u: &journal::Unfinished, new_plan: &str, why: &str) {
+    let dir = u.path.parent().map(|d| d.to_path_buf()).unwrap_or_default();
+    if let Ok(mut j) = Journal::create(&dir, &u.plan_id, "") {
+        let mut e = j.entry(Event::Completed);
+        e.detail = Some(format!("superseded by plan {new_plan}: {why}"));
+        let _ = j.append(&e);
+    }
+}
