@@ -166,10 +166,25 @@ fn syntax_problem(source: &Source, e: &ScanError) -> Problem {
     } else {
         "fix the YAML syntax here; `dwlink validate` reports the remaining problems once it parses"
     };
+    // The scanner has its own nesting limit, hit before our depth check when brackets are
+    // unbalanced or nest past it; it is the same problem for the user.
+    if info.contains("recursion limit") {
+        return too_deep(source, at..at);
+    }
     Problem::error("dwlink::yaml::syntax", format!("invalid YAML: {info}"))
         .in_source(source)
         .at(at..at, "here")
         .help(help)
+}
+
+fn too_deep(source: &Source, span: Range<usize>) -> Problem {
+    Problem::error(
+        "dwlink::yaml::too_deep",
+        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+    )
+    .in_source(source)
+    .at(span, "too deep")
+    .help("a dwlink config nests at most three levels; remove the extra nesting")
 }
 
 struct Frame {
@@ -222,13 +237,7 @@ impl Builder<'_> {
             }
             Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
-                    return Err(Problem::error(
-                        "dwlink::yaml::too_deep",
-                        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
-                    )
-                    .in_source(self.source)
-                    .at(span, "too deep")
-                    .help("a dwlink config nests at most three levels; remove the extra nesting"));
+                    return Err(too_deep(self.source, span));
                 }
                 self.count(1, &span)?;
                 let kind = if matches!(event, Event::SequenceStart(..)) {
