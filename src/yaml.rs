@@ -161,6 +161,14 @@ fn syntax_problem(source: &Source, e: &ScanError) -> Problem {
         .next()
         .is_some_and(|l| l.contains('\t'))
         || line.starts_with('\t');
+    // The scanner reports a tab where it gave up, after it; the caret belongs on the tab.
+    let at = if info.contains("tab") {
+        let text = source.text();
+        let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        text[line_start..].find('\t').map_or(at, |i| line_start + i)
+    } else {
+        at
+    };
     let help = if info.contains("tab") || tab_here {
         "YAML indentation must use spaces; replace the tab characters with spaces"
     } else {

@@ -330,12 +330,14 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
         "solution",
     );
     if !restore && when == Some(ResetWhen::Never) && get(root, "after_reset").is_some() {
-        cx.warn(
-            "dwlink::config::after_reset_unused",
-            "after_reset",
-            "`after_reset` never runs because `reset.when` is `never`".into(),
-            "never used",
-            "remove `after_reset` or allow resets with `reset.when: on-mismatch`",
+        cx.problems.push(
+            Problem::warning(
+                "dwlink::config::after_reset_unused",
+                "`after_reset` never runs because `reset.when` is `never`",
+            )
+            .in_source(source)
+            .at(index.key("after_reset"), "never used")
+            .help("remove `after_reset` or allow resets with `reset.when: on-mismatch`"),
         );
     }
 
