@@ -179,6 +179,15 @@ fn syntax_problem(source: &Source, e: &ScanError) -> Problem {
     if info.contains("recursion limit") {
         return too_deep(source, at..at);
     }
+    if info.contains("unknown anchor") {
+        return Problem::error(
+            "dwlink::yaml::unknown_alias",
+            "this alias names no anchor defined before it",
+        )
+        .in_source(source)
+        .at(at..at, "unknown alias")
+        .help("define the anchor (`&name`) before the alias (`*name`) that uses it, or write the value out");
+    }
     Problem::error("dwlink::yaml::syntax", format!("invalid YAML: {info}"))
         .in_source(source)
         .at(at..at, "here")
