@@ -161,15 +161,47 @@ fn syntax_problem(source: &Source, e: &ScanError) -> Problem {
         .next()
         .is_some_and(|l| l.contains('\t'))
         || line.starts_with('\t');
+    // The scanner reports a tab where it gave up, after it; the caret belongs on the tab.
+    let at = if info.contains("tab") {
+        let text = source.text();
+        let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+        text[line_start..].find('\t').map_or(at, |i| line_start + i)
+    } else {
+        at
+    };
     let help = if info.contains("tab") || tab_here {
         "YAML indentation must use spaces; replace the tab characters with spaces"
     } else {
         "fix the YAML syntax here; `dwlink validate` reports the remaining problems once it parses"
     };
+    // The scanner has its own nesting limit, hit before our depth check when brackets are
+    // unbalanced or nest past it; it is the same problem for the user.
+    if info.contains("recursion limit") {
+        return too_deep(source, at..at);
+    }
+    if info.contains("unknown anchor") {
+        return Problem::error(
+            "dwlink::yaml::unknown_alias",
+            "this alias names no anchor defined before it",
+        )
+        .in_source(source)
+        .at(at..at, "unknown alias")
+        .help("define the anchor (`&name`) before the alias (`*name`) that uses it, or write the value out");
+    }
     Problem::error("dwlink::yaml::syntax", format!("invalid YAML: {info}"))
         .in_source(source)
         .at(at..at, "here")
         .help(help)
+}
+
+fn too_deep(source: &Source, span: Range<usize>) -> Problem {
+    Problem::error(
+        "dwlink::yaml::too_deep",
+        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
+    )
+    .in_source(source)
+    .at(span, "too deep")
+    .help("a dwlink config nests at most three levels; remove the extra nesting")
 }
 
 struct Frame {
@@ -222,13 +254,7 @@ impl Builder<'_> {
             }
             Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
                 if self.stack.len() >= MAX_DEPTH {
-                    return Err(Problem::error(
-                        "dwlink::yaml::too_deep",
-                        format!("the YAML nests deeper than {MAX_DEPTH} levels"),
-                    )
-                    .in_source(self.source)
-                    .at(span, "too deep")
-                    .help("a dwlink config nests at most three levels; remove the extra nesting"));
+                    return Err(too_deep(self.source, span));
                 }
                 self.count(1, &span)?;
                 let kind = if matches!(event, Event::SequenceStart(..)) {

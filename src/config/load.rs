@@ -90,27 +90,57 @@ pub fn source_from_bytes(name: &str, bytes: Vec<u8>, limits: Limits) -> Result<S
             if text.starts_with('\u{feff}') {
                 text.drain(..3);
             }
-            if let Some(at) = text.find('\0') {
-                let shown = Source::new(name, text.replace('\0', " "));
-                return Err(binary(name).in_source(&shown).at(at..at + 1, "NUL byte"));
+            // Raw control characters are not YAML, and echoing them into a snippet would let a
+            // file drive the user's terminal (escape sequences), so they are refused up front.
+            if let Some((at, c)) = text
+                .char_indices()
+                .find(|&(_, c)| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+            {
+                let shown = Source::new(name, printable(&text));
+                return Err(Problem::error(
+                    "dwlink::config::control_character",
+                    format!(
+                        "{name} contains the control character U+{:04X}; it looks like a binary file",
+                        c as u32
+                    ),
+                )
+                .in_source(&shown)
+                .at(at..at + c.len_utf8(), "control character")
+                .help("a dwlink file is YAML text; write special characters as escapes inside double quotes, e.g. \"\\e\""));
             }
             Ok(Source::new(name, text))
         }
         Err(e) => {
+            // Show only the valid text before the first bad byte: it is enough to find the spot
+            // and keeps binary garbage off the terminal.
             let at = e.utf8_error().valid_up_to();
-            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
-            let shown = Source::new(name, lossy);
-            Err(binary(name).in_source(&shown).at(at..at + 1, "not UTF-8"))
+            let prefix = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
+            let mut shown = printable(prefix);
+            shown.push('\u{fffd}');
+            let shown = Source::new(name, shown);
+            Err(Problem::error(
+                "dwlink::config::not_utf8",
+                format!("{name} is not UTF-8 text; it looks like a binary file"),
+            )
+            .in_source(&shown)
+            .at(at..at + '\u{fffd}'.len_utf8(), "not UTF-8")
+            .help("a dwlink file is YAML text saved as UTF-8"))
         }
     }
 }
 
-fn binary(name: &str) -> Problem {
-    Problem::error(
-        "dwlink::config::not_utf8",
-        format!("{name} is not UTF-8 text; it looks like a binary file"),
-    )
-    .help("a dwlink file is YAML text saved as UTF-8")
+/// `text` with every control character but tab and newlines replaced by `?` bytes, keeping byte
+/// offsets unchanged so spans computed on the original still fit.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                "?".repeat(c.len_utf8())
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Everything learnt from one file: the typed value when it is sound, and all problems.

@@ -53,3 +53,6 @@ pub fn from_source(source: Source) -> Loaded {
         problems: problems.sorted(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -77,6 +77,35 @@ pub fn check(schema: &Value, value: &Value, index: &SpanIndex, source: &Source) 
             source,
         ));
     }
+    dedup(out)
+}
+
+/// One problem per value: an enum given a mapping fails both `type` and `enum`, and `anyOf`
+/// branches can repeat an error; the user needs to hear it once, as the type error.
+fn dedup(problems: Problems) -> Problems {
+    let primary = |p: &Problem| p.labels.iter().find(|l| l.primary).map(|l| l.span.clone());
+    let typed: Vec<_> = problems
+        .iter()
+        .filter(|p| p.code == "dwlink::config::wrong_type")
+        .filter_map(primary)
+        .collect();
+    let mut out = Problems::default();
+    for p in problems.0 {
+        let span = primary(&p);
+        let value_error = matches!(
+            p.code,
+            "dwlink::config::invalid_value" | "dwlink::config::api_version"
+        );
+        if value_error && span.as_ref().is_some_and(|s| typed.contains(s)) {
+            continue;
+        }
+        let repeated = out
+            .iter()
+            .any(|q| q.code == p.code && q.message == p.message && primary(q) == span);
+        if !repeated {
+            out.push(p);
+        }
+    }
     out
 }
 
@@ -106,8 +135,11 @@ fn problems_for(
         }
         K::Required { property } => {
             let key = property.as_str().unwrap_or_default();
+            // Point at the mapping that lacks the key: its own key when nested, the first
+            // line of the document at the top level (not offset 0, which may be a comment).
             let span = if path.is_empty() {
-                0..0
+                let start = index.value("").start;
+                start..start
             } else {
                 index.key(path)
             };
@@ -171,9 +203,13 @@ fn problems_for(
                 .map(|a| format!("`{a}`"))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut help = match did_you_mean(&found, allowed.iter().map(String::as_str)) {
-                Some(s) => format!("did you mean `{s}`? Allowed: {list}"),
-                None => format!("allowed values: {list}"),
+            let mut help = match (
+                &allowed[..],
+                did_you_mean(&found, allowed.iter().map(String::as_str)),
+            ) {
+                ([only], _) => format!("write `{only}`"),
+                (_, Some(s)) => format!("did you mean `{s}`? Allowed: {list}"),
+                (_, None) => format!("allowed values: {list}"),
             };
             if !what.is_empty() {
                 help = format!("{what}; {help}");

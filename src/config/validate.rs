@@ -231,18 +231,30 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
         }
         seen.insert(upper, i);
     }
-    if les.is_empty() && get(root, "link.legal_entities").is_none_or(Value::is_array) {
-        let path = if index.has("link.legal_entities") {
-            "link.legal_entities"
+    // Warn only when the config really declares no company: not when `link` or its list has
+    // the wrong type (the schema check already reported that). The caret goes to the empty
+    // list, else to `link:`, else (no `link` at all) to the top of the document.
+    let link = get(root, "link");
+    let list = get(root, "link.legal_entities");
+    let declares_none =
+        les.is_empty() && link.is_none_or(Value::is_object) && list.is_none_or(Value::is_array);
+    if declares_none {
+        let span = if list.is_some() || index.has("link.legal_entities") {
+            index.value("link.legal_entities")
+        } else if link.is_some() || index.has("link") {
+            index.key("link")
         } else {
-            "link"
+            let start = index.value("").start;
+            start..start
         };
-        cx.warn(
-            "dwlink::config::no_legal_entities",
-            path,
-            "no legal entities are declared: the relinked connection will sync no company".into(),
-            "no legal entities",
-            "list the company codes to link, e.g. `legal_entities: [USMF, DEMF]`; leave it empty only on purpose",
+        cx.problems.push(
+            Problem::warning(
+                "dwlink::config::no_legal_entities",
+                "no legal entities are declared: the relinked connection will sync no company",
+            )
+            .in_source(source)
+            .at(span, "no legal entities")
+            .help("list the company codes to link, e.g. `link: {legal_entities: [USMF, DEMF]}`; leave it empty only on purpose"),
         );
     }
 
@@ -318,12 +330,14 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
         "solution",
     );
     if !restore && when == Some(ResetWhen::Never) && get(root, "after_reset").is_some() {
-        cx.warn(
-            "dwlink::config::after_reset_unused",
-            "after_reset",
-            "`after_reset` never runs because `reset.when` is `never`".into(),
-            "never used",
-            "remove `after_reset` or allow resets with `reset.when: on-mismatch`",
+        cx.problems.push(
+            Problem::warning(
+                "dwlink::config::after_reset_unused",
+                "`after_reset` never runs because `reset.when` is `never`",
+            )
+            .in_source(source)
+            .at(index.key("after_reset"), "never used")
+            .help("remove `after_reset` or allow resets with `reset.when: on-mismatch`"),
         );
     }
 
@@ -350,8 +364,16 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
     cx.problems
 }
 
+/// A variable name, and not a secret that happens to use only name characters: generated
+/// secrets are long and mix cases and digits, variable names are short and upper-case.
 fn is_env_name(env: &str) -> bool {
-    !env.is_empty()
+    let b = env.as_bytes();
+    let looks_generated = b.len() >= 24
+        && b.iter().any(u8::is_ascii_lowercase)
+        && b.iter().any(u8::is_ascii_uppercase)
+        && b.iter().any(u8::is_ascii_digit);
+    !looks_generated
+        && !env.is_empty()
         && env.len() <= 128
         && env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         && !env.as_bytes()[0].is_ascii_digit()

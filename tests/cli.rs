@@ -1,0 +1,11 @@
+//! The one integration test binary: drives the real `dwlink` executable as a user runs it.
+
+#[path = "cli/support.rs"]
+mod support;
+
+#[path = "cli/examples.rs"]
+mod examples;
+#[path = "cli/invalid.rs"]
+mod invalid;
+#[path = "cli/schema.rs"]
+mod schema;
