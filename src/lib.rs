@@ -12,5 +12,6 @@ pub mod config;
 pub mod diag;
 pub mod emulator;
 pub mod model;
+pub mod provider;
 pub mod render;
 pub mod yaml;
