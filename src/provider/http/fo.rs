@@ -7,9 +7,11 @@ use super::odata::{encode, url_with_query};
 use super::tables::TableDef;
 use crate::provider::error::ProviderError;
 
-/// The collection of `def`, narrowed to `select` (the plan read) or all columns (backups).
+/// The collection `entity_set` (passed apart from `def` so a corrected name needs no new table)
+/// of `def`, narrowed to `select` (the plan read) or all columns (backups).
 pub fn collection_url(
     data: &Url,
+    entity_set: &str,
     def: &TableDef,
     select: Option<String>,
 ) -> Result<Url, ProviderError> {
@@ -20,7 +22,7 @@ pub fn collection_url(
     if let Some(f) = def.filter {
         query.push(("$filter", f.to_string()));
     }
-    url_with_query(data, def.entity_set, &query)
+    url_with_query(data, &encode(entity_set), &query)
 }
 
 /// One row by key predicate, as used for single deletes and inside `$batch`.
@@ -37,7 +39,13 @@ mod tests {
     #[test]
     fn urls_are_cross_company_and_filtered() {
         let data = Url::parse("https://env.example/data/").unwrap();
-        let u = collection_url(&data, &TABLES[2], Some("BusinessEventId".into())).unwrap();
+        let u = collection_url(
+            &data,
+            TABLES[2].entity_set,
+            &TABLES[2],
+            Some("BusinessEventId".into()),
+        )
+        .unwrap();
         assert_eq!(
             u.as_str(),
             "https://env.example/data/BusinessEventsDefinitions?cross-company=true&$select=BusinessEventId&$filter=IsDualWrite%20eq%20true"

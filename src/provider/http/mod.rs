@@ -2,7 +2,7 @@
 //! the service modules build requests and read replies.
 
 pub mod auth;
-// pub mod batch;
+pub mod batch;
 pub mod client;
 pub mod dataverse;
 pub mod device_code;
@@ -16,7 +16,7 @@ pub mod retry;
 pub mod route;
 pub mod session;
 pub mod tables;
-// mod write;
+mod write;
 
 use std::time::Duration;
 

@@ -118,7 +118,12 @@ impl HttpProvider {
         ep: &Endpoints,
         def: &TableDef,
     ) -> Result<KeyTable, ProviderError> {
-        let url = fo::collection_url(&ep.fo_data, def, Some(def.plan_select(def.keys)))?;
+        let url = fo::collection_url(
+            &ep.fo_data,
+            def.entity_set,
+            def,
+            Some(def.plan_select(def.keys)),
+        )?;
         let rows = read_all(
             &self.session,
             Api::FinanceOperations,
