@@ -14,5 +14,6 @@ pub mod diag;
 pub mod emulator;
 pub mod model;
 pub mod plan;
+pub mod provider;
 pub mod render;
 pub mod yaml;

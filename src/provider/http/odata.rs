@@ -1,0 +1,274 @@
+//! OData collections: query strings, key predicates, and `@odata.nextLink` paging with loop and
+//! host checks.
+
+use std::collections::HashSet;
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::request::ApiRequest;
+use super::session::Session;
+use crate::provider::error::{Api, ProviderError};
+use crate::provider::secret::redact_url;
+
+pub type Row = Map<String, Value>;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    /// Sent as `Prefer: odata.maxpagesize`; the service may choose less.
+    pub page_size: u32,
+    /// More pages than this is a nextLink loop the same-link check did not catch.
+    pub max_pages: usize,
+}
+
+impl Default for Paging {
+    fn default() -> Self {
+        Paging {
+            page_size: 5000,
+            max_pages: 2000,
+        }
+    }
+}
+
+/// Percent-encodes everything but the characters OData queries and keys use literally; spaces
+/// become `%20` (not `+`, which some OData servers keep as a plus).
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~$'(),:@*!".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `base` + `path` with an OData query (`$select`, `$filter`, …) in order.
+pub fn url_with_query(
+    base: &Url,
+    path: &str,
+    query: &[(&str, String)],
+) -> Result<Url, ProviderError> {
+    let mut url = super::client::join(base, path)?;
+    if query.is_empty() {
+        url.set_query(None);
+    } else {
+        let q: Vec<String> = query
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect();
+        url.set_query(Some(&q.join("&")));
+    }
+    Ok(url)
+}
+
+/// An OData string literal: single quotes doubled.
+pub fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// A key predicate from a row: `('a')`, `(guid)` or `(K1='a',K2='b')`. `None` when a key column
+/// is missing or not a scalar.
+pub fn key_predicate(row: &Row, keys: &[&str], guid: bool) -> Option<String> {
+    let lit = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) if guid => uuid::Uuid::try_parse(s).ok().map(|g| g.to_string()),
+            Value::String(s) => Some(quote(s)),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    if let [only] = keys {
+        return Some(format!("({})", lit(row.get(*only)?)?));
+    }
+    let parts: Option<Vec<String>> = keys
+        .iter()
+        .map(|k| Some(format!("{k}={}", lit(row.get(*k)?)?)))
+        .collect();
+    Some(format!("({})", parts?.join(",")))
+}
+
+/// `Set` + `(key)`, ready to join onto the service base.
+pub fn entity_path(entity_set: &str, predicate: &str) -> String {
+    format!("{}{}", encode(entity_set), encode(predicate))
+}
+
+/// Reads a whole collection, page after page (nextLinks are inherently sequential), and hands
+/// each page to `on_page`.
+pub async fn for_each_page(
+    session: &Session,
+    api: Api,
+    first: Url,
+    paging: Paging,
+    mut on_page: impl FnMut(Vec<Row>) -> Result<(), ProviderError>,
+) -> Result<(), ProviderError> {
+    let mut seen = HashSet::new();
+    let mut next = Some(first);
+    let mut pages = 0usize;
+    while let Some(url) = next.take() {
+        pages += 1;
+        if pages > paging.max_pages {
+            return Err(ProviderError::bad_reply(
+                api,
+                redact_url(&url),
+                format!(
+                    "more than {} pages: the @odata.nextLink chain does not end",
+                    paging.max_pages
+                ),
+            ));
+        }
+        if !seen.insert(url.to_string()) {
+            return Err(ProviderError::bad_reply(
+                api,
+                redact_url(&url),
+                "@odata.nextLink repeats an earlier page: the paging loops",
+            ));
+        }
+        let req = ApiRequest::get(api, url.clone())
+            .odata()
+            .header("Prefer", format!("odata.maxpagesize={}", paging.page_size));
+        let reply = session.send(&req).await?;
+        let body = reply.json_value()?;
+        let (rows, link) = split_page(body).map_err(|d| reply.bad(d))?;
+        on_page(rows)?;
+        if let Some(link) = link {
+            let url = session
+                .client
+                .route()
+                .next_link(&url, &link)
+                .map_err(|d| reply.bad(d))?;
+            next = Some(url);
+        }
+    }
+    Ok(())
+}
+
+pub async fn read_all(
+    session: &Session,
+    api: Api,
+    first: Url,
+    paging: Paging,
+) -> Result<Vec<Row>, ProviderError> {
+    let mut all = Vec::new();
+    for_each_page(session, api, first, paging, |rows| {
+        all.extend(rows);
+        Ok(())
+    })
+    .await?;
+    Ok(all)
+}
+
+/// `{"value":[{…}…], "@odata.nextLink": "…"}` → rows and the next link.
+pub fn split_page(body: Value) -> Result<(Vec<Row>, Option<String>), String> {
+    let Value::Object(mut obj) = body else {
+        return Err("expected an OData collection object".into());
+    };
+    let link = match obj.remove("@odata.nextLink") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err("@odata.nextLink is not a string".into()),
+    };
+    let Some(Value::Array(values)) = obj.remove("value") else {
+        return Err("expected an OData collection with a `value` array".into());
+    };
+    let rows = values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(row) => Ok(row),
+            other => Err(format!(
+                "row {i} of `value` is not an object but {}",
+                kind(&other)
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, link))
+}
+
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A string column of a row, or a bad-reply detail naming it.
+pub fn str_field<'a>(row: &'a Row, column: &str) -> Result<&'a str, String> {
+    match row.get(column) {
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(format!(
+            "column `{column}` is {}, expected a string",
+            kind(other)
+        )),
+        None => Err(format!("column `{column}` is missing")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(v: Value) -> Row {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn key_predicates() {
+        let r = row(
+            json!({"ProjectName":"O'Neil map","InternalFieldName":"A","n":3,
+                           "id":"4F2A4C1E-8A7E-4A43-9A60-5A3C2C1D9B10"}),
+        );
+        assert_eq!(
+            key_predicate(&r, &["ProjectName"], false).unwrap(),
+            "('O''Neil map')"
+        );
+        assert_eq!(
+            key_predicate(&r, &["ProjectName", "InternalFieldName"], false).unwrap(),
+            "(ProjectName='O''Neil map',InternalFieldName='A')"
+        );
+        assert_eq!(key_predicate(&r, &["n"], false).unwrap(), "(3)");
+        assert_eq!(
+            key_predicate(&r, &["id"], true).unwrap(),
+            "(4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10)"
+        );
+        assert_eq!(key_predicate(&r, &["missing"], false), None);
+    }
+
+    #[test]
+    fn query_encoding_keeps_odata_readable() {
+        let base = Url::parse("https://env.example/data/").unwrap();
+        let u = url_with_query(
+            &base,
+            "BusinessEventsDefinitions",
+            &[
+                ("cross-company", "true".into()),
+                ("$filter", "IsDualWrite eq true".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://env.example/data/BusinessEventsDefinitions?cross-company=true&$filter=IsDualWrite%20eq%20true"
+        );
+        assert_eq!(entity_path("Set", "('a b#/')"), "Set('a%20b%23%2F')");
+    }
+
+    #[test]
+    fn pages_are_checked() {
+        let (rows, link) = split_page(json!({"value":[{"a":1}],"@odata.nextLink":"x"})).unwrap();
+        assert_eq!((rows.len(), link.as_deref()), (1, Some("x")));
+        assert!(split_page(json!({"value":[1]}))
+            .unwrap_err()
+            .contains("not an object"));
+        assert!(split_page(json!({"values":[]})).is_err());
+        assert!(split_page(json!([])).is_err());
+        assert!(split_page(json!({"value":[],"@odata.nextLink":5})).is_err());
+    }
+}
