@@ -5,5 +5,6 @@ pub mod backup;
 pub mod confirm;
 pub mod executor;
 pub mod journal;
+pub mod live_ops;
 pub mod ops;
 pub mod resume;

@@ -1,3 +1,4 @@
+use crate::apply::ops::Operations;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -68,10 +69,20 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
                 if d.name != plan.environment.name
                     || d.finance_operations.url != plan.desired.finance_operations.url
                 {
-                    return refuse(ui, Problem::error(
-                        "dwlink::apply::environment_mismatch",
-                        format!("the plan is for {} ({}), the config for {} ({})", plan.environment.name, plan.environment.finance_operations_url, d.name, d.finance_operations.url.as_str().trim_end_matches('/')),
-                    ).help("apply a plan made from this config, or drop -f"));
+                    return refuse(
+                        ui,
+                        Problem::error(
+                            "dwlink::apply::environment_mismatch",
+                            format!(
+                                "the plan is for {} ({}), the config for {} ({})",
+                                plan.environment.name,
+                                plan.environment.finance_operations_url,
+                                d.name,
+                                d.finance_operations.url.as_str().trim_end_matches('/')
+                            ),
+                        )
+                        .help("apply a plan made from this config, or drop -f"),
+                    );
                 }
             }
             plan.desired.clone()
@@ -83,10 +94,17 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     };
     if let Some(plan) = &saved {
         if plan.dwlink_version != DWLINK_VERSION {
-            return refuse(ui, Problem::error(
-                "dwlink::apply::version",
-                format!("the plan was made by dwlink {}, this is dwlink {DWLINK_VERSION}", plan.dwlink_version),
-            ).help("make a new plan with this dwlink: `dwlink plan --out PLAN`"));
+            return refuse(
+                ui,
+                Problem::error(
+                    "dwlink::apply::version",
+                    format!(
+                        "the plan was made by dwlink {}, this is dwlink {DWLINK_VERSION}",
+                        plan.dwlink_version
+                    ),
+                )
+                .help("make a new plan with this dwlink: `dwlink plan --out PLAN`"),
+            );
         }
     }
     let rt = match live::runtime() {
@@ -99,7 +117,12 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     rt.block_on(async move { apply(args, saved, desired, ui).await })
 }
 
-async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::Desired, ui: &mut Ui) -> Exit {
+async fn apply(
+    args: Args,
+    saved: Option<Plan>,
+    desired: crate::model::desired::Desired,
+    ui: &mut Ui,
+) -> Exit {
     let session = match live::connect(&args.live, &desired, ui).await {
         Ok(s) => s,
         Err(p) => {
@@ -119,10 +142,14 @@ async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::
     let plan = match saved {
         Some(plan) => {
             if state.fingerprint() != plan.live_fingerprint {
-                return refuse(ui, Problem::error(
-                    "dwlink::apply::stale_plan",
-                    "the saved plan is stale: the live state changed since it was made",
-                ).help("make a new plan (`dwlink plan --out PLAN`), review it, and apply that"));
+                return refuse(
+                    ui,
+                    Problem::error(
+                        "dwlink::apply::stale_plan",
+                        "the saved plan is stale: the live state changed since it was made",
+                    )
+                    .help("make a new plan (`dwlink plan --out PLAN`), review it, and apply that"),
+                );
             }
             plan
         }
@@ -167,10 +194,17 @@ async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::
         .map(|f| f.code.as_str())
         .collect();
     if !errors.is_empty() {
-        return refuse(ui, Problem::error(
-            "dwlink::apply::findings",
-            format!("the plan has error findings ({}); nothing was applied", errors.join(", ")),
-        ).help("fix what the findings say, then plan again"));
+        return refuse(
+            ui,
+            Problem::error(
+                "dwlink::apply::findings",
+                format!(
+                    "the plan has error findings ({}); nothing was applied",
+                    errors.join(", ")
+                ),
+            )
+            .help("fix what the findings say, then plan again"),
+        );
     }
 
     let settings = ConfirmSettings {
@@ -183,7 +217,10 @@ async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::
         Ok(Some(_)) => {}
         Ok(None) => {
             ui.status(&tally(&plan));
-            let q = format!("Type the environment name ({}) to apply this plan", desired.name);
+            let q = format!(
+                "Type the environment name ({}) to apply this plan",
+                desired.name
+            );
             let answer = ui.prompt(&q);
             if let Err(p) = confirm::check_answer(&settings, answer.as_deref()) {
                 return refuse(ui, p);
@@ -202,10 +239,14 @@ async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::
             flag.store(true, Ordering::SeqCst);
         }
     });
-    let printer = EventPrinter::new(args.json, ui.color(), ui.settings().verbosity == Verbosity::Quiet);
+    let printer = EventPrinter::new(
+        args.json,
+        ui.color(),
+        ui.settings().verbosity == Verbosity::Quiet,
+    );
     let on_event = |e| printer.event(e);
     let executor = Executor {
-        ops: &session,
+        ops: &session.ops,
         state_dir: &args.state_dir,
         cancel: &cancel,
         on_event: &on_event,
@@ -231,7 +272,12 @@ async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::
             ui.status(&painted);
             Exit::Ok
         }
-        Err(ApplyError::Failed { step, problem, journal, backup }) => {
+        Err(ApplyError::Failed {
+            step,
+            problem,
+            journal,
+            backup,
+        }) => {
             ui.problem(&problem);
             ui.status(&format!(
                 "Step {} failed. Journal: {}{}. Run the same `dwlink apply` again to finish from live state.",
@@ -241,7 +287,11 @@ async fn apply(args: Args, saved: Option<Plan>, desired: crate::model::desired::
             ));
             Exit::Error
         }
-        Err(ApplyError::Interrupted { completed, journal, backup }) => {
+        Err(ApplyError::Interrupted {
+            completed,
+            journal,
+            backup,
+        }) => {
             ui.status(&format!(
                 "Interrupted after {completed} step(s). Journal: {}{}. Run the same `dwlink apply` again to finish.",
                 journal.display(),

@@ -1,9 +1,15 @@
 //! Command-line edge: clap definitions, settings resolved once, one file per command. Each
 //! command turns its arguments into a call to the library and maps the outcome to an exit code.
 
+mod apply;
 mod completions;
 mod emulator;
+mod live;
+mod plan;
+mod restore;
 mod schema;
+mod show;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -56,6 +62,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Validate(validate::Args),
+    Plan(plan::Args),
+    Apply(apply::Args),
+    Show(show::Args),
+    Status(status::Args),
+    Restore(restore::Args),
     Schema(schema::Args),
     Completions(completions::Args),
     Emulator(emulator::Args),
@@ -82,6 +93,11 @@ pub fn main() -> ExitCode {
 pub fn run(command: Command, ui: &mut Ui) -> Exit {
     match command {
         Command::Validate(a) => validate::run(a, ui),
+        Command::Plan(a) => plan::run(a, ui),
+        Command::Apply(a) => apply::run(a, ui),
+        Command::Show(a) => show::run(a, ui),
+        Command::Status(a) => status::run(a, ui),
+        Command::Restore(a) => restore::run(a, ui),
         Command::Schema(a) => schema::run(a, ui),
         Command::Completions(a) => completions::run(a, ui),
         Command::Emulator(a) => emulator::run(a, ui),

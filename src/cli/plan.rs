@@ -1,3 +1,4 @@
+use crate::apply::ops::Operations;
 use std::path::PathBuf;
 
 use crate::plan::{planfile, Plan};

@@ -1,3 +1,4 @@
+use crate::apply::ops::Operations;
 use std::path::PathBuf;
 
 use serde_json::json;

@@ -196,7 +196,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
             C::RestoreForeignLink,
             severity,
             format!(
-                "{rows} DualWriteProjectConfiguration row{} sync to {}, not to {}: a restored copy would write into that organization; {tail}",
+                "{rows} DualWriteProjectConfiguration row{} sync to {}, not to the declared {}: data written here flows into that organization; {tail}",
                 plural(*rows),
                 url.trim_end_matches('/'),
                 host(declared)

@@ -1,0 +1,270 @@
+//! [`Operations`] over a provider: turns plan-level steps ("stop these maps") into service
+//! requests (ids, request polling, key predicates) and waits for each request's true outcome.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::config::raw::ResetTarget;
+use crate::diag::Problem;
+use crate::model::desired::Desired;
+use crate::model::live::{LiveConnection, LiveState, Service};
+use crate::provider::http::odata::key_predicate;
+use crate::provider::http::tables::TABLES;
+use crate::provider::{LinkOperations, ProviderError, RequestId, ResetOptions, Row, TableRef};
+
+use super::ops::{Operations, Progress};
+
+/// The management service's own client waits five minutes for a reset (domain.md).
+const RESET_TIMEOUT: Duration = Duration::from_secs(300);
+const MAP_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct ProviderOps<P> {
+    pub provider: P,
+    pub desired: Desired,
+    /// The last live read; map ids and the connection come from here. Cleared by steps that
+    /// change them (reset, apply solution).
+    last: Mutex<Option<LiveState>>,
+}
+
+fn problem(e: ProviderError) -> Problem {
+    e.to_problem()
+}
+
+impl<P: LinkOperations> ProviderOps<P> {
+    pub fn new(provider: P, desired: Desired) -> Self {
+        ProviderOps {
+            provider,
+            desired,
+            last: Mutex::new(None),
+        }
+    }
+
+    fn cached(&self) -> Option<LiveState> {
+        self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn forget(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    async fn state(&self) -> Result<LiveState, Problem> {
+        match self.cached() {
+            Some(s) => Ok(s),
+            None => self.read_live().await,
+        }
+    }
+
+    async fn connection(&self) -> Result<LiveConnection, Problem> {
+        self.state().await?.connection.ok_or_else(|| {
+            Problem::error(
+                "dwlink::apply::no_connection",
+                "the dual-write service has no connection set for this environment",
+            )
+            .help("link the environment once in the dual-write workspace of F&O, then plan again")
+        })
+    }
+
+    fn table_ref(&self, service: Service, entity_set: &str) -> TableRef {
+        let table = self
+            .cached()
+            .and_then(|s| {
+                s.key_tables
+                    .iter()
+                    .find(|t| t.service == service && t.entity_set == entity_set)
+                    .map(|t| t.table.clone())
+            })
+            .or_else(|| {
+                TABLES
+                    .iter()
+                    .find(|t| t.service == service && t.entity_set == entity_set)
+                    .map(|t| t.table.to_string())
+            })
+            .unwrap_or_else(|| entity_set.to_string());
+        TableRef {
+            service,
+            table,
+            entity_set: entity_set.to_string(),
+        }
+    }
+
+    async fn wait_all(&self, requests: Vec<RequestId>, timeout: Duration) -> Result<(), Problem> {
+        // Every request is waited for, so one failure does not hide another's outcome.
+        let mut first_error = None;
+        for r in &requests {
+            if let Err(e) = self.provider.wait_for_request(r, timeout).await {
+                first_error.get_or_insert(problem(e));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    async fn maps(&self, names: &[String], start: bool) -> Result<(), Problem> {
+        let conn = self.connection().await?;
+        let mut requests = Vec::new();
+        for name in names {
+            let Some(m) = conn.maps.iter().find(|m| &m.name == name) else {
+                return Err(Problem::error(
+                    "dwlink::apply::unknown_map",
+                    format!("the connection has no map named `{name}`"),
+                )
+                .help(format!(
+                    "maps present: {}",
+                    conn.maps
+                        .iter()
+                        .map(|m| m.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            };
+            let r = if start {
+                self.provider.start_map(&conn.id, &m.id, &m.name).await
+            } else {
+                self.provider.stop_map(&conn.id, &m.id, &m.name).await
+            };
+            requests.push(r.map_err(problem)?);
+        }
+        let result = self.wait_all(requests, MAP_TIMEOUT).await;
+        self.forget();
+        result
+    }
+}
+
+impl<P: LinkOperations> Operations for ProviderOps<P> {
+    async fn read_live(&self) -> Result<LiveState, Problem> {
+        let state = self.provider.read(&self.desired).await.map_err(problem)?;
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
+        Ok(state)
+    }
+
+    async fn stop_maps(&self, maps: &[String]) -> Result<(), Problem> {
+        self.maps(maps, false).await
+    }
+
+    async fn read_rows(
+        &self,
+        service: Service,
+        entity_set: &str,
+        sink: &mut dyn FnMut(Value) -> std::io::Result<()>,
+    ) -> Result<usize, Problem> {
+        let table = self.table_ref(service, entity_set);
+        let rows = self.provider.read_rows(&table).await.map_err(problem)?;
+        let n = rows.len();
+        for row in rows {
+            sink(Value::Object(row)).map_err(|e| {
+                Problem::error("dwlink::apply::backup", format!("{}: {e}", table.table))
+                    .help("nothing was deleted; check the .dwlink directory and try again")
+            })?;
+        }
+        Ok(n)
+    }
+
+    fn row_key(&self, entity_set: &str, row: &Value) -> Option<String> {
+        let def = TABLES
+            .iter()
+            .find(|t| t.entity_set == entity_set)
+            .or_else(|| {
+                TABLES
+                    .iter()
+                    .find(|t| t.service == Service::Dataverse && entity_set.starts_with("msdyn_"))
+            })?;
+        key_predicate(row.as_object()?, def.keys, def.guid_key)
+    }
+
+    async fn delete_rows(
+        &self,
+        service: Service,
+        entity_set: &str,
+        keys: &[String],
+        progress: Progress<'_>,
+    ) -> Result<usize, Problem> {
+        let table = self.table_ref(service, entity_set);
+        let report = self
+            .provider
+            .delete_rows(&table, keys)
+            .await
+            .map_err(problem)?;
+        let n = report.deleted + report.already_gone;
+        progress(n);
+        Ok(n)
+    }
+
+    async fn create_rows(
+        &self,
+        service: Service,
+        entity_set: &str,
+        rows: &[Value],
+        progress: Progress<'_>,
+    ) -> Result<usize, Problem> {
+        let table = self.table_ref(service, entity_set);
+        let rows: Vec<Row> = rows
+            .iter()
+            .filter_map(|r| r.as_object().cloned())
+            .map(|mut r| {
+                // Annotations describe a read, not a row to create.
+                r.retain(|k, _| !k.starts_with('@'));
+                r
+            })
+            .collect();
+        let n = self
+            .provider
+            .create_rows(&table, &rows)
+            .await
+            .map_err(problem)?;
+        progress(n);
+        Ok(n)
+    }
+
+    async fn reset_link(
+        &self,
+        target: ResetTarget,
+        force: bool,
+        legal_entities: &[String],
+    ) -> Result<(), Problem> {
+        let conn = self.connection().await?;
+        let options = ResetOptions {
+            force,
+            target,
+            legal_entities: legal_entities.to_vec(),
+        };
+        let request = self
+            .provider
+            .reset(&conn, &options)
+            .await
+            .map_err(problem)?;
+        let result = self.wait_all(vec![request], RESET_TIMEOUT).await;
+        self.forget();
+        result
+    }
+
+    async fn link_legal_entities(&self, legal_entities: &[String]) -> Result<(), Problem> {
+        let conn = self.connection().await?;
+        self.provider
+            .set_legal_entities(&conn.id, legal_entities)
+            .await
+            .map_err(problem)?;
+        self.forget();
+        Ok(())
+    }
+
+    async fn apply_solutions(&self, solutions: &[String]) -> Result<(), Problem> {
+        let conn = self.connection().await?;
+        let mut requests = Vec::new();
+        for s in solutions {
+            requests.push(
+                self.provider
+                    .apply_solution(&conn.id, s)
+                    .await
+                    .map_err(problem)?,
+            );
+        }
+        let result = self.wait_all(requests, RESET_TIMEOUT).await;
+        self.forget();
+        result
+    }
+
+    async fn start_maps(&self, maps: &[String]) -> Result<(), Problem> {
+        self.maps(maps, true).await
+    }
+}

@@ -1,0 +1,103 @@
+//! What every live-state command shares: loading the config, the async runtime, and reaching the
+//! services — directly, through `--emulator-url`, or through an in-process emulator
+//! (`--emulator FIXTURE`). All three use the same HTTP provider.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::apply::live_ops::ProviderOps;
+use crate::config;
+use crate::diag::Problem;
+use crate::emulator::{self, RunningEmulator};
+use crate::model::desired::Desired;
+use crate::provider::http::{HttpProvider, ProviderSettings};
+use crate::render::ui::Ui;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LiveArgs {
+    /// Start the built-in emulator seeded from FIXTURE and send every request to it (no
+    /// Microsoft tenant needed).
+    #[arg(long, value_name = "FIXTURE")]
+    pub emulator: Option<PathBuf>,
+    /// Send every request to an emulator already running at URL (`dwlink emulator`).
+    #[arg(long, value_name = "URL", conflicts_with = "emulator")]
+    pub emulator_url: Option<Url>,
+}
+
+/// Load and validate the config; problems (warnings too) go to the Ui.
+pub fn load_config(file: Option<&Path>, ui: &mut Ui) -> Option<Desired> {
+    let path = file.map_or_else(|| PathBuf::from(config::DEFAULT_FILE), Path::to_path_buf);
+    let loaded = config::load(&path);
+    ui.problems(&loaded.problems);
+    loaded.desired
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Problem::error(
+                "dwlink::internal::runtime",
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
+/// A connection to the live services, plus the emulator serving them when in-process.
+pub struct Session {
+    pub ops: ProviderOps<HttpProvider>,
+    _emulator: Option<RunningEmulator>,
+}
+
+impl Deref for Session {
+    type Target = ProviderOps<HttpProvider>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.ops
+    }
+}
+
+pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Session, Problem> {
+    let interactive = ui.settings().interactive;
+    // The device-code prompt must reach the user even though the Ui is busy elsewhere.
+    let notify: crate::provider::http::device_code::Notify =
+        Arc::new(|msg: &str| eprintln!("{msg}"));
+    let (settings, running) = match (&args.emulator, &args.emulator_url) {
+        (Some(fixture), _) => {
+            let fx = emulator::fixture::load(fixture).map_err(|problems| {
+                problems.0.into_iter().next().unwrap_or_else(|| {
+                    Problem::error(
+                        "dwlink::emulator::fixture",
+                        format!("{} is not a valid fixture", fixture.display()),
+                    )
+                })
+            })?;
+            let running = emulator::spawn(fx, emulator::Options::default()).await?;
+            let url = Url::parse(&running.url()).map_err(|e| {
+                Problem::error(
+                    "dwlink::internal::emulator",
+                    format!("emulator address: {e}"),
+                )
+            })?;
+            let s = ProviderSettings::emulator(&url, interactive, Some(notify))
+                .map_err(|e| e.to_problem())?;
+            (s, Some(running))
+        }
+        (None, Some(url)) => (
+            ProviderSettings::emulator(url, interactive, Some(notify))
+                .map_err(|e| e.to_problem())?,
+            None,
+        ),
+        (None, None) => (ProviderSettings::direct(interactive, Some(notify)), None),
+    };
+    let provider = HttpProvider::new(desired, settings).map_err(|e| e.to_problem())?;
+    Ok(Session {
+        ops: ProviderOps::new(provider, desired.clone()),
+        _emulator: running,
+    })
+}
