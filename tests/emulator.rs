@@ -1051,7 +1051,7 @@ async fn tls_round_trip_with_the_written_ca() {
 
 #[test]
 fn bad_fixtures_get_spanned_diagnostics() {
-    let err = fixture::parse_str("bad.yaml", "finance_operations:\n  - url: not a url\n    environment_type: sandbox\n    colour: blue\n").err().expect("problems");
+    let err = fixture::parse_str("bad.yaml", "finance_operations:\n  - url: not a url\n    environment_type: sandbox\n    colour: blue\n").expect_err("problems");
     let codes: Vec<&str> = err.0.iter().map(|p| p.code).collect();
     assert!(codes.contains(&"dwlink::config::unknown_key"), "{codes:?}");
     assert!(err.0.iter().all(|p| !p.labels.is_empty()));
@@ -1059,8 +1059,7 @@ fn bad_fixtures_get_spanned_diagnostics() {
         "bad.yaml",
         "finance_operations:\n  - url: not a url\n    environment_type: sandbox\n",
     )
-    .err()
-    .expect("problems");
+    .expect_err("problems");
     assert_eq!(err.0[0].code, "dwlink::fixture::invalid");
     assert!(fixture::quickstart().is_ok());
 }
