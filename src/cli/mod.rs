@@ -2,6 +2,7 @@
 //! command turns its arguments into a call to the library and maps the outcome to an exit code.
 
 mod completions;
+mod emulator;
 mod schema;
 mod validate;
 
@@ -57,6 +58,7 @@ pub enum Command {
     Validate(validate::Args),
     Schema(schema::Args),
     Completions(completions::Args),
+    Emulator(emulator::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -82,5 +84,6 @@ pub fn run(command: Command, ui: &mut Ui) -> Exit {
         Command::Validate(a) => validate::run(a, ui),
         Command::Schema(a) => schema::run(a, ui),
         Command::Completions(a) => completions::run(a, ui),
+        Command::Emulator(a) => emulator::run(a, ui),
     }
 }

@@ -1,0 +1,231 @@
+//! Dataverse Web API (`/api/data/v9.2/`): WhoAmI, organizations, EntityDefinitions and the
+//! runtime-configuration table of one organization, chosen by Host.
+
+use std::borrow::Cow;
+
+use serde_json::{json, Map, Value};
+
+use super::odata::error::{bad_request, not_found, Reply};
+use super::odata::query::{check_columns, entity, parse_key, parse_query, PageRequest};
+use super::odata::{read_table, split_segment, write_table, Req, DEFAULT_PAGE};
+use super::store::{name_uuid, Org, World};
+use super::table::{Cursor, Row};
+
+pub const MAX_PAGE: usize = 5_000;
+
+pub fn pick(world: &World, host: &str) -> Result<usize, Reply> {
+    if let Some(i) = world.orgs.iter().position(|o| o.host == host) {
+        return Ok(i);
+    }
+    if world.orgs.len() == 1 {
+        return Ok(0);
+    }
+    let known: Vec<&str> = world.orgs.iter().map(|o| o.host.as_str()).collect();
+    Err(not_found(format!(
+        "no Dataverse organization is emulated at host `{host}`; known hosts: {}",
+        known.join(", ")
+    )))
+}
+
+const RUNTIME_SET: &str = "msdyn_dualwriteruntimeconfigs";
+
+/// Tables EntityDefinitions knows: logical name, entity set, primary id.
+const ENTITIES: [(&str, &str, &str); 5] = [
+    (
+        "msdyn_dualwriteruntimeconfig",
+        RUNTIME_SET,
+        "msdyn_dualwriteruntimeconfigid",
+    ),
+    (
+        "msdyn_dualwriteentitymap",
+        "msdyn_dualwriteentitymaps",
+        "msdyn_dualwriteentitymapid",
+    ),
+    ("cdm_company", "cdm_companies", "cdm_companyid"),
+    ("account", "accounts", "accountid"),
+    ("organization", "organizations", "organizationid"),
+];
+const ENTITY_COLUMNS: [&str; 5] = [
+    "LogicalName",
+    "EntitySetName",
+    "PrimaryIdAttribute",
+    "MetadataId",
+    "SchemaName",
+];
+
+fn object(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn entity_rows() -> Vec<Row> {
+    ENTITIES
+        .iter()
+        .map(|(logical, set, id)| Row {
+            etag: 1,
+            fields: object(json!({
+                "LogicalName": logical,
+                "EntitySetName": set,
+                "PrimaryIdAttribute": id,
+                "MetadataId": name_uuid("entity", logical),
+                "SchemaName": logical,
+            })),
+        })
+        .collect()
+}
+
+fn org_rows(org: &Org) -> Vec<Row> {
+    vec![Row {
+        etag: 1,
+        fields: object(json!({
+            "organizationid": org.organization_id,
+            "name": org.friendly_name,
+            "uniquename": org.unique_name,
+        })),
+    }]
+}
+
+/// A small fixed list served with the same paging and query options as a table.
+fn list(rows: &[Row], columns: &[&str], req: &Req, set: &str) -> Reply {
+    let q = match parse_query(req.query) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_columns(&q, columns) {
+        return r;
+    }
+    let self_url = format!("{}/{set}", req.root);
+    let context = format!("{}/$metadata#{set}", req.root);
+    let page = PageRequest {
+        self_url: &self_url,
+        context: &context,
+        prefer: req.header("prefer"),
+        max_page: MAX_PAGE,
+        default_page: DEFAULT_PAGE,
+    };
+    query::page(&q, &page, &|after| {
+        let start = match after {
+            Some(Cursor::Gen(i)) => *i as usize + 1,
+            _ => 0,
+        };
+        Box::new(
+            rows.iter()
+                .enumerate()
+                .skip(start)
+                .map(|(i, r)| (Cursor::Gen(i as u32), Cow::Borrowed(r))),
+        )
+    })
+}
+
+use super::odata::query;
+
+pub fn read(world: &World, host: &str, req: &Req) -> Reply {
+    let org = match pick(world, host) {
+        Ok(i) => &world.orgs[i],
+        Err(r) => return r,
+    };
+    let (set, key) = match split_segment(req.path) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match (set, key) {
+        ("WhoAmI", _) => Reply::ok(json!({
+            "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", req.root),
+            "BusinessUnitId": name_uuid("business-unit", &org.host),
+            "UserId": name_uuid("user", &org.host),
+            "OrganizationId": org.organization_id,
+        })),
+        ("organizations", None) => list(
+            &org_rows(org),
+            &["organizationid", "name", "uniquename"],
+            req,
+            set,
+        ),
+        ("EntityDefinitions", None) => list(&entity_rows(), &ENTITY_COLUMNS, req, set),
+        ("EntityDefinitions", Some(inner)) => entity_definition(inner, req),
+        (RUNTIME_SET, _) => read_table(&org.runtime, req, key, MAX_PAGE),
+        ("$metadata", None) => super::metadata::dataverse(req.root),
+        ("", None) => Reply::ok(
+            json!({"@odata.context": format!("{}/$metadata", req.root), "value": [
+                {"name": RUNTIME_SET, "kind": "EntitySet", "url": RUNTIME_SET},
+                {"name": "EntityDefinitions", "kind": "EntitySet", "url": "EntityDefinitions"},
+                {"name": "organizations", "kind": "EntitySet", "url": "organizations"},
+            ]}),
+        ),
+        _ => not_found(format!("Resource not found for the segment '{set}'")),
+    }
+}
+
+fn entity_definition(inner: &str, req: &Req) -> Reply {
+    let q = match parse_query(req.query) {
+        Ok(q) => q,
+        Err(r) => return r,
+    };
+    if let Err(r) = check_columns(&q, &ENTITY_COLUMNS) {
+        return r;
+    }
+    let parsed = match parse_key(inner) {
+        Ok(p) => p,
+        Err(m) => return bad_request(format!("invalid key ({inner}): {m}")),
+    };
+    let rows = entity_rows();
+    let found = match parsed.as_slice() {
+        [(Some(n), v)] if n == "LogicalName" => rows
+            .iter()
+            .find(|r| r.fields.get("LogicalName") == Some(&Value::String(v.clone()))),
+        [(None, v)] => rows.iter().find(|r| {
+            r.fields
+                .get("MetadataId")
+                .and_then(Value::as_str)
+                .is_some_and(|m| m.eq_ignore_ascii_case(v))
+        }),
+        _ => {
+            return bad_request(format!(
+                "invalid key ({inner}): use (LogicalName='…') or (MetadataId)"
+            ))
+        }
+    };
+    match found {
+        Some(r) => {
+            let mut e = entity(r, q.select.as_deref());
+            if let Value::Object(m) = &mut e {
+                m.insert(
+                    "@odata.context".into(),
+                    Value::String(format!("{}/$metadata#EntityDefinitions/$entity", req.root)),
+                );
+            }
+            Reply::ok(e)
+        }
+        None => not_found(format!("Could not find an entity with key ({inner})")),
+    }
+}
+
+pub fn write(world: &mut World, host: &str, req: &Req) -> (Reply, bool) {
+    let org = match pick(world, host) {
+        Ok(i) => &mut world.orgs[i],
+        Err(r) => return (r, false),
+    };
+    let (set, key) = match split_segment(req.path) {
+        Ok(s) => s,
+        Err(r) => return (r, false),
+    };
+    if set == RUNTIME_SET {
+        write_table(&mut org.runtime, req, key)
+    } else if matches!(set, "WhoAmI" | "organizations" | "EntityDefinitions") {
+        (
+            Reply::error(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                format!("{} is not allowed on {set} in the emulator", req.method),
+            ),
+            false,
+        )
+    } else {
+        (
+            not_found(format!("Resource not found for the segment '{set}'")),
+            false,
+        )
+    }
+}

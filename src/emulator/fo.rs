@@ -1,0 +1,79 @@
+//! F&O OData (`/data/`): the three key-table entity sets of one environment, chosen by Host.
+
+use serde_json::json;
+
+use super::odata::error::{not_found, Reply};
+use super::odata::{read_table, split_segment, write_table, Req};
+use super::store::World;
+use super::table::TableKind;
+
+/// F&O pages up to 10,000 rows when asked; the default stays 5,000.
+pub const MAX_PAGE: usize = 10_000;
+
+/// The environment a request is for: by Host, else the only one there is.
+pub fn pick(world: &World, host: &str) -> Result<usize, Reply> {
+    if let Some(i) = world.fo.iter().position(|e| e.host == host) {
+        return Ok(i);
+    }
+    if world.fo.len() == 1 {
+        return Ok(0);
+    }
+    let known: Vec<&str> = world.fo.iter().map(|e| e.host.as_str()).collect();
+    Err(not_found(format!(
+        "no finance and operations environment is emulated at host `{host}`; known hosts: {}",
+        known.join(", ")
+    )))
+}
+
+fn table_index(set: &str) -> Option<usize> {
+    TableKind::FO.iter().position(|k| k.entity_set() == set)
+}
+
+fn unknown_set(set: &str) -> Reply {
+    not_found(format!(
+        "Resource not found for the segment '{set}'; this F&O emulator serves {}",
+        TableKind::FO.map(|k| k.entity_set()).join(", ")
+    ))
+}
+
+pub fn read(world: &World, host: &str, req: &Req) -> Reply {
+    let env = match pick(world, host) {
+        Ok(i) => &world.fo[i],
+        Err(r) => return r,
+    };
+    let (set, key) = match split_segment(req.path) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if set.is_empty() {
+        let sets: Vec<_> = TableKind::FO
+            .iter()
+            .map(|k| json!({"name": k.entity_set(), "kind": "EntitySet", "url": k.entity_set()}))
+            .collect();
+        return Reply::ok(
+            json!({"@odata.context": format!("{}/$metadata", req.root), "value": sets}),
+        );
+    }
+    if set == "$metadata" {
+        return super::metadata::fo(req.root);
+    }
+    match table_index(set) {
+        Some(t) => read_table(&env.tables[t], req, key, MAX_PAGE),
+        None => unknown_set(set),
+    }
+}
+
+pub fn write(world: &mut World, host: &str, req: &Req) -> (Reply, bool) {
+    let env = match pick(world, host) {
+        Ok(i) => &mut world.fo[i],
+        Err(r) => return (r, false),
+    };
+    let (set, key) = match split_segment(req.path) {
+        Ok(s) => s,
+        Err(r) => return (r, false),
+    };
+    match table_index(set) {
+        Some(t) => write_table(&mut env.tables[t], req, key),
+        None => (unknown_set(set), false),
+    }
+}
