@@ -1,6 +1,8 @@
 //! The HTTP provider against real HTTP servers on 127.0.0.1: the emulator for behaviour, and
 //! fakes that misbehave on purpose for every way a reply can be wrong.
 
+#[path = "provider_support/emulated.rs"]
+mod emulated;
 mod provider_support;
 
 use std::time::{Duration, Instant};
