@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use dwlink::model::desired::DualWriteAuth;
 use dwlink::provider::http::HttpProvider;
-use dwlink::provider::{LiveProvider, ProviderError};
+use dwlink::provider::{LinkOperations, LiveProvider, ProviderError};
 use provider_support::*;
 use serde_json::json;
 
@@ -325,4 +325,63 @@ fn plain_http_to_a_remote_host_is_refused() {
     let s = dwlink::provider::http::ProviderSettings::direct(false, None);
     let e = HttpProvider::new(&d, s).unwrap_err();
     assert!(e.to_string().contains("only https"), "{e}");
+}
+
+#[tokio::test]
+async fn a_failed_request_is_never_success() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        let body = match r.path.rsplit('/').next() {
+            Some("failing") => {
+                r#"{"requestId":"failing","state":"Error","message":"Maps are still running"}"#
+            }
+            Some("odd") => r#"{"requestId":"odd","state":"Succeeded?"}"#,
+            _ => return None,
+        };
+        Some(status(200, "application/json", body))
+    })
+    .await;
+    let p = provider(&addr);
+    let req = |id: &str| dwlink::provider::RequestId {
+        id: id.into(),
+        what: "reset".into(),
+    };
+    let e = p
+        .wait_for_request(&req("failing"), Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "dwlink::provider::request_failed");
+    assert!(e.to_string().contains("Maps are still running"), "{e}");
+    let e = p
+        .wait_for_request(&req("odd"), Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "dwlink::provider::bad_reply", "{e}");
+}
+
+#[tokio::test]
+async fn a_failed_change_set_names_its_keys() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/data/$batch").then(|| {
+            let body = "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n\r\n\
+                {\"error\":{\"code\":\"Forbidden\",\"message\":\"no delete right\"}}\r\n--b--\r\n";
+            status(200, "multipart/mixed; boundary=b", body)
+        })
+    })
+    .await;
+    let p = provider(&addr);
+    let table = dwlink::provider::TableRef {
+        service: dwlink::model::live::Service::FinanceOperations,
+        table: "DualWriteProjectConfiguration".into(),
+        entity_set: "DualWriteProjectConfigurations".into(),
+    };
+    let keys = vec!["('a')".to_string(), "('b')".to_string()];
+    let e = p.delete_rows(&table, &keys).await.unwrap_err();
+    let shown = e.to_string();
+    assert_eq!(e.code(), "dwlink::provider::batch_failed");
+    assert!(
+        shown.contains("('a'), ('b')") && shown.contains("no delete right"),
+        "{shown}"
+    );
+    assert_no_secrets(&e, &shown);
+    assert_no_secrets(&p, "");
 }
