@@ -231,3 +231,22 @@ async fn device_code_signs_in_once_then_uses_the_cache() {
     std::fs::remove_dir_all(dir).unwrap();
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn reads_over_tls_with_the_emulator_ca() {
+    let dir = std::env::temp_dir().join(format!("dwlink-tls-{}", uuid::Uuid::new_v4()));
+    let options = Options {
+        tls: true,
+        tls_dir: Some(dir.clone()),
+        ..Options::default()
+    };
+    let emu = start("async_ms: 20", options).await;
+    assert!(emu.url().starts_with("https://"));
+    let mut s = settings(&emu.url());
+    s.client.extra_root_pem = emu.ca_pem().map(|p| p.as_bytes().to_vec());
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let live = HttpProvider::new(&d, s).unwrap().read(&d).await.unwrap();
+    assert_eq!(live.key_tables[0].rows(), 120);
+    emu.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
