@@ -3,9 +3,13 @@
 #[path = "cli/support.rs"]
 mod support;
 
+#[path = "cli/apply.rs"]
+mod apply;
 #[path = "cli/examples.rs"]
 mod examples;
 #[path = "cli/invalid.rs"]
 mod invalid;
+#[path = "cli/plan.rs"]
+mod plan;
 #[path = "cli/schema.rs"]
 mod schema;

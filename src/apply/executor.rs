@@ -314,7 +314,12 @@ impl<O: Operations> Executor<'_, O> {
 
     async fn verify(&self, plan: &Plan) -> Result<String, Problem> {
         let live = self.ops.read_live().await?;
-        let fresh = Plan::make(&plan.desired, &live);
+        // "Reset always" (and RestoreCleanup) would plan another reset forever; verify asks
+        // only whether the live link now matches the declaration.
+        let mut settled = plan.desired.clone();
+        settled.kind = crate::config::raw::Kind::DualWriteLink;
+        settled.reset.when = crate::config::raw::ResetWhen::OnMismatch;
+        let fresh = Plan::make(&settled, &live);
         let left: Vec<String> = fresh
             .actions
             .iter()

@@ -53,3 +53,59 @@ pub fn snapshot(name: &str, text: &str) {
         insta::assert_snapshot!(name.to_string(), text);
     });
 }
+
+/// The client secret every example fixture accepts.
+pub const SECRET: &str = "emulator-secret";
+
+/// `dwlink ARGS` with the examples' client secret exported.
+pub fn dwlink_live(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dwlink"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NO_COLOR")
+        .env("DWLINK_CLIENT_SECRET", SECRET)
+        .env("COLUMNS", "100")
+        .output()
+        .expect("the dwlink binary runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A `dwlink emulator` process with a state file, killed when dropped.
+pub struct Emulator {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl Emulator {
+    pub fn start(fixture: &Path, state: &Path) -> Emulator {
+        use std::io::{BufRead, BufReader};
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dwlink"))
+            .args(["emulator", "--listen", "127.0.0.1:0", "--fixture"])
+            .arg(fixture)
+            .arg("--state")
+            .arg(state)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start the emulator");
+        let out = child.stdout.take().expect("emulator stdout");
+        let mut line = String::new();
+        BufReader::new(out).read_line(&mut line).expect("emulator prints its address");
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .unwrap_or_else(|| panic!("no URL in {line:?}"))
+            .to_string();
+        Emulator { child, url }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -148,11 +148,12 @@ impl Auth {
         Ok(access)
     }
 
-    /// The service refused the token (revoked, clock skew): forget it so the next call renews.
-    pub async fn invalidate(&self, scope: &str) {
+    /// The service refused `refused` (revoked, clock skew): forget it so the next call renews —
+    /// unless a concurrent request already replaced it.
+    pub async fn invalidate(&self, scope: &str, refused: &Secret) {
         let slot = self.slot(scope);
         let mut guard = slot.lock().await;
-        if let Some(t) = guard.as_mut() {
+        if let Some(t) = guard.as_mut().filter(|t| &t.access == refused) {
             t.expires_at = SystemTime::UNIX_EPOCH;
         }
     }

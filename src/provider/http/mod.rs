@@ -1,5 +1,19 @@
 //! The HTTP provider: one [`client::Client`] sends everything (production and emulator alike);
 //! the service modules build requests and read replies.
+//!
+//! ```no_run
+//! # async fn demo(desired: &dwlink::model::desired::Desired) -> Result<(), dwlink::provider::ProviderError> {
+//! use dwlink::provider::http::{HttpProvider, ProviderSettings};
+//! use dwlink::provider::LiveProvider;
+//! // Production (device-code prompts go through `notify`, e.g. the Ui's stderr):
+//! let direct = HttpProvider::new(desired, ProviderSettings::direct(true, None))?;
+//! // `--emulator-url URL`, or `--emulator FIXTURE` with the spawned emulator's `url()` (and, with
+//! // --tls, `settings.client.extra_root_pem = emu.ca_pem()`):
+//! let url = url::Url::parse("http://127.0.0.1:8080").unwrap();
+//! let emulated = HttpProvider::new(desired, ProviderSettings::emulator(&url, false, None)?)?;
+//! let live = emulated.read(desired).await?;
+//! # let _ = (direct, live); Ok(()) }
+//! ```
 
 pub mod auth;
 pub mod batch;

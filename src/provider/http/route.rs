@@ -55,10 +55,16 @@ impl Route {
             .port_or_known_default()
             .ok_or_else(|| setup(format!("--emulator-url {url}: no port")))?;
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addr = (host, port)
+        let addrs: Vec<SocketAddr> = (host, port)
             .to_socket_addrs()
             .map_err(|e| setup(format!("--emulator-url {url}: {e}")))?
-            .next()
+            .collect();
+        // `localhost` often resolves to ::1 first while the emulator listens on 127.0.0.1.
+        let addr = addrs
+            .iter()
+            .find(|a| a.is_ipv4())
+            .or(addrs.first())
+            .copied()
             .ok_or_else(|| setup(format!("--emulator-url {url}: host resolves to nothing")))?;
         let route = Route::Emulator { addr, scheme };
         route.check_emulator()?;

@@ -35,7 +35,7 @@ impl Session {
         let token = self.auth.token(&scope, grant).await?;
         match self.client.execute(req, Some(&token)).await {
             Err(ProviderError::Status { status: 401, .. }) => {
-                self.auth.invalidate(&scope).await;
+                self.auth.invalidate(&scope, &token).await;
                 let token = self.auth.token(&scope, grant).await?;
                 self.client.execute(req, Some(&token)).await
             }

@@ -1,0 +1,145 @@
+//! `plan`, `show` and `status` of every example against the in-process emulator, over HTTP.
+
+use serde_json::Value;
+
+use crate::support::{code, dwlink_live, root, scratch, snapshot, stderr, stdout, SECRET};
+
+/// Every example, and the exit code `plan --detailed-exitcode` must give for it.
+const EXPECTED: &[(&str, i32)] = &[
+    ("scenario-1-same-organization", 2),
+    ("scenario-2-organization-mismatch", 2),
+    ("scenario-3-no-power-platform-link", 1),
+    ("scenario-4-cloud-hosted", 2),
+    ("restore-cleanup-from-production", 2),
+    ("protected-production", 1),
+];
+
+fn plan_args(name: &str) -> Vec<String> {
+    vec![
+        "plan".into(),
+        "--no-color".into(),
+        "-f".into(),
+        format!("examples/{name}.yaml"),
+        "--emulator".into(),
+        format!("examples/fixtures/{name}.yaml"),
+    ]
+}
+
+fn run(args: &[String]) -> std::process::Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    dwlink_live(&root(), &args)
+}
+
+/// Plan ids and times differ per run; everything else must not.
+fn stable_json(text: &str) -> String {
+    let mut v: Value = serde_json::from_str(text).expect("plan --json prints JSON");
+    v["plan_id"] = Value::from("<plan-id>");
+    v["created_at"] = Value::from("<created-at>");
+    serde_json::to_string_pretty(&v).expect("re-serialize")
+}
+
+#[test]
+fn every_example_plans_against_the_emulator() {
+    for (name, expected) in EXPECTED {
+        let mut args = plan_args(name);
+        args.push("--detailed-exitcode".into());
+        let out = run(&args);
+        assert_eq!(code(&out), *expected, "{name}: {}{}", stdout(&out), stderr(&out));
+        snapshot(&format!("plan__{name}"), &stdout(&out));
+
+        let mut args = plan_args(name);
+        args.push("--json".into());
+        let out = run(&args);
+        snapshot(&format!("plan_json__{name}"), &stable_json(&stdout(&out)));
+    }
+}
+
+#[test]
+fn plain_exit_code_is_zero_for_changes_without_detailed_exitcode() {
+    let out = run(&plan_args("scenario-2-organization-mismatch"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn json_plan_has_the_contract_fields() {
+    let mut args = plan_args("restore-cleanup-from-production");
+    args.push("--json".into());
+    let v: Value = serde_json::from_str(&stdout(&run(&args))).unwrap();
+    assert_eq!(v["format_version"], "1");
+    for key in ["dwlink_version", "environment", "live_fingerprint", "scenario", "findings", "actions", "summary"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    let actions = v["actions"].as_array().unwrap();
+    assert!(actions.iter().all(|a| a["kind"].is_string() && a["destructive"].is_boolean()));
+    let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"restore.foreign-link"), "{codes:?}");
+    assert!(codes.contains(&"secure-config.organization-mismatch"), "{codes:?}");
+    assert!(v["summary"]["rows_to_delete"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn saved_plan_is_shown_as_planned() {
+    let dir = scratch("show");
+    let file = dir.join("reset.plan");
+    let mut args = plan_args("scenario-2-organization-mismatch");
+    args.extend(["--out".into(), file.display().to_string()]);
+    let planned = run(&args);
+    assert_eq!(code(&planned), 0, "{}", stderr(&planned));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(SECRET), "the plan file holds no secret");
+    let shown = run(&["show".into(), "--no-color".into(), file.display().to_string()]);
+    assert_eq!(code(&shown), 0);
+    assert_eq!(stdout(&shown), stdout(&planned));
+    let json = run(&["show".into(), "--json".into(), file.display().to_string()]);
+    let v: Value = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(v["environment"]["name"], "contoso-uat");
+}
+
+#[test]
+fn show_refuses_what_is_not_a_plan() {
+    let dir = scratch("show-bad");
+    for (name, body) in [("garbage.plan", "not json"), ("v9.plan", r#"{"format_version":"9"}"#), ("empty.plan", "")] {
+        let f = dir.join(name);
+        std::fs::write(&f, body).unwrap();
+        let out = run(&["show".into(), f.display().to_string()]);
+        assert_eq!(code(&out), 1, "{name}");
+        assert!(stderr(&out).contains("dwlink::plan::"), "{name}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn status_reads_live_state_read_only() {
+    let name = "restore-cleanup-from-production";
+    let out = run(&[
+        "status".into(),
+        "--no-color".into(),
+        "-f".into(),
+        format!("examples/{name}.yaml"),
+        "--emulator".into(),
+        format!("examples/fixtures/{name}.yaml"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    snapshot("status__restore-cleanup-from-production", &stdout(&out));
+    let out = run(&[
+        "status".into(),
+        "--json".into(),
+        "-f".into(),
+        format!("examples/{name}.yaml"),
+        "--emulator".into(),
+        format!("examples/fixtures/{name}.yaml"),
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert!(v["live_fingerprint"].as_str().unwrap().starts_with("sha256:"));
+}
+
+#[test]
+fn a_missing_secret_variable_is_named_not_guessed() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dwlink"))
+        .args(plan_args("scenario-1-same-organization"))
+        .current_dir(root())
+        .env_remove("DWLINK_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("DWLINK_CLIENT_SECRET"), "{}", stderr(&out));
+}
