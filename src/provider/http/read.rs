@@ -128,7 +128,7 @@ impl HttpProvider {
             &self.session,
             Api::FinanceOperations,
             url.clone(),
-            self.settings.paging,
+            self.settings.paging_for(Api::FinanceOperations),
         )
         .await?;
         key_table(def, def.entity_set, def.keys, &rows)

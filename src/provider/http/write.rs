@@ -61,7 +61,13 @@ impl HttpProvider {
             Service::FinanceOperations => fo::collection_url(base, &table.entity_set, def, None)?,
             Service::Dataverse => dataverse::collection_url(base, &table.entity_set, None)?,
         };
-        read_all(&self.session, def.api(), url, self.settings.paging).await
+        read_all(
+            &self.session,
+            def.api(),
+            url,
+            self.settings.paging_for(def.api()),
+        )
+        .await
     }
 
     /// Sends one change set; `Ok(None)` when it committed, `Ok(Some((status, message)))` when the
