@@ -54,6 +54,8 @@ pub struct ProviderSettings {
     pub paging: Paging,
     /// F&O grants pages of up to 10,000 rows (Dataverse 5,000): fewer round trips per table.
     pub fo_page_size: u32,
+    /// `$batch` change sets in flight at once when deleting or creating rows.
+    pub batch_concurrency: usize,
     /// Rows per `$batch` change set (atomic unit of a delete or create).
     pub fo_batch_size: usize,
     pub dataverse_batch_size: usize,
@@ -84,6 +86,7 @@ impl ProviderSettings {
             },
             paging: Paging::default(),
             fo_page_size: 10_000,
+            batch_concurrency: 4,
             fo_batch_size: 100,
             dataverse_batch_size: 1000,
             poll_interval: Duration::from_millis(500),

@@ -1,5 +1,6 @@
 //! The changes apply makes, through the same session, client and retries as the reads.
 
+use futures::StreamExt;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
@@ -118,45 +119,67 @@ impl HttpProvider {
     ) -> Result<DeleteReport, ProviderError> {
         let def = table_def(&table.table)?;
         let mut report = DeleteReport::default();
-        for chunk in keys.chunks(self.batch_size(def.service)) {
-            let ops = chunk
-                .iter()
-                .map(|k| {
-                    Ok(BatchOp {
-                        method: Method::DELETE,
-                        url: self.entity_url(def, table, k)?,
-                        body: None,
-                    })
+        // Several change sets in flight: the cost tracks round trips / concurrency, and the
+        // client's semaphore and 429 handling keep it inside the service's budget.
+        let size = self.batch_size(def.service).max(1);
+        // Indexes, not slices: a closure over borrowed chunks trips the Send bound of the boxed
+        // future (higher-ranked lifetimes).
+        let mut results = futures::stream::iter(0..keys.len().div_ceil(size))
+            .map(|i| {
+                let chunk = &keys[i * size..((i + 1) * size).min(keys.len())];
+                self.delete_chunk(def, table, chunk)
+            })
+            .buffer_unordered(self.settings.batch_concurrency.max(1));
+        while let Some(r) = results.next().await {
+            let r = r?;
+            report.deleted += r.deleted;
+            report.already_gone += r.already_gone;
+        }
+        Ok(report)
+    }
+
+    async fn delete_chunk(
+        &self,
+        def: &TableDef,
+        table: &TableRef,
+        chunk: &[String],
+    ) -> Result<DeleteReport, ProviderError> {
+        let mut report = DeleteReport::default();
+        let ops = chunk
+            .iter()
+            .map(|k| {
+                Ok(BatchOp {
+                    method: Method::DELETE,
+                    url: self.entity_url(def, table, k)?,
+                    body: None,
                 })
-                .collect::<Result<Vec<_>, ProviderError>>()?;
-            // Deleting a change set twice either deletes it or finds rows gone: safe to retry.
-            match self.send_change_set(def, &ops, true).await? {
-                None => report.deleted += chunk.len(),
-                // A row vanished since the plan read (an earlier interrupted run): delete the rest
-                // one by one so the change set's other rows still go.
-                Some((404, _)) => {
-                    for op in ops {
-                        let req = ApiRequest::new(def.api(), Method::DELETE, op.url)
-                            .odata()
-                            .header("If-Match", "*");
-                        match self.session.send(&req).await {
-                            Ok(_) => report.deleted += 1,
-                            Err(ProviderError::Status { status: 404, .. }) => {
-                                report.already_gone += 1
-                            }
-                            Err(e) => return Err(e),
-                        }
+            })
+            .collect::<Result<Vec<_>, ProviderError>>()?;
+        // Deleting a change set twice either deletes it or finds rows gone: safe to retry.
+        match self.send_change_set(def, &ops, true).await? {
+            None => report.deleted += chunk.len(),
+            // A row vanished since the plan read (an earlier interrupted run): delete the rest
+            // one by one so the change set's other rows still go.
+            Some((404, _)) => {
+                for op in ops {
+                    let req = ApiRequest::new(def.api(), Method::DELETE, op.url)
+                        .odata()
+                        .header("If-Match", "*");
+                    match self.session.send(&req).await {
+                        Ok(_) => report.deleted += 1,
+                        Err(ProviderError::Status { status: 404, .. }) => report.already_gone += 1,
+                        Err(e) => return Err(e),
                     }
                 }
-                Some((status, message)) => {
-                    return Err(ProviderError::BatchFailed {
-                        api: def.api(),
-                        url: redact_url(self.service_base(def.service)),
-                        status,
-                        message,
-                        keys: chunk.to_vec(),
-                    })
-                }
+            }
+            Some((status, message)) => {
+                return Err(ProviderError::BatchFailed {
+                    api: def.api(),
+                    url: redact_url(self.service_base(def.service)),
+                    status,
+                    message,
+                    keys: chunk.to_vec(),
+                })
             }
         }
         Ok(report)
