@@ -44,7 +44,13 @@ fn every_example_plans_against_the_emulator() {
         let mut args = plan_args(name);
         args.push("--detailed-exitcode".into());
         let out = run(&args);
-        assert_eq!(code(&out), *expected, "{name}: {}{}", stdout(&out), stderr(&out));
+        assert_eq!(
+            code(&out),
+            *expected,
+            "{name}: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
         snapshot(&format!("plan__{name}"), &stdout(&out));
 
         let mut args = plan_args(name);
@@ -66,14 +72,32 @@ fn json_plan_has_the_contract_fields() {
     args.push("--json".into());
     let v: Value = serde_json::from_str(&stdout(&run(&args))).unwrap();
     assert_eq!(v["format_version"], "1");
-    for key in ["dwlink_version", "environment", "live_fingerprint", "scenario", "findings", "actions", "summary"] {
+    for key in [
+        "dwlink_version",
+        "environment",
+        "live_fingerprint",
+        "scenario",
+        "findings",
+        "actions",
+        "summary",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
     let actions = v["actions"].as_array().unwrap();
-    assert!(actions.iter().all(|a| a["kind"].is_string() && a["destructive"].is_boolean()));
-    let codes: Vec<&str> = v["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(actions
+        .iter()
+        .all(|a| a["kind"].is_string() && a["destructive"].is_boolean()));
+    let codes: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert!(codes.contains(&"restore.foreign-link"), "{codes:?}");
-    assert!(codes.contains(&"secure-config.organization-mismatch"), "{codes:?}");
+    assert!(
+        codes.contains(&"secure-config.organization-mismatch"),
+        "{codes:?}"
+    );
     assert!(v["summary"]["rows_to_delete"].as_u64().unwrap() > 0);
 }
 
@@ -87,7 +111,11 @@ fn saved_plan_is_shown_as_planned() {
     assert_eq!(code(&planned), 0, "{}", stderr(&planned));
     let text = std::fs::read_to_string(&file).unwrap();
     assert!(!text.contains(SECRET), "the plan file holds no secret");
-    let shown = run(&["show".into(), "--no-color".into(), file.display().to_string()]);
+    let shown = run(&[
+        "show".into(),
+        "--no-color".into(),
+        file.display().to_string(),
+    ]);
     assert_eq!(code(&shown), 0);
     assert_eq!(stdout(&shown), stdout(&planned));
     let json = run(&["show".into(), "--json".into(), file.display().to_string()]);
@@ -98,12 +126,20 @@ fn saved_plan_is_shown_as_planned() {
 #[test]
 fn show_refuses_what_is_not_a_plan() {
     let dir = scratch("show-bad");
-    for (name, body) in [("garbage.plan", "not json"), ("v9.plan", r#"{"format_version":"9"}"#), ("empty.plan", "")] {
+    for (name, body) in [
+        ("garbage.plan", "not json"),
+        ("v9.plan", r#"{"format_version":"9"}"#),
+        ("empty.plan", ""),
+    ] {
         let f = dir.join(name);
         std::fs::write(&f, body).unwrap();
         let out = run(&["show".into(), f.display().to_string()]);
         assert_eq!(code(&out), 1, "{name}");
-        assert!(stderr(&out).contains("dwlink::plan::"), "{name}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("dwlink::plan::"),
+            "{name}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -129,7 +165,10 @@ fn status_reads_live_state_read_only() {
         format!("examples/fixtures/{name}.yaml"),
     ]);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert!(v["live_fingerprint"].as_str().unwrap().starts_with("sha256:"));
+    assert!(v["live_fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
 }
 
 #[test]
@@ -141,5 +180,9 @@ fn a_missing_secret_variable_is_named_not_guessed() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("DWLINK_CLIENT_SECRET"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DWLINK_CLIENT_SECRET"),
+        "{}",
+        stderr(&out)
+    );
 }

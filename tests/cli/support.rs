@@ -93,7 +93,9 @@ impl Emulator {
             .expect("start the emulator");
         let out = child.stdout.take().expect("emulator stdout");
         let mut line = String::new();
-        BufReader::new(out).read_line(&mut line).expect("emulator prints its address");
+        BufReader::new(out)
+            .read_line(&mut line)
+            .expect("emulator prints its address");
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http"))
