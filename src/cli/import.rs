@@ -16,6 +16,7 @@ use super::{write_output, Exit};
 /// organization, SecureConfig naming another one): then a comment at the top says so.
 ///
 /// Example: `dwlink import -f dwlink.yaml --out contoso-uat.yaml`
+/// Example (no tenant needed): `DWLINK_CLIENT_SECRET=emulator-secret dwlink import -f examples/scenario-2-organization-mismatch.yaml --emulator examples/fixtures/scenario-2-organization-mismatch.yaml`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The connection config: which environment to read and with which credentials (default:

@@ -36,6 +36,22 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// One line per command, so `dwlink --help` (and the man page) shows how each is used; every
+/// command's own `--help` has more.
+const EXAMPLES: &str = "Examples:
+  dwlink validate -f dwlink.yaml
+  dwlink plan -f dwlink.yaml --out reset.plan
+  dwlink show reset.plan
+  dwlink apply reset.plan --confirm contoso-uat
+  dwlink status -f dwlink.yaml --json
+  dwlink import -f dwlink.yaml --out imported.yaml
+  dwlink snapshot -f dwlink.yaml --out rehearsal.yaml
+  dwlink restore .dwlink/backups/contoso-uat-20261123T093000.000Z.json
+  dwlink schema > dwlink.schema.json
+  dwlink completions bash > /etc/bash_completion.d/dwlink
+  dwlink man > dwlink.1
+  dwlink emulator --fixture examples/fixtures/quickstart.yaml";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dwlink",
@@ -43,7 +59,8 @@ impl From<Exit> for ExitCode {
     about = "Plan and apply Dynamics 365 dual-write links like infrastructure",
     long_about = "dwlink reads a declared dual-write link (YAML), compares it with the live F&O, Dataverse and \
 dual-write service state, and shows every destructive step before doing it.",
-    propagate_version = true
+    propagate_version = true,
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -31,7 +31,11 @@ fn every_command_help_has_an_example() {
     }
     let o = dwlink(&root(), &["--help"]);
     for c in COMMANDS {
-        assert!(stdout(&o).contains(c), "`dwlink --help` does not list {c}");
+        let example = format!("  dwlink {c} ");
+        assert!(
+            stdout(&o).contains(&example),
+            "`dwlink --help` has no example of {c}"
+        );
     }
 }
 
