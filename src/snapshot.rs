@@ -342,6 +342,27 @@ pub fn render(
     Ok(out)
 }
 
+/// The written fixture must load in the emulator as it is: parse it back with the emulator's own
+/// loader, so a snapshot too large for its bounds (or a value the serializer wrote ambiguously)
+/// fails here, before a rehearsal silently runs on something else.
+pub fn check_loadable(text: &str) -> Result<(), Problem> {
+    match crate::emulator::fixture::parse_str("snapshot", text) {
+        Ok(_) => Ok(()),
+        Err(problems) => {
+            let first = problems
+                .0
+                .into_iter()
+                .next()
+                .map_or_else(String::new, |p| p.message);
+            Err(Problem::error(
+                "dwlink::snapshot::unloadable",
+                format!("the snapshot would not load in the emulator: {first}"),
+            )
+            .help("nothing was written; the emulator reads at most 200,000 YAML values, so very large key tables cannot be rehearsed yet"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,5 +384,12 @@ mod tests {
         assert_eq!(row["Status"], 1);
         assert!(row["ClientSecret"].is_null());
         assert!(!is_secret_column("ExternalEnvironmentURL") && is_secret_column("UserPassword"));
+    }
+
+    #[test]
+    fn an_unloadable_fixture_is_refused_before_writing() {
+        assert!(check_loadable("finance_operations: []\n").is_ok());
+        let p = check_loadable("finance_operations: 3\n").unwrap_err();
+        assert_eq!(p.code, "dwlink::snapshot::unloadable");
     }
 }

@@ -61,6 +61,10 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
             return Exit::Error;
         }
     };
+    if let Err(p) = snapshot::check_loadable(&text) {
+        ui.problem(&p);
+        return Exit::Error;
+    }
     for note in &captured.notes {
         ui.status(&format!("note: {note}"));
     }
