@@ -7,9 +7,15 @@ mod support;
 mod apply;
 #[path = "cli/examples.rs"]
 mod examples;
+#[path = "cli/help.rs"]
+mod help;
+#[path = "cli/import.rs"]
+mod import;
 #[path = "cli/invalid.rs"]
 mod invalid;
 #[path = "cli/plan.rs"]
 mod plan;
 #[path = "cli/schema.rs"]
 mod schema;
+#[path = "cli/snapshot.rs"]
+mod snapshot;

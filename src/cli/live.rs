@@ -51,7 +51,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
 /// A connection to the live services, plus the emulator serving them when in-process.
 pub struct Session {
     pub ops: ProviderOps<HttpProvider>,
+    /// How `ops` reaches the services, kept so commands that read more than one Dataverse
+    /// organization (import, snapshot) reach the others the same way.
+    settings: ProviderSettings,
     _emulator: Option<RunningEmulator>,
+}
+
+impl Session {
+    /// A provider for another environment (another Dataverse organization of the same link),
+    /// routed like this session's: same emulator, same credentials.
+    pub fn provider_for(&self, desired: &Desired) -> Result<HttpProvider, Problem> {
+        HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())
+    }
 }
 
 impl Deref for Session {
@@ -95,9 +106,10 @@ pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Sess
         ),
         (None, None) => (ProviderSettings::direct(interactive, Some(notify)), None),
     };
-    let provider = HttpProvider::new(desired, settings).map_err(|e| e.to_problem())?;
+    let provider = HttpProvider::new(desired, settings.clone()).map_err(|e| e.to_problem())?;
     Ok(Session {
         ops: ProviderOps::new(provider, desired.clone()),
+        settings,
         _emulator: running,
     })
 }

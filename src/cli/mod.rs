@@ -4,11 +4,14 @@
 mod apply;
 mod completions;
 mod emulator;
+mod import;
 mod live;
+mod man;
 mod plan;
 mod restore;
 mod schema;
 mod show;
+mod snapshot;
 mod status;
 mod validate;
 
@@ -33,6 +36,22 @@ impl From<Exit> for ExitCode {
     }
 }
 
+/// One line per command, so `dwlink --help` (and the man page) shows how each is used; every
+/// command's own `--help` has more.
+const EXAMPLES: &str = "Examples:
+  dwlink validate -f dwlink.yaml
+  dwlink plan -f dwlink.yaml --out reset.plan
+  dwlink show reset.plan
+  dwlink apply reset.plan --confirm contoso-uat
+  dwlink status -f dwlink.yaml --json
+  dwlink import -f dwlink.yaml --out imported.yaml
+  dwlink snapshot -f dwlink.yaml --out rehearsal.yaml
+  dwlink restore .dwlink/backups/contoso-uat-20261123T093000.000Z.json
+  dwlink schema > dwlink.schema.json
+  dwlink completions bash > /etc/bash_completion.d/dwlink
+  dwlink man > dwlink.1
+  dwlink emulator --fixture examples/fixtures/quickstart.yaml";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dwlink",
@@ -40,7 +59,8 @@ impl From<Exit> for ExitCode {
     about = "Plan and apply Dynamics 365 dual-write links like infrastructure",
     long_about = "dwlink reads a declared dual-write link (YAML), compares it with the live F&O, Dataverse and \
 dual-write service state, and shows every destructive step before doing it.",
-    propagate_version = true
+    propagate_version = true,
+    after_help = EXAMPLES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -66,9 +86,12 @@ pub enum Command {
     Apply(apply::Args),
     Show(show::Args),
     Status(status::Args),
+    Import(import::Args),
     Restore(restore::Args),
     Schema(schema::Args),
+    Snapshot(snapshot::Args),
     Completions(completions::Args),
+    Man(man::Args),
     Emulator(emulator::Args),
 }
 
@@ -97,9 +120,39 @@ pub fn run(command: Command, ui: &mut Ui) -> Exit {
         Command::Apply(a) => apply::run(a, ui),
         Command::Show(a) => show::run(a, ui),
         Command::Status(a) => status::run(a, ui),
+        Command::Import(a) => import::run(a, ui),
         Command::Restore(a) => restore::run(a, ui),
         Command::Schema(a) => schema::run(a, ui),
+        Command::Snapshot(a) => snapshot::run(a, ui),
         Command::Completions(a) => completions::run(a, ui),
+        Command::Man(a) => man::run(a, ui),
         Command::Emulator(a) => emulator::run(a, ui),
+    }
+}
+
+/// A command's result: printed through the Ui, or written (atomically) to `out` with a status
+/// line saying where it went.
+fn write_output(ui: &mut Ui, out: Option<&std::path::Path>, text: &str, what: &str) -> Exit {
+    match out {
+        None => {
+            ui.out(text);
+            Exit::Ok
+        }
+        Some(path) => match crate::plan::planfile::write_atomic(path, text.as_bytes()) {
+            Ok(()) => {
+                ui.status(&format!("Wrote {what} to {}.", path.display()));
+                Exit::Ok
+            }
+            Err(e) => {
+                ui.problem(
+                    &crate::diag::Problem::error(
+                        "dwlink::output::unwritable",
+                        format!("cannot write {}: {e}", path.display()),
+                    )
+                    .help("check that the directory exists and is writable"),
+                );
+                Exit::Error
+            }
+        },
     }
 }
