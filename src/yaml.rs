@@ -17,6 +17,7 @@ use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError};
 use crate::diag::{Problem, Source};
 
 pub const MAX_DEPTH: usize = 64;
+/// Default bound on values (after alias expansion) for small files such as configs.
 pub const MAX_NODES: usize = 200_000;
 
 #[derive(Debug, Clone)]
@@ -117,11 +118,17 @@ fn parent(path: &str) -> Option<String> {
 
 /// Parse one YAML document. `Ok(None)` means the document is empty.
 pub fn parse(source: &Source) -> Result<Option<Node>, Problem> {
+    parse_bounded(source, MAX_NODES)
+}
+
+/// [`parse`] with a caller-chosen bound on values: fixtures with explicit rows are large.
+pub fn parse_bounded(source: &Source, max_nodes: usize) -> Result<Option<Node>, Problem> {
     let text = source.text();
     let mut b = Builder {
         text,
         source,
         nodes: 0,
+        max_nodes,
         anchors: HashMap::new(),
         stack: Vec::new(),
         root: None,
@@ -220,6 +227,7 @@ struct Builder<'a> {
     text: &'a str,
     source: &'a Source,
     nodes: usize,
+    max_nodes: usize,
     anchors: HashMap<usize, Node>,
     stack: Vec<Frame>,
     root: Option<Node>,
@@ -312,10 +320,10 @@ impl Builder<'_> {
 
     fn count(&mut self, n: usize, span: &Range<usize>) -> Result<(), Problem> {
         self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > MAX_NODES {
+        if self.nodes > self.max_nodes {
             return Err(Problem::error(
                 "dwlink::yaml::too_many_nodes",
-                format!("the YAML expands to more than {MAX_NODES} values"),
+                format!("the YAML expands to more than {} values", self.max_nodes),
             )
             .in_source(self.source)
             .at(span.clone(), "the limit is crossed here")

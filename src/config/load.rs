@@ -18,10 +18,13 @@ use crate::yaml::{self, SpanIndex};
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_bytes: u64,
+    /// Values in the document after alias expansion.
+    pub max_nodes: usize,
 }
 
 pub const CONFIG_LIMITS: Limits = Limits {
     max_bytes: 1024 * 1024,
+    max_nodes: yaml::MAX_NODES,
 };
 
 /// Read a file as UTF-8 text, refusing what cannot be a YAML document.
@@ -158,6 +161,7 @@ pub fn parse_typed<T: DeserializeOwned>(
     source: &Source,
     schema: &Value,
     empty_help: &str,
+    limits: Limits,
 ) -> Parsed<T> {
     let mut parsed = Parsed {
         value: None,
@@ -165,7 +169,7 @@ pub fn parse_typed<T: DeserializeOwned>(
         problems: Problems::default(),
         json: Value::Null,
     };
-    let root = match yaml::parse(source) {
+    let root = match yaml::parse_bounded(source, limits.max_nodes) {
         Ok(Some(root)) => root,
         Ok(None) => {
             let end = source.text().len();

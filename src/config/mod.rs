@@ -38,7 +38,12 @@ pub fn load(path: &Path) -> Loaded {
 }
 
 pub fn from_source(source: Source) -> Loaded {
-    let parsed = load::parse_typed::<raw::RawConfig>(&source, schema::config_schema(), EMPTY_HELP);
+    let parsed = load::parse_typed::<raw::RawConfig>(
+        &source,
+        schema::config_schema(),
+        EMPTY_HELP,
+        load::CONFIG_LIMITS,
+    );
     let mut problems = parsed.problems;
     if parsed.json.is_object() {
         problems.extend(validate::check(&parsed.json, &parsed.index, &source));

@@ -13,8 +13,10 @@ use crate::config::schema::schema_json;
 use crate::diag::{Problem, Problems};
 
 /// Fixtures may carry explicit rows (a `dwlink snapshot`), so they get far more room than a config.
+/// Snapshots carry every key-table row, so fixtures may be large.
 pub const FIXTURE_LIMITS: Limits = Limits {
     max_bytes: 256 * 1024 * 1024,
+    max_nodes: 5_000_000,
 };
 
 /// The built-in world: a sandbox restored from production (scenario 2 with a foreign link).
@@ -212,7 +214,7 @@ pub fn quickstart() -> Result<Fixture, Problems> {
 
 fn parse(source: &crate::diag::Source) -> Result<Fixture, Problems> {
     let schema = schema_json::<Fixture>();
-    let parsed = parse_typed::<Fixture>(source, &schema, EMPTY_HELP);
+    let parsed = parse_typed::<Fixture>(source, &schema, EMPTY_HELP, FIXTURE_LIMITS);
     if parsed.problems.has_errors() {
         return Err(parsed.problems);
     }
