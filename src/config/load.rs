@@ -159,7 +159,7 @@ pub struct Parsed<T> {
 /// reported with its span.
 pub fn parse_typed<T: DeserializeOwned>(
     source: &Source,
-    schema: &Value,
+    schema: &'static Value,
     empty_help: &str,
     limits: Limits,
 ) -> Parsed<T> {

@@ -1,7 +1,7 @@
 //! The JSON Schema generated from the raw types, and the structural check that reports every
 //! schema violation at once with a span (serde alone would stop at the first).
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use schemars::JsonSchema;
 use serde_json::Value;
@@ -34,8 +34,34 @@ pub fn config_schema_text() -> String {
     s
 }
 
+/// A compiled validator and the address of the schema it was built from.
+type Compiled = (usize, Arc<jsonschema::Validator>);
+
+/// Compiling a validator (which also checks the schema against its meta-schema) costs more than
+/// validating a config; `validate a.yaml b.yaml …` compiles each schema once per process. Only
+/// `'static` schemas are accepted so the address is a sound cache key.
+fn compiled(schema: &'static Value) -> Result<Arc<jsonschema::Validator>, String> {
+    static CACHE: OnceLock<Mutex<Vec<Compiled>>> = OnceLock::new();
+    let key = schema as *const Value as usize;
+    let cache = CACHE.get_or_init(Mutex::default);
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, v)) = cache.iter().find(|(k, _)| *k == key) {
+        return Ok(v.clone());
+    }
+    let v = Arc::new(jsonschema::validator_for(schema).map_err(|e| e.to_string())?);
+    cache.push((key, v.clone()));
+    Ok(v)
+}
+
 /// Check `value` against `schema`, turning each violation into a spanned problem.
-pub fn check(schema: &Value, value: &Value, index: &SpanIndex, source: &Source) -> Problems {
+pub fn check(
+    schema: &'static Value,
+    value: &Value,
+    index: &SpanIndex,
+    source: &Source,
+) -> Problems {
     let mut out = Problems::default();
     if !value.is_object() {
         out.push(
@@ -55,7 +81,7 @@ pub fn check(schema: &Value, value: &Value, index: &SpanIndex, source: &Source) 
         );
         return out;
     }
-    let validator = match jsonschema::validator_for(schema) {
+    let validator = match compiled(schema) {
         Ok(v) => v,
         Err(e) => {
             out.push(Problem::error(
