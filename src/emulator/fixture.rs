@@ -213,8 +213,10 @@ pub fn quickstart() -> Result<Fixture, Problems> {
 }
 
 fn parse(source: &crate::diag::Source) -> Result<Fixture, Problems> {
-    let schema = schema_json::<Fixture>();
-    let parsed = parse_typed::<Fixture>(source, &schema, EMPTY_HELP, FIXTURE_LIMITS);
+    // The schema check caches compiled validators by address, so the schema lives for good.
+    static SCHEMA: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let schema = SCHEMA.get_or_init(schema_json::<Fixture>);
+    let parsed = parse_typed::<Fixture>(source, schema, EMPTY_HELP, FIXTURE_LIMITS);
     if parsed.problems.has_errors() {
         return Err(parsed.problems);
     }
