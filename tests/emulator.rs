@@ -1063,3 +1063,36 @@ fn bad_fixtures_get_spanned_diagnostics() {
     assert_eq!(err.0[0].code, "dwlink::fixture::invalid");
     assert!(fixture::quickstart().is_ok());
 }
+
+/// A client we did not write (python `requests`, plain OData v4); skipped without python3.
+#[tokio::test]
+async fn third_party_python_client() {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import requests"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        eprintln!("skip: python3 with `requests` is not installed (pip install requests)");
+        return;
+    }
+    let emu = emulator::spawn(quickstart(), Options::default())
+        .await
+        .expect("spawn");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/thirdparty/odata_client.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(emu.url())
+        .output()
+        .await
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    emu.shutdown().await;
+}

@@ -22,6 +22,7 @@ mod generate;
 mod metadata;
 pub mod odata;
 pub mod persist;
+mod requests;
 pub mod server;
 pub mod store;
 pub mod table;
