@@ -7,6 +7,8 @@ mod support;
 mod apply;
 #[path = "cli/examples.rs"]
 mod examples;
+#[path = "cli/fleet.rs"]
+mod fleet;
 #[path = "cli/help.rs"]
 mod help;
 #[path = "cli/import.rs"]

@@ -54,7 +54,7 @@ pub struct Session {
     /// How `ops` reaches the services, kept so commands that read more than one Dataverse
     /// organization (import, snapshot) reach the others the same way.
     settings: ProviderSettings,
-    _emulator: Option<RunningEmulator>,
+    _emulator: Option<Arc<RunningEmulator>>,
 }
 
 impl Session {
@@ -73,20 +73,36 @@ impl Deref for Session {
     }
 }
 
-pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Session, Problem> {
+/// How requests reach the services, and the in-process emulator serving them if any. One route
+/// serves every environment of a fleet.
+pub struct Route {
+    pub settings: ProviderSettings,
+    emulator: Option<Arc<RunningEmulator>>,
+}
+
+pub async fn route(args: &LiveArgs, ui: &Ui) -> Result<Route, Problem> {
     let interactive = ui.settings().interactive;
     // The device-code prompt must reach the user even though the Ui is busy elsewhere.
     let notify: crate::provider::http::device_code::Notify =
         Arc::new(|msg: &str| eprintln!("{msg}"));
-    let (settings, running) = match (&args.emulator, &args.emulator_url) {
+    let (settings, emulator) = match (&args.emulator, &args.emulator_url) {
         (Some(fixture), _) => {
             let fx = emulator::fixture::load(fixture).map_err(|problems| {
-                problems.0.into_iter().next().unwrap_or_else(|| {
+                let n = problems.0.len();
+                let mut first = problems.0.into_iter().next().unwrap_or_else(|| {
                     Problem::error(
                         "dwlink::emulator::fixture",
                         format!("{} is not a valid fixture", fixture.display()),
                     )
-                })
+                });
+                if n > 1 {
+                    first.message = format!(
+                        "{} (and {} more problems in the fixture)",
+                        first.message,
+                        n - 1
+                    );
+                }
+                first
             })?;
             let running = emulator::spawn(fx, emulator::Options::default()).await?;
             let url = Url::parse(&running.url()).map_err(|e| {
@@ -97,7 +113,7 @@ pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Sess
             })?;
             let s = ProviderSettings::emulator(&url, interactive, Some(notify))
                 .map_err(|e| e.to_problem())?;
-            (s, Some(running))
+            (s, Some(Arc::new(running)))
         }
         (None, Some(url)) => (
             ProviderSettings::emulator(url, interactive, Some(notify))
@@ -106,10 +122,21 @@ pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Sess
         ),
         (None, None) => (ProviderSettings::direct(interactive, Some(notify)), None),
     };
-    let provider = HttpProvider::new(desired, settings.clone()).map_err(|e| e.to_problem())?;
-    Ok(Session {
-        ops: ProviderOps::new(provider, desired.clone()),
-        settings,
-        _emulator: running,
-    })
+    Ok(Route { settings, emulator })
+}
+
+impl Route {
+    pub fn session(&self, desired: &Desired) -> Result<Session, Problem> {
+        let provider =
+            HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())?;
+        Ok(Session {
+            ops: ProviderOps::new(provider, desired.clone()),
+            settings: self.settings.clone(),
+            _emulator: self.emulator.clone(),
+        })
+    }
+}
+
+pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Session, Problem> {
+    route(args, ui).await?.session(desired)
 }

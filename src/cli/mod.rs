@@ -4,6 +4,7 @@
 mod apply;
 mod completions;
 mod emulator;
+mod fleet;
 mod import;
 mod live;
 mod man;

@@ -1,25 +1,32 @@
-use crate::apply::ops::Operations;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use futures::StreamExt;
+
+use crate::apply::ops::Operations;
+use crate::diag::Problem;
+use crate::model::desired::Desired;
 use crate::plan::{planfile, Plan};
 use crate::render::{plan_view, ui::Ui};
 
+use super::fleet::{self, FleetArgs};
 use super::live::{self, LiveArgs};
 use super::Exit;
 
 /// Read live state, compare it with the config and print the ordered actions.
 ///
 /// Example: `dwlink plan -f dwlink.yaml --out reset.plan`
+/// Example (a fleet, 2 of 3 CI jobs): `dwlink plan -f envs/ --shard 2/3 --detailed-exitcode`
 /// Example (no tenant needed): `dwlink plan -f examples/scenario-2-organization-mismatch.yaml --emulator examples/fixtures/scenario-2-organization-mismatch.yaml`
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The config (default: dwlink.yaml).
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
-    /// Also save the plan, for `dwlink show` and `dwlink apply PLAN`.
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Also save the plan, for `dwlink show` and `dwlink apply PLAN` (a directory for a fleet:
+    /// one `<name>.plan` per environment).
     #[arg(long, value_name = "PLAN")]
     out: Option<PathBuf>,
-    /// Print the plan as JSON (format_version "1") instead of the human view.
+    /// Print the plan as JSON (format_version "1") instead of the human view; a fleet prints an
+    /// array.
     #[arg(long)]
     json: bool,
     /// Exit 0 when there are no changes, 2 when there are (1 on errors).
@@ -30,7 +37,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args, ui: &mut Ui) -> Exit {
-    let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
+    if !args.fleet.is_single() {
+        return run_fleet(args, ui);
+    }
+    let Some(desired) = live::load_config(args.fleet.files.first().map(PathBuf::as_path), ui)
+    else {
         return Exit::Error;
     };
     let plan = match live::runtime().and_then(|rt| {
@@ -65,11 +76,147 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
             ));
         }
     }
-    if plan.has_errors() {
+    exit_for(&[Ok(plan)], args.detailed_exitcode)
+}
+
+fn exit_for(results: &[Result<Plan, Problem>], detailed: bool) -> Exit {
+    if results
+        .iter()
+        .any(|r| r.as_ref().map_or(true, Plan::has_errors))
+    {
         Exit::Error
-    } else if args.detailed_exitcode && plan.has_changes() {
+    } else if detailed
+        && results
+            .iter()
+            .any(|r| r.as_ref().is_ok_and(Plan::has_changes))
+    {
         Exit::Changes
     } else {
         Exit::Ok
     }
+}
+
+/// Plan every environment concurrently (bounded), print each plan, then the summary table.
+fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
+    let files = match args.fleet.resolve() {
+        Ok(f) => f,
+        Err(p) => {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    };
+    if files.is_empty() {
+        ui.status("This shard holds no config; nothing to plan.");
+        return Exit::Ok;
+    }
+    let configs: Vec<(PathBuf, Option<Desired>)> = files
+        .iter()
+        .map(|f| (f.clone(), live::load_config(Some(f), ui)))
+        .collect();
+    let rt = match live::runtime() {
+        Ok(rt) => rt,
+        Err(p) => {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    };
+    let results: Vec<(PathBuf, Result<Plan, Problem>)> = rt.block_on(async {
+        let route = match live::route(&args.live, ui).await {
+            Ok(r) => r,
+            Err(p) => {
+                return configs
+                    .into_iter()
+                    .map(|(f, _)| (f, Err(p.clone())))
+                    .collect()
+            }
+        };
+        let route = &route;
+        futures::stream::iter(configs)
+            .map(|(file, desired)| async move {
+                let result = match desired {
+                    None => Err(Problem::error(
+                        "dwlink::fleet::invalid_config",
+                        format!("{} is not a valid config (see above)", file.display()),
+                    )),
+                    Some(d) => match route.session(&d) {
+                        Ok(s) => s.read_live().await.map(|state| Plan::make(&d, &state)),
+                        Err(p) => Err(p),
+                    },
+                };
+                (file, result)
+            })
+            .buffered(args.fleet.parallelism.max(1))
+            .collect()
+            .await
+    });
+
+    let color = ui.color();
+    let mut plans = Vec::new();
+    let mut rows = Vec::new();
+    for (file, result) in &results {
+        match result {
+            Ok(plan) => {
+                if let Some(dir) = &args.out {
+                    if let Err(p) = save_in(dir, plan) {
+                        ui.problem(&p);
+                    }
+                }
+                if !args.json {
+                    ui.out(&format!(
+                        "── {} ({}) ──",
+                        plan.environment.name,
+                        file.display()
+                    ));
+                    ui.out(&plan_view::render(plan, color));
+                }
+                rows.push(fleet::Row {
+                    environment: plan.environment.name.clone(),
+                    scenario: format!("{} {}", plan.scenario.number, kebab(&plan.scenario.id)),
+                    actions: plan.actions.len(),
+                    rows: plan.summary.rows_to_delete,
+                    result: if plan.has_errors() {
+                        format!("{} error finding(s)", plan.summary.errors)
+                    } else if plan.has_changes() {
+                        "changes".into()
+                    } else {
+                        "no changes".into()
+                    },
+                });
+                plans.push(plan.clone());
+            }
+            Err(p) => {
+                ui.problem(p);
+                rows.push(fleet::Row {
+                    environment: file.display().to_string(),
+                    scenario: "-".into(),
+                    actions: 0,
+                    rows: 0,
+                    result: format!("error: {}", p.code),
+                });
+            }
+        }
+    }
+    if args.json {
+        ui.out(&serde_json::to_string_pretty(&plans).unwrap_or_default());
+    }
+    ui.status(&fleet::table(&rows));
+    let results: Vec<Result<Plan, Problem>> = results.into_iter().map(|(_, r)| r).collect();
+    exit_for(&results, args.detailed_exitcode)
+}
+
+fn save_in(dir: &Path, plan: &Plan) -> Result<(), Problem> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Problem::error(
+            "dwlink::plan::write",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    planfile::write(&dir.join(format!("{}.plan", plan.environment.name)), plan)
+}
+
+fn kebab(s: &crate::plan::Scenario) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
