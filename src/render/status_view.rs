@@ -25,7 +25,7 @@ pub fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
         "  Power Platform link:   {}",
         fo.power_platform_link
             .as_ref()
-            .map_or("(blank)".to_string(), |o| org(o))
+            .map_or("(blank)".to_string(), org)
     );
     match &live.connection {
         Some(c) => {

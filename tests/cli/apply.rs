@@ -9,7 +9,10 @@ use crate::support::{code, dwlink_live, root, scratch, stderr, stdout, Emulator,
 const NAME: &str = "restore-cleanup-from-production";
 
 fn cfg() -> String {
-    root().join(format!("examples/{NAME}.yaml")).display().to_string()
+    root()
+        .join(format!("examples/{NAME}.yaml"))
+        .display()
+        .to_string()
 }
 
 fn fixture() -> std::path::PathBuf {
@@ -21,7 +24,10 @@ fn live(dir: &Path, args: &[&str]) -> std::process::Output {
 }
 
 fn status_json(dir: &Path, emu: &Emulator) -> Value {
-    let out = live(dir, &["status", "--json", "-f", &cfg(), "--emulator-url", &emu.url]);
+    let out = live(
+        dir,
+        &["status", "--json", "-f", &cfg(), "--emulator-url", &emu.url],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     serde_json::from_str(&stdout(&out)).unwrap()
 }
@@ -32,7 +38,14 @@ fn keys(status: &Value, table: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .find(|t| t["table"] == table)
-        .map(|t| t["keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect())
+        .map(|t| {
+            t["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k.as_str().unwrap().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -44,46 +57,116 @@ fn apply_backs_up_clears_relinks_verifies_and_restore_puts_rows_back() {
     let old_projects = keys(&before, "DualWriteProjectConfiguration");
     assert_eq!(old_projects.len(), 120);
 
-    let out = live(&dir, &["apply", "--no-color", "-f", &cfg(), "--emulator-url", &emu.url, "--auto-approve"]);
+    let out = live(
+        &dir,
+        &[
+            "apply",
+            "--no-color",
+            "-f",
+            &cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+        ],
+    );
     let all = format!("{}{}", stdout(&out), stderr(&out));
     assert_eq!(code(&out), 0, "{all}");
     assert!(all.contains("Apply complete"), "{all}");
     assert!(all.contains("live state matches the declaration"), "{all}");
 
     // The backup holds every deleted row, is private, and names no client secret.
-    let backups: Vec<_> = std::fs::read_dir(dir.join(".dwlink/backups")).unwrap().map(|e| e.unwrap().path()).collect();
+    let backups: Vec<_> = std::fs::read_dir(dir.join(".dwlink/backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(backups.len(), 1);
-    let backup: Value = serde_json::from_str(&std::fs::read_to_string(&backups[0]).unwrap()).unwrap();
-    let rows: usize = backup["tables"].as_array().unwrap().iter().map(|t| t["rows"].as_array().unwrap().len()).sum();
+    let backup: Value =
+        serde_json::from_str(&std::fs::read_to_string(&backups[0]).unwrap()).unwrap();
+    let rows: usize = backup["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_array().unwrap().len())
+        .sum();
     assert_eq!(rows, 120 + 2400 + 30 + 12);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&backups[0]).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&backups[0]).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     // The restored copy no longer points anywhere else.
     let settled = status_json(&dir, &emu);
-    let codes: Vec<&str> = settled["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    let codes: Vec<&str> = settled["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
     assert!(codes.contains(&"scenario.same-organization"), "{settled}");
-    assert!(!codes.iter().any(|c| c.starts_with("restore.") || c.starts_with("secure-config.")), "{codes:?}");
+    assert!(
+        !codes
+            .iter()
+            .any(|c| c.starts_with("restore.") || c.starts_with("secure-config.")),
+        "{codes:?}"
+    );
 
     // Restore puts the deleted rows back, and a second run finds nothing to do.
     let b = backups[0].display().to_string();
-    let out = live(&dir, &["restore", &b, "-f", &cfg(), "--emulator-url", &emu.url, "--auto-approve"]);
+    let out = live(
+        &dir,
+        &[
+            "restore",
+            &b,
+            "-f",
+            &cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+        ],
+    );
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     let after = status_json(&dir, &emu);
     let now = keys(&after, "DualWriteProjectConfiguration");
-    assert!(old_projects.iter().all(|k| now.contains(k)), "every backed-up project row is back");
-    let out = live(&dir, &["restore", &b, "-f", &cfg(), "--emulator-url", &emu.url, "--auto-approve"]);
+    assert!(
+        old_projects.iter().all(|k| now.contains(k)),
+        "every backed-up project row is back"
+    );
+    let out = live(
+        &dir,
+        &[
+            "restore",
+            &b,
+            "-f",
+            &cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+        ],
+    );
     assert_eq!(code(&out), 0);
-    assert!(stderr(&out).contains("nothing to restore"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nothing to restore"),
+        "{}",
+        stderr(&out)
+    );
 
     // No secret or token anywhere on disk or in output.
     for entry in walk(&dir.join(".dwlink")) {
         let text = std::fs::read_to_string(&entry).unwrap();
-        assert!(!text.contains(SECRET), "{} holds the client secret", entry.display());
-        assert!(!text.contains("Bearer ") && !text.contains("access_token"), "{} holds a token", entry.display());
+        assert!(
+            !text.contains(SECRET),
+            "{} holds the client secret",
+            entry.display()
+        );
+        assert!(
+            !text.contains("Bearer ") && !text.contains("access_token"),
+            "{} holds a token",
+            entry.display()
+        );
     }
     assert!(!all.contains(SECRET));
 }
@@ -108,20 +191,47 @@ fn apply_refuses_without_confirmation_and_with_the_wrong_name() {
     let out = live(&dir, &["apply", "-f", &cfg(), "--emulator", &fx]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert!(stderr(&out).contains("dwlink::apply::not_confirmed"));
-    let out = live(&dir, &["apply", "-f", &cfg(), "--emulator", &fx, "--confirm", "contoso-prod"]);
+    let out = live(
+        &dir,
+        &[
+            "apply",
+            "-f",
+            &cfg(),
+            "--emulator",
+            &fx,
+            "--confirm",
+            "contoso-prod",
+        ],
+    );
     assert_eq!(code(&out), 3);
     assert!(stderr(&out).contains("dwlink::apply::confirm_mismatch"));
-    assert!(!dir.join(".dwlink/backups").exists(), "nothing was backed up or deleted");
+    assert!(
+        !dir.join(".dwlink/backups").exists(),
+        "nothing was backed up or deleted"
+    );
 }
 
 #[test]
 fn apply_refuses_a_protected_environment() {
     let dir = scratch("apply-protected");
-    let fx = root().join("examples/fixtures/protected-production.yaml").display().to_string();
-    let c = root().join("examples/protected-production.yaml").display().to_string();
-    let out = live(&dir, &["apply", "-f", &c, "--emulator", &fx, "--auto-approve"]);
+    let fx = root()
+        .join("examples/fixtures/protected-production.yaml")
+        .display()
+        .to_string();
+    let c = root()
+        .join("examples/protected-production.yaml")
+        .display()
+        .to_string();
+    let out = live(
+        &dir,
+        &["apply", "-f", &c, "--emulator", &fx, "--auto-approve"],
+    );
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("dwlink::apply::protected"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dwlink::apply::protected"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -129,14 +239,43 @@ fn apply_refuses_a_stale_plan() {
     let dir = scratch("apply-stale");
     let emu = Emulator::start(&fixture(), &dir.join("world.json"));
     let plan = dir.join("reset.plan").display().to_string();
-    let out = live(&dir, &["plan", "-f", &cfg(), "--emulator-url", &emu.url, "--out", &plan]);
+    let out = live(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            &cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--out",
+            &plan,
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     // Someone else applies first: the live state moves under the saved plan.
-    let out = live(&dir, &["apply", "-f", &cfg(), "--emulator-url", &emu.url, "--confirm", "contoso-uat"]);
+    let out = live(
+        &dir,
+        &[
+            "apply",
+            "-f",
+            &cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--confirm",
+            "contoso-uat",
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = live(&dir, &["apply", &plan, "--emulator-url", &emu.url, "--auto-approve"]);
+    let out = live(
+        &dir,
+        &["apply", &plan, "--emulator-url", &emu.url, "--auto-approve"],
+    );
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    assert!(stderr(&out).contains("dwlink::apply::stale_plan"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dwlink::apply::stale_plan"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -144,10 +283,36 @@ fn apply_of_a_fresh_saved_plan_runs_it() {
     let dir = scratch("apply-saved");
     let emu = Emulator::start(&fixture(), &dir.join("world.json"));
     let plan = dir.join("reset.plan").display().to_string();
-    let out = live(&dir, &["plan", "-f", &cfg(), "--emulator-url", &emu.url, "--out", &plan]);
+    let out = live(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            &cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--out",
+            &plan,
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let out = live(&dir, &["apply", &plan, "--emulator-url", &emu.url, "--json", "--auto-approve"]);
+    let out = live(
+        &dir,
+        &[
+            "apply",
+            &plan,
+            "--emulator-url",
+            &emu.url,
+            "--json",
+            "--auto-approve",
+        ],
+    );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let events: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(events.iter().any(|e| e["event"] == "done" && e["kind"] == "verify"));
+    let events: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "done" && e["kind"] == "verify"));
 }
