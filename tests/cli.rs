@@ -7,9 +7,13 @@ mod support;
 mod apply;
 #[path = "cli/examples.rs"]
 mod examples;
+#[path = "cli/harness.rs"]
+mod harness;
 #[path = "cli/invalid.rs"]
 mod invalid;
 #[path = "cli/plan.rs"]
 mod plan;
+#[path = "cli/resume.rs"]
+mod resume;
 #[path = "cli/schema.rs"]
 mod schema;

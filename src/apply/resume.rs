@@ -59,9 +59,14 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
     let mut notes = Vec::new();
     for (_, action) in pending {
         let kind = action.kind();
+        // Destructive steps are never carried: only a fresh plan may decide them again. A
+        // pending verify is carried so the resumed apply ends with the same check.
         let carry = matches!(
             kind,
-            ActionKind::LinkLegalEntities | ActionKind::ApplySolutions | ActionKind::StartMaps
+            ActionKind::LinkLegalEntities
+                | ActionKind::ApplySolutions
+                | ActionKind::StartMaps
+                | ActionKind::Verify
         );
         if carry && !fresh.actions.iter().any(|a| a.action.kind() == kind) {
             notes.push(format!(
