@@ -84,8 +84,13 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
                         .help("apply a plan made from this config, or drop -f"),
                     );
                 }
+                // Protection switched on since the plan was made still protects.
+                let mut guarded = plan.desired.clone();
+                guarded.protected |= d.protected;
+                guarded
+            } else {
+                plan.desired.clone()
             }
-            plan.desired.clone()
         }
         None => match live::load_config(args.file.as_deref(), ui) {
             Some(d) => d,
