@@ -9,6 +9,8 @@ mod apply;
 mod examples;
 #[path = "cli/fleet.rs"]
 mod fleet;
+#[path = "cli/harness.rs"]
+mod harness;
 #[path = "cli/help.rs"]
 mod help;
 #[path = "cli/import.rs"]
@@ -17,6 +19,8 @@ mod import;
 mod invalid;
 #[path = "cli/plan.rs"]
 mod plan;
+#[path = "cli/resume.rs"]
+mod resume;
 #[path = "cli/schema.rs"]
 mod schema;
 #[path = "cli/snapshot.rs"]

@@ -53,6 +53,9 @@ impl Backup {
 
 pub struct BackupWriter {
     out: BufWriter<File>,
+    /// Where the rows are streamed; renamed to `path` only once complete and on disk, so a
+    /// crash mid-backup never leaves a file that looks like a backup.
+    partial: PathBuf,
     path: PathBuf,
     tables: usize,
     rows_in_table: usize,
@@ -64,10 +67,18 @@ pub fn file_name(env: &str, now: &jiff::Timestamp) -> String {
 }
 
 impl BackupWriter {
-    /// Create `dir/name` exclusively (an existing backup is never overwritten), mode 0600.
+    /// Stream into `dir/name.partial`, created exclusively with mode 0600; [`Self::finish`]
+    /// makes it `dir/name` (an existing backup is never overwritten).
     pub fn create(dir: &Path, name: &str, header: &BackupHeader) -> std::io::Result<Self> {
         fs::create_dir_all(dir)?;
         let path = dir.join(name);
+        if path.exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists", path.display()),
+            ));
+        }
+        let partial = dir.join(format!("{name}.partial"));
         let mut opts = OpenOptions::new();
         opts.write(true).create_new(true);
         #[cfg(unix)]
@@ -75,7 +86,7 @@ impl BackupWriter {
             use std::os::unix::fs::OpenOptionsExt;
             opts.mode(0o600);
         }
-        let file = opts.open(&path)?;
+        let file = opts.open(&partial)?;
         let mut out = BufWriter::new(file);
         let head = serde_json::to_string(header)?;
         // Re-open the header object so tables can be streamed into it.
@@ -83,15 +94,12 @@ impl BackupWriter {
         write!(out, "{head},\"tables\":[")?;
         Ok(BackupWriter {
             out,
+            partial,
             path,
             tables: 0,
             rows_in_table: 0,
             rows: 0,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub fn begin_table(
@@ -134,6 +142,13 @@ impl BackupWriter {
         self.out.write_all(b"\n]}\n")?;
         let file = self.out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
+        // A hard link fails instead of replacing an existing file, unlike rename; rename only
+        // where the file system has no hard links.
+        match fs::hard_link(&self.partial, &self.path) {
+            Ok(()) => fs::remove_file(&self.partial)?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
+            Err(_) => fs::rename(&self.partial, &self.path)?,
+        }
         if let Some(dir) = self.path.parent() {
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
@@ -194,8 +209,10 @@ mod tests {
         w.begin_table(Service::Dataverse, "T2", "T2s").unwrap();
         w.begin_table(Service::Dataverse, "T3", "T3s").unwrap();
         w.row(&serde_json::json!({"b": "x"})).unwrap();
+        assert!(dir.join("b.json.partial").exists() && !dir.join("b.json").exists());
         let (path, rows) = w.finish().unwrap();
         assert_eq!(rows, 3);
+        assert!(!dir.join("b.json.partial").exists());
         let b = read(&path).unwrap();
         assert_eq!(b.rows(), 3);
         assert_eq!(b.tables.len(), 3);

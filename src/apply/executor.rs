@@ -15,6 +15,7 @@ use crate::diag::Problem;
 use crate::plan::{Action, ActionKind, Plan};
 
 use super::backup::{self, BackupHeader, BackupWriter, BACKUP_FORMAT};
+use super::crash;
 use super::journal::{Event, Journal};
 use super::ops::Operations;
 
@@ -32,6 +33,7 @@ pub enum StepEvent {
         step: usize,
         done: usize,
         of: usize,
+        unit: Unit,
     },
     Done {
         step: usize,
@@ -43,6 +45,18 @@ pub enum StepEvent {
         kind: ActionKind,
         message: String,
     },
+    /// Ctrl-C: the apply stopped before step `next`; the same command finishes it.
+    Interrupted { next: usize, total: usize },
+}
+
+/// What a progress count counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unit {
+    /// Rows backed up or deleted.
+    Rows,
+    /// Asynchronous management requests that reached their final state.
+    Requests,
 }
 
 #[derive(Debug)]
@@ -53,6 +67,14 @@ pub struct Outcome {
     pub steps: usize,
     pub journal: PathBuf,
     pub elapsed: std::time::Duration,
+    /// What each step did, in order, for the final summary.
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub kind: ActionKind,
+    pub detail: String,
 }
 
 #[derive(Debug)]
@@ -87,7 +109,7 @@ fn io_problem(what: &str, e: std::io::Error) -> Problem {
     )
 }
 
-impl<O: Operations> Executor<'_, O> {
+impl<'a, O: Operations> Executor<'a, O> {
     pub async fn run(&self, plan: &Plan) -> Result<Outcome, ApplyError> {
         let started = Instant::now();
         let mut journal = Journal::create(
@@ -108,12 +130,14 @@ impl<O: Operations> Executor<'_, O> {
         let mut backup_path: Option<PathBuf> = None;
         let mut rows_backed_up = 0;
         let mut rows_deleted = 0;
+        let mut changes = Vec::new();
 
         for (i, planned) in plan.actions.iter().enumerate() {
             if self.cancel.load(Ordering::SeqCst) {
                 let mut e = journal.entry(Event::Interrupted);
                 e.step = Some(i);
                 let _ = journal.append(&e);
+                (self.on_event)(StepEvent::Interrupted { next: i, total });
                 return Err(ApplyError::Interrupted {
                     completed: i,
                     journal: journal.path().to_path_buf(),
@@ -128,6 +152,7 @@ impl<O: Operations> Executor<'_, O> {
             journal
                 .append(&start)
                 .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+            crash::step("start", kind);
             (self.on_event)(StepEvent::Start {
                 step: i,
                 total,
@@ -138,7 +163,7 @@ impl<O: Operations> Executor<'_, O> {
             let result: Result<String, Problem> = match action {
                 Action::StopMaps { maps } => self
                     .ops
-                    .stop_maps(maps)
+                    .stop_maps(maps, &self.requests(i, maps.len()))
                     .await
                     .map(|_| format!("{} stopped", maps.len())),
                 Action::Backup { .. } => match self.backup(plan, i, &mut backed_up).await {
@@ -151,6 +176,7 @@ impl<O: Operations> Executor<'_, O> {
                 },
                 Action::ClearTable {
                     service,
+                    table,
                     entity_set,
                     ..
                 } => {
@@ -158,8 +184,15 @@ impl<O: Operations> Executor<'_, O> {
                     // left for the reset, which clears the tables itself.
                     let keys = backed_up.get(entity_set).cloned().unwrap_or_default();
                     let of = keys.len();
-                    let progress =
-                        |done: usize| (self.on_event)(StepEvent::Progress { step: i, done, of });
+                    let progress = |done: usize| {
+                        crash::point("delete-chunk");
+                        (self.on_event)(StepEvent::Progress {
+                            step: i,
+                            done,
+                            of,
+                            unit: Unit::Rows,
+                        })
+                    };
                     match self
                         .ops
                         .delete_rows(*service, entity_set, &keys, &progress)
@@ -167,16 +200,20 @@ impl<O: Operations> Executor<'_, O> {
                     {
                         Ok(n) => {
                             rows_deleted += n;
-                            Ok(format!("{n} rows deleted"))
+                            Ok(format!("{n} rows deleted from {table}"))
                         }
                         Err(p) => Err(p),
                     }
                 }
-                Action::ResetLink { target, force, .. } => self
+                Action::ResetLink {
+                    target,
+                    force,
+                    organization_url,
+                } => self
                     .ops
                     .reset_link(*target, *force, &plan.desired.link.legal_entities)
                     .await
-                    .map(|_| "connection reset and relinked".into()),
+                    .map(|_| format!("connection reset and relinked to {organization_url}")),
                 Action::LinkLegalEntities { legal_entities } => self
                     .ops
                     .link_legal_entities(legal_entities)
@@ -184,19 +221,20 @@ impl<O: Operations> Executor<'_, O> {
                     .map(|_| legal_entities.join(", ")),
                 Action::ApplySolutions { solutions } => self
                     .ops
-                    .apply_solutions(solutions)
+                    .apply_solutions(solutions, &self.requests(i, solutions.len()))
                     .await
                     .map(|_| format!("{} applied", solutions.len())),
                 Action::StartMaps { maps } => self
                     .ops
-                    .start_maps(maps)
+                    .start_maps(maps, &self.requests(i, maps.len()))
                     .await
                     .map(|_| format!("{} started", maps.len())),
-                Action::Verify => self.verify(plan).await,
+                Action::Verify => super::verify::verify(self.ops, plan).await,
             };
 
             match result {
                 Ok(detail) => {
+                    crash::step("effect", kind);
                     let mut done = journal.entry(Event::Done);
                     done.step = Some(i);
                     done.kind = Some(kind);
@@ -207,6 +245,11 @@ impl<O: Operations> Executor<'_, O> {
                     journal
                         .append(&done)
                         .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+                    crash::step("done", kind);
+                    changes.push(Change {
+                        kind,
+                        detail: detail.clone(),
+                    });
                     (self.on_event)(StepEvent::Done {
                         step: i,
                         kind,
@@ -241,7 +284,21 @@ impl<O: Operations> Executor<'_, O> {
             steps: total,
             journal: journal.path().to_path_buf(),
             elapsed: started.elapsed(),
+            changes,
         })
+    }
+
+    /// Reports asynchronous requests that reached their final state.
+    fn requests(&self, step: usize, of: usize) -> impl Fn(usize) + Send + Sync + 'a {
+        let on_event = self.on_event;
+        move |done| {
+            on_event(StepEvent::Progress {
+                step,
+                done,
+                of,
+                unit: Unit::Requests,
+            })
+        }
     }
 
     /// Stream every row the following clear-table steps delete into one backup file.
@@ -296,11 +353,13 @@ impl<O: Operations> Executor<'_, O> {
                     }
                 }
                 writer.row(&row)?;
+                crash::point("backup-row");
                 done += 1;
                 (self.on_event)(StepEvent::Progress {
                     step,
                     done,
                     of: of.max(done),
+                    unit: Unit::Rows,
                 });
                 Ok(())
             };
@@ -310,48 +369,5 @@ impl<O: Operations> Executor<'_, O> {
         writer
             .finish()
             .map_err(|e| io_problem("cannot make the backup durable", e))
-    }
-
-    async fn verify(&self, plan: &Plan) -> Result<String, Problem> {
-        let live = self.ops.read_live().await?;
-        // "Reset always" (and RestoreCleanup) would plan another reset forever; verify asks
-        // only whether the live link now matches the declaration.
-        let mut settled = plan.desired.clone();
-        settled.kind = crate::config::raw::Kind::DualWriteLink;
-        settled.reset.when = crate::config::raw::ResetWhen::OnMismatch;
-        let fresh = Plan::make(&settled, &live);
-        let left: Vec<String> = fresh
-            .actions
-            .iter()
-            .filter(|a| a.action.kind() != ActionKind::Verify)
-            .map(|a| {
-                format!(
-                    "{} {}",
-                    a.action.kind().name(),
-                    crate::render::plan_view::describe(&a.action)
-                )
-            })
-            .collect();
-        let errors: Vec<String> = fresh
-            .findings
-            .iter()
-            .filter(|f| f.severity == crate::diag::Severity::Error)
-            .map(|f| f.message.clone())
-            .collect();
-        if left.is_empty() && errors.is_empty() {
-            Ok("live state matches the declaration".into())
-        } else {
-            Err(Problem::error(
-                "dwlink::apply::verify",
-                format!(
-                    "after applying, the live state still differs from the declaration: {}",
-                    left.into_iter()
-                        .chain(errors)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-            )
-            .help("run `dwlink plan` to see what differs; the service may have ignored a request"))
-        }
     }
 }

@@ -19,6 +19,8 @@ use super::ops::{Operations, Progress};
 /// The management service's own client waits five minutes for a reset (domain.md).
 const RESET_TIMEOUT: Duration = Duration::from_secs(300);
 const MAP_TIMEOUT: Duration = Duration::from_secs(120);
+/// Keys per progress report while deleting (the provider splits them into change sets).
+const DELETE_SLICE: usize = 250;
 
 pub struct ProviderOps<P> {
     pub provider: P,
@@ -89,18 +91,30 @@ impl<P: LinkOperations> ProviderOps<P> {
         }
     }
 
-    async fn wait_all(&self, requests: Vec<RequestId>, timeout: Duration) -> Result<(), Problem> {
+    async fn wait_all(
+        &self,
+        requests: Vec<RequestId>,
+        timeout: Duration,
+        progress: Progress<'_>,
+    ) -> Result<(), Problem> {
         // Every request is waited for, so one failure does not hide another's outcome.
         let mut first_error = None;
-        for r in &requests {
+        progress(0);
+        for (i, r) in requests.iter().enumerate() {
             if let Err(e) = self.provider.wait_for_request(r, timeout).await {
                 first_error.get_or_insert(problem(e));
             }
+            progress(i + 1);
         }
         first_error.map_or(Ok(()), Err)
     }
 
-    async fn maps(&self, names: &[String], start: bool) -> Result<(), Problem> {
+    async fn maps(
+        &self,
+        names: &[String],
+        start: bool,
+        progress: Progress<'_>,
+    ) -> Result<(), Problem> {
         let conn = self.connection().await?;
         let mut requests = Vec::new();
         for name in names {
@@ -125,7 +139,7 @@ impl<P: LinkOperations> ProviderOps<P> {
             };
             requests.push(r.map_err(problem)?);
         }
-        let result = self.wait_all(requests, MAP_TIMEOUT).await;
+        let result = self.wait_all(requests, MAP_TIMEOUT, progress).await;
         self.forget();
         result
     }
@@ -138,8 +152,8 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
         Ok(state)
     }
 
-    async fn stop_maps(&self, maps: &[String]) -> Result<(), Problem> {
-        self.maps(maps, false).await
+    async fn stop_maps(&self, maps: &[String], progress: Progress<'_>) -> Result<(), Problem> {
+        self.maps(maps, false, progress).await
     }
 
     async fn read_rows(
@@ -180,13 +194,17 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
         progress: Progress<'_>,
     ) -> Result<usize, Problem> {
         let table = self.table_ref(service, entity_set);
-        let report = self
-            .provider
-            .delete_rows(&table, keys)
-            .await
-            .map_err(problem)?;
-        let n = report.deleted + report.already_gone;
-        progress(n);
+        // In slices, so the bar moves and an interruption loses at most one slice of progress.
+        let mut n = 0;
+        for slice in keys.chunks(DELETE_SLICE) {
+            let report = self
+                .provider
+                .delete_rows(&table, slice)
+                .await
+                .map_err(problem)?;
+            n += report.deleted + report.already_gone;
+            progress(n);
+        }
         Ok(n)
     }
 
@@ -233,7 +251,7 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
             .reset(&conn, &options)
             .await
             .map_err(problem)?;
-        let result = self.wait_all(vec![request], RESET_TIMEOUT).await;
+        let result = self.wait_all(vec![request], RESET_TIMEOUT, &|_| {}).await;
         self.forget();
         result
     }
@@ -248,7 +266,11 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
         Ok(())
     }
 
-    async fn apply_solutions(&self, solutions: &[String]) -> Result<(), Problem> {
+    async fn apply_solutions(
+        &self,
+        solutions: &[String],
+        progress: Progress<'_>,
+    ) -> Result<(), Problem> {
         let conn = self.connection().await?;
         let mut requests = Vec::new();
         for s in solutions {
@@ -259,12 +281,12 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
                     .map_err(problem)?,
             );
         }
-        let result = self.wait_all(requests, RESET_TIMEOUT).await;
+        let result = self.wait_all(requests, RESET_TIMEOUT, progress).await;
         self.forget();
         result
     }
 
-    async fn start_maps(&self, maps: &[String]) -> Result<(), Problem> {
-        self.maps(maps, true).await
+    async fn start_maps(&self, maps: &[String], progress: Progress<'_>) -> Result<(), Problem> {
+        self.maps(maps, true, progress).await
     }
 }

@@ -3,8 +3,10 @@
 
 pub mod backup;
 pub mod confirm;
+pub mod crash;
 pub mod executor;
 pub mod journal;
 pub mod live_ops;
 pub mod ops;
 pub mod resume;
+pub mod verify;

@@ -14,8 +14,9 @@ pub type Progress<'a> = &'a (dyn Fn(usize) + Send + Sync);
 pub trait Operations {
     async fn read_live(&self) -> Result<LiveState, Problem>;
 
-    /// Stop the maps and wait until the service reports each request's final state.
-    async fn stop_maps(&self, maps: &[String]) -> Result<(), Problem>;
+    /// Stop the maps and wait until the service reports each request's final state; `progress`
+    /// counts the requests that reached one.
+    async fn stop_maps(&self, maps: &[String], progress: Progress<'_>) -> Result<(), Problem>;
 
     /// Every column of the dual-write rows of one key table, page by page into `sink`.
     async fn read_rows(
@@ -57,8 +58,12 @@ pub trait Operations {
     async fn link_legal_entities(&self, legal_entities: &[String]) -> Result<(), Problem>;
 
     /// Apply the solutions and wait for each request's final state.
-    async fn apply_solutions(&self, solutions: &[String]) -> Result<(), Problem>;
+    async fn apply_solutions(
+        &self,
+        solutions: &[String],
+        progress: Progress<'_>,
+    ) -> Result<(), Problem>;
 
     /// Start the maps and wait for each request's final state.
-    async fn start_maps(&self, maps: &[String]) -> Result<(), Problem>;
+    async fn start_maps(&self, maps: &[String], progress: Progress<'_>) -> Result<(), Problem>;
 }

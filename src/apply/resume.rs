@@ -2,9 +2,25 @@
 //! never repeats against a target that moved), the rest is carried over from the journal.
 
 use crate::diag::Problem;
+use crate::model::desired::Desired;
 use crate::plan::{Action, ActionKind, Plan, PlannedAction};
 
 use super::journal::Unfinished;
+
+/// The declaration to re-plan from. Once the unfinished apply's reset is journaled as done,
+/// "reset always" (and RestoreCleanup) must not plan a second reset that would undo the steps
+/// after it: from then on only a live link that still differs calls for one.
+pub fn replan_desired(desired: &Desired, unfinished: &Unfinished) -> Desired {
+    let reset_done = unfinished
+        .done
+        .iter()
+        .any(|&i| unfinished.actions.get(i).map(Action::kind) == Some(ActionKind::ResetLink));
+    if reset_done {
+        super::verify::settled(desired)
+    } else {
+        desired.clone()
+    }
+}
 
 /// Fold what `unfinished` still had to do into `fresh`. Returns a line per carried step.
 pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, Problem> {
@@ -43,9 +59,14 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
     let mut notes = Vec::new();
     for (_, action) in pending {
         let kind = action.kind();
+        // Destructive steps are never carried: only a fresh plan may decide them again. A
+        // pending verify is carried so the resumed apply ends with the same check.
         let carry = matches!(
             kind,
-            ActionKind::LinkLegalEntities | ActionKind::ApplySolutions | ActionKind::StartMaps
+            ActionKind::LinkLegalEntities
+                | ActionKind::ApplySolutions
+                | ActionKind::StartMaps
+                | ActionKind::Verify
         );
         if carry && !fresh.actions.iter().any(|a| a.action.kind() == kind) {
             notes.push(format!(

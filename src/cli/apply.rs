@@ -11,7 +11,7 @@ use crate::diag::{Problem, Severity};
 use crate::plan::{planfile, Plan, DWLINK_VERSION};
 use crate::render::apply_view::EventPrinter;
 use crate::render::plan_view::{render, tally};
-use crate::render::ui::{Style, Ui, Verbosity};
+use crate::render::ui::{Ui, Verbosity};
 
 use super::live::{self, LiveArgs};
 use super::Exit;
@@ -84,8 +84,13 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
                         .help("apply a plan made from this config, or drop -f"),
                     );
                 }
+                // Protection switched on since the plan was made still protects.
+                let mut guarded = plan.desired.clone();
+                guarded.protected |= d.protected;
+                guarded
+            } else {
+                plan.desired.clone()
             }
-            plan.desired.clone()
         }
         None => match live::load_config(args.file.as_deref(), ui) {
             Some(d) => d,
@@ -154,12 +159,20 @@ async fn apply(
             plan
         }
         None => {
-            let mut fresh = Plan::make(&desired, &state);
-            if let Some(u) = journal::find_unfinished(&journal_dir, &desired.name) {
+            let found = journal::find_unfinished(&journal_dir, &desired.name);
+            let basis = match &found {
+                Some(u) => resume::replan_desired(&desired, u),
+                None => desired.clone(),
+            };
+            let mut fresh = Plan::make(&basis, &state);
+            if let Some(u) = found {
                 ui.status(&format!(
                     "Found an unfinished apply ({}); planning the rest from live state.",
                     u.path.display()
                 ));
+                if !u.backups.is_empty() {
+                    ui.status(&format!("Rows it deleted are in: {}", u.backups.join(", ")));
+                }
                 match resume::merge(&mut fresh, &u) {
                     Ok(notes) => notes.iter().for_each(|n| ui.status(n)),
                     Err(p) => return refuse(ui, p),
@@ -233,17 +246,12 @@ async fn apply(
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
-    let flag = cancel.clone();
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            flag.store(true, Ordering::SeqCst);
-        }
-    });
-    let printer = EventPrinter::new(
+    let printer = Arc::new(EventPrinter::new(
         args.json,
         ui.color(),
         ui.settings().verbosity == Verbosity::Quiet,
-    );
+    ));
+    let ctrl_c = tokio::spawn(watch_ctrl_c(cancel.clone(), printer.clone()));
     let on_event = |e| printer.event(e);
     let executor = Executor {
         ops: &session.ops,
@@ -255,21 +263,10 @@ async fn apply(
     ctrl_c.abort();
     match result {
         Ok(outcome) => {
-            let mut line = format!(
-                "Apply complete: {} steps in {:.1}s",
-                outcome.steps,
-                outcome.elapsed.as_secs_f64()
-            );
-            if let Some(b) = &outcome.backup {
-                line.push_str(&format!(
-                    "; {} rows deleted, {} backed up in {}",
-                    outcome.rows_deleted,
-                    outcome.rows_backed_up,
-                    b.display()
-                ));
+            let text = printer.summary(&outcome);
+            if !text.is_empty() {
+                ui.status(&text);
             }
-            let painted = ui.paint(Style::Good, &line);
-            ui.status(&painted);
             Exit::Ok
         }
         Err(ApplyError::Failed {
@@ -303,6 +300,20 @@ async fn apply(
             ui.problem(&p);
             Exit::Error
         }
+    }
+}
+
+/// Ctrl-C once: finish the current step, then stop (the executor checks `cancel` between steps).
+/// Twice: stop at once; the journal makes that as safe as a crash.
+async fn watch_ctrl_c(cancel: Arc<AtomicBool>, printer: Arc<EventPrinter>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.store(true, Ordering::SeqCst);
+    printer.interrupt_notice(false);
+    if tokio::signal::ctrl_c().await.is_ok() {
+        printer.interrupt_notice(true);
+        std::process::exit(Exit::Error as i32);
     }
 }
 

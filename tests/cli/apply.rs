@@ -316,3 +316,392 @@ fn apply_of_a_fresh_saved_plan_runs_it() {
         .iter()
         .any(|e| e["event"] == "done" && e["kind"] == "verify"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guards, prompts, events, restore and faults (small worlds from tests/fixtures/worlds/).
+
+use crate::harness::{
+    all, apply, assert_all_backed_up, assert_no_secrets, assert_settled_on_uat, backed_up,
+    backup_files, in_pty, journals, live_keys, path, restore_cfg, run, Emu, RESTORED,
+};
+
+fn saved_plan(dir: &Path, emu: &Emu) -> String {
+    let plan = dir.join("reset.plan").display().to_string();
+    let out = run(
+        dir,
+        &[
+            "plan",
+            "-f",
+            &restore_cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--out",
+            &plan,
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    plan
+}
+
+#[test]
+fn every_example_applies_end_to_end_or_is_refused_by_its_guard() {
+    let cases = [
+        (
+            "scenario-1-same-organization",
+            0,
+            "live state matches the declaration",
+        ),
+        (
+            "scenario-2-organization-mismatch",
+            0,
+            "live state matches the declaration",
+        ),
+        (
+            "scenario-3-no-power-platform-link",
+            3,
+            "dwlink::apply::findings",
+        ),
+        (
+            "scenario-4-cloud-hosted",
+            0,
+            "live state matches the declaration",
+        ),
+        ("protected-production", 3, "dwlink::apply::protected"),
+        (
+            "restore-cleanup-from-production",
+            0,
+            "live state matches the declaration",
+        ),
+    ];
+    for (name, want, says) in cases {
+        let dir = scratch(&format!("apply-example-{name}"));
+        let cfg = path(&format!("examples/{name}.yaml"));
+        let fx = path(&format!("examples/fixtures/{name}.yaml"));
+        let out = run(
+            &dir,
+            &["apply", "-f", &cfg, "--emulator", &fx, "--auto-approve"],
+            &[],
+        );
+        assert_eq!(code(&out), want, "{name}: {}", all(&out));
+        assert!(all(&out).contains(says), "{name}: {}", all(&out));
+        if want == 3 {
+            assert!(
+                backup_files(&dir).is_empty(),
+                "{name}: refused before any backup"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_plan_from_another_dwlink_version_is_refused() {
+    let dir = scratch("apply-version");
+    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let plan = saved_plan(&dir, &emu);
+    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
+    p["dwlink_version"] = "0.0.1-older".into();
+    std::fs::write(&plan, p.to_string()).unwrap();
+    let out = run(
+        &dir,
+        &["apply", &plan, "--emulator-url", &emu.url, "--auto-approve"],
+        &[],
+    );
+    assert_eq!(code(&out), 3, "{}", all(&out));
+    assert!(
+        stderr(&out).contains("dwlink::apply::version"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_plan_for_another_environment_is_refused() {
+    let dir = scratch("apply-other-env");
+    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let plan = saved_plan(&dir, &emu);
+    let other = path("examples/scenario-4-cloud-hosted.yaml");
+    let out = run(
+        &dir,
+        &[
+            "apply",
+            &plan,
+            "-f",
+            &other,
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 3, "{}", all(&out));
+    assert!(
+        stderr(&out).contains("dwlink::apply::environment_mismatch"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(backup_files(&dir).is_empty());
+}
+
+#[test]
+fn typing_the_name_at_the_prompt_applies_and_anything_else_refuses() {
+    let dir = scratch("apply-pty");
+    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let cfg = restore_cfg();
+    let args = ["apply", "-f", &cfg, "--emulator-url", &emu.url];
+    let Some((rc, text)) = in_pty(&dir, &args, "contoso-prod\n") else {
+        eprintln!("util-linux `script` is not installed: prompt tests skipped");
+        return;
+    };
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains("Type the environment name (contoso-uat)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Plan: "),
+        "the prompt shows the summary: {text}"
+    );
+    assert!(text.contains("apply cancelled"), "{text}");
+    assert!(backup_files(&dir).is_empty());
+
+    // --input=false never prompts, even on a terminal.
+    let mut quiet = vec!["--input=false"];
+    quiet.extend(args);
+    let (rc, text) = in_pty(&dir, &quiet, "contoso-uat\n").unwrap();
+    assert_eq!(rc, 3, "{text}");
+    assert!(!text.contains("Type the environment name"), "{text}");
+    assert!(text.contains("dwlink::apply::not_confirmed"), "{text}");
+
+    let (rc, text) = in_pty(&dir, &args, "contoso-uat\n").unwrap();
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.contains("Apply complete"), "{text}");
+    // On a terminal the waits for asynchronous requests show a live bar.
+    assert!(text.contains("requests completed"), "{text}");
+}
+
+#[test]
+fn without_a_terminal_there_are_no_bars_and_json_is_one_event_per_line() {
+    let dir = scratch("apply-json");
+    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let out = apply(&dir, &restore_cfg(), &emu, &[]);
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    assert!(!stderr(&out).contains('\r') && !stderr(&out).contains("requests completed"));
+
+    let dir = scratch("apply-json-2");
+    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let cfg = restore_cfg();
+    let out = run(
+        &dir,
+        &[
+            "apply",
+            "--json",
+            "-f",
+            &cfg,
+            "--emulator-url",
+            &emu.url,
+            "--confirm",
+            "contoso-uat",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let events: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect();
+    let starts: Vec<&Value> = events.iter().filter(|e| e["event"] == "start").collect();
+    let dones: Vec<&Value> = events.iter().filter(|e| e["event"] == "done").collect();
+    assert_eq!(starts.len(), 11, "one start per step: {events:?}");
+    assert_eq!(dones.len(), starts.len());
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "progress" && e["unit"] == "rows" && e["of"] == 600));
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "summary");
+    assert_eq!(last["rows_deleted"], 30 + 600 + 8 + 6);
+    assert!(std::path::Path::new(&dir)
+        .join(last["backup"].as_str().unwrap())
+        .exists());
+}
+
+#[test]
+fn restore_reproduces_the_deleted_rows_column_by_column() {
+    let dir = scratch("apply-restore-exact");
+    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let cfg = restore_cfg();
+    let out = apply(&dir, &cfg, &emu, &[]);
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let first = backed_up(&dir);
+    let file = backup_files(&dir)[0].display().to_string();
+
+    let out = run(
+        &dir,
+        &["restore", &file, "-f", &cfg, "--emulator-url", &emu.url],
+        &[],
+    );
+    assert_eq!(
+        code(&out),
+        3,
+        "restore asks for its own confirmation: {}",
+        all(&out)
+    );
+    let out = run(
+        &dir,
+        &[
+            "restore",
+            &file,
+            "-f",
+            &cfg,
+            "--emulator-url",
+            &emu.url,
+            "--confirm",
+            "contoso-uat",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    assert!(
+        stdout(&out).contains("rows to put back"),
+        "restore shows its plan"
+    );
+
+    // Read the live rows back, every column, through a second backup (a RestoreCleanup
+    // always clears again) and compare them with the first.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let out = apply(&dir, &cfg, &emu, &[]);
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let second = backup_files(&dir)[1].display().to_string();
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&second).unwrap()).unwrap();
+    let mut live = std::collections::BTreeMap::new();
+    for t in again["tables"].as_array().unwrap() {
+        for r in t["rows"].as_array().unwrap() {
+            let table = t["table"].as_str().unwrap();
+            live.insert(
+                (table.to_string(), crate::harness::row_key(table, r)),
+                r.clone(),
+            );
+        }
+    }
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        v.as_object_mut().unwrap().remove("@odata.etag");
+        v
+    };
+    let mut compared = 0;
+    for (table, rows) in &first {
+        for (key, row) in rows {
+            let back = live
+                .get(&(table.clone(), key.clone()))
+                .unwrap_or_else(|| panic!("{table} {key} was not restored"));
+            assert_eq!(strip(back), strip(row), "{table} {key}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 30 + 600 + 8 + 6);
+}
+
+#[test]
+fn no_secret_or_token_reaches_output_plan_journal_or_backup() {
+    let dir = scratch("apply-secrets");
+    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let cfg = restore_cfg();
+    let plan = saved_plan(&dir, &emu);
+    let out = run(
+        &dir,
+        &[
+            "-v",
+            "apply",
+            &plan,
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let applied = all(&out);
+    let out = run(
+        &dir,
+        &[
+            "-v",
+            "status",
+            "--json",
+            "-f",
+            &cfg,
+            "--emulator-url",
+            &emu.url,
+        ],
+        &[],
+    );
+    let status = all(&out);
+    // Live fingerprints are 64 hex digits like the emulator's tokens: name them as known.
+    let plan_text = std::fs::read_to_string(&plan).unwrap();
+    let mut fingerprints = Vec::new();
+    for doc in [plan_text.as_str(), stdout(&out).as_str()] {
+        let v: Value = serde_json::from_str(doc).unwrap();
+        fingerprints.push(v["live_fingerprint"].as_str().unwrap().to_string());
+    }
+    assert_no_secrets("apply output", &applied, &fingerprints);
+    assert_no_secrets("status output", &status, &fingerprints);
+    assert_no_secrets("the plan", &plan_text, &fingerprints);
+    assert_no_secrets("the journal", &journals(&dir), &fingerprints);
+    for b in backup_files(&dir) {
+        let text = std::fs::read_to_string(&b).unwrap();
+        assert!(!text.contains(crate::support::SECRET) && !text.contains("Bearer "));
+        assert!(!text.contains("access_token") && !text.contains("refresh_token"));
+    }
+}
+
+/// Faults: the apply either finishes (retries) or fails cleanly, and running it again finishes.
+/// Exit 0 is only ever reported with a passing verify, which the live state confirms.
+fn apply_through_faults(name: &str, faults: &[&str]) {
+    let dir = scratch(name);
+    let state = dir.join("world.json");
+    let cfg = restore_cfg();
+    let before = {
+        let calm = Emu::start(&path(RESTORED), &state, &[]);
+        live_keys(&crate::harness::status(&dir, &cfg, &calm))
+    };
+    let emu = Emu::start(&path(RESTORED), &state, faults);
+    let mut attempts = Vec::new();
+    for _ in 0..8 {
+        let out = apply(&dir, &cfg, &emu, &[]);
+        let text = all(&out);
+        assert!(matches!(code(&out), 0 | 1), "{text}");
+        attempts.push(code(&out));
+        if code(&out) == 0 {
+            assert!(
+                text.contains("live state matches the declaration"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            text.contains("dwlink apply"),
+            "a failure says how to finish: {text}"
+        );
+    }
+    assert_eq!(
+        attempts.last(),
+        Some(&0),
+        "finished within 8 runs: {attempts:?}"
+    );
+    drop(emu);
+    let calm = Emu::start(&path(RESTORED), &state, &[]);
+    assert_settled_on_uat(&crate::harness::status(&dir, &cfg, &calm));
+    assert_all_backed_up(&dir, &before);
+}
+
+#[test]
+fn apply_survives_5xx_and_dropped_connections() {
+    apply_through_faults(
+        "apply-faults",
+        &["--fail-rate", "0.2", "--drop-rate", "0.1", "--seed", "7"],
+    );
+}
+
+#[test]
+fn apply_survives_a_429_storm() {
+    apply_through_faults("apply-429", &["--rate-limit", "20/s", "--seed", "3"]);
+}
