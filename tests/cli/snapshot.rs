@@ -97,7 +97,7 @@ fn apply_rehearses_on_the_snapshot() {
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stdout(&o).contains("2562 rows deleted") || stderr(&o).contains("2562 rows deleted"),
+        stderr(&o).contains("Apply complete") && stderr(&o).contains("2,562 deleted"),
         "{}{}",
         stdout(&o),
         stderr(&o)
