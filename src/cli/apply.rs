@@ -13,6 +13,7 @@ use crate::render::apply_view::EventPrinter;
 use crate::render::plan_view::{render, tally};
 use crate::render::ui::{Ui, Verbosity};
 
+use super::fleet::{self, FleetArgs};
 use super::live::{self, LiveArgs};
 use super::Exit;
 
@@ -20,14 +21,15 @@ use super::Exit;
 ///
 /// Example: `dwlink apply -f dwlink.yaml` (plans, shows the plan, asks you to type the name)
 /// Example (CI): `dwlink apply reset.plan --confirm contoso-uat --input=false`
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// A saved plan from `dwlink plan --out` (apply exactly it, or refuse if live state moved).
     #[arg(value_name = "PLAN")]
     plan: Option<PathBuf>,
-    /// The config to plan from (default: dwlink.yaml) when no PLAN is given.
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
-    file: Option<PathBuf>,
+    /// The configs to plan from when no PLAN is given (default: dwlink.yaml); several -f or a
+    /// directory apply a fleet, one environment after another, each with its own confirmation.
+    #[command(flatten)]
+    fleet: FleetArgs,
     /// Do not ask; apply as shown. Meant for CI.
     #[arg(long)]
     auto_approve: bool,
@@ -50,6 +52,9 @@ fn refuse(ui: &mut Ui, p: Problem) -> Exit {
 }
 
 pub fn run(args: Args, ui: &mut Ui) -> Exit {
+    if args.plan.is_none() && !args.fleet.is_single() {
+        return run_fleet(args, ui);
+    }
     let saved = match &args.plan {
         Some(path) => match planfile::read(path) {
             Ok(p) => Some(p),
@@ -62,7 +67,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     };
     let desired = match &saved {
         Some(plan) => {
-            if let Some(file) = &args.file {
+            if let Some(file) = args.fleet.files.first() {
                 let Some(d) = live::load_config(Some(file), ui) else {
                     return Exit::Error;
                 };
@@ -92,7 +97,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
                 plan.desired.clone()
             }
         }
-        None => match live::load_config(args.file.as_deref(), ui) {
+        None => match live::load_config(args.fleet.files.first().map(PathBuf::as_path), ui) {
             Some(d) => d,
             None => return Exit::Error,
         },
@@ -119,16 +124,100 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
             return Exit::Error;
         }
     };
-    rt.block_on(async move { apply(args, saved, desired, ui).await })
+    rt.block_on(async move {
+        let route = match live::route(&args.live, ui).await {
+            Ok(r) => r,
+            Err(p) => {
+                ui.problem(&p);
+                return Exit::Error;
+            }
+        };
+        apply(&args, &route, saved, desired, ui).await
+    })
+}
+
+/// Apply each environment of a fleet in turn: each is planned from fresh live state right before
+/// its own confirmation, so no answer is given to a plan that aged while others ran. One
+/// environment's failure does not stop the rest; the exit code is the worst result.
+fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
+    if args.confirm.is_some() {
+        return refuse(
+            ui,
+            Problem::error(
+                "dwlink::apply::confirm_fleet",
+                "--confirm names one environment, but several configs were given",
+            )
+            .help("confirm each environment at its prompt, or use --auto-approve in CI"),
+        );
+    }
+    let files = match args.fleet.resolve() {
+        Ok(f) => f,
+        Err(p) => {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    };
+    let rt = match live::runtime() {
+        Ok(rt) => rt,
+        Err(p) => {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    };
+    rt.block_on(async {
+        let route = match live::route(&args.live, ui).await {
+            Ok(r) => r,
+            Err(p) => {
+                ui.problem(&p);
+                return Exit::Error;
+            }
+        };
+        let mut rows = Vec::new();
+        let mut worst = Exit::Ok;
+        for file in files {
+            let Some(desired) = live::load_config(Some(&file), ui) else {
+                rows.push(fleet_row(&file.display().to_string(), Exit::Error));
+                worst = worse(worst, Exit::Error);
+                continue;
+            };
+            ui.status(&format!("── {} ({}) ──", desired.name, file.display()));
+            let mut one = args.clone();
+            one.fleet.files = vec![file.clone()];
+            let exit = apply(&one, &route, None, desired.clone(), ui).await;
+            rows.push(fleet_row(&desired.name, exit));
+            worst = worse(worst, exit);
+        }
+        ui.status(&fleet::result_table(&rows));
+        worst
+    })
+}
+
+fn worse(a: Exit, b: Exit) -> Exit {
+    if (b as u8) > (a as u8) {
+        b
+    } else {
+        a
+    }
+}
+
+fn fleet_row(environment: &str, exit: Exit) -> (String, String) {
+    let result = match exit {
+        Exit::Ok => "ok (applied, or nothing to do)",
+        Exit::Error => "failed (exit 1)",
+        Exit::Changes => "changes",
+        Exit::Refused => "refused (exit 3)",
+    };
+    (environment.to_string(), result.to_string())
 }
 
 async fn apply(
-    args: Args,
+    args: &Args,
+    route: &live::Route,
     saved: Option<Plan>,
     desired: crate::model::desired::Desired,
     ui: &mut Ui,
 ) -> Exit {
-    let session = match live::connect(&args.live, &desired, ui).await {
+    let session = match route.session(&desired) {
         Ok(s) => s,
         Err(p) => {
             ui.problem(&p);

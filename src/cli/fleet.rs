@@ -142,6 +142,21 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
+/// Environment and outcome, for runs whose rows have nothing else in common (apply).
+pub fn result_table(rows: &[(String, String)]) -> String {
+    let we = rows
+        .iter()
+        .map(|r| r.0.len())
+        .max()
+        .unwrap_or(0)
+        .max("ENVIRONMENT".len());
+    let mut out = format!("{:<we$}  RESULT\n", "ENVIRONMENT");
+    for (e, r) in rows {
+        let _ = writeln!(out, "{e:<we$}  {r}");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -114,3 +114,49 @@ fn a_bad_shard_is_a_usage_error() {
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("not a shard"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_fleet_applies_one_environment_after_another_and_reports_the_worst() {
+    let dir = scratch("fleet-apply");
+    let world = root().join(WORLD).display().to_string();
+    let envs = root().join(DIR).display().to_string();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "--no-color",
+            "-f",
+            &envs,
+            "--emulator",
+            &world,
+            "--auto-approve",
+        ],
+    );
+    // contoso-dev's plan has an error finding: refused (3) is the worst result.
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("contoso-dev     refused"), "{err}");
+    assert!(
+        err.contains("contoso-uat     ok") && err.contains("contoso-devbox  ok"),
+        "{err}"
+    );
+    let backups = std::fs::read_dir(dir.join(".dwlink/backups"))
+        .unwrap()
+        .count();
+    assert_eq!(backups, 2, "one backup per applied environment");
+
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "-f",
+            &envs,
+            "--emulator",
+            &world,
+            "--confirm",
+            "contoso-uat",
+        ],
+    );
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("dwlink::apply::confirm_fleet"));
+}
