@@ -30,6 +30,7 @@ pub mod retry;
 pub mod route;
 pub mod session;
 pub mod tables;
+pub mod throttle;
 mod write;
 
 use std::time::Duration;
