@@ -29,6 +29,10 @@ impl RowPages for Pages<'_> {
     }
 }
 
+/// The services' most requests in one `$batch` (Dataverse documents 1,000; F&O's OData takes
+/// the same); a larger change set would be refused whole.
+pub const MAX_BATCH: usize = 1000;
+
 impl HttpProvider {
     fn service_base(&self, service: Service) -> &Url {
         match service {
@@ -39,8 +43,8 @@ impl HttpProvider {
 
     fn batch_size(&self, service: Service) -> usize {
         match service {
-            Service::FinanceOperations => self.settings.fo_batch_size,
-            Service::Dataverse => self.settings.dataverse_batch_size.min(1000),
+            Service::FinanceOperations => self.settings.fo_batch_size.min(MAX_BATCH),
+            Service::Dataverse => self.settings.dataverse_batch_size.min(MAX_BATCH),
         }
         .max(1)
     }
