@@ -163,13 +163,18 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
         sink: &mut dyn FnMut(Value) -> std::io::Result<()>,
     ) -> Result<usize, Problem> {
         let table = self.table_ref(service, entity_set);
-        let rows = self.provider.read_rows(&table).await.map_err(problem)?;
-        let n = rows.len();
-        for row in rows {
-            sink(Value::Object(row)).map_err(|e| {
-                Problem::error("dwlink::apply::backup", format!("{}: {e}", table.table))
-                    .help("nothing was deleted; check the .dwlink directory and try again")
-            })?;
+        // Page by page: each page is written to the backup and dropped before the next is
+        // fetched, so memory holds one page whatever the table's size.
+        let mut pages = self.provider.read_pages(&table).map_err(problem)?;
+        let mut n = 0;
+        while let Some(rows) = pages.next_page().await.map_err(problem)? {
+            n += rows.len();
+            for row in rows {
+                sink(Value::Object(row)).map_err(|e| {
+                    Problem::error("dwlink::apply::backup", format!("{}: {e}", table.table))
+                        .help("nothing was deleted; check the .dwlink directory and try again")
+                })?;
+            }
         }
         Ok(n)
     }

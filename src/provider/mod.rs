@@ -77,6 +77,13 @@ pub struct DeleteReport {
     pub already_gone: usize,
 }
 
+/// A table read page by page, so a caller can stream rows (a backup writes each page to disk
+/// and drops it) instead of holding the whole table.
+pub trait RowPages: Send {
+    /// The next page's rows; `None` after the last page.
+    fn next_page(&mut self) -> BoxFut<'_, Option<Vec<Row>>>;
+}
+
 pub trait LinkOperations: LiveProvider {
     fn stop_map<'a>(
         &'a self,
@@ -96,6 +103,11 @@ pub trait LinkOperations: LiveProvider {
     /// Every row of a key table, all columns (for backups). For `BusinessEventsDefinition` only
     /// the dual-write rows.
     fn read_rows<'a>(&'a self, table: &'a TableRef) -> BoxFut<'a, Vec<Row>>;
+    /// The rows [`LinkOperations::read_rows`] returns, one page at a time.
+    fn read_pages<'a>(
+        &'a self,
+        table: &'a TableRef,
+    ) -> Result<Box<dyn RowPages + 'a>, ProviderError>;
     /// Deletes rows by key predicate in `$batch` change sets; keys already gone count as done.
     fn delete_rows<'a>(
         &'a self,

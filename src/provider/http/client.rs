@@ -1,17 +1,18 @@
-//! The one place requests are sent: routing, timeouts, the concurrency bound, retries with
-//! backoff, capped body reads, and turning every failure into a [`ProviderError`].
+//! The one place requests are sent: routing, timeouts, the adaptive concurrency bound and
+//! 429 pauses ([`super::throttle`]), retries with backoff, capped body reads, and turning every
+//! failure into a [`ProviderError`].
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::header::{HeaderMap, CONTENT_TYPE, HOST, RETRY_AFTER};
-use tokio::sync::Semaphore;
 use url::Url;
 
 use super::reply::{error_message, Reply};
 use super::request::{ApiRequest, Body};
 use super::retry::{parse_retry_after, Failure, RetryPolicy};
 use super::route::Route;
+use super::throttle::Limiter;
 use crate::provider::error::ProviderError;
 use crate::provider::secret::{redact_url, Secret};
 
@@ -25,6 +26,8 @@ pub struct ClientSettings {
     pub route: Route,
     pub request_timeout: Duration,
     pub connect_timeout: Duration,
+    /// Requests in flight at most (the services allow 52 per user); the limiter lowers it while
+    /// the service answers 429 and climbs back as requests succeed.
     pub max_concurrency: usize,
     pub retry: RetryPolicy,
     /// Extra roots, e.g. the CA of an emulator served with `--tls`.
@@ -37,7 +40,7 @@ impl Default for ClientSettings {
             route: Route::Direct,
             request_timeout: Duration::from_secs(100),
             connect_timeout: Duration::from_secs(15),
-            max_concurrency: 8,
+            max_concurrency: 16,
             retry: RetryPolicy::default(),
             extra_root_pem: None,
         }
@@ -48,7 +51,7 @@ impl Default for ClientSettings {
 pub struct Client {
     http: reqwest::Client,
     settings: Arc<ClientSettings>,
-    permits: Arc<Semaphore>,
+    limiter: Arc<Limiter>,
 }
 
 impl std::fmt::Debug for Client {
@@ -65,6 +68,7 @@ enum Attempt {
         failure: Failure,
         error: ProviderError,
         retry_after: Option<Duration>,
+        sent_at: Instant,
     },
 }
 
@@ -87,16 +91,21 @@ impl Client {
             message: format!("cannot build the HTTP client: {e}"),
             help: "this is a bug in dwlink".into(),
         })?;
-        let permits = Arc::new(Semaphore::new(settings.max_concurrency.max(1)));
+        let limiter = Limiter::new(settings.max_concurrency);
         Ok(Client {
             http,
             settings: Arc::new(settings),
-            permits,
+            limiter,
         })
     }
 
     pub fn route(&self) -> &Route {
         &self.settings.route
+    }
+
+    /// The shared request budget (for benchmarks and diagnostics).
+    pub fn limiter(&self) -> &Arc<Limiter> {
+        &self.limiter
     }
 
     /// Sends `req` until it succeeds, fails for good, or the retry budget is spent. Non-2xx
@@ -110,19 +119,24 @@ impl Client {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let (failure, error, retry_after) = match self.attempt(req, bearer).await? {
+            let (failure, error, retry_after, sent_at) = match self.attempt(req, bearer).await? {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Failed {
                     failure,
                     error,
                     retry_after,
-                } => (failure, error, retry_after),
+                    sent_at,
+                } => (failure, error, retry_after, sent_at),
             };
             attempt += 1;
+            let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
+            if failure == Failure::Status(429) {
+                // The budget is shared: every request of this client waits, not only this one.
+                self.limiter.throttled(sent_at, delay);
+            }
             if attempt >= policy.max_attempts || !policy.should_retry(failure, req.idempotent) {
                 return Err(throttled_or(error, failure, req, started));
             }
-            let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
             if started.elapsed() + delay > policy.max_total {
                 return Err(throttled_or(error, failure, req, started));
             }
@@ -175,19 +189,16 @@ impl Client {
                 .body(bytes.clone()),
         };
 
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| ProviderError::Setup {
-                message: "the HTTP client was shut down".into(),
-                help: "this is a bug in dwlink".into(),
-            })?;
+        let ticket = self.limiter.acquire().await;
+        let sent_at = ticket.sent_at;
         let mut resp = match builder.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(transport_failure(req, &shown, &e)),
+            Err(e) => return Ok(transport_failure(req, &shown, &e, sent_at)),
         };
         let status = resp.status().as_u16();
+        if status != 429 {
+            self.limiter.succeeded();
+        }
         let headers = resp.headers().clone();
         let success = (200..300).contains(&status);
         let cap = if success {
@@ -197,9 +208,10 @@ impl Client {
         };
         let (body, over_cap) = match read_capped(&mut resp, cap).await {
             Ok(b) => b,
-            Err(e) => return Ok(transport_failure(req, &shown, &e)),
+            Err(e) => return Ok(transport_failure(req, &shown, &e, sent_at)),
         };
         drop(resp);
+        drop(ticket);
         if success {
             if over_cap {
                 return Err(ProviderError::bad_reply(
@@ -235,6 +247,7 @@ impl Client {
                 message,
             },
             retry_after,
+            sent_at,
         })
     }
 }
@@ -255,7 +268,12 @@ fn throttled_or(
     }
 }
 
-fn transport_failure(req: &ApiRequest, shown: &str, e: &reqwest::Error) -> Attempt {
+fn transport_failure(
+    req: &ApiRequest,
+    shown: &str,
+    e: &reqwest::Error,
+    sent_at: Instant,
+) -> Attempt {
     let failure = if e.is_connect() {
         Failure::Connect
     } else {
@@ -278,6 +296,7 @@ fn transport_failure(req: &ApiRequest, shown: &str, e: &reqwest::Error) -> Attem
             detail,
         },
         retry_after: None,
+        sent_at,
     }
 }
 

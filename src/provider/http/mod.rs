@@ -30,6 +30,7 @@ pub mod retry;
 pub mod route;
 pub mod session;
 pub mod tables;
+pub mod throttle;
 mod write;
 
 use std::time::Duration;
@@ -54,9 +55,11 @@ pub struct ProviderSettings {
     pub paging: Paging,
     /// F&O grants pages of up to 10,000 rows (Dataverse 5,000): fewer round trips per table.
     pub fo_page_size: u32,
-    /// `$batch` change sets in flight at once when deleting or creating rows.
+    /// `$batch` change sets in flight at once per table when deleting rows; the client's
+    /// limiter ([`throttle`]) still bounds all requests together and backs off on 429.
     pub batch_concurrency: usize,
-    /// Rows per `$batch` change set (atomic unit of a delete or create).
+    /// Rows per `$batch` change set (atomic unit of a delete or create). Both services take up
+    /// to 1,000 requests in one batch: fewer round trips and fewer requests against the budget.
     pub fo_batch_size: usize,
     pub dataverse_batch_size: usize,
     /// First wait between two `Status/{id}` polls; doubles up to `max_poll_interval`.
@@ -86,8 +89,8 @@ impl ProviderSettings {
             },
             paging: Paging::default(),
             fo_page_size: 10_000,
-            batch_concurrency: 4,
-            fo_batch_size: 100,
+            batch_concurrency: 8,
+            fo_batch_size: 1000,
             dataverse_batch_size: 1000,
             poll_interval: Duration::from_millis(500),
             max_poll_interval: Duration::from_secs(10),

@@ -95,8 +95,73 @@ pub fn entity_path(entity_set: &str, predicate: &str) -> String {
     format!("{}{}", encode(entity_set), encode(predicate))
 }
 
-/// Reads a whole collection, page after page (nextLinks are inherently sequential), and hands
-/// each page to `on_page`.
+/// A collection read one page at a time (nextLinks are inherently sequential): callers that
+/// stream rows (backups) hold one page, never the whole table.
+pub struct Pages<'s> {
+    session: &'s Session,
+    api: Api,
+    paging: Paging,
+    next: Option<Url>,
+    seen: HashSet<String>,
+    pages: usize,
+}
+
+impl<'s> Pages<'s> {
+    pub fn new(session: &'s Session, api: Api, first: Url, paging: Paging) -> Self {
+        Pages {
+            session,
+            api,
+            paging,
+            next: Some(first),
+            seen: HashSet::new(),
+            pages: 0,
+        }
+    }
+
+    /// The next page's rows; `None` once the last page was returned.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<Row>>, ProviderError> {
+        let Some(url) = self.next.take() else {
+            return Ok(None);
+        };
+        self.pages += 1;
+        if self.pages > self.paging.max_pages {
+            return Err(ProviderError::bad_reply(
+                self.api,
+                redact_url(&url),
+                format!(
+                    "more than {} pages: the @odata.nextLink chain does not end",
+                    self.paging.max_pages
+                ),
+            ));
+        }
+        if !self.seen.insert(url.to_string()) {
+            return Err(ProviderError::bad_reply(
+                self.api,
+                redact_url(&url),
+                "@odata.nextLink repeats an earlier page: the paging loops",
+            ));
+        }
+        let req = ApiRequest::get(self.api, url.clone()).odata().header(
+            "Prefer",
+            format!("odata.maxpagesize={}", self.paging.page_size),
+        );
+        let reply = self.session.send(&req).await?;
+        let body = reply.json_value()?;
+        let (rows, link) = split_page(body).map_err(|d| reply.bad(d))?;
+        if let Some(link) = link {
+            let next = self
+                .session
+                .client
+                .route()
+                .next_link(&url, &link)
+                .map_err(|d| reply.bad(d))?;
+            self.next = Some(next);
+        }
+        Ok(Some(rows))
+    }
+}
+
+/// Reads a whole collection, page after page, and hands each page to `on_page`.
 pub async fn for_each_page(
     session: &Session,
     api: Api,
@@ -104,43 +169,9 @@ pub async fn for_each_page(
     paging: Paging,
     mut on_page: impl FnMut(Vec<Row>) -> Result<(), ProviderError>,
 ) -> Result<(), ProviderError> {
-    let mut seen = HashSet::new();
-    let mut next = Some(first);
-    let mut pages = 0usize;
-    while let Some(url) = next.take() {
-        pages += 1;
-        if pages > paging.max_pages {
-            return Err(ProviderError::bad_reply(
-                api,
-                redact_url(&url),
-                format!(
-                    "more than {} pages: the @odata.nextLink chain does not end",
-                    paging.max_pages
-                ),
-            ));
-        }
-        if !seen.insert(url.to_string()) {
-            return Err(ProviderError::bad_reply(
-                api,
-                redact_url(&url),
-                "@odata.nextLink repeats an earlier page: the paging loops",
-            ));
-        }
-        let req = ApiRequest::get(api, url.clone())
-            .odata()
-            .header("Prefer", format!("odata.maxpagesize={}", paging.page_size));
-        let reply = session.send(&req).await?;
-        let body = reply.json_value()?;
-        let (rows, link) = split_page(body).map_err(|d| reply.bad(d))?;
+    let mut pages = Pages::new(session, api, first, paging);
+    while let Some(rows) = pages.next_page().await? {
         on_page(rows)?;
-        if let Some(link) = link {
-            let url = session
-                .client
-                .route()
-                .next_link(&url, &link)
-                .map_err(|d| reply.bad(d))?;
-            next = Some(url);
-        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use url::Url;
 use super::batch::{self, BatchItem, BatchOp};
 use super::client::content_type;
 use super::dws::{self, RequestState};
-use super::odata::{encode, read_all, url_with_query};
+use super::odata::{encode, url_with_query, Pages};
 use super::reply::error_message;
 use super::request::ApiRequest;
 use super::tables::{table_def, TableDef};
@@ -19,8 +19,19 @@ use crate::model::live::{LiveConnection, Service};
 use crate::provider::error::ProviderError;
 use crate::provider::secret::redact_url;
 use crate::provider::{
-    BoxFut, DeleteReport, LinkOperations, RequestId, ResetOptions, Row, Solution, TableRef,
+    BoxFut, DeleteReport, LinkOperations, RequestId, ResetOptions, Row, RowPages, Solution,
+    TableRef,
 };
+
+impl RowPages for Pages<'_> {
+    fn next_page(&mut self) -> BoxFut<'_, Option<Vec<Row>>> {
+        Box::pin(Pages::next_page(self))
+    }
+}
+
+/// The services' most requests in one `$batch` (Dataverse documents 1,000; F&O's OData takes
+/// the same); a larger change set would be refused whole.
+pub const MAX_BATCH: usize = 1000;
 
 impl HttpProvider {
     fn service_base(&self, service: Service) -> &Url {
@@ -32,8 +43,8 @@ impl HttpProvider {
 
     fn batch_size(&self, service: Service) -> usize {
         match service {
-            Service::FinanceOperations => self.settings.fo_batch_size,
-            Service::Dataverse => self.settings.dataverse_batch_size.min(1000),
+            Service::FinanceOperations => self.settings.fo_batch_size.min(MAX_BATCH),
+            Service::Dataverse => self.settings.dataverse_batch_size.min(MAX_BATCH),
         }
         .max(1)
     }
@@ -55,20 +66,28 @@ impl HttpProvider {
         }
     }
 
-    async fn read_rows_impl(&self, table: &TableRef) -> Result<Vec<Row>, ProviderError> {
+    fn pages(&self, table: &TableRef) -> Result<Pages<'_>, ProviderError> {
         let def = table_def(&table.table)?;
         let base = self.service_base(def.service);
         let url = match def.service {
             Service::FinanceOperations => fo::collection_url(base, &table.entity_set, def, None)?,
             Service::Dataverse => dataverse::collection_url(base, &table.entity_set, None)?,
         };
-        read_all(
+        Ok(Pages::new(
             &self.session,
             def.api(),
             url,
             self.settings.paging_for(def.api()),
-        )
-        .await
+        ))
+    }
+
+    async fn read_rows_impl(&self, table: &TableRef) -> Result<Vec<Row>, ProviderError> {
+        let mut pages = self.pages(table)?;
+        let mut all = Vec::new();
+        while let Some(rows) = pages.next_page().await? {
+            all.extend(rows);
+        }
+        Ok(all)
     }
 
     /// Sends one change set; `Ok(None)` when it committed, `Ok(Some((status, message)))` when the
@@ -313,6 +332,13 @@ impl LinkOperations for HttpProvider {
 
     fn read_rows<'a>(&'a self, table: &'a TableRef) -> BoxFut<'a, Vec<Row>> {
         Box::pin(self.read_rows_impl(table))
+    }
+
+    fn read_pages<'a>(
+        &'a self,
+        table: &'a TableRef,
+    ) -> Result<Box<dyn RowPages + 'a>, ProviderError> {
+        Ok(Box::new(self.pages(table)?))
     }
 
     fn delete_rows<'a>(
