@@ -132,7 +132,8 @@ impl<'a, O: Operations> Executor<'a, O> {
         let mut rows_deleted = 0;
         let mut changes = Vec::new();
 
-        for (i, planned) in plan.actions.iter().enumerate() {
+        let mut i = 0;
+        while i < total {
             if self.cancel.load(Ordering::SeqCst) {
                 let mut e = journal.entry(Event::Interrupted);
                 e.step = Some(i);
@@ -144,8 +145,50 @@ impl<'a, O: Operations> Executor<'a, O> {
                     backup: backup_path,
                 });
             }
-            let action = &planned.action;
+            let action = &plan.actions[i].action;
             let kind = action.kind();
+            if kind == ActionKind::ClearTable {
+                // The key tables do not depend on each other: clear F&O's and Dataverse's
+                // at once. Each step is still journaled on its own, before and after.
+                let end = (i..total)
+                    .find(|&j| plan.actions[j].action.kind() != ActionKind::ClearTable)
+                    .unwrap_or(total);
+                for j in i..end {
+                    let action = &plan.actions[j].action;
+                    let mut start = journal.entry(Event::Start);
+                    start.step = Some(j);
+                    start.kind = Some(kind);
+                    journal
+                        .append(&start)
+                        .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+                    crash::step("start", kind);
+                    (self.on_event)(StepEvent::Start {
+                        step: j,
+                        total,
+                        kind,
+                        description: crate::render::plan_view::describe(action),
+                    });
+                }
+                let clears = (i..end).map(|j| self.clear(j, &plan.actions[j].action, &backed_up));
+                let results = futures::future::join_all(clears).await;
+                let mut first_failure = None;
+                for (j, result) in (i..end).zip(results) {
+                    let result = result.map(|(n, detail)| {
+                        rows_deleted += n;
+                        detail
+                    });
+                    if let Err(e) =
+                        self.record(&mut journal, j, kind, result, &backup_path, &mut changes)
+                    {
+                        first_failure.get_or_insert(e);
+                    }
+                }
+                if let Some(failure) = first_failure {
+                    return Err(failure);
+                }
+                i = end;
+                continue;
+            }
             let mut start = journal.entry(Event::Start);
             start.step = Some(i);
             start.kind = Some(kind);
@@ -174,37 +217,11 @@ impl<'a, O: Operations> Executor<'a, O> {
                     }
                     Err(p) => Err(p),
                 },
-                Action::ClearTable {
-                    service,
-                    table,
-                    entity_set,
-                    ..
-                } => {
-                    // Only what the backup holds may be deleted; rows that appeared since are
-                    // left for the reset, which clears the tables itself.
-                    let keys = backed_up.get(entity_set).cloned().unwrap_or_default();
-                    let of = keys.len();
-                    let progress = |done: usize| {
-                        crash::point("delete-chunk");
-                        (self.on_event)(StepEvent::Progress {
-                            step: i,
-                            done,
-                            of,
-                            unit: Unit::Rows,
-                        })
-                    };
-                    match self
-                        .ops
-                        .delete_rows(*service, entity_set, &keys, &progress)
-                        .await
-                    {
-                        Ok(n) => {
-                            rows_deleted += n;
-                            Ok(format!("{n} rows deleted from {table}"))
-                        }
-                        Err(p) => Err(p),
-                    }
-                }
+                // Handled above, several at once.
+                Action::ClearTable { .. } => Err(Problem::error(
+                    "dwlink::internal::executor",
+                    "clear-table outside its group",
+                )),
                 Action::ResetLink {
                     target,
                     force,
@@ -232,49 +249,8 @@ impl<'a, O: Operations> Executor<'a, O> {
                 Action::Verify => super::verify::verify(self.ops, plan).await,
             };
 
-            match result {
-                Ok(detail) => {
-                    crash::step("effect", kind);
-                    let mut done = journal.entry(Event::Done);
-                    done.step = Some(i);
-                    done.kind = Some(kind);
-                    done.detail = Some(detail.clone());
-                    if kind == ActionKind::Backup {
-                        done.backup = backup_path.as_ref().map(|p| p.display().to_string());
-                    }
-                    journal
-                        .append(&done)
-                        .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
-                    crash::step("done", kind);
-                    changes.push(Change {
-                        kind,
-                        detail: detail.clone(),
-                    });
-                    (self.on_event)(StepEvent::Done {
-                        step: i,
-                        kind,
-                        detail,
-                    });
-                }
-                Err(problem) => {
-                    let mut failed = journal.entry(Event::Failed);
-                    failed.step = Some(i);
-                    failed.kind = Some(kind);
-                    failed.detail = Some(problem.message.clone());
-                    let _ = journal.append(&failed);
-                    (self.on_event)(StepEvent::Failed {
-                        step: i,
-                        kind,
-                        message: problem.message.clone(),
-                    });
-                    return Err(ApplyError::Failed {
-                        step: i,
-                        problem,
-                        journal: journal.path().to_path_buf(),
-                        backup: backup_path,
-                    });
-                }
-            }
+            self.record(&mut journal, i, kind, result, &backup_path, &mut changes)?;
+            i += 1;
         }
         let _ = journal.append(&journal.entry(Event::Completed));
         Ok(Outcome {
@@ -286,6 +262,99 @@ impl<'a, O: Operations> Executor<'a, O> {
             elapsed: started.elapsed(),
             changes,
         })
+    }
+
+    /// Delete exactly the backed-up rows of one key table.
+    async fn clear(
+        &self,
+        step: usize,
+        action: &Action,
+        backed_up: &BTreeMap<String, Vec<String>>,
+    ) -> Result<(usize, String), Problem> {
+        let Action::ClearTable {
+            service,
+            table,
+            entity_set,
+            ..
+        } = action
+        else {
+            return Err(Problem::error(
+                "dwlink::internal::executor",
+                "not a clear-table step",
+            ));
+        };
+        // Only what the backup holds may be deleted; rows that appeared since are left for the
+        // reset, which clears the tables itself.
+        let keys = backed_up.get(entity_set).cloned().unwrap_or_default();
+        let of = keys.len();
+        let progress = |done: usize| {
+            crash::point("delete-chunk");
+            (self.on_event)(StepEvent::Progress {
+                step,
+                done,
+                of,
+                unit: Unit::Rows,
+            })
+        };
+        let n = self
+            .ops
+            .delete_rows(*service, entity_set, &keys, &progress)
+            .await?;
+        Ok((n, format!("{n} rows deleted from {table}")))
+    }
+
+    /// Journal a step's outcome and tell the view; a failure becomes the apply's error.
+    // The error ends the apply and is built at most once per run: its size does not matter.
+    #[allow(clippy::result_large_err)]
+    fn record(
+        &self,
+        journal: &mut Journal,
+        step: usize,
+        kind: ActionKind,
+        result: Result<String, Problem>,
+        backup_path: &Option<PathBuf>,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), ApplyError> {
+        match result {
+            Ok(detail) => {
+                crash::step("effect", kind);
+                let mut done = journal.entry(Event::Done);
+                done.step = Some(step);
+                done.kind = Some(kind);
+                done.detail = Some(detail.clone());
+                if kind == ActionKind::Backup {
+                    done.backup = backup_path.as_ref().map(|p| p.display().to_string());
+                }
+                journal
+                    .append(&done)
+                    .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+                crash::step("done", kind);
+                changes.push(Change {
+                    kind,
+                    detail: detail.clone(),
+                });
+                (self.on_event)(StepEvent::Done { step, kind, detail });
+                Ok(())
+            }
+            Err(problem) => {
+                let mut failed = journal.entry(Event::Failed);
+                failed.step = Some(step);
+                failed.kind = Some(kind);
+                failed.detail = Some(problem.message.clone());
+                let _ = journal.append(&failed);
+                (self.on_event)(StepEvent::Failed {
+                    step,
+                    kind,
+                    message: problem.message.clone(),
+                });
+                Err(ApplyError::Failed {
+                    step,
+                    problem,
+                    journal: journal.path().to_path_buf(),
+                    backup: backup_path.clone(),
+                })
+            }
+        }
     }
 
     /// Reports asynchronous requests that reached their final state.
