@@ -154,20 +154,7 @@ impl<'a, O: Operations> Executor<'a, O> {
                     .find(|&j| plan.actions[j].action.kind() != ActionKind::ClearTable)
                     .unwrap_or(total);
                 for j in i..end {
-                    let action = &plan.actions[j].action;
-                    let mut start = journal.entry(Event::Start);
-                    start.step = Some(j);
-                    start.kind = Some(kind);
-                    journal
-                        .append(&start)
-                        .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
-                    crash::step("start", kind);
-                    (self.on_event)(StepEvent::Start {
-                        step: j,
-                        total,
-                        kind,
-                        description: crate::render::plan_view::describe(action),
-                    });
+                    self.begin(&mut journal, j, total, &plan.actions[j].action)?;
                 }
                 let clears = (i..end).map(|j| self.clear(j, &plan.actions[j].action, &backed_up));
                 let results = futures::future::join_all(clears).await;
@@ -189,19 +176,7 @@ impl<'a, O: Operations> Executor<'a, O> {
                 i = end;
                 continue;
             }
-            let mut start = journal.entry(Event::Start);
-            start.step = Some(i);
-            start.kind = Some(kind);
-            journal
-                .append(&start)
-                .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
-            crash::step("start", kind);
-            (self.on_event)(StepEvent::Start {
-                step: i,
-                total,
-                kind,
-                description: crate::render::plan_view::describe(action),
-            });
+            self.begin(&mut journal, i, total, action)?;
 
             let result: Result<String, Problem> = match action {
                 Action::StopMaps { maps } => self
@@ -262,6 +237,32 @@ impl<'a, O: Operations> Executor<'a, O> {
             elapsed: started.elapsed(),
             changes,
         })
+    }
+
+    /// Journal a step's start (durably, before any effect) and tell the view.
+    #[allow(clippy::result_large_err)]
+    fn begin(
+        &self,
+        journal: &mut Journal,
+        step: usize,
+        total: usize,
+        action: &Action,
+    ) -> Result<(), ApplyError> {
+        let kind = action.kind();
+        let mut start = journal.entry(Event::Start);
+        start.step = Some(step);
+        start.kind = Some(kind);
+        journal
+            .append(&start)
+            .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+        crash::step("start", kind);
+        (self.on_event)(StepEvent::Start {
+            step,
+            total,
+            kind,
+            description: crate::render::plan_view::describe(action),
+        });
+        Ok(())
     }
 
     /// Delete exactly the backed-up rows of one key table.

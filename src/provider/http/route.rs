@@ -1,7 +1,7 @@
 //! Where requests physically go. Every message keeps the logical URL (the real service's); in
 //! emulator mode the bytes go to the emulator's address with the logical host in `Host`.
 
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 
 use url::Url;
 
@@ -171,14 +171,7 @@ pub fn check_scheme(url: &Url) -> Result<(), ProviderError> {
     }
 }
 
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
+pub use crate::config::validate::is_loopback;
 
 #[cfg(test)]
 mod tests {
