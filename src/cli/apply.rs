@@ -273,7 +273,7 @@ async fn apply(
     };
 
     if !args.json {
-        let color = ui.color();
+        let color = ui.color_out();
         ui.out(&render(&plan, color));
     }
     if !plan.has_changes() {

@@ -66,7 +66,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     if args.json {
         ui.out(&serde_json::to_string_pretty(&plan).unwrap_or_default());
     } else {
-        let color = ui.color();
+        let color = ui.color_out();
         ui.out(&plan_view::render(&plan, color));
         if let Some(out) = &args.out {
             ui.status(&format!(
@@ -150,7 +150,7 @@ fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
             .await
     });
 
-    let color = ui.color();
+    let color = ui.color_out();
     let mut plans = Vec::new();
     let mut rows = Vec::new();
     for (file, result) in &results {

@@ -23,7 +23,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
             if args.json {
                 ui.out(&serde_json::to_string_pretty(&plan).unwrap_or_default());
             } else {
-                let color = ui.color();
+                let color = ui.color_out();
                 ui.out(&plan_view::render(&plan, color));
             }
             Exit::Ok

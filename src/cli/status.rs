@@ -50,7 +50,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
         });
         ui.out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     } else {
-        let color = ui.color();
+        let color = ui.color_out();
         ui.out(&status_view::render(&state, &plan, color));
     }
     Exit::Ok

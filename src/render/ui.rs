@@ -16,7 +16,11 @@ pub enum Verbosity {
 
 #[derive(Debug, Clone)]
 pub struct UiSettings {
+    /// Colour on stderr (diagnostics, progress).
     pub color: bool,
+    /// Colour on stdout (rendered plans and status): off when piped into a file or another
+    /// program, whatever stderr is.
+    pub color_out: bool,
     pub verbosity: Verbosity,
     /// `false` with `--input=false` or when stdin is not a terminal: never prompt.
     pub interactive: bool,
@@ -27,7 +31,9 @@ impl UiSettings {
     /// out in the requested style).
     pub fn resolve(no_color: bool, quiet: bool, verbose: u8, input: bool) -> Self {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let color = !no_color && !no_color_env && io::stderr().is_terminal();
+        let wanted = !no_color && !no_color_env;
+        let color = wanted && io::stderr().is_terminal();
+        let color_out = wanted && io::stdout().is_terminal();
         let verbosity = if quiet {
             Verbosity::Quiet
         } else if verbose > 0 {
@@ -37,6 +43,7 @@ impl UiSettings {
         };
         UiSettings {
             color,
+            color_out,
             verbosity,
             interactive: input && io::stdin().is_terminal() && io::stderr().is_terminal(),
         }
@@ -64,6 +71,11 @@ impl Ui {
 
     pub fn color(&self) -> bool {
         self.settings.color
+    }
+
+    /// Whether what goes through [`Ui::out`] may carry colour.
+    pub fn color_out(&self) -> bool {
+        self.settings.color_out
     }
 
     /// Results: what the command was asked to produce. Always printed, even with `--quiet`.
