@@ -250,6 +250,7 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
                 })
                 .collect()
         }),
+        failing_maps: Vec::new(),
     });
     Fixture {
         finance_operations: vec![FoFixture {

@@ -91,6 +91,10 @@ pub struct DualWriteFixture {
     /// the maps above (or a standard set when there are none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub solutions: Option<Vec<SolutionFixture>>,
+    /// Maps whose Start request ends in `Error` (an initial sync that fails), to rehearse how
+    /// a failed asynchronous request is reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failing_maps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

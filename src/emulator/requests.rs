@@ -42,11 +42,16 @@ fn apply(world: &mut World, action: &Action) -> Result<(), String> {
     match action {
         Action::SetMapState { map, state, .. } => {
             let c = world.fo[i].connection.as_mut().ok_or("no connection")?;
+            let failing = c.failing_maps.clone();
             let m = c
                 .maps
                 .iter_mut()
                 .find(|m| m.id == *map)
                 .ok_or("the map was removed (reset?)")?;
+            if *state == MapState::Running && failing.contains(&m.name) {
+                m.state = MapState::Error;
+                return Err(format!("initial sync of map {} failed", m.name));
+            }
             m.state = *state;
         }
         Action::Reset {

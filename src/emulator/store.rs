@@ -45,6 +45,9 @@ pub struct Connection {
     pub legal_entities: Vec<String>,
     pub maps: Vec<DwMap>,
     pub solutions: Vec<SolutionFixture>,
+    /// Map names whose Start ends in `Error`.
+    #[serde(default)]
+    pub failing_maps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -191,6 +194,7 @@ impl World {
                 });
                 Connection {
                     id,
+                    failing_maps: d.failing_maps.clone(),
                     name: format!("dw-{}", host.split('.').next().unwrap_or(&host)),
                     connected_to: d.connected_to.as_deref().map(normalize_url),
                     legal_entities: d

@@ -705,3 +705,40 @@ fn apply_survives_5xx_and_dropped_connections() {
 fn apply_survives_a_429_storm() {
     apply_through_faults("apply-429", &["--rate-limit", "20/s", "--seed", "3"]);
 }
+
+#[test]
+fn a_request_that_ends_in_error_fails_its_step_and_the_apply() {
+    let dir = scratch("apply-request-error");
+    // The emulator makes the Start of this map end in `Error` (an initial sync that fails).
+    let world = std::fs::read_to_string(path(RESTORED)).unwrap().replace(
+        "      legal_entities: [USMF, DEMF]\n",
+        "      legal_entities: [USMF, DEMF]\n      failing_maps: [Customers V3 (accounts)]\n",
+    );
+    let fixture = dir.join("failing.yaml");
+    std::fs::write(&fixture, world).unwrap();
+    let out = run(
+        &dir,
+        &[
+            "apply",
+            "--no-color",
+            "-f",
+            &restore_cfg(),
+            "--emulator",
+            fixture.to_str().unwrap(),
+            "--auto-approve",
+        ],
+        &[],
+    );
+    let text = all(&out);
+    assert_eq!(code(&out), 1, "{text}");
+    assert!(
+        text.contains("initial sync of map Customers V3 (accounts) failed"),
+        "{text}"
+    );
+    assert!(!text.contains("Apply complete"), "{text}");
+    assert!(
+        journals(&dir).contains("\"event\":\"failed\""),
+        "{}",
+        journals(&dir)
+    );
+}
