@@ -172,14 +172,35 @@ fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
                 return Exit::Error;
             }
         };
+        // Read every environment first, concurrently, so the whole fleet's scope is on screen
+        // before the first question; each is then planned again, fresh, right before its own.
+        let configs: Vec<_> = files
+            .iter()
+            .map(|f| (f.clone(), live::load_config(Some(f), ui)))
+            .collect();
+        let overview = fleet::plan_all(&route, configs.clone(), args.fleet.parallelism).await;
+        let summary: Vec<fleet::Row> = overview
+            .iter()
+            .map(|(f, r)| match r {
+                Ok(plan) => fleet::Row::of(plan),
+                Err(p) => fleet::Row::failed(f, p),
+            })
+            .collect();
+        ui.status(&format!("Fleet overview:\n{}", fleet::table(&summary)));
         let mut rows = Vec::new();
         let mut worst = Exit::Ok;
-        for file in files {
-            let Some(desired) = live::load_config(Some(&file), ui) else {
+        for ((file, desired), (_, read)) in configs.into_iter().zip(overview) {
+            let Some(desired) = desired else {
                 rows.push(fleet_row(&file.display().to_string(), Exit::Error));
                 worst = worse(worst, Exit::Error);
                 continue;
             };
+            if let Err(p) = read {
+                ui.problem(&p);
+                rows.push(fleet_row(&desired.name, Exit::Error));
+                worst = worse(worst, Exit::Error);
+                continue;
+            }
             ui.status(&format!("── {} ({}) ──", desired.name, file.display()));
             let mut one = args.clone();
             one.fleet.files = vec![file.clone()];

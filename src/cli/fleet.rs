@@ -5,7 +5,14 @@ use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use futures::StreamExt;
 use sha2::{Digest, Sha256};
+
+use crate::apply::ops::Operations;
+use crate::model::desired::Desired;
+use crate::plan::Plan;
+
+use super::live::Route;
 
 use crate::diag::Problem;
 use crate::render::plan_view::thousands;
@@ -114,6 +121,67 @@ pub struct Row {
     pub actions: usize,
     pub rows: usize,
     pub result: String,
+}
+
+impl Row {
+    pub fn of(plan: &Plan) -> Row {
+        Row {
+            environment: plan.environment.name.clone(),
+            scenario: format!("{} {}", plan.scenario.number, scenario_id(plan)),
+            actions: plan.actions.len(),
+            rows: plan.summary.rows_to_delete,
+            result: if plan.has_errors() {
+                format!("{} error finding(s)", plan.summary.errors)
+            } else if plan.has_changes() {
+                "changes".into()
+            } else {
+                "no changes".into()
+            },
+        }
+    }
+
+    pub fn failed(file: &Path, problem: &Problem) -> Row {
+        Row {
+            environment: file.display().to_string(),
+            scenario: "-".into(),
+            actions: 0,
+            rows: 0,
+            result: format!("error: {}", problem.code),
+        }
+    }
+}
+
+fn scenario_id(plan: &Plan) -> String {
+    serde_json::to_value(plan.scenario.id)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Read every environment (at most `parallelism` at once) and plan it, in input order. A config
+/// that did not load (`None`) or a service that failed is that environment's error only.
+pub async fn plan_all(
+    route: &Route,
+    configs: Vec<(PathBuf, Option<Desired>)>,
+    parallelism: usize,
+) -> Vec<(PathBuf, Result<Plan, Problem>)> {
+    futures::stream::iter(configs)
+        .map(|(file, desired)| async move {
+            let result = match desired {
+                None => Err(Problem::error(
+                    "dwlink::fleet::invalid_config",
+                    format!("{} is not a valid config (see above)", file.display()),
+                )),
+                Some(d) => match route.session(&d) {
+                    Ok(s) => s.read_live().await.map(|state| Plan::make(&d, &state)),
+                    Err(p) => Err(p),
+                },
+            };
+            (file, result)
+        })
+        .buffered(parallelism.max(1))
+        .collect()
+        .await
 }
 
 pub fn table(rows: &[Row]) -> String {

@@ -1,7 +1,5 @@
 use std::path::{Path, PathBuf};
 
-use futures::StreamExt;
-
 use crate::apply::ops::Operations;
 use crate::diag::Problem;
 use crate::model::desired::Desired;
@@ -130,24 +128,7 @@ fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
                     .collect()
             }
         };
-        let route = &route;
-        futures::stream::iter(configs)
-            .map(|(file, desired)| async move {
-                let result = match desired {
-                    None => Err(Problem::error(
-                        "dwlink::fleet::invalid_config",
-                        format!("{} is not a valid config (see above)", file.display()),
-                    )),
-                    Some(d) => match route.session(&d) {
-                        Ok(s) => s.read_live().await.map(|state| Plan::make(&d, &state)),
-                        Err(p) => Err(p),
-                    },
-                };
-                (file, result)
-            })
-            .buffered(args.fleet.parallelism.max(1))
-            .collect()
-            .await
+        fleet::plan_all(&route, configs, args.fleet.parallelism).await
     });
 
     let color = ui.color_out();
@@ -169,30 +150,12 @@ fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
                     ));
                     ui.out(&plan_view::render(plan, color));
                 }
-                rows.push(fleet::Row {
-                    environment: plan.environment.name.clone(),
-                    scenario: format!("{} {}", plan.scenario.number, kebab(&plan.scenario.id)),
-                    actions: plan.actions.len(),
-                    rows: plan.summary.rows_to_delete,
-                    result: if plan.has_errors() {
-                        format!("{} error finding(s)", plan.summary.errors)
-                    } else if plan.has_changes() {
-                        "changes".into()
-                    } else {
-                        "no changes".into()
-                    },
-                });
+                rows.push(fleet::Row::of(plan));
                 plans.push(plan.clone());
             }
             Err(p) => {
                 ui.problem(p);
-                rows.push(fleet::Row {
-                    environment: file.display().to_string(),
-                    scenario: "-".into(),
-                    actions: 0,
-                    rows: 0,
-                    result: format!("error: {}", p.code),
-                });
+                rows.push(fleet::Row::failed(file, p));
             }
         }
     }
@@ -212,11 +175,4 @@ fn save_in(dir: &Path, plan: &Plan) -> Result<(), Problem> {
         )
     })?;
     planfile::write(&dir.join(format!("{}.plan", plan.environment.name)), plan)
-}
-
-fn kebab(s: &crate::plan::Scenario) -> String {
-    serde_json::to_value(s)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
