@@ -322,7 +322,7 @@ fn apply_of_a_fresh_saved_plan_runs_it() {
 
 use crate::harness::{
     all, apply, assert_all_backed_up, assert_no_secrets, assert_settled_on_uat, backed_up,
-    backup_files, in_pty, journals, live_keys, path, restore_cfg, run, Emu, RESTORED,
+    backup_files, in_pty, journals, live_keys, path, restore_cfg, run, start_emu, Emu, RESTORED,
 };
 
 fn saved_plan(dir: &Path, emu: &Emu) -> String {
@@ -397,7 +397,7 @@ fn every_example_applies_end_to_end_or_is_refused_by_its_guard() {
 #[test]
 fn a_plan_from_another_dwlink_version_is_refused() {
     let dir = scratch("apply-version");
-    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
     let plan = saved_plan(&dir, &emu);
     let mut p: Value = serde_json::from_str(&std::fs::read_to_string(&plan).unwrap()).unwrap();
     p["dwlink_version"] = "0.0.1-older".into();
@@ -418,7 +418,7 @@ fn a_plan_from_another_dwlink_version_is_refused() {
 #[test]
 fn a_plan_for_another_environment_is_refused() {
     let dir = scratch("apply-other-env");
-    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
     let plan = saved_plan(&dir, &emu);
     let other = path("examples/scenario-4-cloud-hosted.yaml");
     let out = run(
@@ -446,7 +446,7 @@ fn a_plan_for_another_environment_is_refused() {
 #[test]
 fn typing_the_name_at_the_prompt_applies_and_anything_else_refuses() {
     let dir = scratch("apply-pty");
-    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
     let cfg = restore_cfg();
     let args = ["apply", "-f", &cfg, "--emulator-url", &emu.url];
     let Some((rc, text)) = in_pty(&dir, &args, "contoso-prod\n") else {
@@ -483,13 +483,13 @@ fn typing_the_name_at_the_prompt_applies_and_anything_else_refuses() {
 #[test]
 fn without_a_terminal_there_are_no_bars_and_json_is_one_event_per_line() {
     let dir = scratch("apply-json");
-    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
     let out = apply(&dir, &restore_cfg(), &emu, &[]);
     assert_eq!(code(&out), 0, "{}", all(&out));
     assert!(!stderr(&out).contains('\r') && !stderr(&out).contains("requests completed"));
 
     let dir = scratch("apply-json-2");
-    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
     let cfg = restore_cfg();
     let out = run(
         &dir,
@@ -528,7 +528,7 @@ fn without_a_terminal_there_are_no_bars_and_json_is_one_event_per_line() {
 #[test]
 fn restore_reproduces_the_deleted_rows_column_by_column() {
     let dir = scratch("apply-restore-exact");
-    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
     let cfg = restore_cfg();
     let out = apply(&dir, &cfg, &emu, &[]);
     assert_eq!(code(&out), 0, "{}", all(&out));
@@ -604,7 +604,7 @@ fn restore_reproduces_the_deleted_rows_column_by_column() {
 #[test]
 fn no_secret_or_token_reaches_output_plan_journal_or_backup() {
     let dir = scratch("apply-secrets");
-    let emu = Emu::start(&path(RESTORED), &dir.join("world.json"), &[]);
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
     let cfg = restore_cfg();
     let plan = saved_plan(&dir, &emu);
     let out = run(
@@ -660,10 +660,10 @@ fn apply_through_faults(name: &str, faults: &[&str]) {
     let state = dir.join("world.json");
     let cfg = restore_cfg();
     let before = {
-        let calm = Emu::start(&path(RESTORED), &state, &[]);
+        let calm = start_emu(&path(RESTORED), &state, &[]);
         live_keys(&crate::harness::status(&dir, &cfg, &calm))
     };
-    let emu = Emu::start(&path(RESTORED), &state, faults);
+    let emu = start_emu(&path(RESTORED), &state, faults);
     let mut attempts = Vec::new();
     for _ in 0..8 {
         let out = apply(&dir, &cfg, &emu, &[]);
@@ -688,7 +688,7 @@ fn apply_through_faults(name: &str, faults: &[&str]) {
         "finished within 8 runs: {attempts:?}"
     );
     drop(emu);
-    let calm = Emu::start(&path(RESTORED), &state, &[]);
+    let calm = start_emu(&path(RESTORED), &state, &[]);
     assert_settled_on_uat(&crate::harness::status(&dir, &cfg, &calm));
     assert_all_backed_up(&dir, &before);
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -22,42 +22,11 @@ pub fn restore_cfg() -> String {
 }
 
 /// A `dwlink emulator` process on a state file; dropping it kills it (like a host going away).
-pub struct Emu {
-    child: Child,
-    pub url: String,
-}
+pub type Emu = crate::support::Emulator;
 
-impl Emu {
-    pub fn start(fixture: &str, state: &Path, faults: &[&str]) -> Emu {
-        use std::io::{BufRead, BufReader};
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dwlink"))
-            .args(["emulator", "--listen", "127.0.0.1:0", "--fixture", fixture])
-            .arg("--state")
-            .arg(state)
-            .args(faults)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the emulator");
-        let mut line = String::new();
-        let out = child.stdout.take().expect("emulator stdout");
-        BufReader::new(out)
-            .read_line(&mut line)
-            .expect("emulator prints its address");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http"))
-            .unwrap_or_else(|| panic!("no URL in {line:?}"))
-            .to_string();
-        Emu { child, url }
-    }
-}
-
-impl Drop for Emu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Start one from a fixture path relative to the repository, with fault flags.
+pub fn start_emu(fixture: &str, state: &Path, faults: &[&str]) -> Emu {
+    Emu::with_flags(Path::new(fixture), state, faults)
 }
 
 pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {

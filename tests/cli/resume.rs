@@ -8,7 +8,7 @@ use std::path::Path;
 
 use crate::harness::{
     all, apply, assert_all_backed_up, assert_settled_on_uat, backup_files, journals, live_keys,
-    path, restore_cfg, status, wait_for_journal, Emu, MISMATCH, RESTORED,
+    path, restore_cfg, start_emu, status, wait_for_journal, Emu, MISMATCH, RESTORED,
 };
 use crate::support::{scratch, stderr};
 
@@ -16,7 +16,7 @@ fn crash_then_resume(point: &str) -> std::path::PathBuf {
     let dir = scratch(&format!("resume-{}", point.replace([':', '#'], "-")));
     let state = dir.join("world.json");
     let cfg = restore_cfg();
-    let emu = Emu::start(&path(RESTORED), &state, &[]);
+    let emu = start_emu(&path(RESTORED), &state, &[]);
     let before = live_keys(&status(&dir, &cfg, &emu));
 
     let out = apply(&dir, &cfg, &emu, &[("DWLINK_TEST_CRASH_AT", point)]);
@@ -30,7 +30,7 @@ fn crash_then_resume(point: &str) -> std::path::PathBuf {
 
     // The services outlive the client, but prove the state file carries them over too.
     drop(emu);
-    let emu = Emu::start(&path(RESTORED), &state, &[]);
+    let emu = start_emu(&path(RESTORED), &state, &[]);
     let out = apply(&dir, &cfg, &emu, &[]);
     let text = all(&out);
     assert_eq!(out.status.code(), Some(0), "resume after {point}: {text}");
@@ -98,7 +98,7 @@ fn killed_after_the_reset_took_effect_the_steps_after_it_are_carried_over() {
     let dir = scratch("resume-carry");
     let state = dir.join("world.json");
     let cfg = path("examples/scenario-2-organization-mismatch.yaml");
-    let emu = Emu::start(&path(MISMATCH), &state, &[]);
+    let emu = start_emu(&path(MISMATCH), &state, &[]);
     let before = live_keys(&status(&dir, &cfg, &emu));
     let out = apply(
         &dir,
@@ -134,7 +134,7 @@ fn resume_refuses_when_the_reset_target_moved() {
     let dir = scratch("resume-target");
     let state = dir.join("world.json");
     let cfg = restore_cfg();
-    let emu = Emu::start(&path(RESTORED), &state, &[]);
+    let emu = start_emu(&path(RESTORED), &state, &[]);
     let out = apply(
         &dir,
         &cfg,
@@ -155,7 +155,7 @@ fn resume_refuses_when_the_reset_target_moved() {
     *link = moved.into();
     std::fs::write(&state, world.to_string()).unwrap();
 
-    let emu = Emu::start(&path(RESTORED), &state, &[]);
+    let emu = start_emu(&path(RESTORED), &state, &[]);
     let out = apply(&dir, &cfg, &emu, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", all(&out));
     assert!(
@@ -196,7 +196,7 @@ fn a_real_sigkill_mid_clear_is_finished_by_the_next_apply() {
     let state = dir.join("world.json");
     let cfg = restore_cfg();
     // Slow requests so the kill lands while the tables are being cleared.
-    let emu = Emu::start(&path(RESTORED), &state, &["--latency-ms", "40"]);
+    let emu = start_emu(&path(RESTORED), &state, &["--latency-ms", "40"]);
     let before = live_keys(&status(&dir, &cfg, &emu));
     let mut child = spawn_apply(&dir, &emu);
     let reached = wait_for_journal(&dir, &["\"start\"", "clear-table"], 30);
@@ -215,7 +215,7 @@ fn ctrl_c_stops_after_the_current_step_and_says_how_to_resume() {
     let dir = scratch("resume-ctrl-c");
     let state = dir.join("world.json");
     let cfg = restore_cfg();
-    let emu = Emu::start(&path(RESTORED), &state, &["--latency-ms", "40"]);
+    let emu = start_emu(&path(RESTORED), &state, &["--latency-ms", "40"]);
     let before = live_keys(&status(&dir, &cfg, &emu));
     let child = spawn_apply(&dir, &emu);
     assert!(wait_for_journal(&dir, &["\"start\"", "backup"], 30));

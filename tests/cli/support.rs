@@ -81,12 +81,18 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(fixture: &Path, state: &Path) -> Emulator {
+        Emulator::with_flags(fixture, state, &[])
+    }
+
+    /// With extra `dwlink emulator` flags (faults: `--fail-rate 0.2`, `--rate-limit 20/s`, …).
+    pub fn with_flags(fixture: &Path, state: &Path, flags: &[&str]) -> Emulator {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_dwlink"))
             .args(["emulator", "--listen", "127.0.0.1:0", "--fixture"])
             .arg(fixture)
             .arg("--state")
             .arg(state)
+            .args(flags)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
