@@ -75,6 +75,17 @@ pub enum EnvironmentType {
     CloudHosted,
 }
 
+impl EnvironmentType {
+    /// As written in configs and printed in views.
+    pub fn name(self) -> &'static str {
+        match self {
+            EnvironmentType::Production => "production",
+            EnvironmentType::Sandbox => "sandbox",
+            EnvironmentType::CloudHosted => "cloud-hosted",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dataverse {

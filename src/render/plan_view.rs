@@ -18,7 +18,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
         "{} {} ({}) · {}",
         paint(color, Style::Bold, "dwlink plan for"),
         paint(color, Style::Bold, &env.name),
-        env_type(plan),
+        plan.environment.environment_type.name(),
         env.finance_operations_url
     );
     let _ = writeln!(
@@ -71,14 +71,6 @@ pub fn render(plan: &Plan, color: bool) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", tally(plan));
     out
-}
-
-fn env_type(plan: &Plan) -> &'static str {
-    match plan.environment.environment_type {
-        crate::config::raw::EnvironmentType::Production => "production",
-        crate::config::raw::EnvironmentType::Sandbox => "sandbox",
-        crate::config::raw::EnvironmentType::CloudHosted => "cloud-hosted",
-    }
 }
 
 pub fn describe(action: &Action) -> String {

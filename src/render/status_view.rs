@@ -15,10 +15,10 @@ pub fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
     let scenario = classify(live);
     let _ = writeln!(
         out,
-        "{} {} ({:?})",
+        "{} {} ({})",
         paint(color, Style::Bold, "Finance and operations:"),
         fo.url.as_str().trim_end_matches('/'),
-        fo.environment_type
+        fo.environment_type.name()
     );
     let _ = writeln!(
         out,
