@@ -221,15 +221,7 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
         progress: Progress<'_>,
     ) -> Result<usize, Problem> {
         let table = self.table_ref(service, entity_set);
-        let rows: Vec<Row> = rows
-            .iter()
-            .filter_map(|r| r.as_object().cloned())
-            .map(|mut r| {
-                // Annotations describe a read, not a row to create.
-                r.retain(|k, _| !k.starts_with('@'));
-                r
-            })
-            .collect();
+        let rows: Vec<Row> = rows.iter().filter_map(|r| r.as_object().cloned()).collect();
         let n = self
             .provider
             .create_rows(&table, &rows)

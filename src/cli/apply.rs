@@ -15,7 +15,7 @@ use crate::render::ui::{Ui, Verbosity};
 
 use super::fleet::{self, FleetArgs};
 use super::live::{self, LiveArgs};
-use super::Exit;
+use super::{fail, Exit};
 
 /// Execute a plan after confirmation: backup first, journal every step, verify at the end.
 ///
@@ -58,10 +58,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     let saved = match &args.plan {
         Some(path) => match planfile::read(path) {
             Ok(p) => Some(p),
-            Err(p) => {
-                ui.problem(&p);
-                return Exit::Error;
-            }
+            Err(p) => return fail(ui, &p),
         },
         None => None,
     };
@@ -119,18 +116,12 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     }
     let rt = match live::runtime() {
         Ok(rt) => rt,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     rt.block_on(async move {
         let route = match live::route(&args.live, ui).await {
             Ok(r) => r,
-            Err(p) => {
-                ui.problem(&p);
-                return Exit::Error;
-            }
+            Err(p) => return fail(ui, &p),
         };
         apply(&args, &route, saved, desired, ui).await
     })
@@ -152,25 +143,16 @@ fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
     }
     let files = match args.fleet.resolve() {
         Ok(f) => f,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let rt = match live::runtime() {
         Ok(rt) => rt,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     rt.block_on(async {
         let route = match live::route(&args.live, ui).await {
             Ok(r) => r,
-            Err(p) => {
-                ui.problem(&p);
-                return Exit::Error;
-            }
+            Err(p) => return fail(ui, &p),
         };
         // Read every environment first, concurrently, so the whole fleet's scope is on screen
         // before the first question; each is then planned again, fresh, right before its own.
@@ -240,17 +222,11 @@ async fn apply(
 ) -> Exit {
     let session = match route.session(&desired) {
         Ok(s) => s,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let state = match session.read_live().await {
         Ok(s) => s,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let journal_dir = args.state_dir.join("journal");
     let mut unfinished = None;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use crate::emulator::{self, FaultOptions, Options};
 use crate::render::ui::Ui;
 
-use super::Exit;
+use super::{fail, Exit};
 
 /// Serve the emulated F&O, Dataverse, dual-write management and token services.
 ///
@@ -107,10 +107,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     runtime.block_on(async {
         let emu = match emulator::spawn(fixture, options).await {
             Ok(e) => e,
-            Err(p) => {
-                ui.problem(&p);
-                return Exit::Error;
-            }
+            Err(p) => return fail(ui, &p),
         };
         ui.out(&format!("dwlink emulator listening on {}", emu.url()));
         if let Some(_ca) = emu.ca_pem() {

@@ -4,7 +4,7 @@ use crate::import::{self, Header};
 use crate::render::ui::Ui;
 
 use super::live::{self, LiveArgs};
-use super::{write_output, Exit};
+use super::{fail, write_output, Exit};
 
 /// Print a config (YAML) that declares the live link as it is now.
 ///
@@ -42,10 +42,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     });
     let (connection, state) = match read {
         Ok(r) => r,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let imported = import::build(&connection, &state);
     let header = Header {
@@ -59,10 +56,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     };
     let text = match import::render(&imported, &header) {
         Ok(t) => t,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     for note in &imported.notes {
         ui.status(&format!("note: {note}"));

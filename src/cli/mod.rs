@@ -114,6 +114,12 @@ pub fn main() -> ExitCode {
     run(cli.command, &mut ui).into()
 }
 
+/// Report a problem that ends the command.
+pub(crate) fn fail(ui: &mut Ui, problem: &crate::diag::Problem) -> Exit {
+    ui.problem(problem);
+    Exit::Error
+}
+
 pub fn run(command: Command, ui: &mut Ui) -> Exit {
     match command {
         Command::Validate(a) => validate::run(a, ui),

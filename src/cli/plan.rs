@@ -8,7 +8,7 @@ use crate::render::{plan_view, ui::Ui};
 
 use super::fleet::{self, FleetArgs};
 use super::live::{self, LiveArgs};
-use super::Exit;
+use super::{fail, Exit};
 
 /// Read live state, compare it with the config and print the ordered actions.
 ///
@@ -50,10 +50,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
         })
     }) {
         Ok(p) => p,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     if let Some(out) = &args.out {
         if let Err(p) = planfile::write(out, &plan) {
@@ -98,10 +95,7 @@ fn exit_for(results: &[Result<Plan, Problem>], detailed: bool) -> Exit {
 fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
     let files = match args.fleet.resolve() {
         Ok(f) => f,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     if files.is_empty() {
         ui.status("This shard holds no config; nothing to plan.");
@@ -113,10 +107,7 @@ fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
         .collect();
     let rt = match live::runtime() {
         Ok(rt) => rt,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let results: Vec<(PathBuf, Result<Plan, Problem>)> = rt.block_on(async {
         let route = match live::route(&args.live, ui).await {

@@ -9,7 +9,7 @@ use crate::render::plan_view::thousands;
 use crate::render::ui::{Style, Ui};
 
 use super::live::{self, LiveArgs};
-use super::Exit;
+use super::{fail, Exit};
 
 /// Put back rows that an earlier apply deleted, from its backup. Rows that exist are left alone,
 /// so running it twice is harmless.
@@ -33,10 +33,7 @@ pub struct Args {
 pub fn run(args: Args, ui: &mut Ui) -> Exit {
     let backup = match backup::read(&args.backup) {
         Ok(b) => b,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;
@@ -56,18 +53,12 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     }
     let rt = match live::runtime() {
         Ok(rt) => rt,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     rt.block_on(async {
         let session = match live::connect(&args.live, &desired, ui).await {
             Ok(s) => s,
-            Err(p) => {
-                ui.problem(&p);
-                return Exit::Error;
-            }
+            Err(p) => return fail(ui, &p),
         };
         // The restore's own plan: which backed-up rows are missing now.
         let mut missing = Vec::new();

@@ -4,7 +4,7 @@ use crate::render::ui::Ui;
 use crate::snapshot::{self, Header};
 
 use super::live::{self, LiveArgs};
-use super::{write_output, Exit};
+use super::{fail, write_output, Exit};
 
 /// Write the live state as an emulator fixture, rows included and secrets never, to rehearse an
 /// apply on a copy.
@@ -38,10 +38,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     });
     let captured = match captured {
         Ok(c) => c,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let fixture = snapshot::to_fixture(&captured, &desired);
     let header = Header {
@@ -56,10 +53,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     };
     let text = match snapshot::render(&fixture, &captured, &desired, &header) {
         Ok(t) => t,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     if let Err(p) = snapshot::check_loadable(&text) {
         ui.problem(&p);

@@ -7,7 +7,7 @@ use crate::plan::Plan;
 use crate::render::{status_view, ui::Ui};
 
 use super::live::{self, LiveArgs};
-use super::Exit;
+use super::{fail, Exit};
 
 /// Show the live state, read-only: link, maps, key-table row counts, findings.
 ///
@@ -35,10 +35,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
         })
     }) {
         Ok(s) => s,
-        Err(p) => {
-            ui.problem(&p);
-            return Exit::Error;
-        }
+        Err(p) => return fail(ui, &p),
     };
     let plan = Plan::make(&desired, &state);
     if args.json {
