@@ -33,8 +33,10 @@ pub struct Measured {
 }
 
 fn main() {
-    // `DWLINK_BENCH=clear` runs only the in-process clear (no release binary needed).
-    let only_clear = std::env::var("DWLINK_BENCH").is_ok_and(|v| v == "clear");
+    // `DWLINK_BENCH=clear` runs only the in-process clear (no release binary needed);
+    // `DWLINK_BENCH=process` only the measurements of the release binary (plan, validate).
+    let only = std::env::var("DWLINK_BENCH").unwrap_or_default();
+    let only_clear = only == "clear";
     let dir = std::env::temp_dir().join(format!("dwlink-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     std::fs::write(dir.join("dwlink.yaml"), CONFIG).expect("config");
@@ -56,6 +58,11 @@ fn main() {
     println!();
     println!("| measurement | result | bound or baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
+    if only == "process" {
+        processes(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     let world = World {
         fo_rows: 20_000,

@@ -99,6 +99,14 @@ impl Bits {
     }
 }
 
+/// The columns a reader needs of generated rows (stored rows are always read whole): the
+/// `$select` plus what the `$filter` looks at.
+#[derive(Debug, Clone, Copy)]
+pub enum Columns<'a> {
+    All,
+    Only(&'a [String]),
+}
+
 /// Where a page stopped: generated rows come first in index order, then explicit rows by key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cursor {
@@ -170,6 +178,16 @@ impl Table {
         }
     }
 
+    fn generated_columns(&self, i: u32, columns: Columns<'_>) -> Row {
+        let fields = match columns {
+            Columns::All => generate::row(self.kind, &self.gen, i),
+            Columns::Only(names) => generate::project(self.kind, &self.gen, i, &|c| {
+                names.iter().any(|n| n.eq_ignore_ascii_case(c))
+            }),
+        };
+        Row { etag: 1, fields }
+    }
+
     pub fn len(&self) -> usize {
         (self.gen.count - self.gone.count_below(self.gen.count)) as usize + self.rows.len()
     }
@@ -178,10 +196,11 @@ impl Table {
         self.len() == 0
     }
 
-    /// Rows after `after`, in cursor order.
+    /// Rows after `after`, in cursor order; generated rows carry only `columns`.
     pub fn iter_from<'a>(
         &'a self,
         after: Option<&Cursor>,
+        columns: Columns<'a>,
     ) -> Box<dyn Iterator<Item = (Cursor, Cow<'a, Row>)> + 'a> {
         use std::ops::Bound;
         let (gen_start, key_from): (u32, Bound<String>) = match after {
@@ -191,7 +210,12 @@ impl Table {
         };
         let gen = (gen_start..self.gen.count)
             .filter(move |&i| !self.gone.get(i))
-            .map(move |i| (Cursor::Gen(i), Cow::Owned(self.generated(i))));
+            .map(move |i| {
+                (
+                    Cursor::Gen(i),
+                    Cow::Owned(self.generated_columns(i, columns)),
+                )
+            });
         let explicit = self
             .rows
             .range((key_from, Bound::Unbounded))

@@ -78,11 +78,14 @@ impl Reply {
     pub fn content_type(&self) -> Option<String> {
         match (&self.raw, &self.body) {
             (Some((ct, _)), _) => Some(ct.clone()),
-            (None, Some(_)) => Some("application/json; odata.metadata=minimal".into()),
+            (None, Some(_)) => Some(JSON.into()),
             (None, None) => None,
         }
     }
 }
+
+/// The content type of every JSON reply.
+pub const JSON: &str = "application/json; odata.metadata=minimal";
 
 pub fn bad_request(message: impl Into<String>) -> Reply {
     Reply::error(StatusCode::BAD_REQUEST, "BadRequest", message)

@@ -23,6 +23,7 @@ pub mod device_code;
 pub mod dws;
 pub mod fo;
 pub mod odata;
+pub mod picked;
 mod read;
 pub mod reply;
 pub mod request;

@@ -6,6 +6,8 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::picked::{self, PickedRow};
+use super::reply::Reply;
 use super::request::ApiRequest;
 use super::session::Session;
 use crate::provider::error::{Api, ProviderError};
@@ -71,23 +73,51 @@ pub fn quote(s: &str) -> String {
 /// A key predicate from a row: `('a')`, `(guid)` or `(K1='a',K2='b')`. `None` when a key column
 /// is missing or not a scalar.
 pub fn key_predicate(row: &Row, keys: &[&str], guid: bool) -> Option<String> {
-    let lit = |v: &Value| -> Option<String> {
-        match v {
-            Value::String(s) if guid => uuid::Uuid::try_parse(s).ok().map(|g| g.to_string()),
-            Value::String(s) => Some(quote(s)),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
+    predicate(keys, |i| row.get(keys[i]), guid)
+}
+
+/// The same from picked values: `value(i)` is key column `i`'s value. Written into one string
+/// (this runs once per row of every key table).
+pub fn predicate<'v>(
+    keys: &[&str],
+    value: impl Fn(usize) -> Option<&'v Value>,
+    guid: bool,
+) -> Option<String> {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(2 + keys.len() * 40);
+    out.push('(');
+    for (i, k) in keys.iter().enumerate() {
+        if keys.len() > 1 {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(k);
+            out.push('=');
         }
-    };
-    if let [only] = keys {
-        return Some(format!("({})", lit(row.get(*only)?)?));
+        match value(i)? {
+            Value::String(s) if guid => {
+                let g = uuid::Uuid::try_parse(s).ok()?;
+                let _ = write!(out, "{}", g.hyphenated());
+            }
+            Value::String(s) => {
+                out.push('\'');
+                for part in s.split_inclusive('\'') {
+                    out.push_str(part);
+                    if part.ends_with('\'') {
+                        out.push('\'');
+                    }
+                }
+                out.push('\'');
+            }
+            Value::Number(n) => {
+                let _ = write!(out, "{n}");
+            }
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            _ => return None,
+        }
     }
-    let parts: Option<Vec<String>> = keys
-        .iter()
-        .map(|k| Some(format!("{k}={}", lit(row.get(*k)?)?)))
-        .collect();
-    Some(format!("({})", parts?.join(",")))
+    out.push(')');
+    Some(out)
 }
 
 /// `Set` + `(key)`, ready to join onto the service base.
@@ -120,6 +150,30 @@ impl<'s> Pages<'s> {
 
     /// The next page's rows; `None` once the last page was returned.
     pub async fn next_page(&mut self) -> Result<Option<Vec<Row>>, ProviderError> {
+        self.next_with(|reply| {
+            let body = reply.json_value()?;
+            split_page(body).map_err(|d| reply.bad(d))
+        })
+        .await
+    }
+
+    /// The next page with only `columns` of each row (in that order), for readers that need
+    /// a few columns of many rows.
+    pub async fn next_picked(
+        &mut self,
+        columns: &[&str],
+    ) -> Result<Option<Vec<PickedRow>>, ProviderError> {
+        self.next_with(|reply| {
+            let page = reply.parse_json(|body| picked::parse(body, columns))?;
+            Ok((page.rows, page.next_link))
+        })
+        .await
+    }
+
+    async fn next_with<T>(
+        &mut self,
+        parse: impl FnOnce(&Reply) -> Result<(T, Option<String>), ProviderError>,
+    ) -> Result<Option<T>, ProviderError> {
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
@@ -146,8 +200,7 @@ impl<'s> Pages<'s> {
             format!("odata.maxpagesize={}", self.paging.page_size),
         );
         let reply = self.session.send(&req).await?;
-        let body = reply.json_value()?;
-        let (rows, link) = split_page(body).map_err(|d| reply.bad(d))?;
+        let (rows, link) = parse(&reply)?;
         if let Some(link) = link {
             let next = self
                 .session
@@ -159,6 +212,26 @@ impl<'s> Pages<'s> {
         }
         Ok(Some(rows))
     }
+}
+
+/// Reads `columns` of a whole collection and hands each page to `on_page`. The next page is
+/// requested before `on_page` runs, so counting a page overlaps the wait for the next one.
+pub async fn for_each_picked_page(
+    session: &Session,
+    api: Api,
+    first: Url,
+    paging: Paging,
+    columns: &[&str],
+    mut on_page: impl FnMut(Vec<PickedRow>) -> Result<(), ProviderError>,
+) -> Result<(), ProviderError> {
+    let mut pages = Pages::new(session, api, first, paging);
+    let mut current = pages.next_picked(columns).await?;
+    while let Some(rows) = current {
+        let (next, done) = tokio::join!(pages.next_picked(columns), async { on_page(rows) });
+        done?;
+        current = next?;
+    }
+    Ok(())
 }
 
 /// Reads a whole collection, page after page, and hands each page to `on_page`.

@@ -6,7 +6,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::dataverse::{self, EntitySet};
-use super::odata::{key_predicate, read_all, Row};
+use super::odata::{for_each_picked_page, predicate};
+use super::picked::PickedRow;
 use super::tables::{TableDef, TABLES};
 use super::{dws, fo, Endpoints, HttpProvider};
 use crate::model::desired::Desired;
@@ -124,15 +125,9 @@ impl HttpProvider {
             def,
             Some(def.plan_select(def.keys)),
         )?;
-        let rows = read_all(
-            &self.session,
-            Api::FinanceOperations,
-            url.clone(),
-            self.settings.paging_for(Api::FinanceOperations),
-        )
-        .await?;
-        key_table(def, def.entity_set, def.keys, &rows)
-            .map_err(|d| ProviderError::bad_reply(def.api(), redact_url(&url), d))
+        let paging = self.settings.paging_for(Api::FinanceOperations);
+        self.count_table(def, def.entity_set, def.keys, url, paging)
+            .await
     }
 
     async fn read_runtime_table(
@@ -143,64 +138,102 @@ impl HttpProvider {
         let Some(EntitySet { name, primary_id }) =
             dataverse::runtime_entity_set(&self.session, &ep.dataverse_api).await?
         else {
-            return key_table(def, def.entity_set, def.keys, &[])
-                .map_err(|d| ProviderError::bad_reply(def.api(), "", d));
+            return Ok(KeyCounter::new(def, def.entity_set, def.keys).finish());
         };
         let keys = [primary_id.as_str()];
         let url =
             dataverse::collection_url(&ep.dataverse_api, &name, Some(def.plan_select(&keys)))?;
-        let rows = read_all(
-            &self.session,
-            Api::Dataverse,
-            url.clone(),
-            self.settings.paging,
-        )
+        self.count_table(def, &name, &keys, url, self.settings.paging)
+            .await
+    }
+
+    /// Pages of keys and the fact column, counted as they arrive: the plan never holds a
+    /// table's rows, only their key predicates.
+    async fn count_table(
+        &self,
+        def: &TableDef,
+        entity_set: &str,
+        keys: &[&str],
+        url: Url,
+        paging: super::odata::Paging,
+    ) -> Result<KeyTable, ProviderError> {
+        let mut columns = keys.to_vec();
+        columns.extend(def.fact);
+        let mut counter = KeyCounter::new(def, entity_set, keys);
+        let shown = redact_url(&url);
+        for_each_picked_page(&self.session, def.api(), url, paging, &columns, |rows| {
+            counter
+                .add(rows)
+                .map_err(|d| ProviderError::bad_reply(def.api(), shown.clone(), d))
+        })
         .await?;
-        key_table(def, &name, &keys, &rows)
-            .map_err(|d| ProviderError::bad_reply(def.api(), redact_url(&url), d))
+        Ok(counter.finish())
     }
 }
 
-/// Keys and counted facts of one table; a row without a usable key is a bad reply, because a
-/// row we cannot name is a row we could neither back up nor delete.
-pub fn key_table(
-    def: &TableDef,
-    entity_set: &str,
-    keys: &[&str],
-    rows: &[Row],
-) -> Result<KeyTable, String> {
-    let mut table = KeyTable {
-        service: def.service,
-        table: def.table.to_string(),
-        entity_set: entity_set.to_string(),
-        keys: Vec::with_capacity(rows.len()),
-        external_urls: BTreeMap::new(),
-        secure_config_organizations: BTreeMap::new(),
-    };
-    for (i, row) in rows.iter().enumerate() {
-        let key = key_predicate(row, keys, def.guid_key).ok_or_else(|| {
-            format!(
-                "row {i} of {entity_set} has no usable key ({})",
-                keys.join(", ")
-            )
-        })?;
-        table.keys.push(key);
-        let Some(fact) = def.fact else { continue };
-        let value = match row.get(fact) {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.trim().to_string(),
-            _ => continue,
-        };
-        if fact == "ExternalEnvironmentURL" {
-            *table
-                .external_urls
-                .entry(normalize_url(&value))
-                .or_default() += 1;
-        } else {
-            *table.secure_config_organizations.entry(value).or_default() += 1;
+/// Keys and counted facts of one table, page by page. A row without a usable key is a bad
+/// reply, because a row we cannot name is a row we could neither back up nor delete.
+pub struct KeyCounter<'k> {
+    table: KeyTable,
+    keys: &'k [&'k str],
+    guid: bool,
+    fact: Option<&'static str>,
+}
+
+impl<'k> KeyCounter<'k> {
+    pub fn new(def: &TableDef, entity_set: &str, keys: &'k [&'k str]) -> Self {
+        KeyCounter {
+            table: KeyTable {
+                service: def.service,
+                table: def.table.to_string(),
+                entity_set: entity_set.to_string(),
+                keys: Vec::new(),
+                external_urls: BTreeMap::new(),
+                secure_config_organizations: BTreeMap::new(),
+            },
+            keys,
+            guid: def.guid_key,
+            fact: def.fact,
         }
     }
-    table.keys.sort();
-    Ok(table)
+
+    /// Rows of `keys` then the fact column, as `for_each_picked_page` hands them over.
+    pub fn add(&mut self, rows: Vec<PickedRow>) -> Result<(), String> {
+        let t = &mut self.table;
+        t.keys.reserve(rows.len());
+        for row in rows {
+            let key = predicate(self.keys, |i| row[i].as_ref(), self.guid).ok_or_else(|| {
+                format!(
+                    "row {} of {} has no usable key ({})",
+                    t.keys.len(),
+                    t.entity_set,
+                    self.keys.join(", ")
+                )
+            })?;
+            t.keys.push(key);
+            let fact_value = row.get(self.keys.len()).and_then(Option::as_ref);
+            let (Some(fact), Some(Value::String(value))) = (self.fact, fact_value) else {
+                continue;
+            };
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            if fact == "ExternalEnvironmentURL" {
+                *t.external_urls.entry(normalize_url(value)).or_default() += 1;
+            } else {
+                *t.secure_config_organizations
+                    .entry(value.to_string())
+                    .or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> KeyTable {
+        self.table.keys.sort_unstable();
+        self.table
+    }
 }
 
 /// URLs as `Url` prints them (lower-case host, trailing `/`), so they compare with config URLs.
@@ -217,24 +250,22 @@ mod tests {
 
     #[test]
     fn key_tables_count_facts_and_sort_keys() {
-        let rows: Vec<Row> = [
-            json!({"ProjectName":"b","ExternalEnvironmentURL":"https://Org.example"}),
-            json!({"ProjectName":"a","ExternalEnvironmentURL":"https://org.example/"}),
-            json!({"ProjectName":"c","ExternalEnvironmentURL":null}),
-        ]
-        .into_iter()
-        .map(|v| v.as_object().unwrap().clone())
-        .collect();
-        let t = key_table(
-            &TABLES[0],
-            "DualWriteProjectConfigurations",
-            TABLES[0].keys,
-            &rows,
-        )
+        let row = |k: &str, url: Value| vec![Some(json!(k)), Some(url)];
+        let mut c = KeyCounter::new(&TABLES[0], "DualWriteProjectConfigurations", TABLES[0].keys);
+        c.add(vec![
+            row("b", json!("https://Org.example")),
+            row("a", json!("https://org.example/")),
+        ])
         .unwrap();
-        assert_eq!(t.keys, ["('a')", "('b')", "('c')"]);
+        c.add(vec![row("c", Value::Null), vec![Some(json!("d")), None]])
+            .unwrap();
+        let t = c.finish();
+        assert_eq!(t.keys, ["('a')", "('b')", "('c')", "('d')"]);
         assert_eq!(t.external_urls.get("https://org.example/"), Some(&2));
-        let bad = vec![json!({"X":1}).as_object().unwrap().clone()];
-        assert!(key_table(&TABLES[0], "S", TABLES[0].keys, &bad).is_err());
+        let mut bad = KeyCounter::new(&TABLES[0], "S", TABLES[0].keys);
+        let e = bad
+            .add(vec![row("a", Value::Null), vec![None, None]])
+            .unwrap_err();
+        assert!(e.contains("row 1 of S"), "{e}");
     }
 }

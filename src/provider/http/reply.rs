@@ -35,6 +35,15 @@ impl Reply {
     }
 
     pub fn json_value(&self) -> Result<serde_json::Value, ProviderError> {
+        self.parse_json(|b| serde_json::from_slice(b))
+    }
+
+    /// The body through `parse` (a typed or partial parser), after the checks every JSON reply
+    /// gets: an HTML error page or an empty body is named as such, not as a parse error.
+    pub fn parse_json<T>(
+        &self,
+        parse: impl FnOnce(&[u8]) -> Result<T, serde_json::Error>,
+    ) -> Result<T, ProviderError> {
         let ct = content_type(&self.headers).to_ascii_lowercase();
         if looks_like_html(&ct, &self.body) {
             return Err(self.bad(format!(
@@ -51,9 +60,11 @@ impl Reply {
                 self.status
             )));
         }
-        serde_json::from_slice(&self.body).map_err(|e| {
+        parse(&self.body).map_err(|e| {
             let what = if e.is_eof() {
                 "the JSON ends early (truncated reply?)"
+            } else if e.is_data() {
+                "unexpected JSON shape"
             } else {
                 "the body is not valid JSON"
             };
