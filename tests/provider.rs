@@ -94,7 +94,8 @@ async fn wrong_types_are_bad_replies() {
     .await;
     let e = read_err(&addr).await;
     assert!(
-        e.to_string().contains("expected row 1 of `value` to be an object"),
+        e.to_string()
+            .contains("expected row 1 of `value` to be an object"),
         "{e}"
     );
 }

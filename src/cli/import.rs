@@ -34,11 +34,9 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;
     };
-    let read = live::runtime().and_then(|rt| {
-        rt.block_on(async {
-            let session = live::connect(&args.live, &desired, ui).await?;
-            import::read(&desired, |d| session.provider_for(d)).await
-        })
+    let read = live::block_on(async {
+        let session = live::connect(&args.live, &desired, ui).await?;
+        import::read(&desired, |d| session.provider_for(d)).await
     });
     let (connection, state) = match read {
         Ok(r) => r,

@@ -48,6 +48,17 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
         })
 }
 
+/// Runs one command's async work. The runtime is then left to the process exit instead of
+/// being joined: its idle pooled connections and threads are not worth waiting for.
+pub fn block_on<T>(
+    work: impl std::future::Future<Output = Result<T, Problem>>,
+) -> Result<T, Problem> {
+    let rt = runtime()?;
+    let out = rt.block_on(work);
+    rt.shutdown_background();
+    out
+}
+
 /// A connection to the live services, plus the emulator serving them when in-process.
 pub struct Session {
     pub ops: ProviderOps<HttpProvider>,

@@ -42,12 +42,10 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     else {
         return Exit::Error;
     };
-    let plan = match live::runtime().and_then(|rt| {
-        rt.block_on(async {
-            let session = live::connect(&args.live, &desired, ui).await?;
-            let state = session.read_live().await?;
-            Ok(Plan::make(&desired, &state))
-        })
+    let plan = match live::block_on(async {
+        let session = live::connect(&args.live, &desired, ui).await?;
+        let state = session.read_live().await?;
+        Ok(Plan::make(&desired, &state))
     }) {
         Ok(p) => p,
         Err(p) => return fail(ui, &p),

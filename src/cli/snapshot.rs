@@ -30,11 +30,9 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;
     };
-    let captured = live::runtime().and_then(|rt| {
-        rt.block_on(async {
-            let session = live::connect(&args.live, &desired, ui).await?;
-            snapshot::capture(&desired, |d| session.provider_for(d)).await
-        })
+    let captured = live::block_on(async {
+        let session = live::connect(&args.live, &desired, ui).await?;
+        snapshot::capture(&desired, |d| session.provider_for(d)).await
     });
     let captured = match captured {
         Ok(c) => c,

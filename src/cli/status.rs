@@ -28,11 +28,9 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;
     };
-    let state = match live::runtime().and_then(|rt| {
-        rt.block_on(async {
-            let session = live::connect(&args.live, &desired, ui).await?;
-            session.read_live().await
-        })
+    let state = match live::block_on(async {
+        let session = live::connect(&args.live, &desired, ui).await?;
+        session.read_live().await
     }) {
         Ok(s) => s,
         Err(p) => return fail(ui, &p),

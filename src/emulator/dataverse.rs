@@ -1,15 +1,13 @@
 //! Dataverse Web API (`/api/data/v9.2/`): WhoAmI, organizations, EntityDefinitions and the
 //! runtime-configuration table of one organization, chosen by Host.
 
-use std::borrow::Cow;
-
 use serde_json::{json, Map, Value};
 
 use super::odata::error::{bad_request, not_found, Reply};
 use super::odata::query::{check_columns, entity, parse_key, parse_query, PageRequest};
 use super::odata::{read_table, split_segment, write_table, Req, DEFAULT_PAGE};
 use super::store::{name_uuid, Org, World};
-use super::table::{Cursor, Row};
+use super::table::{Cursor, Row, RowRef};
 
 pub const MAX_PAGE: usize = 5_000;
 
@@ -114,7 +112,7 @@ fn list(rows: &[Row], columns: &[&str], req: &Req, set: &str) -> Reply {
             rows.iter()
                 .enumerate()
                 .skip(start)
-                .map(|(i, r)| (Cursor::Gen(i as u32), Cow::Borrowed(r))),
+                .map(|(i, r)| (Cursor::Gen(i as u32), RowRef::Stored(r))),
         )
     })
 }

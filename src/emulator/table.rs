@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::generate;
+use super::odata::filter::Expr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TableKind {
@@ -99,12 +100,61 @@ impl Bits {
     }
 }
 
-/// The columns a reader needs of generated rows (stored rows are always read whole): the
-/// `$select` plus what the `$filter` looks at.
+/// A row as a collection read sees it: stored, or generated row `i` of a table, whose columns
+/// are produced one by one as they are written.
 #[derive(Debug, Clone, Copy)]
-pub enum Columns<'a> {
-    All,
-    Only(&'a [String]),
+pub enum RowRef<'a> {
+    Stored(&'a Row),
+    Generated(&'a Table, u32),
+}
+
+impl RowRef<'_> {
+    pub fn etag(&self) -> u64 {
+        match self {
+            RowRef::Stored(r) => r.etag,
+            RowRef::Generated(..) => 1,
+        }
+    }
+
+    /// Visits the columns `select` names (matched case-insensitively, in that order), or all
+    /// of them, with their stored spelling.
+    pub fn for_each<E>(
+        &self,
+        select: Option<&[String]>,
+        mut f: impl FnMut(&str, &Value) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match (self, select) {
+            (RowRef::Stored(r), None) => r.fields.iter().try_for_each(|(k, v)| f(k, v)),
+            (RowRef::Stored(r), Some(cols)) => cols.iter().try_for_each(|c| {
+                match r.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(c)) {
+                    Some((k, v)) => f(k, v),
+                    None => Ok(()),
+                }
+            }),
+            (RowRef::Generated(t, i), None) => generate::columns(t.kind)
+                .iter()
+                .try_for_each(|c| t.generated_field(*i, c).map_or(Ok(()), |v| f(c, &v))),
+            (RowRef::Generated(t, i), Some(cols)) => cols.iter().try_for_each(|c| {
+                let known = generate::columns(t.kind)
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(c));
+                match known.and_then(|k| Some((*k, t.generated_field(*i, k)?))) {
+                    Some((k, v)) => f(k, &v),
+                    None => Ok(()),
+                }
+            }),
+        }
+    }
+
+    /// Whether the row passes `filter`; a generated row builds only the columns it tests.
+    pub fn matches(&self, filter: &Expr, properties: &[&str]) -> bool {
+        match self {
+            RowRef::Stored(r) => filter.eval(&r.fields),
+            RowRef::Generated(t, i) => filter.eval(&generate::project(t.kind, &t.gen, *i, &|c| {
+                properties.contains(&c)
+            })),
+        }
+    }
 }
 
 /// Where a page stopped: generated rows come first in index order, then explicit rows by key.
@@ -178,14 +228,8 @@ impl Table {
         }
     }
 
-    fn generated_columns(&self, i: u32, columns: Columns<'_>) -> Row {
-        let fields = match columns {
-            Columns::All => generate::row(self.kind, &self.gen, i),
-            Columns::Only(names) => generate::project(self.kind, &self.gen, i, &|c| {
-                names.iter().any(|n| n.eq_ignore_ascii_case(c))
-            }),
-        };
-        Row { etag: 1, fields }
+    fn generated_field(&self, i: u32, column: &str) -> Option<Value> {
+        generate::field(self.kind, &self.gen, i, column)
     }
 
     pub fn len(&self) -> usize {
@@ -196,12 +240,11 @@ impl Table {
         self.len() == 0
     }
 
-    /// Rows after `after`, in cursor order; generated rows carry only `columns`.
+    /// Rows after `after`, in cursor order.
     pub fn iter_from<'a>(
         &'a self,
         after: Option<&Cursor>,
-        columns: Columns<'a>,
-    ) -> Box<dyn Iterator<Item = (Cursor, Cow<'a, Row>)> + 'a> {
+    ) -> Box<dyn Iterator<Item = (Cursor, RowRef<'a>)> + 'a> {
         use std::ops::Bound;
         let (gen_start, key_from): (u32, Bound<String>) = match after {
             None => (0, Bound::Unbounded),
@@ -210,16 +253,11 @@ impl Table {
         };
         let gen = (gen_start..self.gen.count)
             .filter(move |&i| !self.gone.get(i))
-            .map(move |i| {
-                (
-                    Cursor::Gen(i),
-                    Cow::Owned(self.generated_columns(i, columns)),
-                )
-            });
+            .map(move |i| (Cursor::Gen(i), RowRef::Generated(self, i)));
         let explicit = self
             .rows
             .range((key_from, Bound::Unbounded))
-            .map(|(k, r)| (Cursor::Key(k.clone()), Cow::Borrowed(r)));
+            .map(|(k, r)| (Cursor::Key(k.clone()), RowRef::Stored(r)));
         Box::new(gen.chain(explicit))
     }
 

@@ -169,11 +169,25 @@ impl KeyTable {
     }
 }
 
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl LiveState {
     /// A stable hash of everything a plan is made from; `apply PLAN` refuses when it moved.
     pub fn fingerprint(&self) -> String {
-        let canonical = serde_json::to_vec(self).unwrap_or_default();
-        let digest = Sha256::digest(&canonical);
+        // Streamed into the hash: the canonical JSON of 20,000 keys is never built.
+        let mut hasher = HashWriter(Sha256::new());
+        let _ = serde_json::to_writer(&mut hasher, self);
+        let digest = hasher.0.finalize();
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
         format!("sha256:{hex}")
     }

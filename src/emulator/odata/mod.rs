@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
 
 use super::generate;
-use super::table::{Columns, GenSpec, Table, TableKind};
+use super::table::{GenSpec, Table, TableKind};
 use error::{bad_request, not_found, Reply};
 use query::{check_columns, entity, etag, parse_key, parse_query, PageRequest};
 
@@ -162,9 +162,7 @@ pub fn read_table(table: &Table, req: &Req, key: Option<&str>, max_page: usize) 
                 max_page,
                 default_page: DEFAULT_PAGE,
             };
-            let needed = q.needed_columns();
-            let columns = needed.as_deref().map_or(Columns::All, Columns::Only);
-            query::page(&q, &page, &|after| table.iter_from(after, columns))
+            query::page(&q, &page, &|after| table.iter_from(after))
         }
     }
 }

@@ -1,15 +1,13 @@
 //! Query options (`$select`, `$filter`, `$top`, `$count`, `$skiptoken`), key predicates and
 //! paged collection replies with `@odata.nextLink`.
 
-use std::borrow::Cow;
-
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{bad_request, Reply, JSON};
 use super::filter::{self, Expr};
-use crate::emulator::table::{Cursor, Row};
+use crate::emulator::table::{Cursor, Row, RowRef};
 
 #[derive(Debug, Default)]
 pub struct Query {
@@ -20,18 +18,6 @@ pub struct Query {
     pub skiptoken: Option<String>,
     /// Options carried into the nextLink unchanged (`$filter`, `$select`, `cross-company`, …).
     pub carried: Vec<(String, String)>,
-}
-
-impl Query {
-    /// The columns this query reads: the `$select` and the `$filter`'s properties; `None` when
-    /// it returns whole rows.
-    pub fn needed_columns(&self) -> Option<Vec<String>> {
-        let mut cols = self.select.clone()?;
-        if let Some(f) = &self.filter {
-            cols.extend(f.properties().into_iter().map(str::to_string));
-        }
-        Some(cols)
-    }
 }
 
 pub fn parse_query(qs: Option<&str>) -> Result<Query, Reply> {
@@ -254,73 +240,32 @@ pub fn decode_cursor(s: &str) -> Option<Cursor> {
 
 /// A row as an entity: `$select` applied, `@odata.etag` added.
 pub fn entity(row: &Row, select: Option<&[String]>) -> Value {
-    serde_json::to_value(Entity { row, select }).unwrap_or_default()
+    let row = RowRef::Stored(row);
+    serde_json::to_value(Entity { row: &row, select }).unwrap_or_default()
 }
 
-/// A row serialized as an entity straight from the stored fields: a page of 10,000 rows is
-/// written without building a second map per row.
+/// A row serialized as an entity straight from its columns.
 struct Entity<'a> {
-    row: &'a Row,
+    row: &'a RowRef<'a>,
     select: Option<&'a [String]>,
 }
 
 impl Serialize for Entity<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("@odata.etag", &etag(self.row.etag))?;
-        match self.select {
-            Some(cols) => {
-                for c in cols {
-                    if let Some((k, v)) = self
-                        .row
-                        .fields
-                        .iter()
-                        .find(|(k, _)| k.eq_ignore_ascii_case(c))
-                    {
-                        m.serialize_entry(k, v)?;
-                    }
-                }
-            }
-            None => {
-                for (k, v) in &self.row.fields {
-                    m.serialize_entry(k, v)?;
-                }
-            }
-        }
+        m.serialize_entry("@odata.etag", &Etag(self.row.etag()))?;
+        self.row
+            .for_each(self.select, |k, v| m.serialize_entry(k, v))?;
         m.end()
     }
 }
 
-/// A collection page in the services' member order: context, count, value, then nextLink.
-struct PageBody<'a> {
-    context: &'a str,
-    count: Option<usize>,
-    rows: &'a [Cow<'a, Row>],
-    select: Option<&'a [String]>,
-    next_link: Option<String>,
-}
+/// `W/"n"` written without an intermediate string.
+struct Etag(u64);
 
-impl Serialize for PageBody<'_> {
+impl Serialize for Etag {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        struct Values<'b>(&'b [Cow<'b, Row>], Option<&'b [String]>);
-        impl Serialize for Values<'_> {
-            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq(self.0.iter().map(|row| Entity {
-                    row,
-                    select: self.1,
-                }))
-            }
-        }
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("@odata.context", self.context)?;
-        if let Some(n) = self.count {
-            m.serialize_entry("@odata.count", &n)?;
-        }
-        m.serialize_entry("value", &Values(self.rows, self.select))?;
-        if let Some(link) = &self.next_link {
-            m.serialize_entry("@odata.nextLink", link)?;
-        }
-        m.end()
+        s.collect_str(&format_args!("W/\"{}\"", self.0))
     }
 }
 
@@ -337,7 +282,7 @@ pub struct PageRequest<'a> {
     pub default_page: usize,
 }
 
-type Rows<'a> = Box<dyn Iterator<Item = (Cursor, Cow<'a, Row>)> + 'a>;
+type Rows<'a> = Box<dyn Iterator<Item = (Cursor, RowRef<'a>)> + 'a>;
 
 /// One page of a collection. `rows(after)` lists the rows after a cursor.
 pub fn page<'a>(
@@ -355,27 +300,40 @@ pub fn page<'a>(
     let (asked, _) = prefer(req.prefer);
     let size = asked.unwrap_or(req.default_page).min(req.max_page);
     let limit = q.top.map_or(size, |t| t.min(size));
-    let matches = |r: &Row| q.filter.as_ref().is_none_or(|f| f.eval(&r.fields));
-    let mut rows_out = Vec::new();
-    let mut last = None;
-    let mut more = false;
-    for (c, r) in rows(after.as_ref()).filter(|(_, r)| matches(r)) {
-        if rows_out.len() == limit {
-            more = true;
-            break;
-        }
-        rows_out.push(r);
-        last = Some(c);
-    }
-    let remaining_top = q.top.map(|t| t - rows_out.len());
-    if remaining_top == Some(0) {
-        more = false;
-    }
+    let properties = q.filter.as_ref().map(Expr::properties).unwrap_or_default();
+    let matches = |r: &RowRef| q.filter.as_ref().is_none_or(|f| r.matches(f, &properties));
     let count = q
         .count
         .then(|| rows(None).filter(|(_, r)| matches(r)).count());
-    let next_link = match (more, last) {
-        (true, Some(last)) => {
+    // Written as the rows come, in the services' member order (context, count, value,
+    // nextLink): each row is serialized and dropped before the next one is built.
+    let write = || -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(64 * 1024);
+        out.extend_from_slice(b"{\"@odata.context\":");
+        serde_json::to_writer(&mut out, req.context)?;
+        if let Some(n) = count {
+            out.extend_from_slice(format!(",\"@odata.count\":{n}").as_bytes());
+        }
+        out.extend_from_slice(b",\"value\":[");
+        let mut written = 0;
+        let mut last = None;
+        let mut more = false;
+        for (c, r) in rows(after.as_ref()).filter(|(_, r)| matches(r)) {
+            if written == limit {
+                more = true;
+                break;
+            }
+            if written > 0 {
+                out.push(b',');
+            }
+            let select = q.select.as_deref();
+            serde_json::to_writer(&mut out, &Entity { row: &r, select })?;
+            written += 1;
+            last = Some(c);
+        }
+        out.push(b']');
+        let remaining_top = q.top.map(|t| t - written);
+        if let (true, Some(last), false) = (more, last, remaining_top == Some(0)) {
             let mut link = url::form_urlencoded::Serializer::new(String::new());
             for (k, v) in &q.carried {
                 link.append_pair(k, v);
@@ -384,18 +342,14 @@ pub fn page<'a>(
                 link.append_pair("$top", &t.to_string());
             }
             link.append_pair("$skiptoken", &encode_cursor(&last));
-            Some(format!("{}?{}", req.self_url, link.finish()))
+            out.extend_from_slice(b",\"@odata.nextLink\":");
+            let next = format!("{}?{}", req.self_url, link.finish());
+            serde_json::to_writer(&mut out, &next)?;
         }
-        _ => None,
+        out.push(b'}');
+        Ok(out)
     };
-    let body = PageBody {
-        context: req.context,
-        count,
-        rows: &rows_out,
-        select: q.select.as_deref(),
-        next_link,
-    };
-    let bytes = match serde_json::to_vec(&body) {
+    let bytes = match write() {
         Ok(b) => b,
         Err(e) => {
             return Reply::error(

@@ -314,7 +314,9 @@ async fn read_capped(
     resp: &mut reqwest::Response,
     cap: usize,
 ) -> Result<(Vec<u8>, bool), reqwest::Error> {
-    let mut buf = Vec::new();
+    // Sized from Content-Length (within the cap) so a 1 MB page is not grown by doubling.
+    let expected = resp.content_length().unwrap_or(0).min(cap as u64) as usize;
+    let mut buf = Vec::with_capacity(expected);
     while let Some(chunk) = resp.chunk().await? {
         if buf.len() + chunk.len() > cap {
             buf.extend_from_slice(&chunk[..cap - buf.len()]);

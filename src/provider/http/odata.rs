@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::picked::{self, PickedRow};
+use super::picked::{self, Cell, OnRow};
 use super::reply::Reply;
 use super::request::ApiRequest;
 use super::session::Session;
@@ -73,16 +73,13 @@ pub fn quote(s: &str) -> String {
 /// A key predicate from a row: `('a')`, `(guid)` or `(K1='a',K2='b')`. `None` when a key column
 /// is missing or not a scalar.
 pub fn key_predicate(row: &Row, keys: &[&str], guid: bool) -> Option<String> {
-    predicate(keys, |i| row.get(keys[i]), guid)
+    let cells: Vec<Option<Cell>> = keys.iter().map(|k| row.get(*k).map(Cell::of)).collect();
+    predicate(keys, &cells, guid)
 }
 
-/// The same from picked values: `value(i)` is key column `i`'s value. Written into one string
-/// (this runs once per row of every key table).
-pub fn predicate<'v>(
-    keys: &[&str],
-    value: impl Fn(usize) -> Option<&'v Value>,
-    guid: bool,
-) -> Option<String> {
+/// The same from a picked row (`cells[i]` is key column `i`), written into one string: this
+/// runs once per row of every key table.
+pub fn predicate(keys: &[&str], cells: &[Option<Cell<'_>>], guid: bool) -> Option<String> {
     use std::fmt::Write;
     let mut out = String::with_capacity(2 + keys.len() * 40);
     out.push('(');
@@ -94,12 +91,12 @@ pub fn predicate<'v>(
             out.push_str(k);
             out.push('=');
         }
-        match value(i)? {
-            Value::String(s) if guid => {
+        match cells.get(i)?.as_ref()? {
+            Cell::Str(s) if guid => {
                 let g = uuid::Uuid::try_parse(s).ok()?;
                 let _ = write!(out, "{}", g.hyphenated());
             }
-            Value::String(s) => {
+            Cell::Str(s) => {
                 out.push('\'');
                 for part in s.split_inclusive('\'') {
                     out.push_str(part);
@@ -109,11 +106,11 @@ pub fn predicate<'v>(
                 }
                 out.push('\'');
             }
-            Value::Number(n) => {
+            Cell::Number(n) => {
                 let _ = write!(out, "{n}");
             }
-            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            _ => return None,
+            Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Cell::Null | Cell::Nested => return None,
         }
     }
     out.push(')');
@@ -157,17 +154,20 @@ impl<'s> Pages<'s> {
         .await
     }
 
-    /// The next page with only `columns` of each row (in that order), for readers that need
-    /// a few columns of many rows.
+    /// The next page, each row's `columns` handed to `on_row` as it is parsed; `false` once
+    /// the last page was read. For readers that need a few columns of many rows.
     pub async fn next_picked(
         &mut self,
         columns: &[&str],
-    ) -> Result<Option<Vec<PickedRow>>, ProviderError> {
-        self.next_with(|reply| {
-            let page = reply.parse_json(|body| picked::parse(body, columns))?;
-            Ok((page.rows, page.next_link))
-        })
-        .await
+        on_row: &mut OnRow<'_>,
+    ) -> Result<bool, ProviderError> {
+        let read = self
+            .next_with(|reply| {
+                let link = reply.parse_json(|body| picked::parse(body, columns, on_row))?;
+                Ok(((), link))
+            })
+            .await?;
+        Ok(read.is_some())
     }
 
     async fn next_with<T>(
@@ -214,23 +214,17 @@ impl<'s> Pages<'s> {
     }
 }
 
-/// Reads `columns` of a whole collection and hands each page to `on_page`. The next page is
-/// requested before `on_page` runs, so counting a page overlaps the wait for the next one.
-pub async fn for_each_picked_page(
+/// Reads `columns` of every row of a collection, page after page, into `on_row`.
+pub async fn for_each_picked_row(
     session: &Session,
     api: Api,
     first: Url,
     paging: Paging,
     columns: &[&str],
-    mut on_page: impl FnMut(Vec<PickedRow>) -> Result<(), ProviderError>,
+    on_row: &mut OnRow<'_>,
 ) -> Result<(), ProviderError> {
     let mut pages = Pages::new(session, api, first, paging);
-    let mut current = pages.next_picked(columns).await?;
-    while let Some(rows) = current {
-        let (next, done) = tokio::join!(pages.next_picked(columns), async { on_page(rows) });
-        done?;
-        current = next?;
-    }
+    while pages.next_picked(columns, on_row).await? {}
     Ok(())
 }
 

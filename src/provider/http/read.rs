@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
 use url::Url;
 
 use super::dataverse::{self, EntitySet};
-use super::odata::{for_each_picked_page, predicate};
-use super::picked::PickedRow;
+use super::odata::{for_each_picked_row, predicate};
+use super::picked::Cell;
 use super::tables::{TableDef, TABLES};
 use super::{dws, fo, Endpoints, HttpProvider};
 use crate::model::desired::Desired;
@@ -160,12 +159,14 @@ impl HttpProvider {
         let mut columns = keys.to_vec();
         columns.extend(def.fact);
         let mut counter = KeyCounter::new(def, entity_set, keys);
-        let shown = redact_url(&url);
-        for_each_picked_page(&self.session, def.api(), url, paging, &columns, |rows| {
-            counter
-                .add(rows)
-                .map_err(|d| ProviderError::bad_reply(def.api(), shown.clone(), d))
-        })
+        for_each_picked_row(
+            &self.session,
+            def.api(),
+            url,
+            paging,
+            &columns,
+            &mut |cells| counter.add(cells),
+        )
         .await?;
         Ok(counter.finish())
     }
@@ -197,35 +198,32 @@ impl<'k> KeyCounter<'k> {
         }
     }
 
-    /// Rows of `keys` then the fact column, as `for_each_picked_page` hands them over.
-    pub fn add(&mut self, rows: Vec<PickedRow>) -> Result<(), String> {
+    /// A row's cells: `keys` then the fact column, as `for_each_picked_row` hands them over.
+    pub fn add(&mut self, cells: &[Option<Cell<'_>>]) -> Result<(), String> {
         let t = &mut self.table;
-        t.keys.reserve(rows.len());
-        for row in rows {
-            let key = predicate(self.keys, |i| row[i].as_ref(), self.guid).ok_or_else(|| {
-                format!(
-                    "row {} of {} has no usable key ({})",
-                    t.keys.len(),
-                    t.entity_set,
-                    self.keys.join(", ")
-                )
-            })?;
-            t.keys.push(key);
-            let fact_value = row.get(self.keys.len()).and_then(Option::as_ref);
-            let (Some(fact), Some(Value::String(value))) = (self.fact, fact_value) else {
-                continue;
-            };
-            let value = value.trim();
-            if value.is_empty() {
-                continue;
-            }
-            if fact == "ExternalEnvironmentURL" {
-                *t.external_urls.entry(normalize_url(value)).or_default() += 1;
-            } else {
-                *t.secure_config_organizations
-                    .entry(value.to_string())
-                    .or_default() += 1;
-            }
+        let key = predicate(self.keys, cells, self.guid).ok_or_else(|| {
+            format!(
+                "row {} of {} has no usable key ({})",
+                t.keys.len(),
+                t.entity_set,
+                self.keys.join(", ")
+            )
+        })?;
+        t.keys.push(key);
+        let fact_value = cells.get(self.keys.len()).and_then(Option::as_ref);
+        let (Some(fact), Some(Cell::Str(value))) = (self.fact, fact_value) else {
+            return Ok(());
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(());
+        }
+        if fact == "ExternalEnvironmentURL" {
+            *t.external_urls.entry(normalize_url(value)).or_default() += 1;
+        } else if let Some(n) = t.secure_config_organizations.get_mut(value) {
+            *n += 1;
+        } else {
+            t.secure_config_organizations.insert(value.to_string(), 1);
         }
         Ok(())
     }
@@ -246,26 +244,21 @@ pub fn normalize_url(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn key_tables_count_facts_and_sort_keys() {
-        let row = |k: &str, url: Value| vec![Some(json!(k)), Some(url)];
-        let mut c = KeyCounter::new(&TABLES[0], "DualWriteProjectConfigurations", TABLES[0].keys);
-        c.add(vec![
-            row("b", json!("https://Org.example")),
-            row("a", json!("https://org.example/")),
-        ])
-        .unwrap();
-        c.add(vec![row("c", Value::Null), vec![Some(json!("d")), None]])
-            .unwrap();
-        let t = c.finish();
+        let c = |v: &'static str| Some(Cell::Str(v.into()));
+        let mut t = KeyCounter::new(&TABLES[0], "DualWriteProjectConfigurations", TABLES[0].keys);
+        t.add(&[c("b"), c("https://Org.example")]).unwrap();
+        t.add(&[c("a"), c("https://org.example/")]).unwrap();
+        t.add(&[c("c"), Some(Cell::Null)]).unwrap();
+        t.add(&[c("d"), None]).unwrap();
+        let t = t.finish();
         assert_eq!(t.keys, ["('a')", "('b')", "('c')", "('d')"]);
         assert_eq!(t.external_urls.get("https://org.example/"), Some(&2));
         let mut bad = KeyCounter::new(&TABLES[0], "S", TABLES[0].keys);
-        let e = bad
-            .add(vec![row("a", Value::Null), vec![None, None]])
-            .unwrap_err();
+        bad.add(&[c("a"), None]).unwrap();
+        let e = bad.add(&[Some(Cell::Nested), None]).unwrap_err();
         assert!(e.contains("row 1 of S"), "{e}");
     }
 }
