@@ -20,6 +20,12 @@ use std::time::{Duration, Instant};
 use clear::World;
 
 const LATENCY_MS: u64 = 25;
+/// The identities `CONFIG` and `fixture_yaml` spell out, for code that talks to the emulator
+/// itself.
+pub const TENANT: &str = "72f988bf-0000-0000-0000-000000000000";
+pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+pub const SECRET: &str = "bench-secret";
+pub const FO_HOST: &str = "bench.sandbox.operations.dynamics.com";
 const RATE: u32 = 20;
 /// The naive client is measured on this many rows (same 10:1 F&O:Dataverse mix) and
 /// extrapolated linearly: at 20 requests/s, 22,000 single DELETEs would take 18 minutes.
@@ -41,7 +47,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("scratch dir");
     std::fs::write(dir.join("dwlink.yaml"), CONFIG).expect("config");
     // SAFETY: set before any thread of this process exists; the in-process provider reads it.
-    unsafe { std::env::set_var("DWLINK_CLIENT_SECRET", "bench-secret") };
+    unsafe { std::env::set_var("DWLINK_CLIENT_SECRET", SECRET) };
     let desired = dwlink::config::from_source(
         dwlink::config::load::source_from_bytes(
             "dwlink.yaml",

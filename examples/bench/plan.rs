@@ -74,7 +74,7 @@ pub fn run(bin: &Path, dir: &Path, latency_ms: u64) -> PlanResult {
         cmd.args(["plan", "--quiet", "--json", "-f"])
             .arg(&config)
             .args(["--emulator-url", &url])
-            .env("DWLINK_CLIENT_SECRET", "bench-secret");
+            .env("DWLINK_CLIENT_SECRET", super::SECRET);
     });
     let _ = emu.kill();
     let _ = emu.wait();
@@ -106,14 +106,12 @@ fn server_floor(url: &str) -> std::time::Duration {
         let mut spent = std::time::Duration::ZERO;
         let start = std::time::Instant::now();
         let token = http
-            .post(format!(
-                "{base}/72f988bf-0000-0000-0000-000000000000/oauth2/v2.0/token"
-            ))
+            .post(format!("{base}/{}/oauth2/v2.0/token", super::TENANT))
             .form(&[
                 ("grant_type", "client_credentials"),
-                ("client_id", "11111111-2222-3333-4444-555555555555"),
-                ("client_secret", "bench-secret"),
-                ("scope", "https://bench.sandbox.operations.dynamics.com/.default"),
+                ("client_id", super::CLIENT_ID),
+                ("client_secret", super::SECRET),
+                ("scope", &format!("https://{}/.default", super::FO_HOST)),
             ])
             .send()
             .await
@@ -131,7 +129,7 @@ fn server_floor(url: &str) -> std::time::Duration {
             let start = std::time::Instant::now();
             let body = http
                 .get(&page)
-                .header("Host", "bench.sandbox.operations.dynamics.com")
+                .header("Host", super::FO_HOST)
                 .header("Authorization", &bearer)
                 .header("Prefer", format!("odata.maxpagesize={FO_PAGE}"))
                 .send()
