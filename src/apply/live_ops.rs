@@ -25,8 +25,8 @@ const DELETE_SLICE: usize = 250;
 pub struct ProviderOps<P> {
     pub provider: P,
     pub desired: Desired,
-    /// The last live read; map ids and the connection come from here. Cleared by steps that
-    /// change them (reset, apply solution).
+    /// The last live read without its keys; map ids, the connection and table names come from
+    /// here. Cleared by steps that change them (reset, apply solution).
     last: Mutex<Option<LiveState>>,
 }
 
@@ -148,7 +148,7 @@ impl<P: LinkOperations> ProviderOps<P> {
 impl<P: LinkOperations> Operations for ProviderOps<P> {
     async fn read_live(&self) -> Result<LiveState, Problem> {
         let state = self.provider.read(&self.desired).await.map_err(problem)?;
-        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.clone());
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.without_keys());
         Ok(state)
     }
 

@@ -31,6 +31,7 @@ pub mod retry;
 pub mod route;
 pub mod session;
 pub mod tables;
+mod task;
 pub mod throttle;
 mod write;
 
@@ -175,7 +176,7 @@ impl HttpProvider {
             check_scheme(d)?;
         }
         let client = Client::new(settings.client.clone())?;
-        let auth = Auth::new(
+        let auth = std::sync::Arc::new(Auth::new(
             client.clone(),
             AuthSettings {
                 tenant_id: desired.auth.tenant_id,
@@ -183,7 +184,7 @@ impl HttpProvider {
                 client_secret_env: desired.auth.client_secret_env.clone(),
                 device_code: settings.device_code.clone(),
             },
-        );
+        ));
         let dual_write_grant = match desired.dual_write_service.as_ref().map(|s| s.auth) {
             Some(DualWriteAuth::ClientCredentials) => Grant::ClientCredentials,
             _ => Grant::DeviceCode,

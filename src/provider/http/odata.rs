@@ -10,6 +10,7 @@ use super::picked::{self, Cell, OnRow};
 use super::reply::Reply;
 use super::request::ApiRequest;
 use super::session::Session;
+use super::task::Task;
 use crate::provider::error::{Api, ProviderError};
 use crate::provider::secret::redact_url;
 
@@ -98,11 +99,15 @@ pub fn predicate(keys: &[&str], cells: &[Option<Cell<'_>>], guid: bool) -> Optio
             }
             Cell::Str(s) => {
                 out.push('\'');
-                for part in s.split_inclusive('\'') {
-                    out.push_str(part);
-                    if part.ends_with('\'') {
-                        out.push('\'');
+                if s.as_bytes().contains(&b'\'') {
+                    for part in s.split_inclusive('\'') {
+                        out.push_str(part);
+                        if part.ends_with('\'') {
+                            out.push('\'');
+                        }
                     }
+                } else {
+                    out.push_str(s);
                 }
                 out.push('\'');
             }
@@ -123,14 +128,23 @@ pub fn entity_path(entity_set: &str, predicate: &str) -> String {
 }
 
 /// A collection read one page at a time (nextLinks are inherently sequential): callers that
-/// stream rows (backups) hold one page, never the whole table.
+/// stream rows (backups) hold one page, never the whole table. While a page is parsed the next
+/// one is already on its way: the link is guessed from the end of the body, where the services
+/// write it, and the guess is only used if the parsed page names the same link.
 pub struct Pages<'s> {
     session: &'s Session,
     api: Api,
     paging: Paging,
     next: Option<Url>,
+    ahead: Option<Ahead>,
     seen: HashSet<String>,
     pages: usize,
+}
+
+/// A page requested before the one naming it was parsed; dropped unused, it is cancelled.
+struct Ahead {
+    url: Url,
+    task: Task<Reply>,
 }
 
 impl<'s> Pages<'s> {
@@ -140,6 +154,7 @@ impl<'s> Pages<'s> {
             api,
             paging,
             next: Some(first),
+            ahead: None,
             seen: HashSet::new(),
             pages: 0,
         }
@@ -177,41 +192,99 @@ impl<'s> Pages<'s> {
         let Some(url) = self.next.take() else {
             return Ok(None);
         };
-        self.pages += 1;
-        if self.pages > self.paging.max_pages {
+        let reply = match self.ahead.take() {
+            Some(Ahead { url: ahead, task }) if ahead == url => {
+                task.join(self.api, || redact_url(&url)).await?
+            }
+            ahead => {
+                drop(ahead);
+                self.admit(&url)?;
+                self.session.send(&self.request(url.clone())).await?
+            }
+        };
+        self.fetch_ahead(&url, &reply);
+        let (rows, link) = parse(&reply)?;
+        let next = match link {
+            Some(link) => Some(
+                self.session
+                    .client
+                    .route()
+                    .next_link(&url, &link)
+                    .map_err(|d| reply.bad(d))?,
+            ),
+            None => None,
+        };
+        if let Some(ahead) = self.ahead.take_if(|a| Some(&a.url) != next.as_ref()) {
+            // A wrong guess must not count as a page seen.
+            self.pages -= 1;
+            self.seen.remove(ahead.url.as_str());
+        }
+        self.next = next;
+        Ok(Some(rows))
+    }
+
+    fn request(&self, url: Url) -> ApiRequest {
+        ApiRequest::get(self.api, url).odata().header(
+            "Prefer",
+            format!("odata.maxpagesize={}", self.paging.page_size),
+        )
+    }
+
+    /// Counts a page about to be requested; refuses nextLink chains that loop or never end.
+    fn admit(&mut self, url: &Url) -> Result<(), ProviderError> {
+        if self.pages >= self.paging.max_pages {
             return Err(ProviderError::bad_reply(
                 self.api,
-                redact_url(&url),
+                redact_url(url),
                 format!(
                     "more than {} pages: the @odata.nextLink chain does not end",
                     self.paging.max_pages
                 ),
             ));
         }
-        if !self.seen.insert(url.to_string()) {
+        if self.seen.contains(url.as_str()) {
             return Err(ProviderError::bad_reply(
                 self.api,
-                redact_url(&url),
+                redact_url(url),
                 "@odata.nextLink repeats an earlier page: the paging loops",
             ));
         }
-        let req = ApiRequest::get(self.api, url.clone()).odata().header(
-            "Prefer",
-            format!("odata.maxpagesize={}", self.paging.page_size),
-        );
-        let reply = self.session.send(&req).await?;
-        let (rows, link) = parse(&reply)?;
-        if let Some(link) = link {
-            let next = self
-                .session
-                .client
-                .route()
-                .next_link(&url, &link)
-                .map_err(|d| reply.bad(d))?;
-            self.next = Some(next);
-        }
-        Ok(Some(rows))
+        self.pages += 1;
+        self.seen.insert(url.to_string());
+        Ok(())
     }
+
+    /// Requests the page `reply` seems to link to, as its own task, so it travels while this
+    /// one is parsed. Anything odd about the guess just means no head start.
+    fn fetch_ahead(&mut self, url: &Url, reply: &Reply) {
+        let Some(link) = trailing_next_link(&reply.body) else {
+            return;
+        };
+        let Ok(next) = self.session.client.route().next_link(url, &link) else {
+            return;
+        };
+        if self.admit(&next).is_err() {
+            return;
+        }
+        let session = self.session.clone();
+        let req = self.request(next.clone());
+        let task = Task::spawn(async move { session.send(&req).await });
+        self.ahead = Some(Ahead { url: next, task });
+    }
+}
+
+/// `@odata.nextLink` when it is the body's last member, found without parsing the page.
+fn trailing_next_link(body: &[u8]) -> Option<String> {
+    const KEY: &[u8] = b"\"@odata.nextLink\"";
+    // Links carry skip tokens of a few hundred bytes; a longer tail is not worth scanning.
+    let tail = &body[body.len().saturating_sub(16 * 1024)..];
+    let at = tail.windows(KEY.len()).rposition(|w| w == KEY)?;
+    let rest = tail[at + KEY.len()..]
+        .trim_ascii_start()
+        .strip_prefix(b":")?;
+    let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<String>();
+    let link = values.next()?.ok()?;
+    (rest[values.byte_offset()..].trim_ascii() == b"}").then_some(link)
 }
 
 /// Reads `columns` of every row of a collection, page after page, into `on_row`.
@@ -312,6 +385,25 @@ pub fn str_field<'a>(row: &'a Row, column: &str) -> Result<&'a str, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn guesses_the_next_link_only_from_a_trailing_member() {
+        let guess = |b: &str| trailing_next_link(b.as_bytes());
+        assert_eq!(
+            guess(r#"{"value":[{"a":1}],"@odata.nextLink":"https://h/x?$skiptoken=\u0041"}"#),
+            Some("https://h/x?$skiptoken=A".into())
+        );
+        assert_eq!(
+            guess("{\"value\":[] , \"@odata.nextLink\" : \"l\" }\n"),
+            Some("l".into())
+        );
+        // Before `value`, inside a row, cut short, not a string: no guess.
+        assert_eq!(guess(r#"{"@odata.nextLink":"l","value":[]}"#), None);
+        assert_eq!(guess(r#"{"value":[{"@odata.nextLink":"l"}]}"#), None);
+        assert_eq!(guess(r#"{"value":[],"@odata.nextLink":"l"#), None);
+        assert_eq!(guess(r#"{"value":[],"@odata.nextLink":7}"#), None);
+        assert_eq!(guess(""), None);
+    }
 
     fn row(v: Value) -> Row {
         v.as_object().unwrap().clone()

@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use url::Url;
 
 use super::dataverse::{self, EntitySet};
-use super::odata::{for_each_picked_row, predicate};
+use super::odata::{for_each_picked_row, predicate, Paging};
 use super::picked::Cell;
+use super::session::Session;
 use super::tables::{TableDef, TABLES};
+use super::task::Task;
 use super::{dws, fo, Endpoints, HttpProvider};
 use crate::model::desired::Desired;
 use crate::model::live::{
@@ -26,14 +28,31 @@ impl LiveProvider for HttpProvider {
 impl HttpProvider {
     async fn read_live(&self, desired: &Desired) -> Result<LiveState, ProviderError> {
         let ep = Endpoints::of(desired)?;
+        // Each key table is read by a task of its own: their pages are parsed on both cores,
+        // and parsing a big table's page never holds up another table's next request.
+        let fo_paging = self.settings.paging_for(Api::FinanceOperations);
         let [projects, fields, events, runtime] = &TABLES;
+        let fo_table = |def: &'static TableDef| {
+            let (session, data) = (self.session.clone(), ep.fo_data.clone());
+            Task::spawn(read_fo_table(session, data, def, fo_paging))
+        };
+        let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
+        let t3 = Task::spawn(read_runtime_table(
+            self.session.clone(),
+            ep.dataverse_api.clone(),
+            runtime,
+            self.settings.paging,
+        ));
+        let fo_url = || redact_url(&ep.fo_data);
+        let dv_url = || redact_url(&ep.dataverse_api);
+        let fo = Api::FinanceOperations;
         let (link, org, t0, t1, t2, t3) = tokio::try_join!(
             self.read_link(&ep, desired),
             dataverse::organization(&self.session, &ep.dataverse_api, self.settings.paging),
-            self.read_fo_table(&ep, projects),
-            self.read_fo_table(&ep, fields),
-            self.read_fo_table(&ep, events),
-            self.read_runtime_table(&ep, runtime),
+            t0.join(fo, fo_url),
+            t1.join(fo, fo_url),
+            t2.join(fo, fo_url),
+            t3.join(Api::Dataverse, dv_url),
         )?;
         let (finance_operations, connection) = link;
         Ok(LiveState {
@@ -112,64 +131,52 @@ impl HttpProvider {
         };
         Ok((fo, Some(connection)))
     }
+}
 
-    async fn read_fo_table(
-        &self,
-        ep: &Endpoints,
-        def: &TableDef,
-    ) -> Result<KeyTable, ProviderError> {
-        let url = fo::collection_url(
-            &ep.fo_data,
-            def.entity_set,
-            def,
-            Some(def.plan_select(def.keys)),
-        )?;
-        let paging = self.settings.paging_for(Api::FinanceOperations);
-        self.count_table(def, def.entity_set, def.keys, url, paging)
-            .await
-    }
+async fn read_fo_table(
+    session: Session,
+    data: Url,
+    def: &'static TableDef,
+    paging: Paging,
+) -> Result<KeyTable, ProviderError> {
+    let url = fo::collection_url(&data, def.entity_set, def, Some(def.plan_select(def.keys)))?;
+    count_table(&session, def, def.entity_set, def.keys, url, paging).await
+}
 
-    async fn read_runtime_table(
-        &self,
-        ep: &Endpoints,
-        def: &TableDef,
-    ) -> Result<KeyTable, ProviderError> {
-        let Some(EntitySet { name, primary_id }) =
-            dataverse::runtime_entity_set(&self.session, &ep.dataverse_api).await?
-        else {
-            return Ok(KeyCounter::new(def, def.entity_set, def.keys).finish());
-        };
-        let keys = [primary_id.as_str()];
-        let url =
-            dataverse::collection_url(&ep.dataverse_api, &name, Some(def.plan_select(&keys)))?;
-        self.count_table(def, &name, &keys, url, self.settings.paging)
-            .await
-    }
+async fn read_runtime_table(
+    session: Session,
+    api: Url,
+    def: &'static TableDef,
+    paging: Paging,
+) -> Result<KeyTable, ProviderError> {
+    let Some(EntitySet { name, primary_id }) =
+        dataverse::runtime_entity_set(&session, &api).await?
+    else {
+        return Ok(KeyCounter::new(def, def.entity_set, def.keys).finish());
+    };
+    let keys = [primary_id.as_str()];
+    let url = dataverse::collection_url(&api, &name, Some(def.plan_select(&keys)))?;
+    count_table(&session, def, &name, &keys, url, paging).await
+}
 
-    /// Pages of keys and the fact column, counted as they arrive: the plan never holds a
-    /// table's rows, only their key predicates.
-    async fn count_table(
-        &self,
-        def: &TableDef,
-        entity_set: &str,
-        keys: &[&str],
-        url: Url,
-        paging: super::odata::Paging,
-    ) -> Result<KeyTable, ProviderError> {
-        let mut columns = keys.to_vec();
-        columns.extend(def.fact);
-        let mut counter = KeyCounter::new(def, entity_set, keys);
-        for_each_picked_row(
-            &self.session,
-            def.api(),
-            url,
-            paging,
-            &columns,
-            &mut |cells| counter.add(cells),
-        )
-        .await?;
-        Ok(counter.finish())
-    }
+/// Pages of keys and the fact column, counted as they arrive: the plan never holds a table's
+/// rows, only their key predicates.
+async fn count_table(
+    session: &Session,
+    def: &TableDef,
+    entity_set: &str,
+    keys: &[&str],
+    url: Url,
+    paging: Paging,
+) -> Result<KeyTable, ProviderError> {
+    let mut columns = keys.to_vec();
+    columns.extend(def.fact);
+    let mut counter = KeyCounter::new(def, entity_set, keys);
+    for_each_picked_row(session, def.api(), url, paging, &columns, &mut |cells| {
+        counter.add(cells)
+    })
+    .await?;
+    Ok(counter.finish())
 }
 
 /// Keys and counted facts of one table, page by page. A row without a usable key is a bad

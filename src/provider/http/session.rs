@@ -1,6 +1,8 @@
 //! A request with the right bearer token: picks the grant and scope per service, and renews the
 //! token once when the service says it is no longer good.
 
+use std::sync::Arc;
+
 use url::Url;
 
 use super::auth::{Auth, Grant};
@@ -12,10 +14,12 @@ use crate::provider::error::{Api, ProviderError};
 /// The management service's resource for user tokens (public client of the Data Integrator).
 pub const DUAL_WRITE_USER_SCOPE: &str = "https://IntegratorApp.com/.default";
 
-#[derive(Debug)]
+/// Cheap to clone (shared client, limiter and token cache): a page fetched ahead runs as its
+/// own task with its own handle.
+#[derive(Debug, Clone)]
 pub struct Session {
     pub client: Client,
-    pub auth: Auth,
+    pub auth: Arc<Auth>,
     pub dual_write_grant: Grant,
 }
 
