@@ -31,7 +31,70 @@ fn company(spec: &GenSpec, i: u32) -> String {
 }
 
 fn project_name(i: u32) -> String {
-    format!("DWP-{i:07}")
+    Code::new("DWP-", i).as_str().to_string()
+}
+
+/// `prefix` then `n` in at least seven digits (`DWP-0000042`), the shape of generated keys,
+/// formatted on the stack: pages of 10,000 rows write two of these per row.
+pub struct Code {
+    buf: [u8; 32],
+    len: usize,
+}
+
+impl Code {
+    pub fn new(prefix: &str, n: u32) -> Code {
+        let mut buf = [0u8; 32];
+        // Prefixes are short literals; a u32 has at most ten digits.
+        let p = prefix.len().min(buf.len() - 10);
+        buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
+        let mut digits = [b'0'; 10];
+        let (mut n, mut used) = (n, 0);
+        while n > 0 {
+            digits[9 - used] = b'0' + (n % 10) as u8;
+            n /= 10;
+            used += 1;
+        }
+        let width = used.max(7);
+        buf[p..p + width].copy_from_slice(&digits[10 - width..]);
+        Code {
+            buf,
+            len: p + width,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits follow a prefix cut at a byte count; a multi-byte prefix cut short
+        // would show as empty rather than panic.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+/// A column's value as the emulator writes it: generated keys need no allocation.
+#[derive(Debug)]
+pub enum Field<'a> {
+    Coded(&'static str, u32),
+    Owned(Value),
+    Stored(&'a Value),
+}
+
+impl Field<'_> {
+    pub fn into_value(self) -> Value {
+        match self {
+            Field::Coded(prefix, n) => Code::new(prefix, n).as_str().into(),
+            Field::Owned(v) => v,
+            Field::Stored(v) => v.clone(),
+        }
+    }
+}
+
+impl serde::Serialize for Field<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Coded(prefix, n) => s.serialize_str(Code::new(prefix, *n).as_str()),
+            Field::Owned(v) => v.serialize(s),
+            Field::Stored(v) => v.serialize(s),
+        }
+    }
 }
 
 /// Generated GUIDs: the salt in the high bits, the index in the low 32.
@@ -92,17 +155,17 @@ pub fn project(
     columns(kind)
         .iter()
         .filter(|c| want(c))
-        .filter_map(|c| Some((c.to_string(), field(kind, spec, i, c)?)))
+        .filter_map(|c| Some((c.to_string(), field(kind, spec, i, c)?.into_value())))
         .collect()
 }
 
 /// One column of generated row `i` (`name` as [`columns`] spells it). Pages of 10,000
 /// generated rows are the emulator's hottest path: they are written column by column from
 /// here, never built as maps.
-pub fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Option<Value> {
+pub fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Option<Field<'static>> {
     let (fo, dv) = entity(i);
     let v: Value = match (kind, name) {
-        (TableKind::ProjectConfig, "ProjectName") => project_name(i).into(),
+        (TableKind::ProjectConfig, "ProjectName") => return Some(Field::Coded("DWP-", i)),
         (TableKind::ProjectConfig, "InternalEntityName") => fo.into(),
         (TableKind::ProjectConfig, "ExternalEntityName") => dv.into(),
         (TableKind::ProjectConfig, "ExternalEnvironmentURL") => spec.target.clone().into(),
@@ -115,11 +178,13 @@ pub fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Option<Valu
             "BlobEndpoint=https://dwemulator{:x}.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rwl&sig={}",
             spec.salt & 0xffff, fake_secret(spec, i)).into(),
         (TableKind::ProjectConfig, "dataAreaId") => company(spec, i).into(),
-        (TableKind::FieldConfig, "ProjectName") => project_name(i / 20).into(),
-        (TableKind::FieldConfig, "InternalFieldName") => format!("Field{i:07}").into(),
-        (TableKind::FieldConfig, "ExternalFieldName") => format!("msdyn_field{i:07}").into(),
+        (TableKind::FieldConfig, "ProjectName") => return Some(Field::Coded("DWP-", i / 20)),
+        (TableKind::FieldConfig, "InternalFieldName") => return Some(Field::Coded("Field", i)),
+        (TableKind::FieldConfig, "ExternalFieldName") => {
+            return Some(Field::Coded("msdyn_field", i))
+        }
         (TableKind::FieldConfig, "SyncDirection") => (i % 3).into(),
-        (TableKind::BusinessEvents, "BusinessEventId") => format!("BE-{i:07}").into(),
+        (TableKind::BusinessEvents, "BusinessEventId") => return Some(Field::Coded("BE-", i)),
         (TableKind::BusinessEvents, "Name") if i < spec.dual_write => {
             format!("DualWrite {fo} changed").into()
         }
@@ -151,7 +216,7 @@ pub fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Option<Valu
         (TableKind::RuntimeConfig, "statecode") => 0.into(),
         _ => return None,
     };
-    Some(v)
+    Some(Field::Owned(v))
 }
 
 /// The generated index a canonical key names, if it has the generated shape.
@@ -191,6 +256,18 @@ fn digits(s: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn codes_pad_to_seven_digits_and_grow_past_them() {
+        let code = |p, n| Code::new(p, n).as_str().to_string();
+        assert_eq!(code("DWP-", 0), "DWP-0000000");
+        assert_eq!(code("Field", 4_207), "Field0004207");
+        assert_eq!(code("BE-", u32::MAX), "BE-4294967295");
+        assert_eq!(code("", 12_345_678), "12345678");
+        for n in [0, 7, 99_999, 1_234_567, 9_999_999, 10_000_000, u32::MAX] {
+            assert_eq!(code("msdyn_field", n), format!("msdyn_field{n:07}"));
+        }
+    }
 
     #[test]
     fn every_listed_column_is_generated_in_map_order() {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::generate;
+use super::generate::{self, Field};
 use super::odata::filter::Expr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,25 +121,28 @@ impl RowRef<'_> {
     pub fn for_each<E>(
         &self,
         select: Option<&[String]>,
-        mut f: impl FnMut(&str, &Value) -> Result<(), E>,
+        mut f: impl FnMut(&str, Field) -> Result<(), E>,
     ) -> Result<(), E> {
         match (self, select) {
-            (RowRef::Stored(r), None) => r.fields.iter().try_for_each(|(k, v)| f(k, v)),
+            (RowRef::Stored(r), None) => r
+                .fields
+                .iter()
+                .try_for_each(|(k, v)| f(k, Field::Stored(v))),
             (RowRef::Stored(r), Some(cols)) => cols.iter().try_for_each(|c| {
                 match r.fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(c)) {
-                    Some((k, v)) => f(k, v),
+                    Some((k, v)) => f(k, Field::Stored(v)),
                     None => Ok(()),
                 }
             }),
             (RowRef::Generated(t, i), None) => generate::columns(t.kind)
                 .iter()
-                .try_for_each(|c| t.generated_field(*i, c).map_or(Ok(()), |v| f(c, &v))),
+                .try_for_each(|c| t.generated_field(*i, c).map_or(Ok(()), |v| f(c, v))),
             (RowRef::Generated(t, i), Some(cols)) => cols.iter().try_for_each(|c| {
                 let known = generate::columns(t.kind)
                     .iter()
                     .find(|k| k.eq_ignore_ascii_case(c));
                 match known.and_then(|k| Some((*k, t.generated_field(*i, k)?))) {
-                    Some((k, v)) => f(k, &v),
+                    Some((k, v)) => f(k, v),
                     None => Ok(()),
                 }
             }),
@@ -228,7 +231,7 @@ impl Table {
         }
     }
 
-    fn generated_field(&self, i: u32, column: &str) -> Option<Value> {
+    fn generated_field(&self, i: u32, column: &str) -> Option<Field<'static>> {
         generate::field(self.kind, &self.gen, i, column)
     }
 

@@ -255,7 +255,7 @@ impl Serialize for Entity<'_> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("@odata.etag", &Etag(self.row.etag()))?;
         self.row
-            .for_each(self.select, |k, v| m.serialize_entry(k, v))?;
+            .for_each(self.select, |k, v| m.serialize_entry(k, &v))?;
         m.end()
     }
 }
