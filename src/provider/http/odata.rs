@@ -202,7 +202,12 @@ impl<'s> Pages<'s> {
                 self.session.send(&self.request(url.clone())).await?
             }
         };
-        self.fetch_ahead(&url, &reply);
+        if self.fetch_ahead(&url, &reply) {
+            // A task spawned here waits in this worker's own slot, which the other workers do
+            // not steal from, until this task yields: let the request leave before the parse
+            // below holds the thread for milliseconds.
+            tokio::task::yield_now().await;
+        }
         let (rows, link) = parse(&reply)?;
         let next = match link {
             Some(link) => Some(
@@ -256,20 +261,21 @@ impl<'s> Pages<'s> {
 
     /// Requests the page `reply` seems to link to, as its own task, so it travels while this
     /// one is parsed. Anything odd about the guess just means no head start.
-    fn fetch_ahead(&mut self, url: &Url, reply: &Reply) {
+    fn fetch_ahead(&mut self, url: &Url, reply: &Reply) -> bool {
         let Some(link) = trailing_next_link(&reply.body) else {
-            return;
+            return false;
         };
         let Ok(next) = self.session.client.route().next_link(url, &link) else {
-            return;
+            return false;
         };
         if self.admit(&next).is_err() {
-            return;
+            return false;
         }
         let session = self.session.clone();
         let req = self.request(next.clone());
         let task = Task::spawn(async move { session.send(&req).await });
         self.ahead = Some(Ahead { url: next, task });
+        true
     }
 }
 
