@@ -44,10 +44,7 @@ fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
     if needle.is_empty() || from > hay.len() {
         return None;
     }
-    hay[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    memchr::memmem::find(&hay[from..], needle).map(|p| p + from)
 }
 
 /// Split headers from body at the first blank line (CRLF or bare LF).
@@ -128,11 +125,8 @@ pub fn parse_http(part: &[u8]) -> Result<(Method, String, HeaderMap, Vec<u8>), S
     Ok((method, target.to_string(), headers, body.to_vec()))
 }
 
-/// Path (relative to the service root) and query of an inner request's URL.
-fn relative(target: &str, root: &str) -> (String, Option<String>) {
-    let base_path = url::Url::parse(root)
-        .map(|u| u.path().to_string())
-        .unwrap_or_default();
+/// Path (relative to the service root's path `base_path`) and query of an inner request's URL.
+fn relative(target: &str, base_path: &str) -> (String, Option<String>) {
     let path_and_query = match url::Url::parse(target) {
         Ok(u) => match u.query() {
             Some(q) => format!("{}?{q}", u.path()),
@@ -145,7 +139,7 @@ fn relative(target: &str, root: &str) -> (String, Option<String>) {
         None => (path_and_query, None),
     };
     let path = path
-        .strip_prefix(&base_path)
+        .strip_prefix(base_path)
         .unwrap_or(&path)
         .trim_start_matches('/')
         .to_string();
@@ -247,6 +241,10 @@ pub fn run(
         kinds.push(is_set);
         items.push(reqs);
     }
+    // Parsed once, not per inner request: a batch holds up to 1,000.
+    let base_path = url::Url::parse(root)
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
     let mut world = app.write_world();
     let mut dirty = false;
     let mut out_parts = Vec::new();
@@ -256,7 +254,7 @@ pub fn run(
         let mut failed = None;
         let mut set_dirty = false;
         for (cid, method, target, headers, body) in &reqs {
-            let (path, query) = relative(target, root);
+            let (path, query) = relative(target, &base_path);
             let req = Req {
                 method: method.clone(),
                 path: &path,
@@ -356,7 +354,7 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        let root = "http://h:1/data";
+        let root = "/data";
         assert_eq!(
             relative("http://h:1/data/Set('a%20b')?$top=1", root),
             ("Set('a b')".into(), Some("$top=1".into()))

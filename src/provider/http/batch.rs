@@ -75,13 +75,14 @@ pub fn boundary(content_type: &str) -> Option<String> {
 
 fn split_parts<'a>(body: &'a str, boundary: &str) -> Result<Vec<&'a str>, String> {
     let delim = format!("--{boundary}");
+    let close = format!("{delim}--");
     let mut parts = Vec::new();
     let mut current: Option<usize> = None;
     let mut pos = 0;
     let mut closed = false;
     for line in body.split_inclusive('\n') {
         let bare = line.trim_end_matches(['\r', '\n']);
-        let is_close = bare == format!("{delim}--");
+        let is_close = bare == close;
         if bare == delim || is_close {
             if let Some(start) = current.take() {
                 let part = &body[start..pos];
