@@ -249,6 +249,24 @@ async fn pages_filters_selects_and_counts() {
     let (_, v2) = t.get(FO, &next).await;
     assert_eq!((count(&v), count(&v2)), (10, 5));
 
+    // OData's "no metadata" level: no context, no ETags, but the nextLink and the count stay.
+    let r = t
+        .req(
+            reqwest::Method::GET,
+            FO,
+            "/data/DualWriteProjectConfigurations?$top=15&$count=true",
+        )
+        .header("Accept", "application/json;odata.metadata=none")
+        .header("Prefer", "odata.maxpagesize=10")
+        .send()
+        .await
+        .expect("get");
+    let v: Value = r.json().await.expect("json");
+    assert!(v.get("@odata.context").is_none(), "{v}");
+    assert!(v["@odata.nextLink"].is_string() && v["@odata.count"].is_number());
+    assert!(v["value"][0].get("@odata.etag").is_none());
+    assert!(v["value"][0]["ProjectName"].is_string());
+
     let (_, v) = t.get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=msdyn_secureconfigorganization eq 'contosoprod'&$count=true").await;
     assert_eq!(v["@odata.count"], 12);
     let id = v["value"][0]["msdyn_dualwriteruntimeconfigid"]

@@ -93,8 +93,8 @@ fn median_f(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Token, then the field table's pages one after another, each timed from request to last
-/// byte; finding the nextLink is not timed.
+/// Token, then the field table's pages one after another (asked for as dwlink asks), each
+/// timed from request to last byte; finding the nextLink is not timed.
 fn server_floor(url: &str) -> std::time::Duration {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -132,6 +132,7 @@ fn server_floor(url: &str) -> std::time::Duration {
                 .header("Host", super::FO_HOST)
                 .header("Authorization", &bearer)
                 .header("Prefer", format!("odata.maxpagesize={FO_PAGE}"))
+                .header("Accept", "application/json;odata.metadata=none")
                 .send()
                 .await
                 .expect("page")

@@ -100,6 +100,7 @@ fn list(rows: &[Row], columns: &[&str], req: &Req, set: &str) -> Reply {
         self_url: &self_url,
         context: &context,
         prefer: req.header("prefer"),
+        accept: req.header("accept"),
         max_page: MAX_PAGE,
         default_page: DEFAULT_PAGE,
     };

@@ -159,6 +159,7 @@ pub fn read_table(table: &Table, req: &Req, key: Option<&str>, max_page: usize) 
                 self_url: &self_url,
                 context: &context,
                 prefer: req.header("prefer"),
+                accept: req.header("accept"),
                 max_page,
                 default_page: DEFAULT_PAGE,
             };

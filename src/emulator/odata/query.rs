@@ -97,6 +97,16 @@ pub fn check_columns(q: &Query, columns: &[&str]) -> Result<(), Reply> {
     Ok(())
 }
 
+/// Whether `Accept` asks for OData's "no metadata" level: no control information but
+/// `@odata.nextLink` and `@odata.count`.
+pub fn no_metadata(accept: Option<&str>) -> bool {
+    accept.unwrap_or("").split([',', ';']).any(|p| {
+        p.split_once('=').is_some_and(|(k, v)| {
+            k.trim().eq_ignore_ascii_case("odata.metadata") && v.trim().eq_ignore_ascii_case("none")
+        })
+    })
+}
+
 /// `Prefer` header values: `(maxpagesize, return=representation)`.
 pub fn prefer(header: Option<&str>) -> (Option<usize>, bool) {
     let mut page = None;
@@ -241,19 +251,27 @@ pub fn decode_cursor(s: &str) -> Option<Cursor> {
 /// A row as an entity: `$select` applied, `@odata.etag` added.
 pub fn entity(row: &Row, select: Option<&[String]>) -> Value {
     let row = RowRef::Stored(row);
-    serde_json::to_value(Entity { row: &row, select }).unwrap_or_default()
+    serde_json::to_value(Entity {
+        row: &row,
+        select,
+        etag: true,
+    })
+    .unwrap_or_default()
 }
 
 /// A row serialized as an entity straight from its columns.
 struct Entity<'a> {
     row: &'a RowRef<'a>,
     select: Option<&'a [String]>,
+    etag: bool,
 }
 
 impl Serialize for Entity<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("@odata.etag", &Etag(self.row.etag()))?;
+        if self.etag {
+            m.serialize_entry("@odata.etag", &Etag(self.row.etag()))?;
+        }
         self.row
             .for_each(self.select, |k, v| m.serialize_entry(k, &v))?;
         m.end()
@@ -281,6 +299,8 @@ pub struct PageRequest<'a> {
     pub self_url: &'a str,
     pub context: &'a str,
     pub prefer: Option<&'a str>,
+    /// `Accept`, for the metadata level.
+    pub accept: Option<&'a str>,
     pub max_page: usize,
     pub default_page: usize,
 }
@@ -303,6 +323,7 @@ pub fn page<'a>(
     let (asked, _) = prefer(req.prefer);
     let size = asked.unwrap_or(req.default_page).min(req.max_page);
     let limit = q.top.map_or(size, |t| t.min(size));
+    let bare = no_metadata(req.accept);
     let properties = q.filter.as_ref().map(Expr::properties).unwrap_or_default();
     let matches = |r: &RowRef| q.filter.as_ref().is_none_or(|f| r.matches(f, &properties));
     let count = q
@@ -314,12 +335,16 @@ pub fn page<'a>(
         // Key-table rows serialize to about 100 bytes; growing a 1 MB page by doubling would
         // copy it several times over.
         let mut out = Vec::with_capacity(4096 + limit.min(10_000) * 128);
-        out.extend_from_slice(b"{\"@odata.context\":");
-        serde_json::to_writer(&mut out, req.context)?;
-        if let Some(n) = count {
-            out.extend_from_slice(format!(",\"@odata.count\":{n}").as_bytes());
+        out.push(b'{');
+        if !bare {
+            out.extend_from_slice(b"\"@odata.context\":");
+            serde_json::to_writer(&mut out, req.context)?;
+            out.push(b',');
         }
-        out.extend_from_slice(b",\"value\":[");
+        if let Some(n) = count {
+            out.extend_from_slice(format!("\"@odata.count\":{n},").as_bytes());
+        }
+        out.extend_from_slice(b"\"value\":[");
         let mut written = 0;
         let mut last = None;
         let mut more = false;
@@ -332,7 +357,12 @@ pub fn page<'a>(
             if written > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut out, &Entity { row: &r, select })?;
+            let entity = Entity {
+                row: &r,
+                select,
+                etag: !bare,
+            };
+            serde_json::to_writer(&mut out, &entity)?;
             written += 1;
             last = Some(c);
         }
@@ -395,6 +425,17 @@ mod tests {
         assert!(parse_key("").is_err());
         assert!(parse_key("'x").is_err());
         assert!(parse_key("'x' junk").is_err());
+    }
+
+    #[test]
+    fn metadata_none_is_read_from_accept() {
+        assert!(no_metadata(Some("application/json;odata.metadata=none")));
+        assert!(no_metadata(Some("application/json; odata.metadata = NONE")));
+        assert!(!no_metadata(Some(
+            "application/json;odata.metadata=minimal"
+        )));
+        assert!(!no_metadata(Some("application/json")));
+        assert!(!no_metadata(None));
     }
 
     #[test]
