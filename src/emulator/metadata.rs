@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 
-use super::odata::columns;
+use super::generate::columns;
 use super::odata::error::Reply;
 use super::table::TableKind;
 
@@ -25,7 +25,7 @@ fn entity_type(kind: TableKind, name: &str) -> String {
     let props: String = columns(kind)
         .iter()
         .map(|c| {
-            let nullable = if kind.key_columns().contains(&c.as_str()) {
+            let nullable = if kind.key_columns().contains(c) {
                 " Nullable=\"false\""
             } else {
                 ""

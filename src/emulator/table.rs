@@ -216,6 +216,14 @@ impl Table {
         (i < self.gen.count && !self.gone.get(i)).then_some(i)
     }
 
+    /// The ETag of the row with that key, if there is one; a generated row is not built.
+    pub fn etag_of(&self, key: &str) -> Option<u64> {
+        match self.rows.get(key) {
+            Some(r) => Some(r.etag),
+            None => self.gen_index(key).map(|_| 1),
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<Cow<'_, Row>> {
         if let Some(r) = self.rows.get(key) {
             return Some(Cow::Borrowed(r));

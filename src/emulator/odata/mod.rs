@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
 
 use super::generate;
-use super::table::{GenSpec, Table, TableKind};
+use super::table::Table;
 use error::{bad_request, not_found, Reply};
 use query::{check_columns, entity, etag, parse_key, parse_query, PageRequest};
 
@@ -92,13 +92,6 @@ pub fn split_segment(path: &str) -> Result<(&str, Option<&str>), Reply> {
     }
 }
 
-pub fn columns(kind: TableKind) -> Vec<String> {
-    generate::row(kind, &GenSpec::default(), 0)
-        .keys()
-        .cloned()
-        .collect()
-}
-
 fn table_key(table: &Table, inner: &str) -> Result<String, Reply> {
     let parsed =
         parse_key(inner).map_err(|m| bad_request(format!("invalid key ({inner}): {m}")))?;
@@ -133,9 +126,7 @@ pub fn read_table(table: &Table, req: &Req, key: Option<&str>, max_page: usize) 
         Ok(q) => q,
         Err(r) => return r,
     };
-    let cols = columns(table.kind);
-    let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
-    if let Err(r) = check_columns(&q, &cols) {
+    if let Err(r) = check_columns(&q, generate::columns(table.kind)) {
         return r;
     }
     let set = table.kind.entity_set();
@@ -194,10 +185,13 @@ fn check_if_match(req: &Req, current: u64) -> Result<(), Reply> {
 
 fn write_inner(table: &mut Table, req: &Req, key: Option<&str>) -> Result<Reply, Reply> {
     let set = table.kind.entity_set();
-    let cols = columns(table.kind);
+    let cols = generate::columns(table.kind);
     let (_, want_repr) = query::prefer(req.header("prefer"));
     let unknown = |m: &Map<String, Value>| -> Result<(), Reply> {
-        match m.keys().find(|k| !k.starts_with('@') && !cols.contains(k)) {
+        match m
+            .keys()
+            .find(|k| !k.starts_with('@') && !cols.contains(&k.as_str()))
+        {
             Some(k) => Err(bad_request(format!("{set} has no property `{k}`"))),
             None => Ok(()),
         }
@@ -268,9 +262,8 @@ fn write_inner(table: &mut Table, req: &Req, key: Option<&str>) -> Result<Reply,
         (&Method::DELETE, Some(inner)) => {
             let k = table_key(table, inner)?;
             let current = table
-                .get(&k)
-                .ok_or_else(|| not_found(format!("no {set} row with key ({inner})")))?
-                .etag;
+                .etag_of(&k)
+                .ok_or_else(|| not_found(format!("no {set} row with key ({inner})")))?;
             check_if_match(req, current)?;
             table.remove(&k);
             Ok(Reply::empty(StatusCode::NO_CONTENT))

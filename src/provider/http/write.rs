@@ -33,6 +33,17 @@ impl RowPages for Pages<'_> {
 /// the same); a larger change set would be refused whole.
 pub const MAX_BATCH: usize = 1000;
 
+/// One row's URL in a change set: the service base (a parsed URL ending in `/`), the encoded
+/// entity set and key predicate, and F&O's `cross-company=true`, concatenated: the URL
+/// `fo::entity_url` and `url_with_query` build, without parsing it again for each of 1,000 rows.
+pub fn change_set_url(base: &Url, service: Service, entity_set: &str, predicate: &str) -> String {
+    let query = match service {
+        Service::FinanceOperations => "?cross-company=true",
+        Service::Dataverse => "",
+    };
+    format!("{base}{}{}{query}", encode(entity_set), encode(predicate))
+}
+
 impl HttpProvider {
     fn service_base(&self, service: Service) -> &Url {
         match service {
@@ -49,21 +60,13 @@ impl HttpProvider {
         .max(1)
     }
 
-    fn entity_url(
-        &self,
-        def: &TableDef,
-        table: &TableRef,
-        predicate: &str,
-    ) -> Result<Url, ProviderError> {
-        let base = self.service_base(def.service);
-        match def.service {
-            Service::FinanceOperations => fo::entity_url(base, &table.entity_set, predicate),
-            Service::Dataverse => url_with_query(
-                base,
-                &format!("{}{}", encode(&table.entity_set), encode(predicate)),
-                &[],
-            ),
-        }
+    fn entity_url(&self, def: &TableDef, table: &TableRef, predicate: &str) -> String {
+        change_set_url(
+            self.service_base(def.service),
+            def.service,
+            &table.entity_set,
+            predicate,
+        )
     }
 
     fn pages(&self, table: &TableRef) -> Result<Pages<'_>, ProviderError> {
@@ -164,16 +167,14 @@ impl HttpProvider {
         chunk: &[String],
     ) -> Result<DeleteReport, ProviderError> {
         let mut report = DeleteReport::default();
-        let ops = chunk
+        let ops: Vec<BatchOp> = chunk
             .iter()
-            .map(|k| {
-                Ok(BatchOp {
-                    method: Method::DELETE,
-                    url: self.entity_url(def, table, k)?,
-                    body: None,
-                })
+            .map(|k| BatchOp {
+                method: Method::DELETE,
+                url: self.entity_url(def, table, k),
+                body: None,
             })
-            .collect::<Result<Vec<_>, ProviderError>>()?;
+            .collect();
         // Deleting a change set twice either deletes it or finds rows gone: safe to retry.
         match self.send_change_set(def, &ops, true).await? {
             None => report.deleted += chunk.len(),
@@ -181,7 +182,11 @@ impl HttpProvider {
             // one by one so the change set's other rows still go.
             Some((404, _)) => {
                 for op in ops {
-                    let req = ApiRequest::new(def.api(), Method::DELETE, op.url)
+                    let url = Url::parse(&op.url).map_err(|e| ProviderError::Setup {
+                        message: format!("cannot delete one row at {}: {e}", op.url),
+                        help: "check the entity set name and the URL in the config".into(),
+                    })?;
+                    let req = ApiRequest::new(def.api(), Method::DELETE, url)
                         .odata()
                         .header("If-Match", "*");
                     match self.session.send(&req).await {
@@ -221,7 +226,7 @@ impl HttpProvider {
                 .iter()
                 .map(|r| BatchOp {
                     method: Method::POST,
-                    url: set_url.clone(),
+                    url: set_url.to_string(),
                     body: Some(Value::Object(writable(r))),
                 })
                 .collect();
@@ -405,5 +410,48 @@ impl LinkOperations for HttpProvider {
             )
             .await
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_set_urls_are_the_joined_urls() {
+        let fo_base = Url::parse("https://env.example/data/").unwrap();
+        let dv_base = Url::parse("https://org.example/api/data/v9.2/").unwrap();
+        for key in [
+            "('Customers V3')",
+            "(ProjectName='a''b/c?d#e%f',InternalFieldName='é')",
+        ] {
+            assert_eq!(
+                change_set_url(
+                    &fo_base,
+                    Service::FinanceOperations,
+                    "DualWriteProjectConfigurations",
+                    key
+                ),
+                fo::entity_url(&fo_base, "DualWriteProjectConfigurations", key)
+                    .unwrap()
+                    .as_str()
+            );
+        }
+        let key = "(4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10)";
+        let joined = url_with_query(
+            &dv_base,
+            &format!("{}{}", encode("msdyn_dualwriteruntimeconfigs"), encode(key)),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            change_set_url(
+                &dv_base,
+                Service::Dataverse,
+                "msdyn_dualwriteruntimeconfigs",
+                key
+            ),
+            joined.as_str()
+        );
     }
 }
