@@ -163,8 +163,8 @@ impl<P: LinkOperations> Operations for ProviderOps<P> {
         sink: &mut dyn FnMut(Value) -> std::io::Result<()>,
     ) -> Result<usize, Problem> {
         let table = self.table_ref(service, entity_set);
-        // Page by page: each page is written to the backup and dropped before the next is
-        // fetched, so memory holds one page whatever the table's size.
+        // Page by page: each page is written to the backup and dropped while the next one is
+        // on its way, so memory holds two pages at most whatever the table's size.
         let mut pages = self.provider.read_pages(&table).map_err(problem)?;
         let mut n = 0;
         while let Some(rows) = pages.next_page().await.map_err(problem)? {
