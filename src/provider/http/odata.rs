@@ -128,9 +128,10 @@ pub fn entity_path(entity_set: &str, predicate: &str) -> String {
 }
 
 /// A collection read one page at a time (nextLinks are inherently sequential): callers that
-/// stream rows (backups) hold a page and the next one in flight, never the whole table. While a page is parsed the next
-/// one is already on its way: the link is guessed from the end of the body, where the services
-/// write it, and the guess is only used if the parsed page names the same link.
+/// stream rows (backups) hold a page and the next one in flight, never the whole table. While a
+/// page is parsed the next one is already on its way: the link is guessed from the end of the
+/// body, where the services write it, and the guess is only used if the parsed page names the
+/// same link.
 pub struct Pages<'s> {
     session: &'s Session,
     api: Api,
