@@ -60,15 +60,6 @@ impl HttpProvider {
         .max(1)
     }
 
-    fn entity_url(&self, def: &TableDef, table: &TableRef, predicate: &str) -> String {
-        change_set_url(
-            self.service_base(def.service),
-            def.service,
-            &table.entity_set,
-            predicate,
-        )
-    }
-
     fn pages(&self, table: &TableRef) -> Result<Pages<'_>, ProviderError> {
         let def = table_def(&table.table)?;
         let base = self.service_base(def.service);
@@ -171,7 +162,12 @@ impl HttpProvider {
             .iter()
             .map(|k| BatchOp {
                 method: Method::DELETE,
-                url: self.entity_url(def, table, k),
+                url: change_set_url(
+                    self.service_base(def.service),
+                    def.service,
+                    &table.entity_set,
+                    k,
+                ),
                 body: None,
             })
             .collect();
