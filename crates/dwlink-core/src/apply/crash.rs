@@ -1,0 +1,73 @@
+//! A test hook, compiled only with the `crash-hooks` feature (the CLI's tests enable it; a release
+//! build never does) and then off unless `DWLINK_TEST_CRASH_AT` is set: abort the process at a named point of
+//! an apply, so the resume tests can "kill -9" it at exact places instead of racing a timer.
+//!
+//! Format: `POINT` or `POINT#N` (abort at the Nth time the point is reached; default 1). Points:
+//! - `start:KIND`  after a step's `start` was journaled, before the service is asked anything;
+//! - `effect:KIND` after the service call succeeded, before `done` was journaled (the step took
+//!   effect, the journal does not know it);
+//! - `done:KIND`   after `done` was journaled;
+//! - `backup-row`  after a row was handed to the backup file (which is not yet complete);
+//! - `delete-chunk` after a chunk of deletes was confirmed by the service.
+//!
+//! `KIND` is an action kind as plans print it (`stop-maps`, `clear-table`, `reset-link`, …).
+//! `std::process::abort` skips destructors and buffered writes, like a crash or `kill -9`.
+
+#[cfg(feature = "crash-hooks")]
+mod hook {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    pub const ENV: &str = "DWLINK_TEST_CRASH_AT";
+
+    struct Target {
+        point: String,
+        nth: usize,
+        seen: AtomicUsize,
+    }
+
+    fn target() -> Option<&'static Target> {
+        static TARGET: OnceLock<Option<Target>> = OnceLock::new();
+        TARGET
+            .get_or_init(|| {
+                let spec = std::env::var(ENV).ok()?;
+                let (point, nth) = match spec.rsplit_once('#') {
+                    Some((p, n)) => (p.to_string(), n.parse().ok()?),
+                    None => (spec, 1),
+                };
+                Some(Target {
+                    point,
+                    nth,
+                    seen: AtomicUsize::new(0),
+                })
+            })
+            .as_ref()
+    }
+
+    /// Abort here if the hook names this point and this is the awaited occurrence.
+    pub fn point(name: &str) {
+        let Some(t) = target() else { return };
+        if t.point == name && t.seen.fetch_add(1, Ordering::SeqCst) + 1 == t.nth {
+            std::process::abort();
+        }
+    }
+
+    /// `point` for a step event: `"{event}:{kind}"`.
+    pub fn step(event: &str, kind: crate::plan::ActionKind) {
+        if target().is_some() {
+            point(&format!("{event}:{}", kind.name()));
+        }
+    }
+}
+
+#[cfg(feature = "crash-hooks")]
+pub use hook::{point, step};
+
+/// Without the feature the hook does not exist: nothing reads the environment, nothing aborts.
+#[cfg(not(feature = "crash-hooks"))]
+#[inline(always)]
+pub fn point(_name: &str) {}
+
+#[cfg(not(feature = "crash-hooks"))]
+#[inline(always)]
+pub fn step(_event: &str, _kind: crate::plan::ActionKind) {}

@@ -1,0 +1,444 @@
+//! Runs a confirmed plan, one action at a time, journaling each step before and after.
+//!
+//! Invariants: no delete is sent before the backup holding those exact rows is on disk; only
+//! backed-up keys are deleted; a failed asynchronous request is a failed step; Ctrl-C stops
+//! between steps.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::diag::Problem;
+use crate::plan::{Action, ActionKind, Plan};
+
+use super::backup::{self, BackupHeader, BackupWriter, BACKUP_FORMAT};
+use super::crash;
+use super::journal::{Event, Journal};
+use super::steps::Steps;
+use crate::link::Link;
+
+/// What the executor tells the view as it goes.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum StepEvent {
+    Start {
+        step: usize,
+        total: usize,
+        kind: ActionKind,
+        description: String,
+    },
+    Progress {
+        step: usize,
+        done: usize,
+        of: usize,
+        unit: Unit,
+    },
+    Done {
+        step: usize,
+        kind: ActionKind,
+        detail: String,
+    },
+    Failed {
+        step: usize,
+        kind: ActionKind,
+        message: String,
+    },
+    /// Ctrl-C: the apply stopped before step `next`; the same command finishes it.
+    Interrupted { next: usize, total: usize },
+}
+
+/// What a progress count counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unit {
+    /// Rows backed up or deleted.
+    Rows,
+    /// Asynchronous management requests that reached their final state.
+    Requests,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    pub backup: Option<PathBuf>,
+    pub rows_backed_up: usize,
+    pub rows_deleted: usize,
+    pub steps: usize,
+    pub journal: PathBuf,
+    pub elapsed: std::time::Duration,
+    /// What each step did, in order, for the final summary.
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub kind: ActionKind,
+    pub detail: String,
+}
+
+#[derive(Debug)]
+pub enum ApplyError {
+    /// A step failed; earlier steps stand and are journaled.
+    Failed {
+        step: usize,
+        problem: Problem,
+        journal: PathBuf,
+        backup: Option<PathBuf>,
+    },
+    /// Ctrl-C between steps.
+    Interrupted {
+        completed: usize,
+        journal: PathBuf,
+        backup: Option<PathBuf>,
+    },
+    /// The journal or backup could not be written: nothing further was attempted.
+    Io(Problem),
+}
+
+pub struct Executor<'a, L: Link> {
+    pub ops: &'a Steps<L>,
+    pub state_dir: &'a Path,
+    pub cancel: &'a AtomicBool,
+    pub on_event: &'a (dyn Fn(StepEvent) + Send + Sync),
+}
+
+fn io_problem(what: &str, e: std::io::Error) -> Problem {
+    Problem::error("dwlink::apply::io", format!("{what}: {e}")).help(
+        "check free space and permissions of the .dwlink directory; nothing further was changed",
+    )
+}
+
+impl<'a, L: Link> Executor<'a, L> {
+    pub async fn run(&self, plan: &Plan) -> Result<Outcome, ApplyError> {
+        let started = Instant::now();
+        let mut journal = Journal::create(
+            &self.state_dir.join("journal"),
+            &plan.plan_id,
+            &plan.environment.name,
+        )
+        .map_err(|e| ApplyError::Io(io_problem("cannot create the journal", e)))?;
+        let mut begin = journal.entry(Event::Begin);
+        begin.actions = plan.actions.iter().map(|a| a.action.clone()).collect();
+        begin.detail = Some(plan.live_fingerprint.clone());
+        journal
+            .append(&begin)
+            .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+
+        let total = plan.actions.len();
+        let mut backed_up: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut backup_path: Option<PathBuf> = None;
+        let mut rows_backed_up = 0;
+        let mut rows_deleted = 0;
+        let mut changes = Vec::new();
+
+        let mut i = 0;
+        while i < total {
+            if self.cancel.load(Ordering::SeqCst) {
+                let mut e = journal.entry(Event::Interrupted);
+                e.step = Some(i);
+                let _ = journal.append(&e);
+                (self.on_event)(StepEvent::Interrupted { next: i, total });
+                return Err(ApplyError::Interrupted {
+                    completed: i,
+                    journal: journal.path().to_path_buf(),
+                    backup: backup_path,
+                });
+            }
+            let action = &plan.actions[i].action;
+            let kind = action.kind();
+            if kind == ActionKind::ClearTable {
+                // The key tables do not depend on each other: clear F&O's and Dataverse's
+                // at once. Each step is still journaled on its own, before and after.
+                let end = (i..total)
+                    .find(|&j| plan.actions[j].action.kind() != ActionKind::ClearTable)
+                    .unwrap_or(total);
+                for j in i..end {
+                    self.begin(&mut journal, j, total, &plan.actions[j].action)?;
+                }
+                let clears = (i..end).map(|j| self.clear(j, &plan.actions[j].action, &backed_up));
+                let results = futures::future::join_all(clears).await;
+                let mut first_failure = None;
+                for (j, result) in (i..end).zip(results) {
+                    let result = result.map(|(n, detail)| {
+                        rows_deleted += n;
+                        detail
+                    });
+                    if let Err(e) =
+                        self.record(&mut journal, j, kind, result, &backup_path, &mut changes)
+                    {
+                        first_failure.get_or_insert(e);
+                    }
+                }
+                if let Some(failure) = first_failure {
+                    return Err(failure);
+                }
+                i = end;
+                continue;
+            }
+            self.begin(&mut journal, i, total, action)?;
+
+            let result: Result<String, Problem> = match action {
+                Action::StopMaps { maps } => self
+                    .ops
+                    .stop_maps(maps, &self.requests(i, maps.len()))
+                    .await
+                    .map(|_| format!("{} stopped", maps.len())),
+                Action::Backup { .. } => match self.backup(plan, i, &mut backed_up).await {
+                    Ok((path, rows)) => {
+                        rows_backed_up = rows;
+                        backup_path = Some(path.clone());
+                        Ok(format!("{rows} rows written to {}", path.display()))
+                    }
+                    Err(p) => Err(p),
+                },
+                // Handled above, several at once.
+                Action::ClearTable { .. } => Err(Problem::error(
+                    "dwlink::internal::executor",
+                    "clear-table outside its group",
+                )),
+                Action::ResetLink {
+                    target,
+                    force,
+                    organization_url,
+                } => self
+                    .ops
+                    .reset_link(*target, *force, &plan.desired.link.legal_entities)
+                    .await
+                    .map(|_| format!("connection reset and relinked to {organization_url}")),
+                Action::LinkLegalEntities { legal_entities } => self
+                    .ops
+                    .link_legal_entities(legal_entities)
+                    .await
+                    .map(|_| legal_entities.join(", ")),
+                Action::ApplySolutions { solutions } => self
+                    .ops
+                    .apply_solutions(solutions, &self.requests(i, solutions.len()))
+                    .await
+                    .map(|_| format!("{} applied", solutions.len())),
+                Action::StartMaps { maps } => self
+                    .ops
+                    .start_maps(maps, &self.requests(i, maps.len()))
+                    .await
+                    .map(|_| format!("{} started", maps.len())),
+                Action::Verify => super::verify::verify(self.ops, plan).await,
+            };
+
+            self.record(&mut journal, i, kind, result, &backup_path, &mut changes)?;
+            i += 1;
+        }
+        let _ = journal.append(&journal.entry(Event::Completed));
+        Ok(Outcome {
+            backup: backup_path,
+            rows_backed_up,
+            rows_deleted,
+            steps: total,
+            journal: journal.path().to_path_buf(),
+            elapsed: started.elapsed(),
+            changes,
+        })
+    }
+
+    /// Journal a step's start (durably, before any effect) and tell the view.
+    #[allow(clippy::result_large_err)]
+    fn begin(
+        &self,
+        journal: &mut Journal,
+        step: usize,
+        total: usize,
+        action: &Action,
+    ) -> Result<(), ApplyError> {
+        let kind = action.kind();
+        let mut start = journal.entry(Event::Start);
+        start.step = Some(step);
+        start.kind = Some(kind);
+        journal
+            .append(&start)
+            .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+        crash::step("start", kind);
+        (self.on_event)(StepEvent::Start {
+            step,
+            total,
+            kind,
+            description: crate::plan::describe::describe(action),
+        });
+        Ok(())
+    }
+
+    /// Delete exactly the backed-up rows of one key table.
+    async fn clear(
+        &self,
+        step: usize,
+        action: &Action,
+        backed_up: &BTreeMap<String, Vec<String>>,
+    ) -> Result<(usize, String), Problem> {
+        let Action::ClearTable {
+            service,
+            table,
+            entity_set,
+            ..
+        } = action
+        else {
+            return Err(Problem::error(
+                "dwlink::internal::executor",
+                "not a clear-table step",
+            ));
+        };
+        // Only what the backup holds may be deleted; rows that appeared since are left for the
+        // reset, which clears the tables itself.
+        let keys = backed_up.get(entity_set).cloned().unwrap_or_default();
+        let of = keys.len();
+        let progress = |done: usize| {
+            crash::point("delete-chunk");
+            (self.on_event)(StepEvent::Progress {
+                step,
+                done,
+                of,
+                unit: Unit::Rows,
+            })
+        };
+        let n = self
+            .ops
+            .delete_rows(*service, entity_set, &keys, &progress)
+            .await?;
+        Ok((n, format!("{n} rows deleted from {table}")))
+    }
+
+    /// Journal a step's outcome and tell the view; a failure becomes the apply's error.
+    // The error ends the apply and is built at most once per run: its size does not matter.
+    #[allow(clippy::result_large_err)]
+    fn record(
+        &self,
+        journal: &mut Journal,
+        step: usize,
+        kind: ActionKind,
+        result: Result<String, Problem>,
+        backup_path: &Option<PathBuf>,
+        changes: &mut Vec<Change>,
+    ) -> Result<(), ApplyError> {
+        match result {
+            Ok(detail) => {
+                crash::step("effect", kind);
+                let mut done = journal.entry(Event::Done);
+                done.step = Some(step);
+                done.kind = Some(kind);
+                done.detail = Some(detail.clone());
+                if kind == ActionKind::Backup {
+                    done.backup = backup_path.as_ref().map(|p| p.display().to_string());
+                }
+                journal
+                    .append(&done)
+                    .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
+                crash::step("done", kind);
+                changes.push(Change {
+                    kind,
+                    detail: detail.clone(),
+                });
+                (self.on_event)(StepEvent::Done { step, kind, detail });
+                Ok(())
+            }
+            Err(problem) => {
+                let mut failed = journal.entry(Event::Failed);
+                failed.step = Some(step);
+                failed.kind = Some(kind);
+                failed.detail = Some(problem.message.clone());
+                let _ = journal.append(&failed);
+                (self.on_event)(StepEvent::Failed {
+                    step,
+                    kind,
+                    message: problem.message.clone(),
+                });
+                Err(ApplyError::Failed {
+                    step,
+                    problem,
+                    journal: journal.path().to_path_buf(),
+                    backup: backup_path.clone(),
+                })
+            }
+        }
+    }
+
+    /// Reports asynchronous requests that reached their final state.
+    fn requests(&self, step: usize, of: usize) -> impl Fn(usize) + Send + Sync + 'a {
+        let on_event = self.on_event;
+        move |done| {
+            on_event(StepEvent::Progress {
+                step,
+                done,
+                of,
+                unit: Unit::Requests,
+            })
+        }
+    }
+
+    /// Stream every row the following clear-table steps delete into one backup file.
+    async fn backup(
+        &self,
+        plan: &Plan,
+        step: usize,
+        keys: &mut BTreeMap<String, Vec<String>>,
+    ) -> Result<(PathBuf, usize), Problem> {
+        let now = jiff::Timestamp::now();
+        let header = BackupHeader {
+            format_version: BACKUP_FORMAT.into(),
+            dwlink_version: crate::plan::DWLINK_VERSION.into(),
+            plan_id: plan.plan_id.clone(),
+            created_at: now.to_string(),
+            environment: plan.environment.name.clone(),
+            finance_operations_url: plan.environment.finance_operations_url.clone(),
+            dataverse_url: plan.environment.dataverse_url.clone(),
+            note: "Rows deleted by dwlink apply, every column as read, connection strings included: keep this file private (mode 0600). Put rows back with `dwlink restore FILE`.".into(),
+        };
+        let dir = self.state_dir.join("backups");
+        let name = backup::file_name(&plan.environment.name, &now);
+        let mut writer = BackupWriter::create(&dir, &name, &header)
+            .map_err(|e| io_problem("cannot create the backup file", e))?;
+        let tables: Vec<_> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match &a.action {
+                Action::ClearTable {
+                    service,
+                    table,
+                    entity_set,
+                    rows,
+                } => Some((*service, table.clone(), entity_set.clone(), *rows)),
+                _ => None,
+            })
+            .collect();
+        let of: usize = tables.iter().map(|t| t.3).sum();
+        let mut done = 0usize;
+        for (service, table, entity_set, _) in tables {
+            writer
+                .begin_table(service, &table, &entity_set)
+                .map_err(|e| io_problem("cannot write the backup", e))?;
+            let mut table_keys = Vec::new();
+            let mut sink = |row: serde_json::Value| -> std::io::Result<()> {
+                match self.ops.row_key(service, &entity_set, &row) {
+                    Some(k) => table_keys.push(k),
+                    None => {
+                        return Err(std::io::Error::other(format!(
+                            "a {entity_set} row has no key; refusing to continue"
+                        )))
+                    }
+                }
+                writer.row(&row)?;
+                crash::point("backup-row");
+                done += 1;
+                (self.on_event)(StepEvent::Progress {
+                    step,
+                    done,
+                    of: of.max(done),
+                    unit: Unit::Rows,
+                });
+                Ok(())
+            };
+            self.ops.read_rows(service, &entity_set, &mut sink).await?;
+            keys.insert(entity_set, table_keys);
+        }
+        writer
+            .finish()
+            .map_err(|e| io_problem("cannot make the backup durable", e))
+    }
+}

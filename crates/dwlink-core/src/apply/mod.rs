@@ -1,0 +1,11 @@
+//! Applying a plan: confirm → backup → for each action: journal → provider call → journal →
+//! verify.
+
+pub mod backup;
+pub mod confirm;
+pub mod crash;
+pub mod executor;
+pub mod journal;
+pub mod steps;
+pub mod resume;
+pub mod verify;

@@ -1,0 +1,91 @@
+//! Finishing an interrupted apply: the destructive part is re-planned from live state (so it
+//! never repeats against a target that moved), the rest is carried over from the journal.
+
+use crate::diag::Problem;
+use crate::model::desired::Desired;
+use crate::plan::{Action, ActionKind, Plan, PlannedAction};
+
+use super::journal::Unfinished;
+
+/// The declaration to re-plan from. Once the unfinished apply's reset is journaled as done,
+/// "reset always" (and RestoreCleanup) must not plan a second reset that would undo the steps
+/// after it: from then on only a live link that still differs calls for one.
+pub fn replan_desired(desired: &Desired, unfinished: &Unfinished) -> Desired {
+    let reset_done = unfinished
+        .done
+        .iter()
+        .any(|&i| unfinished.actions.get(i).map(Action::kind) == Some(ActionKind::ResetLink));
+    if reset_done {
+        super::verify::settled(desired)
+    } else {
+        desired.clone()
+    }
+}
+
+/// Fold what `unfinished` still had to do into `fresh`. Returns a line per carried step.
+pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, Problem> {
+    let pending: Vec<(usize, &Action)> = unfinished
+        .actions
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !unfinished.done.contains(i))
+        .collect();
+
+    let journaled_target = unfinished.actions.iter().find_map(|a| match a {
+        Action::ResetLink {
+            organization_url, ..
+        } => Some(organization_url.clone()),
+        _ => None,
+    });
+    let fresh_target = fresh.actions.iter().find_map(|a| match &a.action {
+        Action::ResetLink {
+            organization_url, ..
+        } => Some(organization_url.clone()),
+        _ => None,
+    });
+    if let (Some(was), Some(now)) = (&journaled_target, &fresh_target) {
+        if was != now {
+            return Err(Problem::error(
+                "dwlink::apply::target_changed",
+                format!(
+                    "the unfinished apply {} was relinking to {was}, but a reset now would link to {now}",
+                    unfinished.plan_id
+                ),
+            )
+            .help("someone changed the link since; review with `dwlink plan` and `dwlink status` before applying"));
+        }
+    }
+
+    let mut notes = Vec::new();
+    for (_, action) in pending {
+        let kind = action.kind();
+        // Destructive steps are never carried: only a fresh plan may decide them again. A
+        // pending verify is carried so the resumed apply ends with the same check.
+        let carry = matches!(
+            kind,
+            ActionKind::LinkLegalEntities
+                | ActionKind::ApplySolutions
+                | ActionKind::StartMaps
+                | ActionKind::Verify
+        );
+        if carry && !fresh.actions.iter().any(|a| a.action.kind() == kind) {
+            notes.push(format!(
+                "carried over from the unfinished apply: {} {}",
+                kind.name(),
+                crate::plan::describe::describe(action)
+            ));
+            fresh.actions.push(PlannedAction::from(action.clone()));
+        }
+    }
+    if !notes.is_empty()
+        && !fresh
+            .actions
+            .iter()
+            .any(|a| a.action.kind() == ActionKind::Verify)
+    {
+        fresh.actions.push(PlannedAction::from(Action::Verify));
+    }
+    fresh.actions.sort_by_key(|a| a.action.kind());
+    fresh.recount();
+    Ok(notes)
+}

@@ -1,0 +1,55 @@
+//! The last step of every apply: re-read live state and check that a fresh plan is empty.
+
+use crate::config::raw::{Kind, ResetWhen};
+use crate::diag::{Problem, Severity};
+use crate::plan::{ActionKind, Plan};
+
+use super::steps::Steps;
+use crate::link::Link;
+
+/// The declaration as it should hold once applied: "reset always" (and RestoreCleanup) would plan
+/// another reset forever, so only the question "does the live link match?" is asked.
+pub fn settled(desired: &crate::model::desired::Desired) -> crate::model::desired::Desired {
+    let mut settled = desired.clone();
+    settled.kind = Kind::DualWriteLink;
+    settled.reset.when = ResetWhen::OnMismatch;
+    settled
+}
+
+pub async fn verify<L: Link>(ops: &Steps<L>, plan: &Plan) -> Result<String, Problem> {
+    let live = ops.read_live().await?;
+    let fresh = Plan::make(&settled(&plan.desired), &live);
+    let left: Vec<String> = fresh
+        .actions
+        .iter()
+        .filter(|a| a.action.kind() != ActionKind::Verify)
+        .map(|a| {
+            format!(
+                "{} {}",
+                a.action.kind().name(),
+                crate::plan::describe::describe(&a.action)
+            )
+        })
+        .collect();
+    let errors: Vec<String> = fresh
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.message.clone())
+        .collect();
+    if left.is_empty() && errors.is_empty() {
+        Ok("live state matches the declaration".into())
+    } else {
+        Err(Problem::error(
+            "dwlink::apply::verify",
+            format!(
+                "after applying, the live state still differs from the declaration: {}",
+                left.into_iter()
+                    .chain(errors)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+        .help("run `dwlink plan` to see what differs; the service may have ignored a request"))
+    }
+}

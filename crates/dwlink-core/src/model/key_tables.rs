@@ -1,0 +1,101 @@
+//! The registry of dual-write key tables: the one place that names each table, its OData set, its
+//! key columns, which of its rows are dual-write's and the column the plan counts rows by.
+//! Readers, writers, backups, plans and fixtures all look tables up here.
+//!
+//! Sources: the table names are those of the "reset dual-write" documentation (domain.md); the
+//! F&O `ExternalEnvironmentURL` and the Dataverse SecureConfig column are what dwlink has always
+//! read (see docs/http-contract.md for what public evidence exists for each).
+
+use super::live::Service;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyTableDef {
+    pub service: Service,
+    pub table: &'static str,
+    /// Expected OData set; the Dataverse one is resolved through `EntityDefinitions` at read time.
+    pub entity_set: &'static str,
+    pub keys: &'static [&'static str],
+    /// Dataverse primary keys are bare GUIDs in predicates.
+    pub guid_key: bool,
+    /// Only these rows are dual-write's (an OData `$filter`).
+    pub filter: Option<&'static str>,
+    /// The column the plan counts rows by, if any.
+    pub fact: Option<&'static str>,
+}
+
+impl KeyTableDef {
+    /// `$select` for the plan read: keys and the fact column only.
+    pub fn plan_select(&self, keys: &[&str]) -> String {
+        let mut cols: Vec<&str> = keys.to_vec();
+        cols.extend(self.fact);
+        cols.join(",")
+    }
+}
+
+pub const PROJECT_CONFIGURATION: &str = "DualWriteProjectConfiguration";
+pub const FIELD_CONFIGURATION: &str = "DualWriteProjectFieldConfiguration";
+pub const BUSINESS_EVENTS: &str = "BusinessEventsDefinition";
+pub const RUNTIME_CONFIGURATION: &str = "msdyn_dualwriteruntimeconfig";
+pub const RUNTIME_PRIMARY_ID: &str = "msdyn_dualwriteruntimeconfigid";
+pub const SECURE_CONFIG_ORGANIZATION: &str = "msdyn_secureconfigorganization";
+pub const EXTERNAL_ENVIRONMENT_URL: &str = "ExternalEnvironmentURL";
+
+/// In the order plans list them: F&O tables first.
+pub const KEY_TABLES: [KeyTableDef; 4] = [
+    KeyTableDef {
+        service: Service::FinanceOperations,
+        table: PROJECT_CONFIGURATION,
+        entity_set: "DualWriteProjectConfigurations",
+        keys: &["ProjectName"],
+        guid_key: false,
+        filter: None,
+        fact: Some(EXTERNAL_ENVIRONMENT_URL),
+    },
+    KeyTableDef {
+        service: Service::FinanceOperations,
+        table: FIELD_CONFIGURATION,
+        entity_set: "DualWriteProjectFieldConfigurations",
+        keys: &["ProjectName", "InternalFieldName"],
+        guid_key: false,
+        filter: None,
+        fact: None,
+    },
+    KeyTableDef {
+        service: Service::FinanceOperations,
+        table: BUSINESS_EVENTS,
+        entity_set: "BusinessEventsDefinitions",
+        keys: &["BusinessEventId"],
+        guid_key: false,
+        filter: Some("IsDualWrite eq true"),
+        fact: None,
+    },
+    KeyTableDef {
+        service: Service::Dataverse,
+        table: RUNTIME_CONFIGURATION,
+        entity_set: "msdyn_dualwriteruntimeconfigs",
+        keys: &[RUNTIME_PRIMARY_ID],
+        guid_key: true,
+        filter: None,
+        fact: Some(SECURE_CONFIG_ORGANIZATION),
+    },
+];
+
+/// The registered table of this name.
+pub fn by_table(table: &str) -> Option<&'static KeyTableDef> {
+    KEY_TABLES.iter().find(|t| t.table == table)
+}
+
+/// The registered table a service reads from this entity set. Dataverse sets are resolved at run
+/// time, so any `msdyn_` set of Dataverse is taken for the runtime-configuration table.
+pub fn by_entity_set(service: Service, entity_set: &str) -> Option<&'static KeyTableDef> {
+    KEY_TABLES
+        .iter()
+        .find(|t| t.service == service && t.entity_set == entity_set)
+        .or_else(|| {
+            KEY_TABLES.iter().find(|t| {
+                t.service == Service::Dataverse
+                    && service == Service::Dataverse
+                    && entity_set.starts_with("msdyn_")
+            })
+        })
+}

@@ -1,0 +1,203 @@
+//! What the services say now: the live side of the diff.
+//!
+//! Rows are kept as identities and the facts the plan reasons about (counts, the Dataverse URL
+//! each configuration row syncs to, the organization each runtime row was made for), not whole
+//! rows: a backup re-reads full rows at apply time, guarded by the fingerprint.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use url::Url;
+use uuid::Uuid;
+
+use crate::config::raw::EnvironmentType;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveState {
+    pub finance_operations: LiveFinanceOperations,
+    /// `None`: dual-write has no connection set for this F&O environment.
+    pub connection: Option<LiveConnection>,
+    pub dataverse: LiveDataverse,
+    /// One entry per key table, F&O tables first, in [`crate::model::key_tables::KEY_TABLES`] order.
+    pub key_tables: Vec<KeyTable>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveFinanceOperations {
+    pub url: Url,
+    pub environment_type: EnvironmentType,
+    /// The Power Platform integration's Dataverse environment; `None` when blank (scenario 3)
+    /// and always for cloud-hosted environments.
+    pub power_platform_link: Option<OrgRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRef {
+    pub url: Url,
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveConnection {
+    pub id: String,
+    pub name: String,
+    /// The Dataverse organization dual-write is connected to now; `None` when unlinked.
+    pub organization: Option<OrgRef>,
+    /// Upper-case company codes, sorted.
+    pub legal_entities: Vec<String>,
+    /// Sorted by name.
+    pub maps: Vec<LiveMap>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveMap {
+    pub id: String,
+    pub name: String,
+    pub state: MapState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapState {
+    Running,
+    Stopped,
+    NotRunning,
+    Paused,
+    InitialSync,
+    CatchUp,
+    Error,
+}
+
+impl MapState {
+    /// States in which the map moves data, so a reset without force must refuse.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            MapState::Running | MapState::InitialSync | MapState::CatchUp
+        )
+    }
+
+    /// The management service's spelling (`Running`, `InitialSync`, …).
+    pub fn service_name(self) -> &'static str {
+        match self {
+            MapState::Running => "Running",
+            MapState::Stopped => "Stopped",
+            MapState::NotRunning => "NotRunning",
+            MapState::Paused => "Paused",
+            MapState::InitialSync => "InitialSync",
+            MapState::CatchUp => "CatchUp",
+            MapState::Error => "Error",
+        }
+    }
+
+    pub fn from_service_name(s: &str) -> Option<Self> {
+        Some(match s {
+            "Running" => MapState::Running,
+            "Stopped" => MapState::Stopped,
+            "NotRunning" => MapState::NotRunning,
+            "Paused" => MapState::Paused,
+            "InitialSync" => MapState::InitialSync,
+            "CatchUp" => MapState::CatchUp,
+            "Error" => MapState::Error,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveDataverse {
+    pub url: Url,
+    pub organization_id: Uuid,
+    pub unique_name: Option<String>,
+    pub friendly_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Service {
+    FinanceOperations,
+    Dataverse,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyTable {
+    pub service: Service,
+    /// Table name as documented (`DualWriteProjectConfiguration`, `msdyn_dualwriteruntimeconfig`).
+    pub table: String,
+    /// OData entity set the rows were read from.
+    pub entity_set: String,
+    /// Keys of the rows dual-write owns (for BusinessEventsDefinition only its dual-write rows),
+    /// as OData key predicates (`('Customers V3')`, `(ProjectName='x',InternalFieldName='y')`),
+    /// sorted.
+    pub keys: Vec<String>,
+    /// Rows per Dataverse URL they sync to (`ExternalEnvironmentURL`), for project configurations.
+    pub external_urls: BTreeMap<String, usize>,
+    /// Rows per organization named in their SecureConfig, for runtime configurations.
+    pub secure_config_organizations: BTreeMap<String, usize>,
+}
+
+impl KeyTable {
+    pub fn rows(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// The table with its counts but without its keys.
+    pub fn without_keys(&self) -> KeyTable {
+        KeyTable {
+            service: self.service,
+            table: self.table.clone(),
+            entity_set: self.entity_set.clone(),
+            keys: Vec::new(),
+            external_urls: self.external_urls.clone(),
+            secure_config_organizations: self.secure_config_organizations.clone(),
+        }
+    }
+}
+
+struct HashWriter(Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LiveState {
+    /// A stable hash of everything a plan is made from; `apply PLAN` refuses when it moved.
+    pub fn fingerprint(&self) -> String {
+        // Everything but the keys as JSON, then each table's keys as length-prefixed bytes:
+        // escaping 100,000 keys as JSON would cost more than hashing them.
+        let mut hasher = HashWriter(Sha256::new());
+        let _ = serde_json::to_writer(&mut hasher, &self.without_keys());
+        for t in &self.key_tables {
+            hasher.0.update((t.keys.len() as u64).to_le_bytes());
+            for k in &t.keys {
+                hasher.0.update((k.len() as u64).to_le_bytes());
+                hasher.0.update(k.as_bytes());
+            }
+        }
+        let digest = hasher.0.finalize();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
+
+    /// The state with its tables' keys left out: what later steps look up (connection, map ids,
+    /// table names), cheap to keep and copy whatever the tables' size.
+    pub fn without_keys(&self) -> LiveState {
+        LiveState {
+            finance_operations: self.finance_operations.clone(),
+            connection: self.connection.clone(),
+            dataverse: self.dataverse.clone(),
+            key_tables: self.key_tables.iter().map(KeyTable::without_keys).collect(),
+        }
+    }
+
+    pub fn table(&self, table: &str) -> Option<&KeyTable> {
+        self.key_tables.iter().find(|t| t.table == table)
+    }
+}

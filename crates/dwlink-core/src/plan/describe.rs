@@ -1,0 +1,73 @@
+//! The words of a plan: how each action is described, shared by the plan view, the apply
+//! events and the journal so the three never name a step differently.
+
+use super::diff::service_name;
+use super::Action;
+use crate::config::raw::ResetTarget;
+
+/// One line for an action, as the plan lists it (`relink to https://… (Power Platform link)`).
+pub fn describe(action: &Action) -> String {
+    match action {
+        Action::StopMaps { maps } => format!(
+            "{} map{}: {}",
+            maps.len(),
+            plural(maps.len()),
+            maps.join(", ")
+        ),
+        Action::Backup { tables, rows } => format!(
+            "{} row{} from {} table{} to .dwlink/backups/ (before any delete)",
+            thousands(*rows),
+            plural(*rows),
+            tables.len(),
+            plural(tables.len())
+        ),
+        Action::ClearTable {
+            service,
+            table,
+            rows,
+            ..
+        } => format!(
+            "{} {table}: {} row{}",
+            service_name(*service),
+            thousands(*rows),
+            plural(*rows)
+        ),
+        Action::ResetLink {
+            target,
+            organization_url,
+            force,
+        } => format!(
+            "relink to {organization_url} ({}{})",
+            match target {
+                ResetTarget::PowerPlatformLink => "Power Platform link",
+                ResetTarget::CurrentEnvironment => "current environment",
+            },
+            if *force { ", force" } else { "" }
+        ),
+        Action::LinkLegalEntities { legal_entities } => legal_entities.join(", "),
+        Action::ApplySolutions { solutions } => solutions.join(", "),
+        Action::StartMaps { maps } => maps.join(", "),
+        Action::Verify => "re-read live state and check it matches the declaration".into(),
+    }
+}
+
+/// `12,345`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

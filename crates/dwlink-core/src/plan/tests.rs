@@ -1,0 +1,364 @@
+//! Table-driven tests of the pure diff: every scenario and every finding.
+
+use std::collections::BTreeMap;
+
+use url::Url;
+use uuid::Uuid;
+
+use crate::config::raw::{EnvironmentType, Kind, ResetTarget, ResetWhen};
+use crate::diag::Severity;
+use crate::model::desired as d;
+use crate::model::key_tables::KEY_TABLES;
+use crate::model::live::*;
+
+use super::diff::diff;
+use super::{ActionKind, FindingCode as C, Plan, Scenario};
+
+const UAT: &str = "https://contoso-uat.crm.dynamics.com";
+const PROD: &str = "https://contoso-prod.crm.dynamics.com";
+const UAT_ID: &str = "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10";
+const PROD_ID: &str = "9b1d0c2a-1111-4a43-9a60-5a3c2c1d9b10";
+
+fn url(s: &str) -> Url {
+    Url::parse(s).unwrap()
+}
+
+fn org(u: &str, id: &str) -> OrgRef {
+    OrgRef {
+        url: url(u),
+        organization_id: Some(Uuid::parse_str(id).unwrap()),
+    }
+}
+
+fn desired() -> d::Desired {
+    d::Desired {
+        kind: Kind::DualWriteLink,
+        name: "contoso-uat".into(),
+        protected: false,
+        finance_operations: d::FinanceOperations {
+            url: url("https://contoso-uat.sandbox.operations.dynamics.com"),
+            environment_type: EnvironmentType::Sandbox,
+        },
+        dataverse: d::Dataverse {
+            url: url(UAT),
+            organization_id: None,
+        },
+        link: d::Link {
+            reset_target: ResetTarget::PowerPlatformLink,
+            legal_entities: vec!["USMF".into(), "DEMF".into()],
+        },
+        reset: d::Reset {
+            when: ResetWhen::OnMismatch,
+            force: false,
+            clear_tables: true,
+        },
+        after_reset: d::AfterReset {
+            apply_solutions: vec!["Dual-write core solution".into()],
+            start_maps: vec!["Customers V3 (accounts)".into()],
+        },
+        auth: d::Auth {
+            tenant_id: Uuid::nil(),
+            client_id: Uuid::nil(),
+            client_secret_env: "DWLINK_CLIENT_SECRET".into(),
+        },
+        dual_write_service: None,
+        restored_from: None,
+    }
+}
+
+fn table(t: usize, rows: usize, ext: Option<&str>, secure: Option<&str>) -> KeyTable {
+    let d = &KEY_TABLES[t];
+    let (service, table, set) = (d.service, d.table, d.entity_set);
+    KeyTable {
+        service,
+        table: table.into(),
+        entity_set: set.into(),
+        keys: (0..rows).map(|i| format!("('{i}')")).collect(),
+        external_urls: ext
+            .map(|u| BTreeMap::from([(u.to_string(), rows)]))
+            .unwrap_or_default(),
+        secure_config_organizations: secure
+            .map(|o| BTreeMap::from([(o.to_string(), rows)]))
+            .unwrap_or_default(),
+    }
+}
+
+/// A sandbox linked to its own organization, healthy.
+fn live() -> LiveState {
+    LiveState {
+        finance_operations: LiveFinanceOperations {
+            url: url("https://contoso-uat.sandbox.operations.dynamics.com"),
+            environment_type: EnvironmentType::Sandbox,
+            power_platform_link: Some(org(UAT, UAT_ID)),
+        },
+        connection: Some(LiveConnection {
+            id: "c1".into(),
+            name: "cs".into(),
+            organization: Some(org(UAT, UAT_ID)),
+            legal_entities: vec!["DEMF".into(), "USMF".into()],
+            maps: vec![LiveMap {
+                id: "m1".into(),
+                name: "Customers V3 (accounts)".into(),
+                state: MapState::Stopped,
+            }],
+        }),
+        dataverse: LiveDataverse {
+            url: url(UAT),
+            organization_id: Uuid::parse_str(UAT_ID).unwrap(),
+            unique_name: Some("org6459f7a8".into()),
+            friendly_name: Some("ContosoUAT".into()),
+        },
+        key_tables: vec![
+            table(0, 3, Some(UAT), None),
+            table(1, 10, None, None),
+            table(2, 2, None, None),
+            table(3, 3, None, Some("ContosoUAT")),
+        ],
+    }
+}
+
+fn codes(live: &LiveState, desired: &d::Desired) -> Vec<(C, Severity)> {
+    diff(desired, live)
+        .findings
+        .iter()
+        .map(|f| (f.code, f.severity))
+        .collect()
+}
+
+fn kinds(live: &LiveState, desired: &d::Desired) -> Vec<ActionKind> {
+    diff(desired, live)
+        .actions
+        .iter()
+        .map(|a| a.kind())
+        .collect()
+}
+
+#[test]
+fn healthy_link_has_no_changes() {
+    let dec = diff(&desired(), &live());
+    assert_eq!(dec.scenario, Scenario::SameOrganization);
+    assert!(dec.actions.is_empty(), "{:?}", dec.actions);
+    assert_eq!(
+        codes(&live(), &desired()),
+        vec![(C::ScenarioSameOrganization, Severity::Info)]
+    );
+}
+
+#[test]
+fn scenarios_are_classified() {
+    use super::diff::classify;
+    let mut l = live();
+    assert_eq!(classify(&l), Scenario::SameOrganization);
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    assert_eq!(classify(&l), Scenario::OrganizationMismatch);
+    l.connection.as_mut().unwrap().organization = None;
+    assert_eq!(classify(&l), Scenario::OrganizationMismatch);
+    l.finance_operations.power_platform_link = None;
+    assert_eq!(classify(&l), Scenario::NoPowerPlatformLink);
+    l.finance_operations.environment_type = EnvironmentType::CloudHosted;
+    assert_eq!(classify(&l), Scenario::CloudHosted);
+}
+
+#[test]
+fn scenario_2_realigns_to_power_platform_link_irreversibly() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    let c = codes(&l, &desired());
+    assert!(c.contains(&(C::ScenarioOrganizationMismatch, Severity::Warning)));
+    assert!(c.contains(&(C::TargetIrreversible, Severity::Warning)));
+    assert_eq!(
+        kinds(&l, &desired()),
+        vec![
+            ActionKind::Backup,
+            ActionKind::ClearTable,
+            ActionKind::ClearTable,
+            ActionKind::ClearTable,
+            ActionKind::ClearTable,
+            ActionKind::ResetLink,
+            ActionKind::LinkLegalEntities,
+            ActionKind::ApplySolutions,
+            ActionKind::StartMaps,
+            ActionKind::Verify
+        ]
+    );
+}
+
+#[test]
+fn scenario_2_with_current_environment_cannot_reach_declared_org() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    let mut want = desired();
+    want.link.reset_target = ResetTarget::CurrentEnvironment;
+    let c = codes(&l, &want);
+    assert!(
+        c.contains(&(C::TargetUnreachable, Severity::Error)),
+        "{c:?}"
+    );
+    assert!(!c.iter().any(|(k, _)| *k == C::TargetIrreversible));
+}
+
+#[test]
+fn scenario_3_blocks_a_reset_to_the_power_platform_link() {
+    let mut l = live();
+    l.finance_operations.power_platform_link = None;
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    let c = codes(&l, &desired());
+    assert!(
+        c.contains(&(C::ScenarioNoPowerPlatformLink, Severity::Error)),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn scenario_4_refreshes_the_connection_as_it_is() {
+    let mut l = live();
+    l.finance_operations.environment_type = EnvironmentType::CloudHosted;
+    l.finance_operations.power_platform_link = None;
+    let mut want = desired();
+    want.finance_operations.environment_type = EnvironmentType::CloudHosted;
+    want.link.reset_target = ResetTarget::CurrentEnvironment;
+    want.reset.when = ResetWhen::Always;
+    let dec = diff(&want, &l);
+    assert_eq!(dec.scenario, Scenario::CloudHosted);
+    assert!(
+        dec.findings.iter().all(|f| f.severity != Severity::Error),
+        "{:?}",
+        dec.findings
+    );
+    assert!(dec
+        .actions
+        .iter()
+        .any(|a| a.kind() == ActionKind::ResetLink));
+}
+
+#[test]
+fn running_maps_fail_the_plan_without_force() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    l.connection.as_mut().unwrap().maps[0].state = MapState::Running;
+    let dec = diff(&desired(), &l);
+    let f = dec
+        .findings
+        .iter()
+        .find(|f| f.code == C::MapsRunning)
+        .unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("Customers V3 (accounts)"));
+    assert!(!dec.actions.iter().any(|a| a.kind() == ActionKind::StopMaps));
+
+    let mut forced = desired();
+    forced.reset.force = true;
+    let k = kinds(&l, &forced);
+    assert_eq!(k[0], ActionKind::StopMaps);
+    assert_eq!(k[1], ActionKind::Backup);
+}
+
+#[test]
+fn foreign_rows_after_a_restore_are_named_and_cleared() {
+    let mut l = live();
+    l.key_tables[0] = table(0, 120, Some(PROD), None);
+    l.key_tables[3] = table(3, 12, None, Some("ContosoProd"));
+    let dec = diff(&desired(), &l);
+    let f = dec
+        .findings
+        .iter()
+        .find(|f| f.code == C::RestoreForeignLink)
+        .unwrap();
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(f.message.contains("contoso-prod.crm.dynamics.com") && f.message.contains("120"));
+    let s = dec
+        .findings
+        .iter()
+        .find(|f| f.code == C::SecureConfigOrganizationMismatch)
+        .unwrap();
+    assert!(s.message.contains("ContosoProd") && s.message.contains("ContosoUAT"));
+    let rows: usize = dec
+        .actions
+        .iter()
+        .map(|a| match a {
+            super::Action::ClearTable { rows, .. } => *rows,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(rows, 120 + 10 + 2 + 12);
+}
+
+#[test]
+fn foreign_rows_are_an_error_when_nothing_clears_them() {
+    let mut l = live();
+    l.key_tables[0] = table(0, 5, Some(PROD), None);
+    let mut want = desired();
+    want.reset.when = ResetWhen::Never;
+    let c = codes(&l, &want);
+    assert!(c.contains(&(C::RestoreForeignLink, Severity::Error)));
+    assert!(c.contains(&(C::ResetDisabled, Severity::Warning)));
+    assert!(kinds(&l, &want).is_empty());
+}
+
+#[test]
+fn restore_cleanup_always_clears_and_relinks() {
+    let mut want = desired();
+    want.kind = Kind::RestoreCleanup;
+    let k = kinds(&live(), &want);
+    assert!(k.contains(&ActionKind::Backup) && k.contains(&ActionKind::ResetLink));
+    assert_eq!(k.last(), Some(&ActionKind::Verify));
+}
+
+#[test]
+fn legal_entity_drift_only_relinks_legal_entities() {
+    let mut want = desired();
+    want.link.legal_entities = vec!["USMF".into()];
+    assert_eq!(
+        kinds(&live(), &want),
+        vec![ActionKind::LinkLegalEntities, ActionKind::Verify]
+    );
+}
+
+#[test]
+fn protected_environment_gets_an_error_for_destructive_plans() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    let mut want = desired();
+    want.protected = true;
+    assert!(codes(&l, &want).contains(&(C::Protected, Severity::Error)));
+    assert!(!codes(&live(), &want)
+        .iter()
+        .any(|(c, _)| *c == C::Protected));
+}
+
+#[test]
+fn declared_organization_id_must_match() {
+    let mut want = desired();
+    want.dataverse.organization_id = Some(Uuid::parse_str(PROD_ID).unwrap());
+    assert!(codes(&live(), &want).contains(&(C::TargetOrganizationId, Severity::Error)));
+}
+
+#[test]
+fn plan_summary_counts_rows_and_fingerprint_is_stable() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = None;
+    let p = Plan::make(&desired(), &l);
+    assert_eq!(p.summary.rows_to_delete, 3 + 10 + 2 + 3);
+    assert_eq!(p.summary.destructive, 5);
+    assert_eq!(p.live_fingerprint, l.fingerprint());
+    assert_ne!(l.fingerprint(), live().fingerprint());
+}
+
+#[test]
+fn every_step_has_a_description() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    l.connection.as_mut().unwrap().maps[0].state = MapState::Running;
+    l.key_tables[0] = table(0, 120, Some(PROD), None);
+    let mut want = desired();
+    want.reset.force = true;
+    let plan = Plan::make(&want, &l);
+    assert_eq!(plan.actions.len(), 11);
+    assert_eq!(plan.summary.destructive, 6);
+    assert_eq!(plan.summary.rows_to_delete, 135);
+    assert_eq!(plan.actions[0].action.kind().name(), "stop-maps");
+    for a in &plan.actions {
+        let text = super::describe::describe(&a.action);
+        assert!(!text.is_empty() && !text.contains('\x1b'), "{text}");
+    }
+}

@@ -1,0 +1,77 @@
+//! `--state FILE`: the whole world written atomically after every committed change (temp file,
+//! fsync, rename, fsync of the directory), so a crash leaves the old or the new state, never half.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::store::World;
+use dwlink_core::diag::Problem;
+
+const FORMAT: &str = "dwlink-emulator-state/1";
+
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    format: String,
+    world: World,
+}
+
+#[derive(Debug, Clone)]
+pub struct Persist {
+    pub path: PathBuf,
+}
+
+impl Persist {
+    pub fn save(&self, world: &World) -> std::io::Result<()> {
+        let bytes = serde_json::to_vec(&StateFile {
+            format: FORMAT.into(),
+            world: world.clone(),
+        })
+        .map_err(std::io::Error::other)?;
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "state".into());
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &self.path)?;
+        fs::File::open(&dir)?.sync_all()
+    }
+
+    /// The saved world, `None` when there is no state file yet.
+    pub fn load(&self) -> Result<Option<World>, Problem> {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(unreadable(&self.path, &e.to_string())),
+        };
+        let state: StateFile =
+            serde_json::from_slice(&bytes).map_err(|e| unreadable(&self.path, &e.to_string()))?;
+        if state.format != FORMAT {
+            return Err(unreadable(
+                &self.path,
+                &format!("format `{}` is not {FORMAT}", state.format),
+            ));
+        }
+        Ok(Some(state.world))
+    }
+}
+
+fn unreadable(path: &Path, why: &str) -> Problem {
+    Problem::error(
+        "dwlink::emulator::state",
+        format!("cannot read emulator state {}: {why}", path.display()),
+    )
+    .help("delete the state file to start again from the fixture")
+}

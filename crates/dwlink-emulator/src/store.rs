@@ -1,0 +1,312 @@
+//! The emulated world: every F&O environment, Dataverse organization and dual-write connection,
+//! as one serialisable value (so persistence is "write it all atomically").
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use dwlink_core::fixture::{
+    host_of, ClientFixture, EnvType, Fixture, MapStateFixture, SolutionFixture, TableFixture,
+};
+use super::table::{GenSpec, Table, TableKind};
+use dwlink_core::model::live::MapState;
+
+pub const DEFAULT_TOKEN_TTL: u64 = 3600;
+pub const DEFAULT_ASYNC_MS: u64 = 200;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct World {
+    pub fo: Vec<FoEnv>,
+    pub orgs: Vec<Org>,
+    pub clients: Vec<ClientFixture>,
+    pub requests: BTreeMap<String, AsyncRequest>,
+    pub token_ttl_secs: u64,
+    pub async_ms: u64,
+    pub dws_host: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FoEnv {
+    pub url: String,
+    pub host: String,
+    pub env_type: EnvType,
+    pub power_platform_link: Option<String>,
+    pub connection: Option<Connection>,
+    /// In [`TableKind::FO`] order.
+    pub tables: Vec<Table>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Connection {
+    pub id: Uuid,
+    pub name: String,
+    pub connected_to: Option<String>,
+    pub legal_entities: Vec<String>,
+    pub maps: Vec<DwMap>,
+    pub solutions: Vec<SolutionFixture>,
+    /// Map names whose Start ends in `Error`.
+    #[serde(default)]
+    pub failing_maps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DwMap {
+    pub id: Uuid,
+    pub name: String,
+    pub state: MapState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Org {
+    pub url: String,
+    pub host: String,
+    pub organization_id: Uuid,
+    pub unique_name: String,
+    pub friendly_name: String,
+    pub runtime: Table,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RequestState {
+    Waiting,
+    Completed,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AsyncRequest {
+    pub id: String,
+    pub state: RequestState,
+    pub message: String,
+    pub action: Action,
+}
+
+/// What an asynchronous management request does when it completes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Action {
+    SetMapState {
+        connection: Uuid,
+        map: Uuid,
+        state: MapState,
+    },
+    Reset {
+        connection: Uuid,
+        /// Organization URL to link to; `None` keeps the current one.
+        relink_to: Option<String>,
+        legal_entities: Vec<String>,
+    },
+    ApplySolution {
+        connection: Uuid,
+        solution: String,
+    },
+}
+
+/// Stable ids derived from names, so a fixture always yields the same world.
+pub fn name_uuid(namespace: &str, name: &str) -> Uuid {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{namespace}\0{name}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_random_bytes(b).into_uuid()
+}
+
+fn salt(s: &str) -> u64 {
+    name_uuid("salt", s).as_u64_pair().0
+}
+
+const DEFAULT_MAPS: [&str; 4] = [
+    "Customers V3 (accounts)",
+    "Vendors V2 (msdyn_vendors)",
+    "Released products V2 (msdyn_sharedproductdetails)",
+    "Legal entities (cdm_companies)",
+];
+
+fn map_state(s: MapStateFixture) -> MapState {
+    match s {
+        MapStateFixture::Running => MapState::Running,
+        MapStateFixture::Stopped => MapState::Stopped,
+        MapStateFixture::NotRunning => MapState::NotRunning,
+        MapStateFixture::Paused => MapState::Paused,
+        MapStateFixture::InitialSync => MapState::InitialSync,
+        MapStateFixture::CatchUp => MapState::CatchUp,
+        MapStateFixture::Error => MapState::Error,
+    }
+}
+
+pub fn new_map(connection: Uuid, name: &str, state: MapState) -> DwMap {
+    DwMap {
+        id: name_uuid(&connection.to_string(), name),
+        name: name.to_string(),
+        state,
+    }
+}
+
+impl World {
+    pub fn from_fixture(f: &Fixture) -> World {
+        let mut fo = Vec::new();
+        for e in &f.finance_operations {
+            let host = host_of(&e.url).unwrap_or_default();
+            let url = format!("https://{host}");
+            let dw = e.dual_write.as_ref();
+            let companies = dw.map(|d| d.legal_entities.clone()).unwrap_or_default();
+            let target = dw
+                .and_then(|d| d.connected_to.as_deref())
+                .map(normalize_url)
+                .unwrap_or_default();
+            let spec = |t: &Option<TableFixture>, kind: TableKind| {
+                let t = t.clone().unwrap_or_default();
+                let mut table = Table::new(
+                    kind,
+                    GenSpec {
+                        count: t.generate,
+                        dual_write: t.dual_write.unwrap_or(t.generate),
+                        target: target.clone(),
+                        companies: companies.clone(),
+                        salt: salt(&host),
+                    },
+                );
+                for r in t.rows {
+                    if let Ok(k) = table.key_of(&r) {
+                        let _ = table.insert(k, r);
+                    }
+                }
+                table
+            };
+            let k = &e.key_tables;
+            let tables = vec![
+                spec(&k.project_configuration, TableKind::ProjectConfig),
+                spec(&k.project_field_configuration, TableKind::FieldConfig),
+                spec(&k.business_events_definition, TableKind::BusinessEvents),
+            ];
+            let connection = dw.map(|d| {
+                let id = name_uuid("connection-set", &host);
+                let solutions = d.solutions.clone().unwrap_or_else(|| {
+                    let maps: Vec<String> = if d.maps.is_empty() {
+                        DEFAULT_MAPS.iter().map(|s| s.to_string()).collect()
+                    } else {
+                        d.maps.iter().map(|m| m.name.clone()).collect()
+                    };
+                    vec![SolutionFixture {
+                        name: "Dual-write core solution".into(),
+                        maps,
+                    }]
+                });
+                Connection {
+                    id,
+                    failing_maps: d.failing_maps.clone(),
+                    name: format!("dw-{}", host.split('.').next().unwrap_or(&host)),
+                    connected_to: d.connected_to.as_deref().map(normalize_url),
+                    legal_entities: d
+                        .legal_entities
+                        .iter()
+                        .map(|l| l.to_ascii_uppercase())
+                        .collect(),
+                    maps: d
+                        .maps
+                        .iter()
+                        .map(|m| new_map(id, &m.name, map_state(m.state)))
+                        .collect(),
+                    solutions,
+                }
+            });
+            fo.push(FoEnv {
+                url,
+                host,
+                env_type: e.environment_type,
+                power_platform_link: e.power_platform_link.as_deref().map(normalize_url),
+                connection,
+                tables,
+            });
+        }
+        let orgs = f
+            .dataverse
+            .iter()
+            .map(|d| {
+                let host = host_of(&d.url).unwrap_or_default();
+                let unique = d
+                    .unique_name
+                    .clone()
+                    .unwrap_or_else(|| host.split('.').next().unwrap_or(&host).to_string());
+                let friendly = d.friendly_name.clone().unwrap_or_else(|| unique.clone());
+                let rc = &d.runtime_configurations;
+                let mut runtime = Table::new(
+                    TableKind::RuntimeConfig,
+                    GenSpec {
+                        count: rc.generate,
+                        dual_write: rc.generate,
+                        target: rc
+                            .secure_config_organization
+                            .clone()
+                            .unwrap_or_else(|| friendly.clone()),
+                        companies: Vec::new(),
+                        salt: salt(&host),
+                    },
+                );
+                for r in &rc.rows {
+                    if let Ok(k) = runtime.key_of(r) {
+                        let _ = runtime.insert(k, r.clone());
+                    }
+                }
+                Org {
+                    url: format!("https://{host}"),
+                    host,
+                    organization_id: d.organization_id,
+                    unique_name: unique,
+                    friendly_name: friendly,
+                    runtime,
+                }
+            })
+            .collect();
+        World {
+            fo,
+            orgs,
+            clients: f.clients.clone(),
+            requests: BTreeMap::new(),
+            token_ttl_secs: f.token_ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL),
+            async_ms: f.async_ms.unwrap_or(DEFAULT_ASYNC_MS),
+            dws_host: f.dual_write_service_url.as_deref().and_then(host_of),
+        }
+    }
+
+    pub fn org_by_url(&self, url: &str) -> Option<&Org> {
+        let host = host_of(url)?;
+        self.orgs.iter().find(|o| o.host == host)
+    }
+
+    pub fn org_by_url_mut(&mut self, url: &str) -> Option<&mut Org> {
+        let host = host_of(url)?;
+        self.orgs.iter_mut().find(|o| o.host == host)
+    }
+
+    pub fn connection_env(&self, id_or_name: &str) -> Option<usize> {
+        self.fo.iter().position(|e| {
+            e.connection.as_ref().is_some_and(|c| {
+                c.name.eq_ignore_ascii_case(id_or_name)
+                    || c.id.to_string().eq_ignore_ascii_case(id_or_name)
+            })
+        })
+    }
+
+    /// Every host the world answers for (for the TLS certificate).
+    pub fn hosts(&self) -> Vec<String> {
+        let mut h: Vec<String> = self.fo.iter().map(|e| e.host.clone()).collect();
+        h.extend(self.orgs.iter().map(|o| o.host.clone()));
+        h.extend(self.dws_host.clone());
+        h
+    }
+}
+
+/// `https://host` (lower case, no path or trailing slash) so URLs compare as the services do.
+pub fn normalize_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match u.host_str() {
+            Some(h) => {
+                let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+                format!("{}://{}{port}", u.scheme(), h.to_ascii_lowercase())
+            }
+            None => url.to_string(),
+        },
+        Err(_) => url.trim_end_matches('/').to_string(),
+    }
+}

@@ -1,0 +1,1115 @@
+//! The emulator over real HTTP on 127.0.0.1, driven with reqwest.
+
+use std::time::Duration;
+
+use dwlink_core::fixture::{self, Fixture};
+use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+
+const TENANT: &str = "72f988bf-0000-0000-0000-000000000000";
+const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+const FO: &str = "contoso-uat.sandbox.operations.dynamics.com";
+const UAT: &str = "contoso-uat.crm.dynamics.com";
+
+fn fixture(yaml: &str) -> Fixture {
+    match fixture::parse_str("test.yaml", yaml) {
+        Ok(f) => f,
+        Err(p) => panic!(
+            "fixture: {:?}",
+            p.0.iter().map(|p| &p.message).collect::<Vec<_>>()
+        ),
+    }
+}
+
+fn quickstart() -> Fixture {
+    fixture(fixture::QUICKSTART)
+}
+
+/// Two F&O environments (so Host matters), one per reset scenario, plus two organizations.
+const WORLD: &str = r#"
+finance_operations:
+  - url: https://contoso-uat.sandbox.operations.dynamics.com
+    environment_type: sandbox
+    power_platform_link: https://contoso-uat.crm.dynamics.com
+    dual_write:
+      connected_to: https://contoso-prod.crm.dynamics.com
+      legal_entities: [USMF]
+      maps: [{name: Customers V3 (accounts), state: running}]
+    key_tables:
+      DualWriteProjectConfiguration: {generate: 12}
+      BusinessEventsDefinition: {generate: 10, dual_write: 4}
+  - url: https://same.sandbox.operations.dynamics.com
+    environment_type: sandbox
+    power_platform_link: https://contoso-uat.crm.dynamics.com
+    dual_write: {connected_to: https://contoso-uat.crm.dynamics.com, maps: [{name: Vendors V2 (msdyn_vendors), state: stopped}]}
+  - url: https://blank.sandbox.operations.dynamics.com
+    environment_type: sandbox
+    power_platform_link: null
+    dual_write: {connected_to: https://contoso-uat.crm.dynamics.com}
+  - url: https://dev.cloudax.dynamics.com
+    environment_type: cloud-hosted
+    dual_write: {connected_to: https://contoso-dev.crm.dynamics.com}
+dataverse:
+  - url: https://contoso-uat.crm.dynamics.com
+    organization_id: 4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10
+    friendly_name: ContosoUAT
+    runtime_configurations: {generate: 5, secure_config_organization: ContosoProd}
+  - url: https://contoso-dev.crm.dynamics.com
+    organization_id: 5f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b11
+    runtime_configurations: {generate: 3}
+clients:
+  - {tenant_id: 72f988bf-0000-0000-0000-000000000000, client_id: 11111111-2222-3333-4444-555555555555, secret: emulator-secret}
+async_ms: 20
+"#;
+
+struct T {
+    emu: RunningEmulator,
+    http: Client,
+    token: String,
+}
+
+impl T {
+    async fn start(f: Fixture, options: Options) -> T {
+        let emu = emulator::spawn(f, options).await.expect("spawn");
+        let http = Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("client");
+        let mut t = T {
+            emu,
+            http,
+            token: String::new(),
+        };
+        t.token = t.token().await;
+        t
+    }
+
+    async fn token(&self) -> String {
+        let r: Value = self
+            .http
+            .post(format!("{}/{TENANT}/oauth2/v2.0/token", self.emu.url()))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", CLIENT),
+                ("client_secret", "emulator-secret"),
+                ("scope", "https://x/.default"),
+            ])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("token json");
+        r["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_string()
+    }
+
+    fn req(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.emu.url()))
+            .header("Host", host)
+            .bearer_auth(&self.token)
+    }
+
+    async fn get(&self, host: &str, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .req(reqwest::Method::GET, host, path)
+            .send()
+            .await
+            .expect("send");
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn send(&self, b: reqwest::RequestBuilder) -> (StatusCode, Value) {
+        let r = b.send().await.expect("send");
+        let s = r.status();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn dws(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut b = self.req(
+            method,
+            "dws.example",
+            &format!("/api/DualWriteManagement/1.0/{path}"),
+        );
+        if let Some(body) = body {
+            b = b.json(&body);
+        }
+        self.send(b).await
+    }
+
+    /// Poll `api/Status/{id}` until it leaves Waiting.
+    async fn wait(&self, request: &Value) -> String {
+        let id = request["requestId"]
+            .as_str()
+            .expect("requestId")
+            .to_string();
+        for _ in 0..200 {
+            let (_, s) = self
+                .dws(reqwest::Method::GET, &format!("api/Status/{id}"), None)
+                .await;
+            if s["state"] != "Waiting" {
+                return s["state"].as_str().unwrap_or("").to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("request {id} never completed");
+    }
+
+    async fn connection(&self, fo: &str) -> Value {
+        let (_, v) = self
+            .dws(
+                reqwest::Method::GET,
+                &format!("api/ConnectionSets?financeOperationsUrl=https://{fo}"),
+                None,
+            )
+            .await;
+        v["value"][0].clone()
+    }
+}
+
+fn count(v: &Value) -> usize {
+    v["value"].as_array().map_or(0, Vec::len)
+}
+
+#[tokio::test]
+async fn pages_filters_selects_and_counts() {
+    let t = T::start(quickstart(), Options::default()).await;
+    // 2,400 field rows at 1,000 a page: three pages, the last one short.
+    let mut url =
+        "/data/DualWriteProjectFieldConfigurations?cross-company=true&$count=true".to_string();
+    let (mut pages, mut rows) = (0, 0);
+    loop {
+        let r = t
+            .req(reqwest::Method::GET, FO, &url)
+            .header("Prefer", "odata.maxpagesize=1000")
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(
+            r.headers()
+                .get("preference-applied")
+                .and_then(|v| v.to_str().ok()),
+            Some("odata.maxpagesize=1000")
+        );
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(v["@odata.count"], 2400);
+        pages += 1;
+        rows += count(&v);
+        match v["@odata.nextLink"].as_str() {
+            Some(next) => {
+                assert!(next.starts_with(&format!("http://{FO}/data/")), "{next}");
+                url = next.trim_start_matches(&format!("http://{FO}")).to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!((pages, rows), (3, 2400));
+
+    let (s, v) = t.get(FO, "/data/BusinessEventsDefinitions?$filter=IsDualWrite eq true and (EntityName eq 'Customers V3' or EntityName eq 'Vendors V2')&$select=BusinessEventId,IsDualWrite").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(count(&v) > 0);
+    for row in v["value"].as_array().into_iter().flatten() {
+        assert_eq!(row["IsDualWrite"], true);
+        assert!(
+            row.get("Name").is_none(),
+            "$select keeps only the named columns"
+        );
+    }
+    let (_, v) = t
+        .get(FO, "/data/DualWriteProjectConfigurations?$top=7")
+        .await;
+    assert_eq!(count(&v), 7);
+    assert!(v.get("@odata.nextLink").is_none());
+    // $top larger than a page: paging carries the remainder.
+    let (_, v) = t
+        .send(
+            t.req(
+                reqwest::Method::GET,
+                FO,
+                "/data/DualWriteProjectConfigurations?$top=15",
+            )
+            .header("Prefer", "odata.maxpagesize=10"),
+        )
+        .await;
+    let next = v["@odata.nextLink"]
+        .as_str()
+        .expect("nextLink")
+        .trim_start_matches(&format!("http://{FO}"))
+        .to_string();
+    let (_, v2) = t.get(FO, &next).await;
+    assert_eq!((count(&v), count(&v2)), (10, 5));
+
+    // OData's "no metadata" level: no context, no ETags, but the nextLink and the count stay.
+    let (_, v) = t
+        .send(
+            t.req(
+                reqwest::Method::GET,
+                FO,
+                "/data/DualWriteProjectConfigurations?$top=15&$count=true",
+            )
+            .header("Accept", "application/json;odata.metadata=none")
+            .header("Prefer", "odata.maxpagesize=10"),
+        )
+        .await;
+    assert!(v.get("@odata.context").is_none(), "{v}");
+    assert!(v["@odata.nextLink"].is_string() && v["@odata.count"].is_number());
+    assert!(v["value"][0].get("@odata.etag").is_none());
+    assert!(v["value"][0]["ProjectName"].is_string());
+
+    let (_, v) = t.get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=msdyn_secureconfigorganization eq 'contosoprod'&$count=true").await;
+    assert_eq!(v["@odata.count"], 12);
+    let id = v["value"][0]["msdyn_dualwriteruntimeconfigid"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let (s, one) = t
+        .get(
+            UAT,
+            &format!("/api/data/v9.2/msdyn_dualwriteruntimeconfigs({id})"),
+        )
+        .await;
+    assert_eq!(
+        (s, one["msdyn_dualwriteruntimeconfigid"].as_str()),
+        (StatusCode::OK, Some(id.as_str()))
+    );
+    let (_, v) = t.get(UAT, &format!("/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=msdyn_dualwriteruntimeconfigid eq {}", id.to_uppercase())).await;
+    assert_eq!(count(&v), 1, "GUID literals compare case-insensitively");
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn dataverse_metadata_routes() {
+    let t = T::start(quickstart(), Options::default()).await;
+    let (_, v) = t.get(UAT, "/api/data/v9.2/EntityDefinitions?$filter=LogicalName eq 'msdyn_dualwriteruntimeconfig'&$select=LogicalName,EntitySetName").await;
+    assert_eq!(
+        v["value"][0]["EntitySetName"],
+        "msdyn_dualwriteruntimeconfigs"
+    );
+    let (_, v) = t.get(UAT, "/api/data/v9.2/EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')?$select=EntitySetName,PrimaryIdAttribute").await;
+    assert_eq!(v["PrimaryIdAttribute"], "msdyn_dualwriteruntimeconfigid");
+    let (_, v) = t.get(UAT, "/api/data/v9.2/WhoAmI").await;
+    assert_eq!(v["OrganizationId"], "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10");
+    let (_, v) = t.get(UAT, "/api/data/v9.2/organizations").await;
+    assert_eq!(v["value"][0]["name"], "ContosoUAT");
+    // An unknown host with a single organization still reaches it (third-party clients).
+    let (s, _) = t.get("127.0.0.1", "/api/data/v9.2/WhoAmI").await;
+    assert_eq!(s, StatusCode::OK);
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn crud_with_etags() {
+    let t = T::start(quickstart(), Options::default()).await;
+    let path = "/data/DualWriteProjectConfigurations('DWP-0000003')";
+    let r = t
+        .req(reqwest::Method::GET, FO, path)
+        .send()
+        .await
+        .expect("get");
+    let tag = r
+        .headers()
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .expect("etag")
+        .to_string();
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::PATCH, FO, path)
+                .header("If-Match", "W/\"99\"")
+                .json(&json!({"Status": 2})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PRECONDITION_FAILED);
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::PATCH, FO, path)
+                .header("If-Match", &tag)
+                .json(&json!({"Status": 2})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, v) = t.get(FO, path).await;
+    assert_eq!(
+        (v["Status"].as_i64(), v["@odata.etag"].as_str()),
+        (Some(2), Some("W/\"2\""))
+    );
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::DELETE, FO, path)
+                .header("If-Match", &tag),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::PRECONDITION_FAILED,
+        "the old ETag no longer matches"
+    );
+    let (s, _) = t.send(t.req(reqwest::Method::DELETE, FO, path)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = t.get(FO, path).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("NotFound"))
+    );
+    let (s, _) = t.send(t.req(reqwest::Method::DELETE, FO, path)).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v) = t
+        .get(
+            FO,
+            "/data/DualWriteProjectConfigurations?$count=true&$top=0",
+        )
+        .await;
+    assert_eq!(v["@odata.count"], 119);
+
+    let row = json!({"ProjectName": "Restored", "InternalEntityName": "Customers V3", "ExternalEntityName": "accounts", "ExternalEnvironmentURL": "https://x", "Status": 1, "IsDebugMode": false, "dataAreaId": "usmf"});
+    let r = t
+        .req(
+            reqwest::Method::POST,
+            FO,
+            "/data/DualWriteProjectConfigurations",
+        )
+        .header("Prefer", "return=representation")
+        .json(&row)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(r.headers().get("odata-entityid").is_some());
+    let (s, _) = t
+        .send(
+            t.req(
+                reqwest::Method::POST,
+                FO,
+                "/data/DualWriteProjectConfigurations",
+            )
+            .json(&row),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, v) = t
+        .send(
+            t.req(
+                reqwest::Method::POST,
+                UAT,
+                "/api/data/v9.2/msdyn_dualwriteruntimeconfigs",
+            )
+            .json(&json!({"msdyn_name": "new"})),
+        )
+        .await;
+    assert_eq!((s, v), (StatusCode::NO_CONTENT, Value::Null));
+    let (_, v) = t.get(FO, "/data/DualWriteProjectFieldConfigurations(ProjectName='DWP-0000001',InternalFieldName='Field0000020')").await;
+    assert_eq!(v["ExternalFieldName"], "msdyn_field0000020");
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_odata_errors() {
+    let t = T::start(quickstart(), Options::default()).await;
+    for (path, want) in [
+        (
+            "/data/DualWriteProjectConfigurations?$filter=ProjectName eq",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/data/DualWriteProjectConfigurations?$filter=((((",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/data/DualWriteProjectConfigurations?$filter=Nope eq 1",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/data/DualWriteProjectConfigurations?$select=Nope",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/data/DualWriteProjectConfigurations?$top=-1",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/data/DualWriteProjectConfigurations?$skiptoken=zz",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/data/DualWriteProjectConfigurations('x",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "/data/DualWriteProjectConfigurations(a=)",
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/data/Nope", StatusCode::NOT_FOUND),
+        ("/nothing/here", StatusCode::NOT_FOUND),
+    ] {
+        let (s, v) = t.get(FO, path).await;
+        assert_eq!(s, want, "{path}");
+        assert!(
+            v["error"]["code"].is_string() && v["error"]["message"].is_string(),
+            "{path}: {v}"
+        );
+    }
+    let p = "/data/DualWriteProjectConfigurations('DWP-0000001')";
+    let (s, v) = t
+        .send(
+            t.req(reqwest::Method::PATCH, FO, p)
+                .header("Content-Type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BadRequest"))
+    );
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::PATCH, FO, p)
+                .header("Content-Type", "text/plain")
+                .body("{}"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::POST, FO, "/data/$batch")
+                .header("Content-Type", "application/json")
+                .body("{}"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::POST, FO, "/data/$batch")
+                .header("Content-Type", "multipart/mixed; boundary=x")
+                .body("garbage"),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _) = t
+        .dws(
+            reqwest::Method::POST,
+            "api/ConnectionSet/dw-contoso-uat/Reset?forceReset=maybe",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    t.emu.shutdown().await;
+}
+
+fn batch_body(parts: &[&str]) -> String {
+    let mut b = String::new();
+    for p in parts {
+        b.push_str("--batch_1\r\n");
+        b.push_str(p);
+        b.push_str("\r\n");
+    }
+    b.push_str("--batch_1--\r\n");
+    b
+}
+
+fn changeset(reqs: &[&str]) -> String {
+    let mut b = String::from("Content-Type: multipart/mixed; boundary=cs_1\r\n\r\n");
+    for (i, r) in reqs.iter().enumerate() {
+        b.push_str(&format!("--cs_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: {}\r\n\r\n{r}\r\n", i + 1));
+    }
+    b.push_str("--cs_1--");
+    b
+}
+
+#[tokio::test]
+async fn batch_change_sets_are_atomic() {
+    let t = T::start(quickstart(), Options::default()).await;
+    let del = |k: &str| format!("DELETE DualWriteProjectConfigurations('{k}') HTTP/1.1\r\n\r\n");
+    // The second delete names a missing row: the first must come back.
+    let failing = changeset(&[&del("DWP-0000001"), &del("missing")]);
+    let good = changeset(&[&del("DWP-0000002"), &del("DWP-0000003")]);
+    let get = "Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET DualWriteProjectConfigurations?$count=true&$top=0 HTTP/1.1\r\nAccept: application/json\r\n\r\n";
+    let body = batch_body(&[&failing, &good, get]);
+    let r = t
+        .req(reqwest::Method::POST, FO, "/data/$batch")
+        .header("Content-Type", "multipart/mixed; boundary=batch_1")
+        .body(body)
+        .send()
+        .await
+        .expect("batch");
+    assert_eq!(r.status(), StatusCode::OK);
+    let ct = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(ct.starts_with("multipart/mixed; boundary="), "{ct}");
+    let text = r.text().await.expect("text");
+    assert!(text.contains("HTTP/1.1 404 Not Found"), "{text}");
+    assert_eq!(text.matches("HTTP/1.1 204 No Content").count(), 2, "{text}");
+    assert!(text.contains("\"@odata.count\":118"), "{text}");
+    let (s, _) = t
+        .get(FO, "/data/DualWriteProjectConfigurations('DWP-0000001')")
+        .await;
+    assert_eq!(s, StatusCode::OK, "the failed change set was rolled back");
+    let (s, _) = t
+        .get(FO, "/data/DualWriteProjectConfigurations('DWP-0000002')")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let many: Vec<String> = (0..1001).map(|i| format!("Content-Type: application/http\r\n\r\nGET DualWriteProjectConfigurations('DWP-{i:07}') HTTP/1.1\r\n\r\n")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::POST, FO, "/data/$batch")
+                .header("Content-Type", "multipart/mixed; boundary=batch_1")
+                .body(batch_body(&many)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "more than 1,000 requests");
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn auth_tokens_expire_and_refresh() {
+    let options = Options {
+        token_ttl_secs: Some(1),
+        ..Options::default()
+    };
+    let t = T::start(quickstart(), options).await;
+    let (s, _) = t
+        .get(FO, "/data/DualWriteProjectConfigurations?$top=1")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = t
+        .http
+        .get(format!(
+            "{}/data/DualWriteProjectConfigurations",
+            t.emu.url()
+        ))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get("www-authenticate").is_some());
+    let r = t
+        .http
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", t.emu.url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT),
+            ("client_secret", "wrong"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["error"],
+        "invalid_client"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (s, v) = t
+        .get(FO, "/data/DualWriteProjectConfigurations?$top=1")
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+
+    // Device code: approved at once, then a refresh token for a new access token.
+    let url = t.emu.url();
+    let dc: Value = t
+        .http
+        .post(format!("{url}/common/oauth2/v2.0/devicecode"))
+        .form(&[
+            ("client_id", "public-app"),
+            ("scope", "https://IntegratorApp.com/.default"),
+        ])
+        .send()
+        .await
+        .expect("dc")
+        .json()
+        .await
+        .expect("json");
+    let tok: Value = t
+        .http
+        .post(format!("{url}/common/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", "public-app"),
+            ("device_code", dc["device_code"].as_str().unwrap_or("")),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let refresh = tok["refresh_token"].as_str().expect("refresh_token");
+    let tok2: Value = t
+        .http
+        .post(format!("{url}/common/oauth2/v2.0/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "public-app"),
+            ("refresh_token", refresh),
+        ])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let access = tok2["access_token"].as_str().expect("access_token");
+    let r = t
+        .http
+        .get(format!(
+            "{url}/api/DualWriteManagement/1.0/api/ConnectionSets"
+        ))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_then_recovers() {
+    let options = Options {
+        faults: FaultOptions {
+            rate_limit: Some(5),
+            ..Default::default()
+        },
+        ..Options::default()
+    };
+    let t = T::start(quickstart(), options).await;
+    let mut limited = None;
+    for _ in 0..10 {
+        let r = t
+            .req(
+                reqwest::Method::GET,
+                FO,
+                "/data/DualWriteProjectConfigurations?$top=1",
+            )
+            .send()
+            .await
+            .expect("get");
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            limited = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let v: Value = r.json().await.expect("json");
+            assert_eq!(v["error"]["code"], "TooManyRequests");
+            break;
+        }
+    }
+    let after = limited.expect("a 429 with Retry-After");
+    tokio::time::sleep(Duration::from_secs(after)).await;
+    let (s, _) = t
+        .get(FO, "/data/DualWriteProjectConfigurations?$top=1")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn dropped_connections_and_injected_failures() {
+    let options = Options {
+        faults: FaultOptions {
+            drop_rate: 0.5,
+            fail_rate: 0.3,
+            seed: Some(7),
+            ..Default::default()
+        },
+        ..Options::default()
+    };
+    let emu = emulator::spawn(quickstart(), options).await.expect("spawn");
+    let http = Client::new();
+    let (mut dropped, mut failed, mut ok) = (0, 0, 0);
+    for _ in 0..40 {
+        match http
+            .get(format!("{}/data/DualWriteProjectConfigurations", emu.url()))
+            .send()
+            .await
+        {
+            Err(_) => dropped += 1,
+            Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => failed += 1,
+            Ok(_) => ok += 1,
+        }
+    }
+    assert!(
+        dropped > 0 && failed > 0 && ok > 0,
+        "dropped {dropped}, failed {failed}, ok {ok}"
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn maps_stop_start_and_reset_scenarios() {
+    let t = T::start(fixture(WORLD), Options::default()).await;
+    let c = t.connection(FO).await;
+    let id = c["id"].as_str().expect("id").to_string();
+    assert_eq!(
+        c["environments"][1]["directUrl"],
+        "https://contoso-prod.crm.dynamics.com"
+    );
+    let reset_body = json!({"powerAppsEnvironmentName": "x", "environments": [], "legalEntities": ["usmf", "DEMF"], "target": "PowerPlatformLink"});
+    // Scenario 2 with a running map: refused without force.
+    let (s, v) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!("api/ConnectionSet/{id}/Reset?targetType=AX&forceReset=false"),
+            Some(reset_body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("MapsRunning"))
+    );
+    let (_, maps) = t
+        .dws(
+            reqwest::Method::GET,
+            &format!("api/ConnectionSet/{id}/Maps"),
+            None,
+        )
+        .await;
+    let map = maps["value"][0]["id"].as_str().expect("map id").to_string();
+    let (s, req) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!("api/ConnectionSet/{id}/Maps/{map}/Stop"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(t.wait(&req).await, "Completed");
+    let (_, maps) = t
+        .dws(
+            reqwest::Method::GET,
+            &format!("api/ConnectionSet/{id}/Maps"),
+            None,
+        )
+        .await;
+    assert_eq!(maps["value"][0]["state"], "Stopped");
+    let (s, req) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!("api/ConnectionSet/{id}/Reset?targetType=AX&forceReset=false"),
+            Some(reset_body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(t.wait(&req).await, "Completed");
+    let c = t.connection(FO).await;
+    assert_eq!(
+        c["environments"][1]["directUrl"], "https://contoso-uat.crm.dynamics.com",
+        "relinked to the Power Platform link"
+    );
+    assert_eq!(
+        c["dualWriteDetail"]["legalEntityMappings"][1]["axLegalEntity"],
+        "DEMF"
+    );
+    let (_, v) = t
+        .get(FO, "/data/DualWriteProjectConfigurations?$count=true")
+        .await;
+    assert_eq!(v["@odata.count"], 0);
+    let (_, v) = t
+        .get(FO, "/data/BusinessEventsDefinitions?$count=true")
+        .await;
+    assert_eq!(
+        v["@odata.count"], 6,
+        "only dual-write business events are cleared"
+    );
+    let (_, v) = t
+        .get(
+            UAT,
+            "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$count=true",
+        )
+        .await;
+    assert_eq!(v["@odata.count"], 0);
+    let (_, maps) = t
+        .dws(
+            reqwest::Method::GET,
+            &format!("api/ConnectionSet/{id}/Maps"),
+            None,
+        )
+        .await;
+    assert_eq!(count(&maps), 0, "maps are removed by reset");
+    // Apply Solution brings maps back (Stopped) with project and runtime rows for the new org.
+    let (_, sols) = t
+        .dws(
+            reqwest::Method::GET,
+            &format!("SolutionAware/{id}/Solutions/"),
+            None,
+        )
+        .await;
+    let sol = sols["value"][0]["name"]
+        .as_str()
+        .expect("solution")
+        .to_string();
+    let (s, req) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!("SolutionAware/{id}/Solutions/{sol}/Apply"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(t.wait(&req).await, "Completed");
+    let (_, maps) = t
+        .dws(
+            reqwest::Method::GET,
+            &format!("api/ConnectionSet/{id}/Maps"),
+            None,
+        )
+        .await;
+    assert_eq!(maps["value"][0]["state"], "Stopped");
+    let (_, v) = t.get(FO, "/data/DualWriteProjectConfigurations").await;
+    assert_eq!(
+        v["value"][0]["ExternalEnvironmentURL"],
+        "https://contoso-uat.crm.dynamics.com"
+    );
+    let (_, v) = t
+        .get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs")
+        .await;
+    assert_eq!(
+        v["value"][0]["msdyn_secureconfigorganization"],
+        "ContosoUAT"
+    );
+
+    // Scenario 1: same organization, plain reset (host dispatch picks the right environment).
+    let c = t.connection("same.sandbox.operations.dynamics.com").await;
+    let (s, req) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!(
+                "api/ConnectionSet/{}/Reset?forceReset=false",
+                c["name"].as_str().unwrap_or("")
+            ),
+            Some(reset_body.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(t.wait(&req).await, "Completed");
+    // Scenario 3: blank Power Platform link → 400, unless CurrentEnvironment.
+    let c = t.connection("blank.sandbox.operations.dynamics.com").await;
+    let cid = c["id"].as_str().unwrap_or("").to_string();
+    assert!(c["environments"][0]["powerPlatformLink"].is_null());
+    let (s, v) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!("api/ConnectionSet/{cid}/Reset?forceReset=true"),
+            Some(reset_body.clone()),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("NoPowerPlatformLink"))
+    );
+    let (s, req) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!("api/ConnectionSet/{cid}/Reset?forceReset=true"),
+            Some(json!({"target": "CurrentEnvironment"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(t.wait(&req).await, "Completed");
+    // Scenario 4: cloud-hosted refreshes as is.
+    let c = t.connection("dev.cloudax.dynamics.com").await;
+    let (s, req) = t
+        .dws(
+            reqwest::Method::POST,
+            &format!(
+                "api/ConnectionSet/{}/Reset?forceReset=true",
+                c["id"].as_str().unwrap_or("")
+            ),
+            Some(reset_body),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert_eq!(t.wait(&req).await, "Completed");
+    let c = t.connection("dev.cloudax.dynamics.com").await;
+    assert_eq!(
+        c["environments"][1]["directUrl"],
+        "https://contoso-dev.crm.dynamics.com"
+    );
+    let (_, v) = t
+        .get(
+            "contoso-dev.crm.dynamics.com",
+            "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$count=true",
+        )
+        .await;
+    assert_eq!(v["@odata.count"], 0);
+    // Forced reset stops running maps instead of refusing; legal entities can be set directly.
+    let (s, v) = t
+        .dws(
+            reqwest::Method::PUT,
+            &format!("api/ConnectionSet/{id}/LegalEntities"),
+            Some(json!({"legalEntities": ["USMF"]})),
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            v["dualWriteDetail"]["legalEntityMappings"]
+                .as_array()
+                .map(Vec::len)
+        ),
+        (StatusCode::OK, Some(1))
+    );
+    let (s, _) = t
+        .dws(
+            reqwest::Method::PUT,
+            &format!("api/ConnectionSet/{id}/LegalEntities"),
+            Some(json!({"legalEntities": ["TOOLONG"]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Two environments of a kind and an unknown host: 404 naming the known hosts.
+    let (s, v) = t
+        .get("127.0.0.1", "/data/DualWriteProjectConfigurations")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(v["error"]["message"].as_str().unwrap_or("").contains(FO));
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn state_survives_a_restart() {
+    let dir = std::env::temp_dir().join(format!("dwlink-emu-state-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let state = dir.join("state.json");
+    let options = || Options {
+        state: Some(state.clone()),
+        ..Options::default()
+    };
+    let t = T::start(quickstart(), options()).await;
+    let (s, _) = t
+        .send(t.req(
+            reqwest::Method::DELETE,
+            FO,
+            "/data/DualWriteProjectConfigurations('DWP-0000005')",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    t.emu.shutdown().await;
+    // A different fixture: the state file wins.
+    let t = T::start(fixture(WORLD), options()).await;
+    let (s, _) = t
+        .get(FO, "/data/DualWriteProjectConfigurations('DWP-0000005')")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v) = t
+        .get(
+            FO,
+            "/data/DualWriteProjectConfigurations?$count=true&$top=0",
+        )
+        .await;
+    assert_eq!(v["@odata.count"], 119);
+    t.emu.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn tls_round_trip_with_the_written_ca() {
+    let dir = std::env::temp_dir().join(format!("dwlink-emu-tls-{}", uuid::Uuid::new_v4()));
+    let options = Options {
+        tls: true,
+        tls_dir: Some(dir.clone()),
+        ..Options::default()
+    };
+    let emu = emulator::spawn(quickstart(), options).await.expect("spawn");
+    assert!(emu.url().starts_with("https://127.0.0.1:"));
+    let pem = std::fs::read(dir.join("ca.pem")).expect("ca.pem");
+    let http = Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .build()
+        .expect("client");
+    let r = http
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", emu.url()))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", CLIENT),
+            ("client_secret", "emulator-secret"),
+        ])
+        .send()
+        .await
+        .expect("https");
+    assert_eq!(r.status(), StatusCode::OK);
+    let tok: Value = r.json().await.expect("json");
+    let v: Value = http
+        .get(format!(
+            "{}/data/DualWriteProjectConfigurations?$top=1",
+            emu.url()
+        ))
+        .bearer_auth(tok["access_token"].as_str().unwrap_or(""))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert!(v["@odata.context"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("https://"));
+    // A client that does not trust the CA is refused.
+    assert!(Client::new().get(emu.url()).send().await.is_err());
+    emu.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_fixtures_get_spanned_diagnostics() {
+    let err = fixture::parse_str("bad.yaml", "finance_operations:\n  - url: not a url\n    environment_type: sandbox\n    colour: blue\n").expect_err("problems");
+    let codes: Vec<&str> = err.0.iter().map(|p| p.code).collect();
+    assert!(codes.contains(&"dwlink::config::unknown_key"), "{codes:?}");
+    assert!(err.0.iter().all(|p| !p.labels.is_empty()));
+    let err = fixture::parse_str(
+        "bad.yaml",
+        "finance_operations:\n  - url: not a url\n    environment_type: sandbox\n",
+    )
+    .expect_err("problems");
+    assert_eq!(err.0[0].code, "dwlink::fixture::invalid");
+    assert!(fixture::quickstart().is_ok());
+}
+
+/// A client we did not write (python `requests`, plain OData v4); skipped without python3.
+#[tokio::test]
+async fn third_party_python_client() {
+    let has = std::process::Command::new("python3")
+        .args(["-c", "import requests"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has {
+        eprintln!("skip: python3 with `requests` is not installed (pip install requests)");
+        return;
+    }
+    let emu = emulator::spawn(quickstart(), Options::default())
+        .await
+        .expect("spawn");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/thirdparty/odata_client.py"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg(script)
+        .arg(emu.url())
+        .output()
+        .await
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    emu.shutdown().await;
+}

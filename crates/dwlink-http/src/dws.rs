@@ -1,0 +1,380 @@
+//! The dual-write management service — undocumented by Microsoft, so every route and shape it
+//! has lives in this one module (see docs/http-contract.md) to be corrected in one place.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use url::Url;
+use uuid::Uuid;
+
+use super::odata::{encode, read_all, url_with_query, Paging};
+use super::reply::Reply;
+use super::request::ApiRequest;
+use super::session::Session;
+use dwlink_core::model::desired::{EnvironmentType, ResetTarget};
+use dwlink_core::model::live::{LiveMap, MapState, OrgRef};
+use dwlink_core::link::error::{Api, ProviderError};
+use dwlink_core::link::{RequestId, ResetOptions, Solution};
+
+/// Joined onto the configured `dual_write_service.url`.
+pub const BASE_PATH: &str = "api/DualWriteManagement/1.0/";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionSet {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub environments: Vec<Environment>,
+    #[serde(default)]
+    pub dual_write_detail: Option<DualWriteDetail>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Environment {
+    pub target_type: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub direct_url: Option<String>,
+    #[serde(default)]
+    pub environment_type: Option<String>,
+    #[serde(default)]
+    pub power_platform_link: Option<PowerPlatformLink>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerPlatformLink {
+    pub direct_url: String,
+    #[serde(default)]
+    pub organization_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DualWriteDetail {
+    #[serde(default)]
+    pub legal_entity_mappings: Vec<LegalEntityMapping>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegalEntityMapping {
+    pub ax_legal_entity: String,
+}
+
+impl ConnectionSet {
+    pub fn environment(&self, target_type: &str) -> Option<&Environment> {
+        self.environments
+            .iter()
+            .find(|e| e.target_type.eq_ignore_ascii_case(target_type))
+    }
+
+    pub fn legal_entities(&self) -> Vec<String> {
+        let mut les: Vec<String> = self
+            .dual_write_detail
+            .iter()
+            .flat_map(|d| d.legal_entity_mappings.iter())
+            .map(|m| m.ax_legal_entity.trim().to_ascii_uppercase())
+            .collect();
+        les.sort();
+        les.dedup();
+        les
+    }
+}
+
+pub fn environment_type(s: &str) -> Option<EnvironmentType> {
+    Some(match s.to_ascii_lowercase().as_str() {
+        "production" => EnvironmentType::Production,
+        "sandbox" => EnvironmentType::Sandbox,
+        "cloudhosted" | "cloud-hosted" => EnvironmentType::CloudHosted,
+        _ => return None,
+    })
+}
+
+/// An organization reference from a URL and an optional GUID, or why it is unusable.
+pub fn org_ref(direct_url: &str, id: Option<&str>) -> Result<OrgRef, String> {
+    let url = Url::parse(direct_url)
+        .map_err(|e| format!("directUrl `{direct_url}` is not a URL: {e}"))?;
+    let organization_id = match id {
+        Some(s) => {
+            Some(Uuid::try_parse(s).map_err(|_| format!("organization id `{s}` is not a GUID"))?)
+        }
+        None => None,
+    };
+    Ok(OrgRef {
+        url,
+        organization_id,
+    })
+}
+
+fn url(base: &Url, path: &str, query: &[(&str, String)]) -> Result<Url, ProviderError> {
+    url_with_query(base, path, query)
+}
+
+fn seg(s: &str) -> String {
+    encode(s)
+}
+
+/// The connection set of the F&O environment, `None` when it was never linked.
+pub async fn find_connection_set(
+    session: &Session,
+    base: &Url,
+    fo_url: &Url,
+) -> Result<Option<ConnectionSet>, ProviderError> {
+    let fo = fo_url.as_str().trim_end_matches('/').to_string();
+    let u = url(base, "api/ConnectionSets", &[("financeOperationsUrl", fo)])?;
+    let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
+    #[derive(Deserialize)]
+    struct List {
+        value: Vec<ConnectionSet>,
+    }
+    let list: List = reply.json()?;
+    let host = fo_url.host_str().map(str::to_ascii_lowercase);
+    // The lookup is ours, not Microsoft's: pick the set whose AX entry really is this host.
+    let found = list.value.into_iter().find(|cs| {
+        cs.environment("AX")
+            .and_then(|e| e.direct_url.as_deref())
+            .and_then(|u| Url::parse(u).ok())
+            .map(|u| u.host_str().map(str::to_ascii_lowercase) == host)
+            .unwrap_or(false)
+    });
+    Ok(found)
+}
+
+pub async fn connection_set(
+    session: &Session,
+    base: &Url,
+    name: &str,
+) -> Result<(ConnectionSet, Value), ProviderError> {
+    let u = url(base, &format!("api/ConnectionSet/{}", seg(name)), &[])?;
+    let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
+    let raw = reply.json_value()?;
+    let typed = serde_json::from_value(raw.clone())
+        .map_err(|e| reply.bad(format!("unexpected connection set: {e}")))?;
+    Ok((typed, raw))
+}
+
+pub async fn maps(
+    session: &Session,
+    base: &Url,
+    connection_id: &str,
+) -> Result<Vec<LiveMap>, ProviderError> {
+    let u = url(
+        base,
+        &format!("api/ConnectionSet/{}/Maps", seg(connection_id)),
+        &[],
+    )?;
+    let rows = read_all(session, Api::DualWrite, u.clone(), Paging::default()).await?;
+    let bad = |d: String| ProviderError::bad_reply(Api::DualWrite, u.to_string(), d);
+    let mut maps = rows
+        .iter()
+        .map(|r| {
+            let text = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_string);
+            let name = text("name").ok_or_else(|| bad("a map has no `name`".into()))?;
+            let id = text("id").ok_or_else(|| bad(format!("map `{name}` has no `id`")))?;
+            let state_name = text("state").unwrap_or_default();
+            let state = MapState::from_service_name(&state_name).ok_or_else(|| {
+                bad(format!(
+                    "map `{name}` is in the unknown state `{state_name}`"
+                ))
+            })?;
+            Ok(LiveMap { id, name, state })
+        })
+        .collect::<Result<Vec<_>, ProviderError>>()?;
+    maps.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    Ok(maps)
+}
+
+fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
+    let body = reply.json_value()?;
+    let id = body
+        .get("requestId")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| reply.bad(format!("no `requestId` in the answer to {what}")))?;
+    Ok(RequestId {
+        id: id.to_string(),
+        what,
+    })
+}
+
+pub async fn map_action(
+    session: &Session,
+    base: &Url,
+    connection_id: &str,
+    map_id: &str,
+    action: &str,
+    what: String,
+) -> Result<RequestId, ProviderError> {
+    let path = format!(
+        "api/ConnectionSet/{}/Maps/{}/{action}",
+        seg(connection_id),
+        seg(map_id)
+    );
+    // Starting or stopping a map twice leaves it in the same state: safe to retry.
+    let req = ApiRequest::post(Api::DualWrite, url(base, &path, &[])?).idempotent(true);
+    request_id(&session.send(&req).await?, what)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestState {
+    Waiting,
+    Completed,
+    Error(String),
+}
+
+pub async fn status(
+    session: &Session,
+    base: &Url,
+    id: &str,
+) -> Result<RequestState, ProviderError> {
+    let u = url(base, &format!("api/Status/{}", seg(id)), &[])?;
+    let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
+    let body = reply.json_value()?;
+    let message = body
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    match body.get("state").and_then(Value::as_str) {
+        Some("Waiting") | Some("InProgress") | Some("Running") => Ok(RequestState::Waiting),
+        Some("Completed") => Ok(RequestState::Completed),
+        Some("Error") | Some("Failed") => Ok(RequestState::Error(if message.is_empty() {
+            "(the service gave no message)".into()
+        } else {
+            message
+        })),
+        // An unknown state is never taken for success.
+        other => Err(reply.bad(format!("request {id} is in an unknown state {other:?}"))),
+    }
+}
+
+pub fn reset_body(raw: &Value, set: &ConnectionSet, options: &ResetOptions) -> Value {
+    let target = match options.target {
+        ResetTarget::PowerPlatformLink => "PowerPlatformLink",
+        ResetTarget::CurrentEnvironment => "CurrentEnvironment",
+    };
+    let power_apps = set
+        .environment("CRM")
+        .and_then(|e| e.name.clone())
+        .unwrap_or_default();
+    json!({
+        "powerAppsEnvironmentName": power_apps,
+        "environments": raw.get("environments").cloned().unwrap_or_else(|| json!([])),
+        "legalEntities": options.legal_entities,
+        "target": target,
+    })
+}
+
+pub async fn reset(
+    session: &Session,
+    base: &Url,
+    name: &str,
+    options: &ResetOptions,
+) -> Result<RequestId, ProviderError> {
+    let (set, raw) = connection_set(session, base, name).await?;
+    let u = url(
+        base,
+        &format!("api/ConnectionSet/{}/Reset", seg(&set.id)),
+        &[
+            ("targetType", "AX".into()),
+            ("forceReset", options.force.to_string()),
+        ],
+    )?;
+    let req = ApiRequest::post(Api::DualWrite, u).json(reset_body(&raw, &set, options));
+    request_id(
+        &session.send(&req).await?,
+        format!("reset connection set {name}"),
+    )
+}
+
+pub async fn set_legal_entities(
+    session: &Session,
+    base: &Url,
+    connection_id: &str,
+    les: &[String],
+) -> Result<(), ProviderError> {
+    let u = url(
+        base,
+        &format!("api/ConnectionSet/{}/LegalEntities", seg(connection_id)),
+        &[],
+    )?;
+    let req = ApiRequest::new(Api::DualWrite, reqwest::Method::PUT, u)
+        .json(json!({ "legalEntities": les }));
+    session.send(&req).await.map(|_| ())
+}
+
+pub async fn solutions(
+    session: &Session,
+    base: &Url,
+    connection_id: &str,
+) -> Result<Vec<Solution>, ProviderError> {
+    let u = url(
+        base,
+        &format!("SolutionAware/{}/Solutions/", seg(connection_id)),
+        &[],
+    )?;
+    let rows = read_all(session, Api::DualWrite, u.clone(), Paging::default()).await?;
+    rows.into_iter()
+        .map(|r| serde_json::from_value::<Solution>(Value::Object(r)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            ProviderError::bad_reply(
+                Api::DualWrite,
+                u.to_string(),
+                format!("unexpected solution: {e}"),
+            )
+        })
+}
+
+pub async fn apply_solution(
+    session: &Session,
+    base: &Url,
+    connection_id: &str,
+    name: &str,
+) -> Result<RequestId, ProviderError> {
+    let path = format!(
+        "SolutionAware/{}/Solutions/{}/Apply",
+        seg(connection_id),
+        seg(name)
+    );
+    let req = ApiRequest::post(Api::DualWrite, url(base, &path, &[])?).idempotent(true);
+    request_id(&session.send(&req).await?, format!("apply solution {name}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_set_shape() {
+        let raw = json!({"id":"c1","name":"n","environments":[
+            {"targetType":"AX","name":"fo","directUrl":"https://fo.example","environmentType":"Sandbox",
+             "powerPlatformLink":{"directUrl":"https://org.example","organizationId":"4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10"}},
+            {"targetType":"CRM","name":"org1","id":"4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10","directUrl":"https://org.example"}],
+            "dualWriteDetail":{"legalEntityMappings":[{"axLegalEntity":"usmf","crmCompany":"USMF"},{"axLegalEntity":"DEMF"}]}});
+        let cs: ConnectionSet = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(cs.legal_entities(), ["DEMF", "USMF"]);
+        assert_eq!(
+            environment_type("CloudHosted"),
+            Some(EnvironmentType::CloudHosted)
+        );
+        let body = reset_body(
+            &raw,
+            &cs,
+            &ResetOptions {
+                force: true,
+                target: ResetTarget::PowerPlatformLink,
+                legal_entities: vec!["USMF".into()],
+            },
+        );
+        assert_eq!(body["powerAppsEnvironmentName"], "org1");
+        assert_eq!(body["environments"].as_array().unwrap().len(), 2);
+        assert_eq!(body["target"], "PowerPlatformLink");
+        assert!(org_ref("nope", None).is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! The HTTP provider: one [`client::Client`] sends everything (production and emulator alike);
+//! the service modules build requests and read replies.
+//!
+//! ```no_run
+//! # async fn demo(desired: &dwlink::model::desired::Desired) -> Result<(), dwlink::provider::ProviderError> {
+//! use dwlink::provider::http::{HttpProvider, ProviderSettings};
+//! use dwlink::provider::LiveProvider;
+//! // Production (device-code prompts go through `notify`, e.g. the Ui's stderr):
+//! let direct = HttpProvider::new(desired, ProviderSettings::direct(true, None))?;
+//! // `--emulator-url URL`, or `--emulator FIXTURE` with the spawned emulator's `url()` (and, with
+//! // --tls, `settings.client.extra_root_pem = emu.ca_pem()`):
+//! let url = url::Url::parse("http://127.0.0.1:8080").unwrap();
+//! let emulated = HttpProvider::new(desired, ProviderSettings::emulator(&url, false, None)?)?;
+//! let live = emulated.read(desired).await?;
+//! # let _ = (direct, live); Ok(()) }
+//! ```
+
+pub mod auth;
+pub mod batch;
+pub mod client;
+pub mod dataverse;
+pub mod device_code;
+pub mod dws;
+pub mod fo;
+pub mod odata;
+pub mod picked;
+mod read;
+pub mod reply;
+pub mod request;
+pub mod retry;
+pub mod route;
+pub mod session;
+pub mod tables;
+mod task;
+pub mod throttle;
+mod write;
+
+use std::time::Duration;
+
+use url::Url;
+
+use self::auth::{Auth, AuthSettings, Grant};
+use self::client::{join, Client, ClientSettings};
+use self::device_code::{DeviceCodeSettings, Notify};
+use self::odata::Paging;
+use self::route::{check_scheme, Route};
+use self::session::Session;
+use dwlink_core::model::desired::{Desired, DualWriteAuth};
+use dwlink_core::link::error::ProviderError;
+
+pub use self::route::Scheme;
+
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub client: ClientSettings,
+    pub device_code: DeviceCodeSettings,
+    pub paging: Paging,
+    /// F&O grants pages of up to 10,000 rows (Dataverse 5,000): fewer round trips per table.
+    pub fo_page_size: u32,
+    /// `$batch` change sets in flight at once per table when deleting rows; the client's
+    /// limiter ([`throttle`]) still bounds all requests together and backs off on 429.
+    pub batch_concurrency: usize,
+    /// Rows per `$batch` change set (atomic unit of a delete or create). Both services take up
+    /// to 1,000 requests in one batch: fewer round trips and fewer requests against the budget.
+    pub fo_batch_size: usize,
+    pub dataverse_batch_size: usize,
+    /// First wait between two `Status/{id}` polls; doubles up to `max_poll_interval`.
+    pub poll_interval: Duration,
+    pub max_poll_interval: Duration,
+}
+
+impl ProviderSettings {
+    pub fn paging_for(&self, api: dwlink_core::link::Api) -> Paging {
+        match api {
+            dwlink_core::link::Api::FinanceOperations => Paging {
+                page_size: self.fo_page_size,
+                ..self.paging
+            },
+            _ => self.paging,
+        }
+    }
+
+    /// Production: real URLs, device-code tokens cached under the user's cache directory.
+    pub fn direct(interactive: bool, notify: Option<Notify>) -> Self {
+        ProviderSettings {
+            client: ClientSettings::default(),
+            device_code: DeviceCodeSettings {
+                interactive,
+                cache_file: device_code::default_cache_file(),
+                notify,
+            },
+            paging: Paging::default(),
+            fo_page_size: 10_000,
+            batch_concurrency: 8,
+            fo_batch_size: 1000,
+            dataverse_batch_size: 1000,
+            poll_interval: Duration::from_millis(500),
+            max_poll_interval: Duration::from_secs(10),
+        }
+    }
+
+    /// `--emulator-url URL` (and `--emulator FIXTURE` with the in-process emulator's address):
+    /// same client, every host routed to the emulator, tokens kept in memory only.
+    pub fn emulator(
+        emulator_url: &Url,
+        interactive: bool,
+        notify: Option<Notify>,
+    ) -> Result<Self, ProviderError> {
+        let mut s = ProviderSettings::direct(interactive, notify);
+        s.client.route = Route::emulator_url(emulator_url)?;
+        s.device_code.cache_file = None;
+        s.poll_interval = Duration::from_millis(50);
+        s.max_poll_interval = Duration::from_millis(500);
+        Ok(s)
+    }
+}
+
+/// The base URLs of the services of one environment, logical (as configured).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub fo: Url,
+    pub fo_data: Url,
+    pub dataverse: Url,
+    pub dataverse_api: Url,
+    pub dws_api: Option<Url>,
+}
+
+impl Endpoints {
+    pub fn of(desired: &Desired) -> Result<Self, ProviderError> {
+        let dir = |u: &Url| {
+            let mut u = u.clone();
+            if !u.path().ends_with('/') {
+                u.set_path(&format!("{}/", u.path()));
+            }
+            u.set_query(None);
+            u
+        };
+        let fo = dir(&desired.finance_operations.url);
+        let dataverse = dir(&desired.dataverse.url);
+        let dws_api = match &desired.dual_write_service {
+            Some(s) => Some(join(&dir(&s.url), dws::BASE_PATH)?),
+            None => None,
+        };
+        Ok(Endpoints {
+            fo_data: join(&fo, "data/")?,
+            dataverse_api: join(&dataverse, "api/data/v9.2/")?,
+            fo,
+            dataverse,
+            dws_api,
+        })
+    }
+
+    pub fn dws(&self) -> Result<&Url, ProviderError> {
+        self.dws_api.as_ref().ok_or_else(|| ProviderError::Setup {
+            message: "no dual_write_service.url in the config: dwlink cannot read or change the dual-write connection".into(),
+            help: "add `dual_write_service: {url: https://projectmanagementservice.<region>.gateway.prod.island.powerapps.com}` (the host the dual-write page of F&O calls)".into(),
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct HttpProvider {
+    session: Session,
+    settings: ProviderSettings,
+    endpoints: Endpoints,
+}
+
+impl HttpProvider {
+    /// A provider for the environment `desired` names. Nothing is sent yet; the client secret is
+    /// read from its variable when the first token is needed.
+    pub fn new(desired: &Desired, settings: ProviderSettings) -> Result<Self, ProviderError> {
+        let endpoints = Endpoints::of(desired)?;
+        check_scheme(&endpoints.fo)?;
+        check_scheme(&endpoints.dataverse)?;
+        if let Some(d) = &endpoints.dws_api {
+            check_scheme(d)?;
+        }
+        let client = Client::new(settings.client.clone())?;
+        let auth = std::sync::Arc::new(Auth::new(
+            client.clone(),
+            AuthSettings {
+                tenant_id: desired.auth.tenant_id,
+                client_id: desired.auth.client_id,
+                client_secret_env: desired.auth.client_secret_env.clone(),
+                device_code: settings.device_code.clone(),
+            },
+        ));
+        let dual_write_grant = match desired.dual_write_service.as_ref().map(|s| s.auth) {
+            Some(DualWriteAuth::ClientCredentials) => Grant::ClientCredentials,
+            _ => Grant::DeviceCode,
+        };
+        Ok(HttpProvider {
+            session: Session {
+                client,
+                auth,
+                dual_write_grant,
+            },
+            settings,
+            endpoints,
+        })
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+}

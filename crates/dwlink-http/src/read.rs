@@ -1,0 +1,264 @@
+//! `Link::read`: the three services read concurrently, each table's pages in sequence.
+
+use std::collections::BTreeMap;
+
+use url::Url;
+
+use super::dataverse::{self, EntitySet};
+use super::odata::{for_each_picked_row, predicate, Paging};
+use super::picked::Cell;
+use super::session::Session;
+use super::tables::{TableDef, TABLES};
+use super::task::Task;
+use super::{dws, fo, Endpoints, HttpProvider};
+use dwlink_core::model::desired::Desired;
+use dwlink_core::model::live::{
+    KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState,
+};
+use dwlink_core::link::error::{Api, ProviderError};
+use dwlink_core::link::secret::redact_url;
+impl HttpProvider {
+    /// [`dwlink_core::link::Link::read`]: the three services read concurrently.
+    pub(crate) async fn read_live(&self, desired: &Desired) -> Result<LiveState, ProviderError> {
+        let ep = Endpoints::of(desired)?;
+        // Each key table is read by a task of its own: their pages are parsed on both cores,
+        // and parsing a big table's page never holds up another table's next request.
+        let fo_paging = self.settings.paging_for(Api::FinanceOperations);
+        let [projects, fields, events, runtime] = &TABLES;
+        let fo_table = |def: &'static TableDef| {
+            let (session, data) = (self.session.clone(), ep.fo_data.clone());
+            Task::spawn(read_fo_table(session, data, def, fo_paging))
+        };
+        let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
+        let t3 = Task::spawn(read_runtime_table(
+            self.session.clone(),
+            ep.dataverse_api.clone(),
+            runtime,
+            self.settings.paging,
+        ));
+        let fo_url = || redact_url(&ep.fo_data);
+        let dv_url = || redact_url(&ep.dataverse_api);
+        let fo = Api::FinanceOperations;
+        let (link, org, t0, t1, t2, t3) = tokio::try_join!(
+            self.read_link(&ep, desired),
+            dataverse::organization(&self.session, &ep.dataverse_api, self.settings.paging),
+            t0.join(fo, fo_url),
+            t1.join(fo, fo_url),
+            t2.join(fo, fo_url),
+            t3.join(Api::Dataverse, dv_url),
+        )?;
+        let (finance_operations, connection) = link;
+        Ok(LiveState {
+            finance_operations,
+            connection,
+            dataverse: LiveDataverse {
+                url: desired.dataverse.url.clone(),
+                organization_id: org.id,
+                unique_name: org.unique_name,
+                friendly_name: org.friendly_name,
+            },
+            key_tables: vec![t0, t1, t2, t3],
+        })
+    }
+
+    /// The F&O facts only the management service knows (type, Power Platform link) and the
+    /// connection itself.
+    async fn read_link(
+        &self,
+        ep: &Endpoints,
+        desired: &Desired,
+    ) -> Result<(LiveFinanceOperations, Option<LiveConnection>), ProviderError> {
+        let base = ep.dws()?;
+        let fo_url = desired.finance_operations.url.clone();
+        let Some(set) = dws::find_connection_set(&self.session, base, &fo_url).await? else {
+            // Never linked: nothing says otherwise, so the configured type stands.
+            let fo = LiveFinanceOperations {
+                url: fo_url,
+                environment_type: desired.finance_operations.environment_type,
+                power_platform_link: None,
+            };
+            return Ok((fo, None));
+        };
+        let shown = redact_url(base);
+        let bad = |d: String| {
+            ProviderError::bad_reply(
+                Api::DualWrite,
+                shown.clone(),
+                format!("connection set `{}`: {d}", set.name),
+            )
+        };
+        let ax = set
+            .environment("AX")
+            .ok_or_else(|| bad("no AX (finance and operations) environment".into()))?;
+        let type_name = ax.environment_type.as_deref().unwrap_or("");
+        let environment_type = dws::environment_type(type_name)
+            .ok_or_else(|| bad(format!("unknown environmentType `{type_name}`")))?;
+        let power_platform_link = match &ax.power_platform_link {
+            Some(l) => {
+                Some(dws::org_ref(&l.direct_url, l.organization_id.as_deref()).map_err(bad)?)
+            }
+            None => None,
+        };
+        let organization = match set.environment("CRM") {
+            Some(crm) => {
+                let url = crm
+                    .direct_url
+                    .as_deref()
+                    .ok_or_else(|| bad("CRM entry without directUrl".into()))?;
+                Some(dws::org_ref(url, crm.id.as_deref()).map_err(bad)?)
+            }
+            None => None,
+        };
+        let maps = dws::maps(&self.session, base, &set.id).await?;
+        let connection = LiveConnection {
+            id: set.id.clone(),
+            name: set.name.clone(),
+            organization,
+            legal_entities: set.legal_entities(),
+            maps,
+        };
+        let fo = LiveFinanceOperations {
+            url: fo_url,
+            environment_type,
+            power_platform_link,
+        };
+        Ok((fo, Some(connection)))
+    }
+}
+
+async fn read_fo_table(
+    session: Session,
+    data: Url,
+    def: &'static TableDef,
+    paging: Paging,
+) -> Result<KeyTable, ProviderError> {
+    let url = fo::collection_url(&data, def.entity_set, def, Some(def.plan_select(def.keys)))?;
+    count_table(&session, def, def.entity_set, def.keys, url, paging).await
+}
+
+async fn read_runtime_table(
+    session: Session,
+    api: Url,
+    def: &'static TableDef,
+    paging: Paging,
+) -> Result<KeyTable, ProviderError> {
+    let Some(EntitySet { name, primary_id }) =
+        dataverse::runtime_entity_set(&session, &api).await?
+    else {
+        return Ok(KeyCounter::new(def, def.entity_set, def.keys).finish());
+    };
+    let keys = [primary_id.as_str()];
+    let url = dataverse::collection_url(&api, &name, Some(def.plan_select(&keys)))?;
+    count_table(&session, def, &name, &keys, url, paging).await
+}
+
+/// Pages of keys and the fact column, counted as they arrive: the plan never holds a table's
+/// rows, only their key predicates.
+async fn count_table(
+    session: &Session,
+    def: &TableDef,
+    entity_set: &str,
+    keys: &[&str],
+    url: Url,
+    paging: Paging,
+) -> Result<KeyTable, ProviderError> {
+    let mut columns = keys.to_vec();
+    columns.extend(def.fact);
+    let mut counter = KeyCounter::new(def, entity_set, keys);
+    for_each_picked_row(session, crate::tables::api(def), url, paging, &columns, &mut |cells| {
+        counter.add(cells)
+    })
+    .await?;
+    Ok(counter.finish())
+}
+
+/// Keys and counted facts of one table, page by page. A row without a usable key is a bad
+/// reply, because a row we cannot name is a row we could neither back up nor delete.
+pub struct KeyCounter<'k> {
+    table: KeyTable,
+    keys: &'k [&'k str],
+    guid: bool,
+    fact: Option<&'static str>,
+}
+
+impl<'k> KeyCounter<'k> {
+    pub fn new(def: &TableDef, entity_set: &str, keys: &'k [&'k str]) -> Self {
+        KeyCounter {
+            table: KeyTable {
+                service: def.service,
+                table: def.table.to_string(),
+                entity_set: entity_set.to_string(),
+                keys: Vec::new(),
+                external_urls: BTreeMap::new(),
+                secure_config_organizations: BTreeMap::new(),
+            },
+            keys,
+            guid: def.guid_key,
+            fact: def.fact,
+        }
+    }
+
+    /// A row's cells: `keys` then the fact column, as `for_each_picked_row` hands them over.
+    pub fn add(&mut self, cells: &[Option<Cell<'_>>]) -> Result<(), String> {
+        let t = &mut self.table;
+        let key = predicate(self.keys, cells, self.guid).ok_or_else(|| {
+            format!(
+                "row {} of {} has no usable key ({})",
+                t.keys.len(),
+                t.entity_set,
+                self.keys.join(", ")
+            )
+        })?;
+        t.keys.push(key);
+        let fact_value = cells.get(self.keys.len()).and_then(Option::as_ref);
+        let (Some(fact), Some(Cell::Str(value))) = (self.fact, fact_value) else {
+            return Ok(());
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(());
+        }
+        if fact == "ExternalEnvironmentURL" {
+            *t.external_urls.entry(normalize_url(value)).or_default() += 1;
+        } else if let Some(n) = t.secure_config_organizations.get_mut(value) {
+            *n += 1;
+        } else {
+            t.secure_config_organizations.insert(value.to_string(), 1);
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> KeyTable {
+        self.table.keys.sort_unstable();
+        self.table
+    }
+}
+
+/// URLs as `Url` prints them (lower-case host, trailing `/`), so they compare with config URLs.
+pub fn normalize_url(s: &str) -> String {
+    Url::parse(s)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_tables_count_facts_and_sort_keys() {
+        let c = |v: &'static str| Some(Cell::Str(v.into()));
+        let mut t = KeyCounter::new(&TABLES[0], "DualWriteProjectConfigurations", TABLES[0].keys);
+        t.add(&[c("b"), c("https://Org.example")]).unwrap();
+        t.add(&[c("a"), c("https://org.example/")]).unwrap();
+        t.add(&[c("c"), Some(Cell::Null)]).unwrap();
+        t.add(&[c("d"), None]).unwrap();
+        let t = t.finish();
+        assert_eq!(t.keys, ["('a')", "('b')", "('c')", "('d')"]);
+        assert_eq!(t.external_urls.get("https://org.example/"), Some(&2));
+        let mut bad = KeyCounter::new(&TABLES[0], "S", TABLES[0].keys);
+        bad.add(&[c("a"), None]).unwrap();
+        let e = bad.add(&[Some(Cell::Nested), None]).unwrap_err();
+        assert!(e.contains("row 1 of S"), "{e}");
+    }
+}

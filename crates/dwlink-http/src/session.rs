@@ -1,0 +1,49 @@
+//! A request with the right bearer token: picks the grant and scope per service, and renews the
+//! token once when the service says it is no longer good.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use super::auth::{Auth, Grant};
+use super::client::Client;
+use super::reply::Reply;
+use super::request::ApiRequest;
+use dwlink_core::link::error::{Api, ProviderError};
+
+/// The management service's resource for user tokens (public client of the Data Integrator).
+pub const DUAL_WRITE_USER_SCOPE: &str = "https://IntegratorApp.com/.default";
+
+/// Cheap to clone (shared client, limiter and token cache): a page fetched ahead runs as its
+/// own task with its own handle.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub client: Client,
+    pub auth: Arc<Auth>,
+    pub dual_write_grant: Grant,
+}
+
+impl Session {
+    pub fn scope_for(&self, api: Api, url: &Url) -> (String, Grant) {
+        let resource = format!("https://{}/.default", url.host_str().unwrap_or_default());
+        match (api, self.dual_write_grant) {
+            (Api::DualWrite, Grant::DeviceCode) => {
+                (DUAL_WRITE_USER_SCOPE.to_string(), Grant::DeviceCode)
+            }
+            _ => (resource, Grant::ClientCredentials),
+        }
+    }
+
+    pub async fn send(&self, req: &ApiRequest) -> Result<Reply, ProviderError> {
+        let (scope, grant) = self.scope_for(req.api, &req.url);
+        let token = self.auth.token(&scope, grant).await?;
+        match self.client.execute(req, Some(&token)).await {
+            Err(ProviderError::Status { status: 401, .. }) => {
+                self.auth.invalidate(&scope, &token).await;
+                let token = self.auth.token(&scope, grant).await?;
+                self.client.execute(req, Some(&token)).await
+            }
+            other => other,
+        }
+    }
+}

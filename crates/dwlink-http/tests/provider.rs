@@ -1,0 +1,388 @@
+//! The HTTP provider against real HTTP servers on 127.0.0.1: the emulator for behaviour, and
+//! fakes that misbehave on purpose for every way a reply can be wrong.
+
+#[path = "provider_support/emulated.rs"]
+mod emulated;
+mod provider_support;
+
+use std::time::{Duration, Instant};
+
+use dwlink_core::model::desired::DualWriteAuth;
+use dwlink_http::HttpProvider;
+use dwlink_core::link::{Link, ProviderError};
+use provider_support::*;
+use serde_json::json;
+
+async fn read_err(addr: &str) -> ProviderError {
+    let p = provider(addr);
+    let e = p
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap_err();
+    assert_no_secrets(&e, &e.to_string());
+    assert_no_secrets(&e, &e.to_problem().help.unwrap_or_default());
+    e
+}
+
+#[tokio::test]
+async fn a_well_behaved_world_reads() {
+    let (addr, fake) = serve_fake(3600, |_, _| None).await;
+    let live = provider(&addr)
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap();
+    assert!(live.connection.is_none());
+    assert_eq!(live.dataverse.organization_id.to_string(), ORG);
+    assert_eq!(live.dataverse.friendly_name.as_deref(), Some("ContosoUAT"));
+    assert_eq!(live.key_tables.len(), 4);
+    let reqs = fake.requests.lock().unwrap().clone();
+    // Tokens are cached per resource: one per host, not one per request.
+    assert_eq!(
+        fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "{reqs:#?}"
+    );
+    let be = reqs
+        .iter()
+        .find(|r| r.contains("BusinessEventsDefinitions"))
+        .unwrap();
+    assert!(
+        be.contains("cross-company=true") && be.contains("$filter=IsDualWrite%20eq%20true"),
+        "{be}"
+    );
+    assert!(be.contains("$select=BusinessEventId"), "{be}");
+}
+
+#[tokio::test]
+async fn an_html_page_is_a_bad_reply_naming_the_logical_url() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/api/data/v9.2/WhoAmI").then(|| {
+            status(
+                200,
+                "text/html",
+                "<html><head><title>Sign in to your account</title></head></html>",
+            )
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    let shown = e.to_string();
+    assert_eq!(e.code(), "dwlink::link::bad_reply");
+    assert!(
+        shown.contains("https://contoso-uat.crm.dynamics.com/api/data/v9.2/WhoAmI"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("HTML") && shown.contains("Sign in"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("127.0.0.1"),
+        "the physical address leaks: {shown}"
+    );
+}
+
+#[tokio::test]
+async fn wrong_types_are_bad_replies() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/data/DualWriteProjectConfigurations").then(|| {
+            axum::response::IntoResponse::into_response(axum::Json(
+                json!({"value": [{"ProjectName": 7.5e300}, "x"]}),
+            ))
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    assert!(
+        e.to_string()
+            .contains("expected row 1 of `value` to be an object"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_ten_megabyte_error_body_is_cut() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/api/data/v9.2/WhoAmI")
+            .then(|| status(400, "text/plain", "x".repeat(10 * 1024 * 1024)))
+    })
+    .await;
+    let started = Instant::now();
+    let e = read_err(&addr).await;
+    let shown = e.to_string();
+    assert!(
+        shown.contains("HTTP 400") && shown.contains("64 KiB"),
+        "{shown}"
+    );
+    assert!(shown.len() < 1000, "error message of {} bytes", shown.len());
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn next_link_to_another_host_is_refused() {
+    let (addr, fake) = serve_fake(3600, |r, _| {
+        (r.path == "/data/DualWriteProjectConfigurations").then(|| {
+            axum::response::IntoResponse::into_response(axum::Json(json!({"value": [{"ProjectName":"a"}],
+                "@odata.nextLink": "https://evil.example.com/data/DualWriteProjectConfigurations?$skiptoken=2"})))
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    assert!(
+        e.to_string().contains("another host (evil.example.com)"),
+        "{e}"
+    );
+    let reqs = fake.requests.lock().unwrap().clone();
+    assert_eq!(
+        reqs.iter()
+            .filter(|r| r.contains("DualWriteProjectConfigurations"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_looping_next_link_is_refused() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/data/DualWriteProjectFieldConfigurations").then(|| {
+            axum::response::IntoResponse::into_response(axum::Json(json!({"value": [],
+                "@odata.nextLink": "http://contoso-uat.sandbox.operations.dynamics.com/data/DualWriteProjectFieldConfigurations?$skiptoken=1"})))
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    assert!(e.to_string().contains("repeats an earlier page"), "{e}");
+}
+
+#[tokio::test]
+async fn throttling_honours_retry_after() {
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    let (addr, _) = serve_fake(3600, move |r, _| {
+        (r.path == "/api/data/v9.2/WhoAmI"
+            && h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0)
+            .then(|| {
+                let mut resp = status(
+                    429,
+                    "application/json",
+                    r#"{"error":{"code":"0x80072321","message":"Number of requests exceeded"}}"#,
+                );
+                resp.headers_mut()
+                    .insert("retry-after", "1".parse().unwrap());
+                resp
+            })
+    })
+    .await;
+    let started = Instant::now();
+    provider(&addr)
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn endless_5xx_gives_up_with_the_status() {
+    let (addr, fake) = serve_fake(3600, |r, _| {
+        (r.path == "/api/data/v9.2/organizations").then(|| {
+            status(
+                503,
+                "application/json",
+                r#"{"error":{"code":"x","message":"down"}}"#,
+            )
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    assert!(
+        e.to_string().contains("HTTP 503") && e.to_string().contains("down"),
+        "{e}"
+    );
+    let n = fake
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains("organizations"))
+        .count();
+    assert_eq!(n, 6, "bounded attempts");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed() {
+    // Tokens live 1 s and the fake refuses them after that, as a real service does.
+    let (addr, fake) = serve_fake(1, |r, f| {
+        (!r.path.ends_with("/token") && !f.valid(r.bearer.as_deref(), Duration::from_secs(1))).then(
+            || {
+                status(
+                    401,
+                    "application/json",
+                    r#"{"error":{"code":"401","message":"token expired"}}"#,
+                )
+            },
+        )
+    })
+    .await;
+    let p = provider(&addr);
+    let d = desired(DualWriteAuth::ClientCredentials);
+    p.read(&d).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    p.read(&d).await.unwrap();
+    assert_eq!(
+        fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
+        6
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_replaced_once() {
+    // The first token of each resource is refused (revoked, clock skew): one renewal, then success.
+    let (addr, fake) = serve_fake(3600, |r, f| {
+        let first_three = r
+            .bearer
+            .as_deref()
+            .and_then(|b| b.strip_prefix(TOKEN_PREFIX))
+            .and_then(|n| n.parse::<usize>().ok())
+            .is_some_and(|n| n <= 3);
+        let _ = f;
+        first_three.then(|| {
+            status(
+                401,
+                "application/json",
+                r#"{"error":{"code":"401","message":"revoked"}}"#,
+            )
+        })
+    })
+    .await;
+    provider(&addr)
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap();
+    assert_eq!(
+        fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
+        6
+    );
+}
+
+#[tokio::test]
+async fn a_refused_client_secret_is_an_auth_error_without_the_secret() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        r.path.ends_with("/token").then(|| {
+            status(401, "application/json", r#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided."}"#)
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    assert_eq!(e.code(), "dwlink::link::auth");
+    assert!(
+        e.to_string().contains("invalid_client") && e.to_string().contains("AADSTS7000215"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_truncated_body_is_an_error_not_a_hang() {
+    let addr = serve_raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"value\":[").await;
+    let e = read_err(&addr).await;
+    assert!(
+        e.to_string().contains("cut off") || e.to_string().contains("ends early"),
+        "{e}"
+    );
+    let addr = serve_raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"value\":[{\"a\":").await;
+    let e = read_err(&addr).await;
+    assert!(e.to_string().contains("ends early"), "{e}");
+}
+
+#[tokio::test]
+async fn a_missing_secret_variable_is_named() {
+    let (addr, _) = serve_fake(3600, |_, _| None).await;
+    let mut d = desired(DualWriteAuth::ClientCredentials);
+    d.auth.client_secret_env = "DWLINK_TEST_UNSET_VARIABLE".into();
+    let p = HttpProvider::new(&d, settings(&addr)).unwrap();
+    let e = p.read(&d).await.unwrap_err();
+    assert_eq!(e.code(), "dwlink::link::setup");
+    assert!(e.to_string().contains("DWLINK_TEST_UNSET_VARIABLE"), "{e}");
+}
+
+#[tokio::test]
+async fn device_code_without_a_terminal_says_how_to_sign_in() {
+    let (addr, _) = serve_fake(3600, |_, _| None).await;
+    let d = desired(DualWriteAuth::DeviceCode);
+    let p = HttpProvider::new(&d, settings(&addr)).unwrap();
+    let e = p.read(&d).await.unwrap_err();
+    assert_eq!(e.code(), "dwlink::link::sign_in_required");
+    assert!(e.to_problem().help.unwrap().contains("sign in"));
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let mut d = desired(DualWriteAuth::ClientCredentials);
+    d.dataverse.url = url::Url::parse("http://contoso-uat.crm.dynamics.com").unwrap();
+    let s = dwlink_http::ProviderSettings::direct(false, None);
+    let e = HttpProvider::new(&d, s).unwrap_err();
+    assert!(e.to_string().contains("only https"), "{e}");
+}
+
+#[tokio::test]
+async fn a_failed_request_is_never_success() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        let body = match r.path.rsplit('/').next() {
+            Some("failing") => {
+                r#"{"requestId":"failing","state":"Error","message":"Maps are still running"}"#
+            }
+            Some("odd") => r#"{"requestId":"odd","state":"Succeeded?"}"#,
+            _ => return None,
+        };
+        Some(status(200, "application/json", body))
+    })
+    .await;
+    let p = provider(&addr);
+    let req = |id: &str| dwlink_core::link::RequestId {
+        id: id.into(),
+        what: "reset".into(),
+    };
+    let e = p
+        .wait_for_request(&req("failing"), Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "dwlink::link::request_failed");
+    assert!(e.to_string().contains("Maps are still running"), "{e}");
+    let e = p
+        .wait_for_request(&req("odd"), Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "dwlink::link::bad_reply", "{e}");
+}
+
+#[tokio::test]
+async fn a_failed_change_set_names_its_keys() {
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/data/$batch").then(|| {
+            let body = "--b\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n\r\n\
+                {\"error\":{\"code\":\"Forbidden\",\"message\":\"no delete right\"}}\r\n--b--\r\n";
+            status(200, "multipart/mixed; boundary=b", body)
+        })
+    })
+    .await;
+    let p = provider(&addr);
+    let table = dwlink_core::link::TableRef {
+        service: dwlink_core::model::live::Service::FinanceOperations,
+        table: "DualWriteProjectConfiguration".into(),
+        entity_set: "DualWriteProjectConfigurations".into(),
+    };
+    let keys = vec!["('a')".to_string(), "('b')".to_string()];
+    let e = p.delete_rows(&table, &keys).await.unwrap_err();
+    let shown = e.to_string();
+    assert_eq!(e.code(), "dwlink::link::batch_failed");
+    assert!(
+        shown.contains("('a'), ('b')") && shown.contains("no delete right"),
+        "{shown}"
+    );
+    assert_no_secrets(&e, &shown);
+    assert_no_secrets(&p, "");
+}

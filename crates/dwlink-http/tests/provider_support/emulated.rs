@@ -1,0 +1,253 @@
+//! The provider against the in-process emulator: the same client code as production, routed.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use dwlink_core::fixture;
+use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
+use dwlink_core::model::desired::{DualWriteAuth, EnvironmentType, ResetTarget};
+use dwlink_core::model::live::MapState;
+use dwlink_http::HttpProvider;
+use dwlink_core::link::{Link, ProviderError, ResetOptions, TableRef};
+
+use super::*;
+
+async fn start(extra: &str, options: Options) -> RunningEmulator {
+    let text = format!(
+        "{}\n{extra}\n",
+        fixture::QUICKSTART.replace("emulator-secret", SECRET)
+    );
+    let f = fixture::parse_str("test.yaml", &text).unwrap_or_else(|p| panic!("{:?}", p.0));
+    emulator::spawn(f, options).await.unwrap()
+}
+
+fn emulated(emu: &RunningEmulator) -> HttpProvider {
+    let mut s = settings(&emu.url());
+    // Small pages so the 2,400 field configurations take several nextLinks.
+    s.paging.page_size = 500;
+    s.fo_batch_size = 50;
+    HttpProvider::new(&desired(DualWriteAuth::ClientCredentials), s).unwrap()
+}
+
+#[tokio::test]
+async fn reads_the_quickstart_world_across_pages() {
+    let emu = start("async_ms: 20", Options::default()).await;
+    let p = emulated(&emu);
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let live = p.read(&d).await.unwrap();
+    assert_eq!(
+        live.finance_operations.environment_type,
+        EnvironmentType::Sandbox
+    );
+    let ppl = live
+        .finance_operations
+        .power_platform_link
+        .as_ref()
+        .unwrap();
+    assert_eq!(ppl.url.as_str(), "https://contoso-uat.crm.dynamics.com/");
+    let c = live.connection.as_ref().unwrap();
+    assert_eq!(
+        c.organization.as_ref().unwrap().url.host_str(),
+        Some("contoso-prod.crm.dynamics.com")
+    );
+    assert_eq!(c.legal_entities, ["DEMF", "USMF"]);
+    let maps: Vec<(&str, MapState)> = c.maps.iter().map(|m| (m.name.as_str(), m.state)).collect();
+    assert_eq!(maps[0], ("Customers V3 (accounts)", MapState::Running));
+    assert_eq!(maps.len(), 3);
+    let rows: Vec<usize> = live.key_tables.iter().map(|t| t.rows()).collect();
+    assert_eq!(rows, [120, 2400, 30, 12]);
+    let projects = &live.key_tables[0];
+    assert_eq!(
+        projects
+            .external_urls
+            .get("https://contoso-prod.crm.dynamics.com/"),
+        Some(&120)
+    );
+    assert_eq!(
+        live.key_tables[3]
+            .secure_config_organizations
+            .get("ContosoProd"),
+        Some(&12)
+    );
+    assert_eq!(
+        live.key_tables[3].entity_set,
+        "msdyn_dualwriteruntimeconfigs"
+    );
+    assert_eq!(live.dataverse.friendly_name.as_deref(), Some("ContosoUAT"));
+    // Deterministic: a second read is the same state with the same fingerprint.
+    assert_eq!(p.read(&d).await.unwrap().fingerprint(), live.fingerprint());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn backs_up_deletes_and_restores_rows_in_batches() {
+    let emu = start("async_ms: 20", Options::default()).await;
+    let p = emulated(&emu);
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let live = p.read(&d).await.unwrap();
+    for t in [&live.key_tables[0], &live.key_tables[3]] {
+        let table = TableRef::from(t);
+        let backup = p.read_rows(&table).await.unwrap();
+        assert_eq!(backup.len(), t.rows());
+        let report = p.delete_rows(&table, &t.keys).await.unwrap();
+        assert_eq!(report.deleted, t.rows());
+        // A second run finds them gone and still succeeds.
+        let again = p.delete_rows(&table, &t.keys[..3]).await.unwrap();
+        assert_eq!(again.already_gone, 3);
+        assert_eq!(p.create_rows(&table, &backup).await.unwrap(), t.rows());
+    }
+    let projects = p
+        .read_rows(&TableRef::from(&live.key_tables[0]))
+        .await
+        .unwrap();
+    assert!(
+        projects[0].contains_key("ServiceBusConnectionString"),
+        "backups keep every column"
+    );
+    assert_eq!(p.read(&d).await.unwrap().fingerprint(), live.fingerprint());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn resets_and_brings_maps_back() {
+    let emu = start("async_ms: 20", Options::default()).await;
+    let p = emulated(&emu);
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let opts = ResetOptions {
+        force: false,
+        target: ResetTarget::PowerPlatformLink,
+        legal_entities: vec!["USMF".into()],
+    };
+    let refused = p.reset(&c, &opts).await.unwrap_err();
+    assert!(
+        matches!(refused, ProviderError::Status { status: 409, .. }),
+        "{refused}"
+    );
+    for m in c.maps.iter().filter(|m| m.state.is_active()) {
+        let r = p.stop_map(&c.id, &m.id, &m.name).await.unwrap();
+        p.wait_for_request(&r, Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+    let r = p.reset(&c, &opts).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let live = p.read(&d).await.unwrap();
+    let c = live.connection.unwrap();
+    assert_eq!(
+        c.organization.unwrap().url.host_str(),
+        Some("contoso-uat.crm.dynamics.com")
+    );
+    assert_eq!(c.legal_entities, ["USMF"]);
+    assert!(live
+        .key_tables
+        .iter()
+        .all(|t| t.rows() == 0 || t.table == "BusinessEventsDefinition"));
+    p.set_legal_entities(&c.id, &["USMF".into(), "DEMF".into()])
+        .await
+        .unwrap();
+    let sols = p.list_solutions(&c.id).await.unwrap();
+    let r = p.apply_solution(&c.id, &sols[0].name).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let live = p.read(&d).await.unwrap();
+    let c = live.connection.unwrap();
+    assert_eq!(c.legal_entities, ["DEMF", "USMF"]);
+    assert!(!c.maps.is_empty() && c.maps.iter().all(|m| m.state == MapState::Stopped));
+    let m = &c.maps[0];
+    let r = p.start_map(&c.id, &m.id, &m.name).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_slow_request_times_out_instead_of_passing() {
+    let emu = start("async_ms: 5000", Options::default()).await;
+    let p = emulated(&emu);
+    let c = p
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap()
+        .connection
+        .unwrap();
+    let r = p
+        .stop_map(&c.id, &c.maps[0].id, &c.maps[0].name)
+        .await
+        .unwrap();
+    let e = p
+        .wait_for_request(&r, Duration::from_millis(300))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "dwlink::link::request_timeout", "{e}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limits_and_short_tokens_are_survived() {
+    let options = Options {
+        faults: FaultOptions {
+            rate_limit: Some(20),
+            ..FaultOptions::default()
+        },
+        token_ttl_secs: Some(1),
+        ..Options::default()
+    };
+    let emu = start("async_ms: 20", options).await;
+    let p = emulated(&emu);
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let live = p.read(&d).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(p.read(&d).await.unwrap(), live);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn device_code_signs_in_once_then_uses_the_cache() {
+    let emu = start("async_ms: 20", Options::default()).await;
+    let dir = std::env::temp_dir().join(format!("dwlink-dc-{}", uuid::Uuid::new_v4()));
+    let cache = dir.join("tokens.json");
+    let shown: Arc<Mutex<Vec<String>>> = Arc::default();
+    let d = desired(DualWriteAuth::DeviceCode);
+    let mut s = settings(&emu.url());
+    s.device_code.interactive = true;
+    s.device_code.cache_file = Some(cache.clone());
+    let sink = shown.clone();
+    s.device_code.notify = Some(Arc::new(move |m: &str| {
+        sink.lock().unwrap().push(m.to_string())
+    }));
+    HttpProvider::new(&d, s).unwrap().read(&d).await.unwrap();
+    assert_eq!(shown.lock().unwrap().len(), 1);
+    assert!(shown.lock().unwrap()[0].contains("devicelogin"));
+    // Non-interactive now, from the cache (refreshing when needed), without a prompt.
+    let mut s = settings(&emu.url());
+    s.device_code.cache_file = Some(cache.clone());
+    HttpProvider::new(&d, s).unwrap().read(&d).await.unwrap();
+    let text = std::fs::read_to_string(&cache).unwrap();
+    assert!(text.contains("refresh_token"));
+    std::fs::remove_dir_all(dir).unwrap();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn reads_over_tls_with_the_emulator_ca() {
+    let dir = std::env::temp_dir().join(format!("dwlink-tls-{}", uuid::Uuid::new_v4()));
+    let options = Options {
+        tls: true,
+        tls_dir: Some(dir.clone()),
+        ..Options::default()
+    };
+    let emu = start("async_ms: 20", options).await;
+    assert!(emu.url().starts_with("https://"));
+    let mut s = settings(&emu.url());
+    s.client.extra_root_pem = emu.ca_pem().map(|p| p.as_bytes().to_vec());
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let live = HttpProvider::new(&d, s).unwrap().read(&d).await.unwrap();
+    assert_eq!(live.key_tables[0].rows(), 120);
+    emu.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}

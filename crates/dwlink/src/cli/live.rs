@@ -1,0 +1,153 @@
+//! What every live-state command shares: loading the config, the async runtime, and reaching the
+//! services — directly, through `--emulator-url`, or through an in-process emulator
+//! (`--emulator FIXTURE`). All three use the same HTTP provider.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use url::Url;
+
+use dwlink_core::apply::steps::Steps;
+use dwlink_core::config;
+use dwlink_core::diag::Problem;
+use dwlink_emulator::{self, RunningEmulator};
+use dwlink_core::model::desired::Desired;
+use dwlink_http::{HttpProvider, ProviderSettings};
+use crate::render::ui::Ui;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct LiveArgs {
+    /// Start the built-in emulator seeded from FIXTURE and send every request to it (no
+    /// Microsoft tenant needed).
+    #[arg(long, value_name = "FIXTURE")]
+    pub emulator: Option<PathBuf>,
+    /// Send every request to an emulator already running at URL (`dwlink emulator`).
+    #[arg(long, value_name = "URL", conflicts_with = "emulator")]
+    pub emulator_url: Option<Url>,
+}
+
+/// Load and validate the config; problems (warnings too) go to the Ui.
+pub fn load_config(file: Option<&Path>, ui: &mut Ui) -> Option<Desired> {
+    let path = file.map_or_else(|| PathBuf::from(config::DEFAULT_FILE), Path::to_path_buf);
+    let loaded = config::load(&path);
+    ui.problems(&loaded.problems);
+    loaded.desired
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Problem::error(
+                "dwlink::internal::runtime",
+                format!("cannot start the async runtime: {e}"),
+            )
+        })
+}
+
+/// Runs one command's async work. The runtime is then left to the process exit instead of
+/// being joined: its idle pooled connections and threads are not worth waiting for.
+pub fn block_on<T>(
+    work: impl std::future::Future<Output = Result<T, Problem>>,
+) -> Result<T, Problem> {
+    let rt = runtime()?;
+    let out = rt.block_on(work);
+    rt.shutdown_background();
+    out
+}
+
+/// A connection to the live services, plus the emulator serving them when in-process.
+pub struct Session {
+    pub ops: Steps<HttpProvider>,
+    /// How `ops` reaches the services, kept so commands that read more than one Dataverse
+    /// organization (import, snapshot) reach the others the same way.
+    settings: ProviderSettings,
+    _emulator: Option<Arc<RunningEmulator>>,
+}
+
+impl Session {
+    /// A provider for another environment (another Dataverse organization of the same link),
+    /// routed like this session's: same emulator, same credentials.
+    pub fn provider_for(&self, desired: &Desired) -> Result<HttpProvider, Problem> {
+        HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())
+    }
+}
+
+impl Deref for Session {
+    type Target = Steps<HttpProvider>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.ops
+    }
+}
+
+/// How requests reach the services, and the in-process emulator serving them if any. One route
+/// serves every environment of a fleet.
+pub struct Route {
+    pub settings: ProviderSettings,
+    emulator: Option<Arc<RunningEmulator>>,
+}
+
+pub async fn route(args: &LiveArgs, ui: &Ui) -> Result<Route, Problem> {
+    let interactive = ui.settings().interactive;
+    // The device-code prompt must reach the user even though the Ui is busy elsewhere.
+    let notify: dwlink_http::device_code::Notify =
+        Arc::new(|msg: &str| eprintln!("{msg}"));
+    let (settings, emulator) = match (&args.emulator, &args.emulator_url) {
+        (Some(fixture), _) => {
+            let fx = dwlink_core::fixture::load(fixture).map_err(|problems| {
+                let n = problems.0.len();
+                let mut first = problems.0.into_iter().next().unwrap_or_else(|| {
+                    Problem::error(
+                        "dwlink::fixture",
+                        format!("{} is not a valid fixture", fixture.display()),
+                    )
+                });
+                if n > 1 {
+                    first.message = format!(
+                        "{} (and {} more problems in the fixture)",
+                        first.message,
+                        n - 1
+                    );
+                }
+                first
+            })?;
+            let running = dwlink_emulator::spawn(fx, dwlink_emulator::Options::default()).await?;
+            let url = Url::parse(&running.url()).map_err(|e| {
+                Problem::error(
+                    "dwlink::internal::emulator",
+                    format!("emulator address: {e}"),
+                )
+            })?;
+            let s = ProviderSettings::emulator(&url, interactive, Some(notify))
+                .map_err(|e| e.to_problem())?;
+            (s, Some(Arc::new(running)))
+        }
+        (None, Some(url)) => (
+            ProviderSettings::emulator(url, interactive, Some(notify))
+                .map_err(|e| e.to_problem())?,
+            None,
+        ),
+        (None, None) => (ProviderSettings::direct(interactive, Some(notify)), None),
+    };
+    Ok(Route { settings, emulator })
+}
+
+impl Route {
+    pub fn session(&self, desired: &Desired) -> Result<Session, Problem> {
+        let provider =
+            HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())?;
+        Ok(Session {
+            ops: Steps::new(provider, desired.clone()),
+            settings: self.settings.clone(),
+            _emulator: self.emulator.clone(),
+        })
+    }
+}
+
+pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Session, Problem> {
+    route(args, ui).await?.session(desired)
+}

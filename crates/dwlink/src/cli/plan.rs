@@ -1,0 +1,166 @@
+use std::path::{Path, PathBuf};
+
+use dwlink_core::diag::Problem;
+use dwlink_core::model::desired::Desired;
+use dwlink_core::plan::{planfile, Plan};
+use crate::render::{plan_view, ui::Ui};
+
+use super::fleet::{self, FleetArgs};
+use super::live::{self, LiveArgs};
+use super::{fail, Exit};
+
+/// Read live state, compare it with the config and print the ordered actions.
+///
+/// Example: `dwlink plan -f dwlink.yaml --out reset.plan`
+/// Example (a fleet, 2 of 3 CI jobs): `dwlink plan -f envs/ --shard 2/3 --detailed-exitcode`
+/// Example (no tenant needed): `dwlink plan -f examples/scenario-2-organization-mismatch.yaml --emulator examples/fixtures/scenario-2-organization-mismatch.yaml`
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Also save the plan, for `dwlink show` and `dwlink apply PLAN` (a directory for a fleet:
+    /// one `<name>.plan` per environment).
+    #[arg(long, value_name = "PLAN")]
+    out: Option<PathBuf>,
+    /// Print the plan as JSON (format_version "1") instead of the human view; a fleet prints an
+    /// array.
+    #[arg(long)]
+    json: bool,
+    /// Exit 0 when there are no changes, 2 when there are (1 on errors).
+    #[arg(long)]
+    detailed_exitcode: bool,
+    #[command(flatten)]
+    live: LiveArgs,
+}
+
+pub fn run(args: Args, ui: &mut Ui) -> Exit {
+    if !args.fleet.is_single() {
+        return run_fleet(args, ui);
+    }
+    let Some(desired) = live::load_config(args.fleet.files.first().map(PathBuf::as_path), ui)
+    else {
+        return Exit::Error;
+    };
+    let plan = match live::block_on(async {
+        let session = live::connect(&args.live, &desired, ui).await?;
+        let state = session.read_live().await?;
+        Ok(Plan::make(&desired, &state))
+    }) {
+        Ok(p) => p,
+        Err(p) => return fail(ui, &p),
+    };
+    if let Some(out) = &args.out {
+        if let Err(p) = planfile::write(out, &plan) {
+            ui.problem(&p);
+            return Exit::Error;
+        }
+    }
+    if args.json {
+        ui.out(&serde_json::to_string_pretty(&plan).unwrap_or_default());
+    } else {
+        let color = ui.color_out();
+        ui.out(&plan_view::render(&plan, color));
+        if let Some(out) = &args.out {
+            ui.status(&format!(
+                "Saved the plan to {}. Apply exactly this plan with `dwlink apply {}`.",
+                out.display(),
+                out.display()
+            ));
+        }
+    }
+    exit_for(&[Ok(plan)], args.detailed_exitcode)
+}
+
+fn exit_for(results: &[Result<Plan, Problem>], detailed: bool) -> Exit {
+    if results
+        .iter()
+        .any(|r| r.as_ref().map_or(true, Plan::has_errors))
+    {
+        Exit::Error
+    } else if detailed
+        && results
+            .iter()
+            .any(|r| r.as_ref().is_ok_and(Plan::has_changes))
+    {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    }
+}
+
+/// Plan every environment concurrently (bounded), print each plan, then the summary table.
+fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
+    let files = match args.fleet.resolve() {
+        Ok(f) => f,
+        Err(p) => return fail(ui, &p),
+    };
+    if files.is_empty() {
+        ui.status("This shard holds no config; nothing to plan.");
+        return Exit::Ok;
+    }
+    let configs: Vec<(PathBuf, Option<Desired>)> = files
+        .iter()
+        .map(|f| (f.clone(), live::load_config(Some(f), ui)))
+        .collect();
+    let rt = match live::runtime() {
+        Ok(rt) => rt,
+        Err(p) => return fail(ui, &p),
+    };
+    let results: Vec<(PathBuf, Result<Plan, Problem>)> = rt.block_on(async {
+        let route = match live::route(&args.live, ui).await {
+            Ok(r) => r,
+            Err(p) => {
+                return configs
+                    .into_iter()
+                    .map(|(f, _)| (f, Err(p.clone())))
+                    .collect()
+            }
+        };
+        fleet::plan_all(&route, configs, args.fleet.parallelism).await
+    });
+
+    let color = ui.color_out();
+    let mut plans = Vec::new();
+    let mut rows = Vec::new();
+    for (file, result) in &results {
+        match result {
+            Ok(plan) => {
+                if let Some(dir) = &args.out {
+                    if let Err(p) = save_in(dir, plan) {
+                        ui.problem(&p);
+                    }
+                }
+                if !args.json {
+                    ui.out(&format!(
+                        "── {} ({}) ──",
+                        plan.environment.name,
+                        file.display()
+                    ));
+                    ui.out(&plan_view::render(plan, color));
+                }
+                rows.push(fleet::Row::of(plan));
+                plans.push(plan.clone());
+            }
+            Err(p) => {
+                ui.problem(p);
+                rows.push(fleet::Row::failed(file, p));
+            }
+        }
+    }
+    if args.json {
+        ui.out(&serde_json::to_string_pretty(&plans).unwrap_or_default());
+    }
+    ui.status(&fleet::table(&rows));
+    let results: Vec<Result<Plan, Problem>> = results.into_iter().map(|(_, r)| r).collect();
+    exit_for(&results, args.detailed_exitcode)
+}
+
+fn save_in(dir: &Path, plan: &Plan) -> Result<(), Problem> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Problem::error(
+            "dwlink::plan::write",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    planfile::write(&dir.join(format!("{}.plan", plan.environment.name)), plan)
+}

@@ -1,0 +1,15 @@
+use dwlink_core::config::schema::config_schema_text;
+use crate::render::ui::Ui;
+
+use super::Exit;
+
+/// Print the JSON Schema of the config (the same as schemas/dwlink.schema.json).
+///
+/// Example: `dwlink schema > dwlink.schema.json`
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args, ui: &mut Ui) -> Exit {
+    ui.out(&config_schema_text());
+    Exit::Ok
+}

@@ -1,0 +1,172 @@
+//! Live progress of an apply: one line per step and a bar for long ones (human), or one JSON
+//! object per event (`--json`), each on its own line of stdout:
+//!
+//! - `{"event":"start","step":0,"total":11,"kind":"stop-maps","description":"…"}`
+//! - `{"event":"progress","step":2,"done":250,"of":2400,"unit":"rows"}` (`unit`: `rows` or
+//!   `requests`: asynchronous requests that reached their final state)
+//! - `{"event":"done","step":0,"kind":"stop-maps","detail":"1 stopped"}`
+//! - `{"event":"failed","step":6,"kind":"reset-link","message":"…"}`
+//! - `{"event":"interrupted","next":3,"total":11}` (Ctrl-C; run the same command again)
+//! - `{"event":"summary",…}` last, after every step succeeded (see [`summary_json`]).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+
+use dwlink_core::apply::executor::{Outcome, StepEvent, Unit};
+
+use super::plan_view::thousands;
+use super::ui::{paint, Style};
+
+pub struct EventPrinter {
+    json: bool,
+    color: bool,
+    quiet: bool,
+    bars: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+/// One JSON object on its own line, flushed at once so a reader sees each step as it happens.
+fn json_line(value: &impl serde::Serialize) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, value);
+    let _ = out.write_all(b"\n");
+    let _ = out.flush();
+}
+
+impl EventPrinter {
+    pub fn new(json: bool, color: bool, quiet: bool) -> Self {
+        EventPrinter {
+            json,
+            color,
+            quiet,
+            // Bars redraw in place: only for a human watching a terminal.
+            bars: !json && !quiet && std::io::stderr().is_terminal(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    pub fn event(&self, e: StepEvent) {
+        if self.json {
+            json_line(&e);
+            return;
+        }
+        if self.quiet {
+            return;
+        }
+        let mut bar = self.bar.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            StepEvent::Start {
+                step,
+                total,
+                kind,
+                description,
+            } => {
+                eprintln!("[{}/{}] {} {}", step + 1, total, kind.name(), description);
+            }
+            StepEvent::Progress { done, of, unit, .. } => {
+                if !self.bars {
+                    return;
+                }
+                let b = bar.get_or_insert_with(|| new_bar(unit));
+                b.set_length(of as u64);
+                b.set_position(done as u64);
+            }
+            StepEvent::Done { detail, .. } => {
+                if let Some(b) = bar.take() {
+                    b.finish_and_clear();
+                }
+                eprintln!(
+                    "      {}",
+                    paint(self.color, Style::Good, &format!("✓ {detail}"))
+                );
+            }
+            StepEvent::Failed { message, .. } => {
+                if let Some(b) = bar.take() {
+                    b.abandon();
+                }
+                eprintln!(
+                    "      {}",
+                    paint(self.color, Style::Bad, &format!("✗ {message}"))
+                );
+            }
+            // The command says how to resume; nothing is in progress here.
+            StepEvent::Interrupted { .. } => {}
+        }
+    }
+
+    /// The last word of a successful apply.
+    pub fn summary(&self, outcome: &Outcome) -> String {
+        if self.json {
+            json_line(&summary_json(outcome));
+            return String::new();
+        }
+        let mut text = paint(
+            self.color,
+            Style::Good,
+            &format!(
+                "Apply complete: {} steps in {:.1}s.",
+                outcome.steps,
+                outcome.elapsed.as_secs_f64()
+            ),
+        );
+        for c in &outcome.changes {
+            text.push_str(&format!("\n  {:<20} {}", c.kind.name(), c.detail));
+        }
+        if let Some(b) = &outcome.backup {
+            text.push_str(&format!(
+                "\nBackup: {} ({} rows; {} deleted). Put them back with `dwlink restore {}`.",
+                b.display(),
+                thousands(outcome.rows_backed_up),
+                thousands(outcome.rows_deleted),
+                b.display()
+            ));
+        }
+        text
+    }
+
+    /// Announce, once, that Ctrl-C was heard.
+    pub fn interrupt_notice(&self, second: bool) {
+        if let Some(b) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            b.suspend(|| {});
+        }
+        let text = if second {
+            "Interrupted again: stopping now. Run the same `dwlink apply` to finish from the journal and live state."
+        } else {
+            "Interrupt received: stopping after the current step (press Ctrl-C again to stop at once)."
+        };
+        eprintln!("{}", paint(self.color, Style::Warn, text));
+    }
+}
+
+/// `{"event":"summary","steps":…,"elapsed_ms":…,"changes":[{"kind","detail"}],"backup":…,
+/// "rows_backed_up":…,"rows_deleted":…,"journal":…}`
+pub fn summary_json(o: &Outcome) -> serde_json::Value {
+    json!({
+        "event": "summary",
+        "steps": o.steps,
+        "elapsed_ms": o.elapsed.as_millis() as u64,
+        "changes": o.changes,
+        "backup": o.backup.as_ref().map(|b| b.display().to_string()),
+        "rows_backed_up": o.rows_backed_up,
+        "rows_deleted": o.rows_deleted,
+        "journal": o.journal.display().to_string(),
+    })
+}
+
+fn new_bar(unit: Unit) -> ProgressBar {
+    let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let template = match unit {
+        Unit::Rows => "      {bar:40} {pos}/{len} rows {per_sec} eta {eta}",
+        Unit::Requests => "      {spinner} {pos}/{len} requests completed, {elapsed} waited",
+    };
+    b.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    if unit == Unit::Requests {
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+    }
+    b
+}

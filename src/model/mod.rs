@@ -1,4 +1,0 @@
-//! Desired and live models of a dual-write link.
-
-pub mod desired;
-pub mod live;
