@@ -12,12 +12,12 @@ use crate::config::raw::{
 };
 use crate::config::validate;
 use crate::diag::{Problem, Severity};
+use crate::link::Link as LiveLink;
 use crate::model::desired::Desired;
-use crate::model::live::{LiveState, OrgRef};
 use crate::model::identity::{same_host, same_organization};
+use crate::model::live::{LiveState, OrgRef};
 use crate::plan::diff::diff;
 use crate::plan::FindingCode;
-use crate::link::Link as LiveLink;
 
 /// Where editors find the schema: next to the file, written by `dwlink schema`. An imported file
 /// can land anywhere, so a path into this repository would be wrong for most users.

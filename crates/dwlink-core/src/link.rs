@@ -25,7 +25,6 @@ pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = Result<T, ProviderError>> +
 /// One row as the service returns it (all columns, OData annotations included).
 pub type Row = serde_json::Map<String, serde_json::Value>;
 
-
 /// A key table to back up, clear or restore: the same names [`KeyTable`] carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableRef {

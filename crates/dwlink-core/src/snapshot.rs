@@ -13,10 +13,10 @@ use crate::fixture::{
     KeyTablesFixture, MapFixture, MapStateFixture, RuntimeFixture, SolutionFixture, TableFixture,
 };
 use crate::import::url_text;
-use crate::model::desired::{Desired, EnvironmentType};
-use crate::model::live::{LiveState, MapState, OrgRef, Service};
-use crate::model::identity::same_host;
 use crate::link::{Link, Row, Solution, TableRef};
+use crate::model::desired::{Desired, EnvironmentType};
+use crate::model::identity::same_host;
+use crate::model::live::{LiveState, MapState, OrgRef, Service};
 
 /// What secret-bearing columns hold in a snapshot.
 pub const REDACTED: &str = "redacted-by-dwlink";

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::json;
 
-use dwlink_core::fixture::ClientFixture;
 use super::odata::error::Reply;
+use dwlink_core::fixture::ClientFixture;
 
 #[derive(Debug, Clone)]
 struct Issued {

@@ -5,10 +5,10 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use dwlink_core::fixture::EnvType;
 use super::odata::error::{bad_request, not_found, Reply};
 use super::odata::percent_decode;
 use super::store::{name_uuid, Action, AsyncRequest, FoEnv, RequestState, World};
+use dwlink_core::fixture::EnvType;
 use dwlink_core::model::live::MapState;
 
 /// What a management call did: its reply, whether the world changed, and the asynchronous

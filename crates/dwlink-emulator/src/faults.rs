@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use dwlink_core::fixture::FaultsFixture;
 use super::odata::error::Reply;
+use dwlink_core::fixture::FaultsFixture;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultOptions {

@@ -3,10 +3,10 @@
 //!
 //! In-process use (tests, `--emulator FIXTURE`):
 //! ```no_run
-//! # async fn demo() -> Result<(), dwlink::diag::Problem> {
-//! use dwlink::emulator::{self, Options};
-//! let fixture = emulator::fixture::quickstart().map_err(|p| p.0.into_iter().next().unwrap())?;
-//! let emu = emulator::spawn(fixture, Options::default()).await?;
+//! # async fn demo() -> Result<(), dwlink_core::diag::Problem> {
+//! use dwlink_emulator::Options;
+//! let fixture = dwlink_core::fixture::quickstart().map_err(|p| p.0.into_iter().next().unwrap())?;
+//! let emu = dwlink_emulator::spawn(fixture, Options::default()).await?;
 //! println!("serving at {}", emu.url());
 //! emu.shutdown().await;
 //! # Ok(()) }
@@ -34,8 +34,8 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 use dwlink_core::diag::Problem;
-pub use faults::FaultOptions;
 pub use dwlink_core::fixture::Fixture;
+pub use faults::FaultOptions;
 
 #[derive(Debug, Clone)]
 pub struct Options {

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::table::{GenSpec, Table, TableKind};
 use dwlink_core::fixture::{
     host_of, ClientFixture, EnvType, Fixture, MapStateFixture, SolutionFixture, TableFixture,
 };
-use super::table::{GenSpec, Table, TableKind};
 use dwlink_core::model::live::MapState;
 
 pub const DEFAULT_TOKEN_TTL: u64 = 3600;

@@ -10,10 +10,10 @@ use super::odata::{encode, read_all, url_with_query, Paging};
 use super::reply::Reply;
 use super::request::ApiRequest;
 use super::session::Session;
-use dwlink_core::model::desired::{EnvironmentType, ResetTarget};
-use dwlink_core::model::live::{LiveMap, MapState, OrgRef};
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::{RequestId, ResetOptions, Solution};
+use dwlink_core::model::desired::{EnvironmentType, ResetTarget};
+use dwlink_core::model::live::{LiveMap, MapState, OrgRef};
 
 /// Joined onto the configured `dual_write_service.url`.
 pub const BASE_PATH: &str = "api/DualWriteManagement/1.0/";

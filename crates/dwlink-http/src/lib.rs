@@ -1,10 +1,10 @@
-//! The HTTP provider: one [`client::Client`] sends everything (production and emulator alike);
+//! The production [`dwlink_core::link::Link`]: one [`client::Client`] sends everything (production and emulator alike);
 //! the service modules build requests and read replies.
 //!
 //! ```no_run
-//! # async fn demo(desired: &dwlink::model::desired::Desired) -> Result<(), dwlink::provider::ProviderError> {
-//! use dwlink::provider::http::{HttpProvider, ProviderSettings};
-//! use dwlink::provider::LiveProvider;
+//! # async fn demo(desired: &dwlink_core::model::desired::Desired) -> Result<(), dwlink_core::link::ProviderError> {
+//! use dwlink_http::{HttpProvider, ProviderSettings};
+//! use dwlink_core::link::Link;
 //! // Production (device-code prompts go through `notify`, e.g. the Ui's stderr):
 //! let direct = HttpProvider::new(desired, ProviderSettings::direct(true, None))?;
 //! // `--emulator-url URL`, or `--emulator FIXTURE` with the spawned emulator's `url()` (and, with
@@ -45,8 +45,8 @@ use self::device_code::{DeviceCodeSettings, Notify};
 use self::odata::Paging;
 use self::route::{check_scheme, Route};
 use self::session::Session;
-use dwlink_core::model::desired::{Desired, DualWriteAuth};
 use dwlink_core::link::error::ProviderError;
+use dwlink_core::model::desired::{Desired, DualWriteAuth};
 
 pub use self::route::Scheme;
 

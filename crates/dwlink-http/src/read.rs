@@ -11,12 +11,12 @@ use super::session::Session;
 use super::tables::{TableDef, TABLES};
 use super::task::Task;
 use super::{dws, fo, Endpoints, HttpProvider};
+use dwlink_core::link::error::{Api, ProviderError};
+use dwlink_core::link::secret::redact_url;
 use dwlink_core::model::desired::Desired;
 use dwlink_core::model::live::{
     KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState,
 };
-use dwlink_core::link::error::{Api, ProviderError};
-use dwlink_core::link::secret::redact_url;
 impl HttpProvider {
     /// [`dwlink_core::link::Link::read`]: the three services read concurrently.
     pub(crate) async fn read_live(&self, desired: &Desired) -> Result<LiveState, ProviderError> {
@@ -165,9 +165,14 @@ async fn count_table(
     let mut columns = keys.to_vec();
     columns.extend(def.fact);
     let mut counter = KeyCounter::new(def, entity_set, keys);
-    for_each_picked_row(session, crate::tables::api(def), url, paging, &columns, &mut |cells| {
-        counter.add(cells)
-    })
+    for_each_picked_row(
+        session,
+        crate::tables::api(def),
+        url,
+        paging,
+        &columns,
+        &mut |cells| counter.add(cells),
+    )
     .await?;
     Ok(counter.finish())
 }

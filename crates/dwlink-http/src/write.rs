@@ -15,14 +15,13 @@ use super::reply::error_message;
 use super::request::ApiRequest;
 use super::tables::{table_def, TableDef};
 use super::{dataverse, fo, HttpProvider};
-use dwlink_core::model::desired::Desired;
-use dwlink_core::model::live::{LiveConnection, LiveState, Service};
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::link::secret::redact_url;
 use dwlink_core::link::{
-    BoxFut, DeleteReport, Link, RequestId, ResetOptions, Row, RowPages, Solution,
-    TableRef,
+    BoxFut, DeleteReport, Link, RequestId, ResetOptions, Row, RowPages, Solution, TableRef,
 };
+use dwlink_core::model::desired::Desired;
+use dwlink_core::model::live::{LiveConnection, LiveState, Service};
 
 impl RowPages for Pages<'_> {
     fn next_page(&mut self) -> BoxFut<'_, Option<Vec<Row>>> {
@@ -293,8 +292,9 @@ impl Link for HttpProvider {
     }
 
     fn row_key(&self, table: &TableRef, row: &Row) -> Option<String> {
-        let def = dwlink_core::model::key_tables::by_table(&table.table)
-            .or_else(|| dwlink_core::model::key_tables::by_entity_set(table.service, &table.entity_set))?;
+        let def = dwlink_core::model::key_tables::by_table(&table.table).or_else(|| {
+            dwlink_core::model::key_tables::by_entity_set(table.service, &table.entity_set)
+        })?;
         crate::odata::key_predicate(row, def.keys, def.guid_key)
     }
 

@@ -7,9 +7,9 @@ mod provider_support;
 
 use std::time::{Duration, Instant};
 
+use dwlink_core::link::{Link, ProviderError};
 use dwlink_core::model::desired::DualWriteAuth;
 use dwlink_http::HttpProvider;
-use dwlink_core::link::{Link, ProviderError};
 use provider_support::*;
 use serde_json::json;
 
@@ -67,7 +67,7 @@ async fn an_html_page_is_a_bad_reply_naming_the_logical_url() {
     .await;
     let e = read_err(&addr).await;
     let shown = e.to_string();
-    assert_eq!(e.code(), "dwlink::link::bad_reply");
+    assert_eq!(e.code(), "dwlink::provider::bad_reply");
     assert!(
         shown.contains("https://contoso-uat.crm.dynamics.com/api/data/v9.2/WhoAmI"),
         "{shown}"
@@ -278,7 +278,7 @@ async fn a_refused_client_secret_is_an_auth_error_without_the_secret() {
     })
     .await;
     let e = read_err(&addr).await;
-    assert_eq!(e.code(), "dwlink::link::auth");
+    assert_eq!(e.code(), "dwlink::provider::auth");
     assert!(
         e.to_string().contains("invalid_client") && e.to_string().contains("AADSTS7000215"),
         "{e}"
@@ -305,7 +305,7 @@ async fn a_missing_secret_variable_is_named() {
     d.auth.client_secret_env = "DWLINK_TEST_UNSET_VARIABLE".into();
     let p = HttpProvider::new(&d, settings(&addr)).unwrap();
     let e = p.read(&d).await.unwrap_err();
-    assert_eq!(e.code(), "dwlink::link::setup");
+    assert_eq!(e.code(), "dwlink::provider::setup");
     assert!(e.to_string().contains("DWLINK_TEST_UNSET_VARIABLE"), "{e}");
 }
 
@@ -315,7 +315,7 @@ async fn device_code_without_a_terminal_says_how_to_sign_in() {
     let d = desired(DualWriteAuth::DeviceCode);
     let p = HttpProvider::new(&d, settings(&addr)).unwrap();
     let e = p.read(&d).await.unwrap_err();
-    assert_eq!(e.code(), "dwlink::link::sign_in_required");
+    assert_eq!(e.code(), "dwlink::provider::sign_in_required");
     assert!(e.to_problem().help.unwrap().contains("sign in"));
 }
 
@@ -350,13 +350,13 @@ async fn a_failed_request_is_never_success() {
         .wait_for_request(&req("failing"), Duration::from_secs(2))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), "dwlink::link::request_failed");
+    assert_eq!(e.code(), "dwlink::provider::request_failed");
     assert!(e.to_string().contains("Maps are still running"), "{e}");
     let e = p
         .wait_for_request(&req("odd"), Duration::from_secs(2))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), "dwlink::link::bad_reply", "{e}");
+    assert_eq!(e.code(), "dwlink::provider::bad_reply", "{e}");
 }
 
 #[tokio::test]
@@ -378,7 +378,7 @@ async fn a_failed_change_set_names_its_keys() {
     let keys = vec!["('a')".to_string(), "('b')".to_string()];
     let e = p.delete_rows(&table, &keys).await.unwrap_err();
     let shown = e.to_string();
-    assert_eq!(e.code(), "dwlink::link::batch_failed");
+    assert_eq!(e.code(), "dwlink::provider::batch_failed");
     assert!(
         shown.contains("('a'), ('b')") && shown.contains("no delete right"),
         "{shown}"

@@ -6,6 +6,6 @@ pub mod confirm;
 pub mod crash;
 pub mod executor;
 pub mod journal;
-pub mod steps;
 pub mod resume;
+pub mod steps;
 pub mod verify;

@@ -9,10 +9,10 @@ use serde_json::Value;
 
 use crate::config::raw::ResetTarget;
 use crate::diag::Problem;
-use crate::model::desired::Desired;
-use crate::model::live::{LiveConnection, LiveState, Service};
 use crate::link::{Link, ProviderError, RequestId, ResetOptions, Row, TableRef};
+use crate::model::desired::Desired;
 use crate::model::key_tables;
+use crate::model::live::{LiveConnection, LiveState, Service};
 
 /// Reports how many rows a long step has handled so far.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Send + Sync);
@@ -78,9 +78,7 @@ impl<L: Link> Steps<L> {
                     .find(|t| t.service == service && t.entity_set == entity_set)
                     .map(|t| t.table.clone())
             })
-            .or_else(|| {
-                key_tables::by_entity_set(service, entity_set).map(|t| t.table.to_string())
-            })
+            .or_else(|| key_tables::by_entity_set(service, entity_set).map(|t| t.table.to_string()))
             .unwrap_or_else(|| entity_set.to_string());
         TableRef {
             service,
@@ -233,11 +231,7 @@ impl<L: Link> Steps<L> {
             target,
             legal_entities: legal_entities.to_vec(),
         };
-        let request = self
-            .link
-            .reset(&conn, &options)
-            .await
-            .map_err(problem)?;
+        let request = self.link.reset(&conn, &options).await.map_err(problem)?;
         let result = self.wait_all(vec![request], RESET_TIMEOUT, &|_| {}).await;
         self.forget();
         result

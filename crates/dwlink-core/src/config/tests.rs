@@ -207,7 +207,8 @@ fn control_characters_are_refused_without_echoing_them() {
 
 /// A problem as the CLI draws it (miette's graphical report, no colour).
 fn render(p: &crate::diag::Problem) -> String {
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor());
     let mut out = String::new();
     let _ = handler.render_report(&mut out, p);
     out

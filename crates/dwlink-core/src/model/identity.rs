@@ -62,15 +62,30 @@ mod tests {
     #[test]
     fn hosts_compare_without_case_trailing_dot_or_default_port() {
         let a = u("https://Contoso-UAT.sandbox.operations.dynamics.com/");
-        assert!(same_host(&a, &u("https://contoso-uat.sandbox.operations.dynamics.com.")));
-        assert!(same_host(&a, &u("https://contoso-uat.sandbox.operations.dynamics.com:443/x")));
-        assert!(!same_host(&a, &u("https://contoso-uat.sandbox.operations.dynamics.com:8443")));
-        assert!(!same_host(&a, &u("https://contoso-prod.operations.dynamics.com")));
+        assert!(same_host(
+            &a,
+            &u("https://contoso-uat.sandbox.operations.dynamics.com.")
+        ));
+        assert!(same_host(
+            &a,
+            &u("https://contoso-uat.sandbox.operations.dynamics.com:443/x")
+        ));
+        assert!(!same_host(
+            &a,
+            &u("https://contoso-uat.sandbox.operations.dynamics.com:8443")
+        ));
+        assert!(!same_host(
+            &a,
+            &u("https://contoso-prod.operations.dynamics.com")
+        ));
     }
 
     #[test]
     fn international_hosts_compare_as_punycode() {
-        assert!(same_host(&u("https://bücher.example/"), &u("https://xn--bcher-kva.example")));
+        assert!(same_host(
+            &u("https://bücher.example/"),
+            &u("https://xn--bcher-kva.example")
+        ));
     }
 
     #[test]
@@ -84,12 +99,24 @@ mod tests {
     #[test]
     fn organizations_match_by_id_before_host() {
         let id = uuid::Uuid::from_u128(7);
-        let a = OrgRef { url: u("https://a.crm.dynamics.com"), organization_id: Some(id) };
-        let b = OrgRef { url: u("https://b.crm.dynamics.com"), organization_id: Some(id) };
+        let a = OrgRef {
+            url: u("https://a.crm.dynamics.com"),
+            organization_id: Some(id),
+        };
+        let b = OrgRef {
+            url: u("https://b.crm.dynamics.com"),
+            organization_id: Some(id),
+        };
         assert!(same_organization(&a, &b));
-        let c = OrgRef { url: u("https://a.crm.dynamics.com"), organization_id: None };
+        let c = OrgRef {
+            url: u("https://a.crm.dynamics.com"),
+            organization_id: None,
+        };
         assert!(same_organization(&a, &c));
-        let d = OrgRef { url: u("https://a.crm.dynamics.com"), organization_id: Some(uuid::Uuid::from_u128(8)) };
+        let d = OrgRef {
+            url: u("https://a.crm.dynamics.com"),
+            organization_id: Some(uuid::Uuid::from_u128(8)),
+        };
         assert!(!same_organization(&a, &d));
     }
 }

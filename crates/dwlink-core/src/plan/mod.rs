@@ -4,8 +4,8 @@
 //! `apply PLAN` can refuse it when any of that moved.
 
 pub mod action;
-pub mod diff;
 pub mod describe;
+pub mod diff;
 pub mod finding;
 pub mod planfile;
 
@@ -223,8 +223,9 @@ fn compare(desired: &Desired, live: &LiveState) -> LinkComparison {
             t.external_urls
                 .iter()
                 .filter(|(u, _)| {
-                    url::Url::parse(u)
-                        .map_or(true, |u| !crate::model::identity::same_host(&u, &desired.dataverse.url))
+                    url::Url::parse(u).map_or(true, |u| {
+                        !crate::model::identity::same_host(&u, &desired.dataverse.url)
+                    })
                 })
                 .map(|(_, n)| n)
                 .sum()

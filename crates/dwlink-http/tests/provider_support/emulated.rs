@@ -4,11 +4,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use dwlink_core::fixture;
-use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
+use dwlink_core::link::{Link, ProviderError, ResetOptions, TableRef};
 use dwlink_core::model::desired::{DualWriteAuth, EnvironmentType, ResetTarget};
 use dwlink_core::model::live::MapState;
+use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
 use dwlink_http::HttpProvider;
-use dwlink_core::link::{Link, ProviderError, ResetOptions, TableRef};
 
 use super::*;
 
@@ -183,7 +183,7 @@ async fn a_slow_request_times_out_instead_of_passing() {
         .wait_for_request(&r, Duration::from_millis(300))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), "dwlink::link::request_timeout", "{e}");
+    assert_eq!(e.code(), "dwlink::provider::request_timeout", "{e}");
     emu.shutdown().await;
 }
 

@@ -7,15 +7,15 @@ use futures::StreamExt;
 use reqwest::Method;
 
 use dwlink_core::fixture;
-use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
+use dwlink_core::link::{Api, Link, TableRef};
 use dwlink_core::model::desired::Desired;
 use dwlink_core::model::live::{KeyTable, Service};
+use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
 use dwlink_http::auth::{Auth, AuthSettings, Grant};
 use dwlink_http::client::Client;
 use dwlink_http::odata::{entity_path, url_with_query};
 use dwlink_http::request::ApiRequest;
 use dwlink_http::{fo, HttpProvider, ProviderSettings};
-use dwlink_core::link::{Api, Link, TableRef};
 
 /// The service's most requests per `$batch` (Dataverse and our emulator: 1,000).
 pub const MAX_PER_BATCH: usize = 1000;

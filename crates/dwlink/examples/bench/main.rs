@@ -137,8 +137,8 @@ fn processes(dir: &Path) {
         rss(p.run.peak_rss_kib)
     );
 
-    let example =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/scenario-1-same-organization.yaml");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/scenario-1-same-organization.yaml");
     let v = validate::run(&bin, dir, &example);
     println!(
         "| validate examples/scenario-1-same-organization.yaml (median of 51) | {:.1} ms, {} | | | <= 10 ms, <= 10 MiB |",
@@ -148,7 +148,11 @@ fn processes(dir: &Path) {
 }
 
 /// The clear from 1,000 to 100,000 rows, and its slope against the bound's.
-fn scale(rt: &tokio::runtime::Runtime, desired: &dwlink_core::model::desired::Desired, world: World) {
+fn scale(
+    rt: &tokio::runtime::Runtime,
+    desired: &dwlink_core::model::desired::Desired,
+    world: World,
+) {
     println!();
     println!(
         "clear, F&O rows only, {LATENCY_MS} ms, {RATE} req/s, change sets of {}:",

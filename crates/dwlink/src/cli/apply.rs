@@ -2,15 +2,15 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::render::apply_view::EventPrinter;
+use crate::render::plan_view::{render, tally};
+use crate::render::ui::{Ui, Verbosity};
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::apply::executor::{ApplyError, Executor};
 use dwlink_core::apply::journal::{self, Event, Journal};
 use dwlink_core::apply::resume;
 use dwlink_core::diag::{Problem, Severity};
 use dwlink_core::plan::{planfile, Plan, DWLINK_VERSION};
-use crate::render::apply_view::EventPrinter;
-use crate::render::plan_view::{render, tally};
-use crate::render::ui::{Ui, Verbosity};
 
 use super::fleet::{self, FleetArgs};
 use super::live::{self, LiveArgs};

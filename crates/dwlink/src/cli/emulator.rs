@@ -1,8 +1,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use dwlink_emulator::{self, FaultOptions, Options};
 use crate::render::ui::Ui;
+use dwlink_emulator::{self, FaultOptions, Options};
 
 use super::{fail, Exit};
 

@@ -13,8 +13,8 @@ use dwlink_core::plan::Plan;
 
 use super::live::Route;
 
-use dwlink_core::diag::Problem;
 use crate::render::plan_view::thousands;
+use dwlink_core::diag::Problem;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct FleetArgs {

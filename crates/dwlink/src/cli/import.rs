@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use dwlink_core::import::{self, Header};
 use crate::render::ui::Ui;
+use dwlink_core::import::{self, Header};
 
 use super::live::{self, LiveArgs};
 use super::{fail, write_output, Exit};

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use url::Url;
 
+use crate::render::ui::Ui;
 use dwlink_core::apply::steps::Steps;
 use dwlink_core::config;
 use dwlink_core::diag::Problem;
-use dwlink_emulator::{self, RunningEmulator};
 use dwlink_core::model::desired::Desired;
+use dwlink_emulator::{self, RunningEmulator};
 use dwlink_http::{HttpProvider, ProviderSettings};
-use crate::render::ui::Ui;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct LiveArgs {
@@ -94,8 +94,7 @@ pub struct Route {
 pub async fn route(args: &LiveArgs, ui: &Ui) -> Result<Route, Problem> {
     let interactive = ui.settings().interactive;
     // The device-code prompt must reach the user even though the Ui is busy elsewhere.
-    let notify: dwlink_http::device_code::Notify =
-        Arc::new(|msg: &str| eprintln!("{msg}"));
+    let notify: dwlink_http::device_code::Notify = Arc::new(|msg: &str| eprintln!("{msg}"));
     let (settings, emulator) = match (&args.emulator, &args.emulator_url) {
         (Some(fixture), _) => {
             let fx = dwlink_core::fixture::load(fixture).map_err(|problems| {

@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use dwlink_core::diag::Problem;
 use crate::render::ui::Ui;
+use dwlink_core::diag::Problem;
 
 use super::{Cli, Exit};
 

@@ -1,9 +1,9 @@
 use std::path::{Path, PathBuf};
 
+use crate::render::{plan_view, ui::Ui};
 use dwlink_core::diag::Problem;
 use dwlink_core::model::desired::Desired;
 use dwlink_core::plan::{planfile, Plan};
-use crate::render::{plan_view, ui::Ui};
 
 use super::fleet::{self, FleetArgs};
 use super::live::{self, LiveArgs};

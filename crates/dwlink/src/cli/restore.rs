@@ -1,11 +1,11 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+use crate::render::plan_view::thousands;
+use crate::render::ui::{Style, Ui};
 use dwlink_core::apply::backup;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::diag::Problem;
-use crate::render::plan_view::thousands;
-use crate::render::ui::{Style, Ui};
 
 use super::live::{self, LiveArgs};
 use super::{fail, Exit};

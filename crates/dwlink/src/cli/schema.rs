@@ -1,5 +1,5 @@
-use dwlink_core::config::schema::config_schema_text;
 use crate::render::ui::Ui;
+use dwlink_core::config::schema::config_schema_text;
 
 use super::Exit;
 

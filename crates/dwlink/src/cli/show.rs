@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use dwlink_core::plan::planfile;
 use crate::render::{plan_view, ui::Ui};
+use dwlink_core::plan::planfile;
 
 use super::Exit;
 

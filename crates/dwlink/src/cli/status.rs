@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use dwlink_core::plan::Plan;
 use crate::render::{status_view, ui::Ui};
+use dwlink_core::plan::Plan;
 
 use super::live::{self, LiveArgs};
 use super::{fail, Exit};

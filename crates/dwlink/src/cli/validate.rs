@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use dwlink_core::config;
 use crate::render::ui::{Style, Ui};
+use dwlink_core::config;
 
 use super::Exit;
 

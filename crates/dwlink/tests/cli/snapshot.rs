@@ -110,7 +110,10 @@ fn no_secret_reaches_the_snapshot() {
     let copy = dir.join("drift.yaml");
     take(
         "examples/scenario-1-same-organization.yaml",
-        &["--emulator", "crates/dwlink/tests/fixtures/import-drift.yaml"],
+        &[
+            "--emulator",
+            "crates/dwlink/tests/fixtures/import-drift.yaml",
+        ],
         &copy,
     );
     let text = fs::read_to_string(&copy).unwrap();
