@@ -13,6 +13,7 @@ pub mod apply;
 pub mod config;
 pub mod diag;
 pub mod fixture;
+pub mod fsutil;
 pub mod import;
 pub mod link;
 pub mod model;

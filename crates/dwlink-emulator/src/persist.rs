@@ -2,7 +2,6 @@
 //! fsync, rename, fsync of the directory), so a crash leaves the old or the new state, never half.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -30,23 +29,7 @@ impl Persist {
             world: world.clone(),
         })
         .map_err(std::io::Error::other)?;
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = self
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "state".into());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        {
-            let mut f = fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, &self.path)?;
-        fs::File::open(&dir)?.sync_all()
+        dwlink_core::fsutil::write_atomic(&self.path, &bytes, dwlink_core::fsutil::Access::Shared)
     }
 
     /// The saved world, `None` when there is no state file yet.

@@ -249,31 +249,16 @@ fn save(dc: &DeviceCodeSettings, key: &str, t: &Token) -> Result<(), ProviderErr
     write_private(path, &bytes).map_err(|e| cache_error(path, e))
 }
 
-/// Written beside the target and renamed over it, created 0600 so the tokens are never readable
-/// by others, not even for an instant.
+/// Created 0600 (from the first byte: the temporary file is made with that mode) in a 0700
+/// directory, so the tokens are never readable by others, not even for an instant.
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = dwlink_core::fsutil::parent_dir(path);
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)?;
-    let tmp = dir.join(format!(".tokens.{}.tmp", uuid::Uuid::new_v4()));
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let result = (|| {
-        let mut f = opts.open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    dwlink_core::fsutil::write_atomic(path, bytes, dwlink_core::fsutil::Access::Private)
 }
 
 #[cfg(test)]

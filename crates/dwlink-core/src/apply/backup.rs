@@ -149,11 +149,7 @@ impl BackupWriter {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Err(e),
             Err(_) => fs::rename(&self.partial, &self.path)?,
         }
-        if let Some(dir) = self.path.parent() {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        crate::fsutil::sync_dir(crate::fsutil::parent_dir(&self.path))?;
         Ok((self.path, self.rows))
     }
 }

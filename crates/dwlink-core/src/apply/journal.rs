@@ -62,9 +62,7 @@ impl Journal {
         if ends_mid_line(&path)? {
             file.write_all(b"\n")?;
         }
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        crate::fsutil::sync_dir(dir)?;
         Ok(Journal {
             file,
             path,
@@ -218,4 +216,14 @@ mod tests {
         assert!(find_unfinished(&dir, "uat").is_none());
         let _ = fs::remove_dir_all(dir);
     }
+}
+
+/// Close an unfinished journal: its remaining intent now lives in `new_plan`, so a later apply
+/// must not find it again.
+pub fn supersede(u: &Unfinished, new_plan: &str, why: &str) -> std::io::Result<()> {
+    let dir = crate::fsutil::parent_dir(&u.path);
+    let mut j = Journal::create(dir, &u.plan_id, "")?;
+    let mut e = j.entry(Event::Completed);
+    e.detail = Some(format!("superseded by plan {new_plan}: {why}"));
+    j.append(&e)
 }

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod confirm;
 pub mod crash;
 pub mod executor;
+pub mod guard;
 pub mod journal;
 pub mod resume;
 pub mod steps;

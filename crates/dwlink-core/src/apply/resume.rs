@@ -89,3 +89,35 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
     fresh.recount();
     Ok(notes)
 }
+
+/// The plan an apply without a saved plan runs: made from live state, and, when an earlier apply
+/// of this environment did not finish, the rest of that apply folded in.
+#[derive(Debug)]
+pub struct Prepared {
+    pub plan: Plan,
+    pub unfinished: Option<Unfinished>,
+    /// One line per step carried over from the unfinished apply.
+    pub carried: Vec<String>,
+}
+
+pub fn prepare(
+    desired: &Desired,
+    live: &crate::model::live::LiveState,
+    journal_dir: &std::path::Path,
+) -> Result<Prepared, Problem> {
+    let found = super::journal::find_unfinished(journal_dir, &desired.name);
+    let basis = match &found {
+        Some(u) => replan_desired(desired, u),
+        None => desired.clone(),
+    };
+    let mut plan = Plan::make(&basis, live);
+    let carried = match &found {
+        Some(u) => merge(&mut plan, u)?,
+        None => Vec::new(),
+    };
+    Ok(Prepared {
+        plan,
+        unfinished: found,
+        carried,
+    })
+}

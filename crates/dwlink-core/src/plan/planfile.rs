@@ -1,7 +1,6 @@
 //! Saved plans (`plan --out`): versioned JSON, written atomically, read defensively.
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use crate::diag::Problem;
@@ -27,27 +26,9 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
     })
 }
 
-/// Write to a temporary sibling, fsync, then rename over the target: a crash leaves either the
-/// old file or the new one, never half of one.
+/// A plan is written atomically (see [`crate::fsutil::write_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or("plan".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, path)?;
-    if let Ok(d) = fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
+    crate::fsutil::write_atomic(path, bytes, crate::fsutil::Access::Shared)
 }
 
 pub fn read(path: &Path) -> Result<Plan, Problem> {

@@ -7,10 +7,11 @@ use crate::render::plan_view::{render, tally};
 use crate::render::ui::{Ui, Verbosity};
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::apply::executor::{ApplyError, Executor};
-use dwlink_core::apply::journal::{self, Event, Journal};
+use dwlink_core::apply::guard::{self, Refusal};
+use dwlink_core::apply::journal;
 use dwlink_core::apply::resume;
-use dwlink_core::diag::{Problem, Severity};
-use dwlink_core::plan::{planfile, Plan, DWLINK_VERSION};
+use dwlink_core::diag::Problem;
+use dwlink_core::plan::{planfile, Plan};
 
 use super::fleet::{self, FleetArgs};
 use super::live::{self, LiveArgs};
@@ -67,28 +68,10 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
                 let Some(d) = live::load_config(Some(file), ui) else {
                     return Exit::Error;
                 };
-                if d.name != plan.environment.name
-                    || d.finance_operations.url != plan.desired.finance_operations.url
-                {
-                    return refuse(
-                        ui,
-                        Problem::error(
-                            "dwlink::apply::environment_mismatch",
-                            format!(
-                                "the plan is for {} ({}), the config for {} ({})",
-                                plan.environment.name,
-                                plan.environment.finance_operations_url,
-                                d.name,
-                                d.finance_operations.url.as_str().trim_end_matches('/')
-                            ),
-                        )
-                        .help("apply a plan made from this config, or drop -f"),
-                    );
+                match guard::saved_plan_with_config(plan, &d) {
+                    Ok(guarded) => guarded,
+                    Err(r) => return refuse(ui, r.to_problem()),
                 }
-                // Protection switched on since the plan was made still protects.
-                let mut guarded = plan.desired.clone();
-                guarded.protected |= d.protected;
-                guarded
             } else {
                 plan.desired.clone()
             }
@@ -98,20 +81,8 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
             None => return Exit::Error,
         },
     };
-    if let Some(plan) = &saved {
-        if plan.dwlink_version != DWLINK_VERSION {
-            return refuse(
-                ui,
-                Problem::error(
-                    "dwlink::apply::version",
-                    format!(
-                        "the plan was made by dwlink {}, this is dwlink {DWLINK_VERSION}",
-                        plan.dwlink_version
-                    ),
-                )
-                .help("make a new plan with this dwlink: `dwlink plan --out PLAN`"),
-            );
-        }
+    if let Some(Err(r)) = saved.as_ref().map(guard::made_by_this_version) {
+        return refuse(ui, r.to_problem());
     }
     let rt = match live::runtime() {
         Ok(rt) => rt,
@@ -131,14 +102,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
 /// environment's failure does not stop the rest; the exit code is the worst result.
 fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
     if args.confirm.is_some() {
-        return refuse(
-            ui,
-            Problem::error(
-                "dwlink::apply::confirm_fleet",
-                "--confirm names one environment, but several configs were given",
-            )
-            .help("confirm each environment at its prompt, or use --auto-approve in CI"),
-        );
+        return refuse(ui, Refusal::ConfirmFleet.to_problem());
     }
     let files = match args.fleet.resolve() {
         Ok(f) => f,
@@ -230,42 +194,27 @@ async fn apply(
     let journal_dir = args.state_dir.join("journal");
     let mut unfinished = None;
     let plan = match saved {
-        Some(plan) => {
-            if state.fingerprint() != plan.live_fingerprint {
-                return refuse(
-                    ui,
-                    Problem::error(
-                        "dwlink::apply::stale_plan",
-                        "the saved plan is stale: the live state changed since it was made",
-                    )
-                    .help("make a new plan (`dwlink plan --out PLAN`), review it, and apply that"),
-                );
-            }
-            plan
-        }
-        None => {
-            let found = journal::find_unfinished(&journal_dir, &desired.name);
-            let basis = match &found {
-                Some(u) => resume::replan_desired(&desired, u),
-                None => desired.clone(),
-            };
-            let mut fresh = Plan::make(&basis, &state);
-            if let Some(u) = found {
-                ui.status(&format!(
-                    "Found an unfinished apply ({}); planning the rest from live state.",
-                    u.path.display()
-                ));
-                if !u.backups.is_empty() {
-                    ui.status(&format!("Rows it deleted are in: {}", u.backups.join(", ")));
+        Some(plan) => match guard::still_fresh(&plan, &state) {
+            Ok(()) => plan,
+            Err(r) => return refuse(ui, r.to_problem()),
+        },
+        None => match resume::prepare(&desired, &state, &journal_dir) {
+            Ok(prepared) => {
+                if let Some(u) = &prepared.unfinished {
+                    ui.status(&format!(
+                        "Found an unfinished apply ({}); planning the rest from live state.",
+                        u.path.display()
+                    ));
+                    if !u.backups.is_empty() {
+                        ui.status(&format!("Rows it deleted are in: {}", u.backups.join(", ")));
+                    }
                 }
-                match resume::merge(&mut fresh, &u) {
-                    Ok(notes) => notes.iter().for_each(|n| ui.status(n)),
-                    Err(p) => return refuse(ui, p),
-                }
-                unfinished = Some(u);
+                prepared.carried.iter().for_each(|n| ui.status(n));
+                unfinished = prepared.unfinished;
+                prepared.plan
             }
-            fresh
-        }
+            Err(p) => return refuse(ui, p),
+        },
     };
 
     if !args.json {
@@ -274,35 +223,13 @@ async fn apply(
     }
     if !plan.has_changes() {
         if let Some(u) = &unfinished {
-            supersede(u, &plan.plan_id, "nothing was left to do");
+            let _ = journal::supersede(u, &plan.plan_id, "nothing was left to do");
         }
         ui.status("Nothing to apply.");
         return Exit::Ok;
     }
-    if desired.protected && plan.actions.iter().any(|a| a.destructive) {
-        return refuse(ui, Problem::error(
-            "dwlink::apply::protected",
-            format!("{} is protected; dwlink refuses its destructive steps", desired.name),
-        ).help("set `metadata.protected: false` for the maintenance window, plan again, then apply"));
-    }
-    let errors: Vec<&str> = plan
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .map(|f| f.code.as_str())
-        .collect();
-    if !errors.is_empty() {
-        return refuse(
-            ui,
-            Problem::error(
-                "dwlink::apply::findings",
-                format!(
-                    "the plan has error findings ({}); nothing was applied",
-                    errors.join(", ")
-                ),
-            )
-            .help("fix what the findings say, then plan again"),
-        );
+    if let Err(r) = guard::may_execute(&desired, &plan) {
+        return refuse(ui, r.to_problem());
     }
 
     let settings = ConfirmSettings {
@@ -314,7 +241,10 @@ async fn apply(
     match confirm::decide(&settings) {
         Ok(Some(_)) => {}
         Ok(None) => {
-            ui.status(&tally(&plan));
+            // The rendered plan ends with its tally; only the JSON view has not shown one yet.
+            if args.json {
+                ui.status(&tally(&plan));
+            }
             let q = format!(
                 "Type the environment name ({}) to apply this plan",
                 desired.name
@@ -327,7 +257,7 @@ async fn apply(
         Err(p) => return refuse(ui, p),
     }
     if let Some(u) = &unfinished {
-        supersede(u, &plan.plan_id, "finished by this apply");
+        let _ = journal::supersede(u, &plan.plan_id, "finished by this apply");
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
@@ -399,15 +329,5 @@ async fn watch_ctrl_c(cancel: Arc<AtomicBool>, printer: Arc<EventPrinter>) {
     if tokio::signal::ctrl_c().await.is_ok() {
         printer.interrupt_notice(true);
         std::process::exit(Exit::Error as i32);
-    }
-}
-
-/// Close an unfinished journal: its remaining intent now lives in the new plan.
-fn supersede(u: &journal::Unfinished, new_plan: &str, why: &str) {
-    let dir = u.path.parent().map(|d| d.to_path_buf()).unwrap_or_default();
-    if let Ok(mut j) = Journal::create(&dir, &u.plan_id, "") {
-        let mut e = j.entry(Event::Completed);
-        e.detail = Some(format!("superseded by plan {new_plan}: {why}"));
-        let _ = j.append(&e);
     }
 }
