@@ -136,6 +136,13 @@ pub async fn route(args: &LiveArgs, ui: &Ui) -> Result<Route, Problem> {
 }
 
 impl Route {
+    /// Steps over a provider for `desired`, without the session's extras (fleet reads).
+    pub fn steps(&self, desired: &Desired) -> Result<Steps<HttpProvider>, Problem> {
+        let provider =
+            HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())?;
+        Ok(Steps::new(provider, desired.clone()))
+    }
+
     pub fn session(&self, desired: &Desired) -> Result<Session, Problem> {
         let provider =
             HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())?;

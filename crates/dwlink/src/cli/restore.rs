@@ -1,11 +1,10 @@
-use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::render::plan_view::thousands;
+use crate::render::restore_view;
 use crate::render::ui::{Style, Ui};
 use dwlink_core::apply::backup;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
-use dwlink_core::diag::Problem;
+use dwlink_core::restore;
 
 use super::live::{self, LiveArgs};
 use super::{fail, Exit};
@@ -37,17 +36,8 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;
     };
-    if backup.header.environment != desired.name {
-        ui.problem(
-            &Problem::error(
-                "dwlink::restore::environment_mismatch",
-                format!(
-                    "the backup is of {}, the config declares {}",
-                    backup.header.environment, desired.name
-                ),
-            )
-            .help("pass the config of the environment the backup was taken from"),
-        );
+    if let Err(p) = restore::check_environment(&backup, &desired) {
+        ui.problem(&p);
         return Exit::Refused;
     }
     let rt = match live::runtime() {
@@ -59,35 +49,15 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
             Ok(s) => s,
             Err(p) => return fail(ui, &p),
         };
-        // The restore's own plan: which backed-up rows are missing now.
-        let mut missing = Vec::new();
-        for t in &backup.tables {
-            let mut present = HashSet::new();
-            let mut sink = |row: serde_json::Value| -> std::io::Result<()> {
-                if let Some(k) = session.row_key(t.service, &t.entity_set, &row) {
-                    present.insert(k);
-                }
-                Ok(())
-            };
-            if let Err(p) = session.read_rows(t.service, &t.entity_set, &mut sink).await {
-                ui.problem(&p);
-                return Exit::Error;
-            }
-            let rows: Vec<serde_json::Value> = t
-                .rows
-                .iter()
-                .filter(|r| session.row_key(t.service, &t.entity_set, r).is_none_or(|k| !present.contains(&k)))
-                .cloned()
-                .collect();
-            ui.out(&format!(
-                "  + {:<36} {:>9} of {:>9} rows to put back",
-                t.table,
-                thousands(rows.len()),
-                thousands(t.rows.len())
-            ));
-            missing.push((t, rows));
+        let plan = match restore::plan(&session, &backup).await {
+            Ok(p) => p,
+            Err(p) => return fail(ui, &p),
+        };
+        let shown = restore_view::render(&plan);
+        if !shown.is_empty() {
+            ui.out(&shown);
         }
-        let total: usize = missing.iter().map(|(_, r)| r.len()).sum();
+        let total = plan.rows();
         if total == 0 {
             ui.status("Every backed-up row is present; nothing to restore.");
             return Exit::Ok;
@@ -98,36 +68,38 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
             confirm: args.confirm.as_deref(),
             interactive: ui.settings().interactive,
         };
-        match confirm::decide(&settings) {
-            Ok(Some(_)) => {}
+        let confirmed = match confirm::decide(&settings) {
+            Ok(Some(_)) => Ok(()),
             Ok(None) => {
                 let answer = ui.prompt(&format!(
                     "Type the environment name ({}) to put back {total} rows",
                     desired.name
                 ));
-                if let Err(p) = confirm::check_answer(&settings, answer.as_deref()) {
-                    ui.problem(&p);
-                    return Exit::Refused;
-                }
+                confirm::check_answer(&settings, answer.as_deref()).map(|_| ())
             }
-            Err(p) => {
-                ui.problem(&p);
-                return Exit::Refused;
+            Err(p) => Err(p),
+        };
+        if let Err(p) = confirmed {
+            ui.problem(&p);
+            return Exit::Refused;
+        }
+        match restore::execute(&session, &plan).await {
+            Ok(restored) => {
+                let line = ui.paint(
+                    Style::Good,
+                    &format!("Restored {restored} rows from {}", args.backup.display()),
+                );
+                ui.status(&line);
+                Exit::Ok
+            }
+            Err(e) => {
+                ui.problem(&e.problem);
+                ui.status(&format!(
+                    "{} rows were put back before the failure; run restore again to finish.",
+                    e.restored
+                ));
+                Exit::Error
             }
         }
-        let mut restored = 0;
-        for (t, rows) in &missing {
-            match session.create_rows(t.service, &t.entity_set, rows, &|_| {}).await {
-                Ok(n) => restored += n,
-                Err(p) => {
-                    ui.problem(&p);
-                    ui.status(&format!("{restored} rows were put back before the failure; run restore again to finish."));
-                    return Exit::Error;
-                }
-            }
-        }
-        let line = ui.paint(Style::Good, &format!("Restored {restored} rows from {}", args.backup.display()));
-        ui.status(&line);
-        Exit::Ok
     })
 }
