@@ -13,7 +13,9 @@ use dwlink_core::fixture::{
 use dwlink_core::model::live::MapState;
 
 pub const DEFAULT_TOKEN_TTL: u64 = 3600;
-pub const DEFAULT_ASYNC_MS: u64 = 200;
+/// Long enough that the first status poll sees the request still waiting (the client polls at once,
+/// then after 50 ms), short enough that an apply of several requests takes well under a second.
+pub const DEFAULT_ASYNC_MS: u64 = 40;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct World {
