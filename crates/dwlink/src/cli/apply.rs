@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::render::apply_view::EventPrinter;
 use crate::render::plan_view::{render, tally};
-use crate::render::ui::{Ui, Verbosity};
+use crate::render::shell::Shell;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::apply::executor::{ApplyError, Executor};
 use dwlink_core::apply::guard::{self, Refusal};
@@ -46,12 +46,12 @@ pub struct Args {
     live: LiveArgs,
 }
 
-fn refuse(ui: &mut Ui, p: Problem) -> Exit {
+fn refuse(ui: &mut Shell, p: Problem) -> Exit {
     ui.problem(&p);
     Exit::Refused
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     if args.plan.is_none() && !args.fleet.is_single() {
         return run_fleet(args, ui);
     }
@@ -100,7 +100,7 @@ pub fn run(args: Args, ui: &mut Ui) -> Exit {
 /// Apply each environment of a fleet in turn: each is planned from fresh live state right before
 /// its own confirmation, so no answer is given to a plan that aged while others ran. One
 /// environment's failure does not stop the rest; the exit code is the worst result.
-fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
+fn run_fleet(args: Args, ui: &mut Shell) -> Exit {
     if args.confirm.is_some() {
         return refuse(ui, Refusal::ConfirmFleet.to_problem());
     }
@@ -181,7 +181,7 @@ async fn apply(
     route: &live::Route,
     saved: Option<Plan>,
     desired: dwlink_core::model::desired::Desired,
-    ui: &mut Ui,
+    ui: &mut Shell,
 ) -> Exit {
     let session = match route.session(&desired) {
         Ok(s) => s,
@@ -261,11 +261,7 @@ async fn apply(
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
-    let printer = Arc::new(EventPrinter::new(
-        args.json,
-        ui.color(),
-        ui.settings().verbosity == Verbosity::Quiet,
-    ));
+    let printer = Arc::new(EventPrinter::new(args.json, ui));
     let ctrl_c = tokio::spawn(watch_ctrl_c(cancel.clone(), printer.clone()));
     let on_event = |e| printer.event(e);
     let executor = Executor {

@@ -1,7 +1,7 @@
 use clap::CommandFactory;
-use clap_complete::Shell;
+use clap_complete::Shell as TargetShell;
 
-use crate::render::ui::Ui;
+use crate::render::shell::Shell;
 
 use super::{Cli, Exit};
 
@@ -11,10 +11,10 @@ use super::{Cli, Exit};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// bash, zsh, fish, powershell or elvish.
-    shell: Shell,
+    shell: TargetShell,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "dwlink", &mut buf);
     ui.out(&String::from_utf8_lossy(&buf));

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::render::ui::Ui;
+use crate::render::shell::Shell;
 use dwlink_core::import::{self, Header};
 
 use super::live::{self, LiveArgs};
@@ -30,7 +30,7 @@ pub struct Args {
     live: LiveArgs,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;
     };

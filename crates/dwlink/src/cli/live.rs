@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use url::Url;
 
-use crate::render::ui::Ui;
+use crate::render::shell::Shell;
 use dwlink_core::apply::steps::Steps;
 use dwlink_core::config;
 use dwlink_core::diag::Problem;
@@ -27,8 +27,8 @@ pub struct LiveArgs {
     pub emulator_url: Option<Url>,
 }
 
-/// Load and validate the config; problems (warnings too) go to the Ui.
-pub fn load_config(file: Option<&Path>, ui: &mut Ui) -> Option<Desired> {
+/// Load and validate the config; problems (warnings too) go to the Shell.
+pub fn load_config(file: Option<&Path>, ui: &mut Shell) -> Option<Desired> {
     let path = file.map_or_else(|| PathBuf::from(config::DEFAULT_FILE), Path::to_path_buf);
     let loaded = config::load(&path);
     ui.problems(&loaded.problems);
@@ -91,10 +91,11 @@ pub struct Route {
     emulator: Option<Arc<RunningEmulator>>,
 }
 
-pub async fn route(args: &LiveArgs, ui: &Ui) -> Result<Route, Problem> {
+pub async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
     let interactive = ui.settings().interactive;
-    // The device-code prompt must reach the user even though the Ui is busy elsewhere.
-    let notify: dwlink_http::device_code::Notify = Arc::new(|msg: &str| eprintln!("{msg}"));
+    // The device-code prompt must reach the user whatever the verbosity, from the sign-in task.
+    let prompt_to = ui.clone();
+    let notify: dwlink_http::device_code::Notify = Arc::new(move |msg: &str| prompt_to.err_line(msg));
     let (settings, emulator) = match (&args.emulator, &args.emulator_url) {
         (Some(fixture), _) => {
             let fx = dwlink_core::fixture::load(fixture).map_err(|problems| {
@@ -154,6 +155,6 @@ impl Route {
     }
 }
 
-pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Ui) -> Result<Session, Problem> {
+pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Shell) -> Result<Session, Problem> {
     route(args, ui).await?.session(desired)
 }

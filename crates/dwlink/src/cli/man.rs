@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use clap::CommandFactory;
 
-use crate::render::ui::Ui;
+use crate::render::shell::Shell;
 use dwlink_core::diag::Problem;
 
 use super::{Cli, Exit};
@@ -19,7 +19,7 @@ pub struct Args {
     out_dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     let cmd = Cli::command();
     if let Some(dir) = &args.out_dir {
         return match clap_mangen::generate_to(cmd, dir) {

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Parser, Subcommand};
 
-use crate::render::ui::{Ui, UiSettings};
+use crate::render::shell::{Shell, UiSettings};
 
 /// Exit codes of spec section 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,17 +110,47 @@ pub fn main() -> ExitCode {
         }
     };
     let settings = UiSettings::resolve(cli.no_color, cli.quiet, cli.verbose, cli.input);
-    let mut ui = Ui::new(settings);
+    let mut ui = Shell::new(settings);
     run(cli.command, &mut ui).into()
 }
 
+/// The whole command line in-process, writing to `out` and `err` instead of the terminal (no
+/// colour, no prompts): how tests run dwlink without spawning it. The working directory and the
+/// environment are the process's.
+pub fn run_with<I, T>(
+    args: I,
+    out: impl std::io::Write + Send + 'static,
+    err: impl std::io::Write + Send + 'static,
+) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            let (mut to, code) = if e.use_stderr() {
+                (Box::new(err) as Box<dyn std::io::Write>, Exit::Error)
+            } else {
+                (Box::new(out) as Box<dyn std::io::Write>, Exit::Ok)
+            };
+            let _ = to.write_all(text.as_bytes());
+            return code;
+        }
+    };
+    let verbosity = UiSettings::resolve(true, cli.quiet, cli.verbose, false).verbosity;
+    let mut shell = Shell::from_write(out, err, verbosity);
+    run(cli.command, &mut shell)
+}
+
 /// Report a problem that ends the command.
-pub(crate) fn fail(ui: &mut Ui, problem: &dwlink_core::diag::Problem) -> Exit {
+pub(crate) fn fail(ui: &mut Shell, problem: &dwlink_core::diag::Problem) -> Exit {
     ui.problem(problem);
     Exit::Error
 }
 
-pub fn run(command: Command, ui: &mut Ui) -> Exit {
+pub fn run(command: Command, ui: &mut Shell) -> Exit {
     match command {
         Command::Validate(a) => validate::run(a, ui),
         Command::Plan(a) => plan::run(a, ui),
@@ -137,9 +167,9 @@ pub fn run(command: Command, ui: &mut Ui) -> Exit {
     }
 }
 
-/// A command's result: printed through the Ui, or written (atomically) to `out` with a status
+/// A command's result: printed through the Shell, or written (atomically) to `out` with a status
 /// line saying where it went.
-fn write_output(ui: &mut Ui, out: Option<&std::path::Path>, text: &str, what: &str) -> Exit {
+fn write_output(ui: &mut Shell, out: Option<&std::path::Path>, text: &str, what: &str) -> Exit {
     match out {
         None => {
             ui.out(text);

@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use crate::render::{plan_view, ui::Ui};
+use crate::render::{plan_view, shell::Shell};
 use dwlink_core::diag::Problem;
 use dwlink_core::model::desired::Desired;
 use dwlink_core::plan::{planfile, Plan};
@@ -33,7 +33,7 @@ pub struct Args {
     live: LiveArgs,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     if !args.fleet.is_single() {
         return run_fleet(args, ui);
     }
@@ -89,7 +89,7 @@ fn exit_for(results: &[Result<Plan, Problem>], detailed: bool) -> Exit {
 }
 
 /// Plan every environment concurrently (bounded), print each plan, then the summary table.
-fn run_fleet(args: Args, ui: &mut Ui) -> Exit {
+fn run_fleet(args: Args, ui: &mut Shell) -> Exit {
     let files = match args.fleet.resolve() {
         Ok(f) => f,
         Err(p) => return fail(ui, &p),

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use crate::render::restore_view;
-use crate::render::ui::{Style, Ui};
+use crate::render::shell::{Style, Shell};
 use dwlink_core::apply::backup;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::restore;
@@ -28,7 +28,7 @@ pub struct Args {
     live: LiveArgs,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     let backup = match backup::read(&args.backup) {
         Ok(b) => b,
         Err(p) => return fail(ui, &p),

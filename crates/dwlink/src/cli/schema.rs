@@ -1,4 +1,4 @@
-use crate::render::ui::Ui;
+use crate::render::shell::Shell;
 use dwlink_core::config::schema::config_schema_text;
 
 use super::Exit;
@@ -9,7 +9,7 @@ use super::Exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: Args, ui: &mut Ui) -> Exit {
+pub fn run(_args: Args, ui: &mut Shell) -> Exit {
     ui.out(&config_schema_text());
     Exit::Ok
 }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::render::{plan_view, ui::Ui};
+use crate::render::{plan_view, shell::Shell};
 use dwlink_core::plan::planfile;
 
 use super::Exit;
@@ -17,7 +17,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     match planfile::read(&args.plan) {
         Ok(plan) => {
             if args.json {

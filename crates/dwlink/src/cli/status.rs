@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::render::{status_view, ui::Ui};
+use crate::render::{status_view, shell::Shell};
 use dwlink_core::plan::Plan;
 
 use super::live::{self, LiveArgs};
@@ -23,7 +23,7 @@ pub struct Args {
     live: LiveArgs,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;
     };

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::render::ui::{Style, Ui};
+use crate::render::shell::{Style, Shell};
 use dwlink_core::config;
 
 use super::Exit;
@@ -17,7 +17,7 @@ pub struct Args {
     positional: Vec<PathBuf>,
 }
 
-pub fn run(args: Args, ui: &mut Ui) -> Exit {
+pub fn run(args: Args, ui: &mut Shell) -> Exit {
     let mut files = args.files;
     files.extend(args.positional);
     if files.is_empty() {

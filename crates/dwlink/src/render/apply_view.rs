@@ -9,7 +9,6 @@
 //! - `{"event":"interrupted","next":3,"total":11}` (Ctrl-C; run the same command again)
 //! - `{"event":"summary",…}` last, after every step succeeded (see [`summary_json`]).
 
-use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -18,7 +17,7 @@ use serde_json::json;
 use dwlink_core::apply::executor::{Outcome, StepEvent, Unit};
 
 use super::plan_view::thousands;
-use super::ui::{paint, Style};
+use super::shell::{paint, Shell, Style};
 
 pub struct EventPrinter {
     json: bool,
@@ -26,31 +25,32 @@ pub struct EventPrinter {
     quiet: bool,
     bars: bool,
     bar: Mutex<Option<ProgressBar>>,
-}
-
-/// One JSON object on its own line, flushed at once so a reader sees each step as it happens.
-fn json_line(value: &impl serde::Serialize) {
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer(&mut out, value);
-    let _ = out.write_all(b"\n");
-    let _ = out.flush();
+    shell: Shell,
 }
 
 impl EventPrinter {
-    pub fn new(json: bool, color: bool, quiet: bool) -> Self {
+    pub fn new(json: bool, shell: &Shell) -> Self {
         EventPrinter {
             json,
-            color,
-            quiet,
+            color: shell.color(),
+            quiet: shell.quiet(),
             // Bars redraw in place: only for a human watching a terminal.
-            bars: !json && !quiet && std::io::stderr().is_terminal(),
+            bars: !json && shell.bars(),
             bar: Mutex::new(None),
+            shell: shell.clone(),
         }
+    }
+
+    /// One JSON object on its own line, flushed at once so a reader sees each step as it happens.
+    fn json_line(&self, value: &impl serde::Serialize) {
+        let mut line = serde_json::to_vec(value).unwrap_or_default();
+        line.push(b'\n');
+        self.shell.out_raw(&line);
     }
 
     pub fn event(&self, e: StepEvent) {
         if self.json {
-            json_line(&e);
+            self.json_line(&e);
             return;
         }
         if self.quiet {
@@ -64,7 +64,8 @@ impl EventPrinter {
                 kind,
                 description,
             } => {
-                eprintln!("[{}/{}] {} {}", step + 1, total, kind.name(), description);
+                self.shell
+                    .err_line(&format!("[{}/{}] {} {}", step + 1, total, kind.name(), description));
             }
             StepEvent::Progress { done, of, unit, .. } => {
                 if !self.bars {
@@ -78,19 +79,19 @@ impl EventPrinter {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
-                eprintln!(
+                self.shell.err_line(&format!(
                     "      {}",
                     paint(self.color, Style::Good, &format!("✓ {detail}"))
-                );
+                ));
             }
             StepEvent::Failed { message, .. } => {
                 if let Some(b) = bar.take() {
                     b.abandon();
                 }
-                eprintln!(
+                self.shell.err_line(&format!(
                     "      {}",
                     paint(self.color, Style::Bad, &format!("✗ {message}"))
-                );
+                ));
             }
             // The command says how to resume; nothing is in progress here.
             StepEvent::Interrupted { .. } => {}
@@ -100,7 +101,7 @@ impl EventPrinter {
     /// The last word of a successful apply.
     pub fn summary(&self, outcome: &Outcome) -> String {
         if self.json {
-            json_line(&summary_json(outcome));
+            self.json_line(&summary_json(outcome));
             return String::new();
         }
         let mut text = paint(
@@ -137,7 +138,7 @@ impl EventPrinter {
         } else {
             "Interrupt received: stopping after the current step (press Ctrl-C again to stop at once)."
         };
-        eprintln!("{}", paint(self.color, Style::Warn, text));
+        self.shell.err_line(&paint(self.color, Style::Warn, text));
     }
 }
 

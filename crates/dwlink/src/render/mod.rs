@@ -1,9 +1,9 @@
-//! Human and JSON views, and the one [`Ui`] every command writes through.
+//! Human and JSON views, and the one [`Shell`] every command writes through.
 
 pub mod apply_view;
 pub mod plan_view;
 pub mod restore_view;
 pub mod status_view;
-pub mod ui;
+pub mod shell;
 
-pub use ui::Ui;
+pub use shell::Shell;

@@ -7,7 +7,7 @@ use similar::{ChangeTag, TextDiff};
 pub use dwlink_core::plan::describe::{describe, plural, thousands};
 use dwlink_core::plan::Plan;
 
-use super::ui::{paint, render_problem, Style};
+use super::shell::{paint, render_problem, Style};
 
 /// Render the whole plan. Findings are drawn as miette reports; `color` switches ANSI styles.
 pub fn render(plan: &Plan, color: bool) -> String {

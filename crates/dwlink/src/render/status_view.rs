@@ -7,7 +7,7 @@ use dwlink_core::plan::diff::{classify, service_name};
 use dwlink_core::plan::Plan;
 
 use super::plan_view::thousands;
-use super::ui::{paint, render_problem, Style};
+use super::shell::{paint, render_problem, Style};
 
 pub fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
     let mut out = String::new();

@@ -19,7 +19,7 @@ fn fixture() -> std::path::PathBuf {
     root().join(format!("examples/fixtures/{NAME}.yaml"))
 }
 
-fn live(dir: &Path, args: &[&str]) -> std::process::Output {
+fn live(dir: &Path, args: &[&str]) -> crate::support::InProcess {
     dwlink_live(dir, args)
 }
 

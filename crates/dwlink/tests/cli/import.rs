@@ -39,7 +39,7 @@ fn import(config: &str, fixture: &str, out: &Path) {
     assert_eq!(code(&o), 0, "import {config}: {}", stderr(&o));
 }
 
-fn plan(config: &Path, fixture: &str, json: bool) -> std::process::Output {
+fn plan(config: &Path, fixture: &str, json: bool) -> crate::support::InProcess {
     let config = config.display().to_string();
     let mut args = vec![
         "plan",

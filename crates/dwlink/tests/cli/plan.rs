@@ -25,7 +25,7 @@ fn plan_args(name: &str) -> Vec<String> {
     ]
 }
 
-fn run(args: &[String]) -> std::process::Output {
+fn run(args: &[String]) -> crate::support::InProcess {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     dwlink_live(&root(), &args)
 }

@@ -6,7 +6,7 @@ use crate::support::{code, dwlink, root};
 fn committed_schema_is_what_dwlink_schema_prints() {
     let out = dwlink(&root(), &["schema"]);
     assert_eq!(code(&out), 0);
-    let printed = String::from_utf8(out.stdout).unwrap();
+    let printed = crate::support::stdout(&out);
     let path = root().join("schemas/dwlink.schema.json");
     if std::env::var_os("UPDATE_SCHEMA").is_some() {
         std::fs::write(&path, &printed).unwrap();

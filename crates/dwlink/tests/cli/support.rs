@@ -1,32 +1,101 @@
-//! Running the binary and finding the repository's files.
+//! Running dwlink (in-process through an in-memory shell, or as a process where a test needs a
+//! real terminal, signals or crash hooks) and finding the repository's files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
 
 pub fn root() -> PathBuf {
     // The workspace root: examples/ and schemas/ live there, shared by every crate.
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `dwlink ARGS` in `dir`, with colour and the user's environment kept out of the output.
-pub fn dwlink(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dwlink"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .env("COLUMNS", "100")
-        .output()
-        .expect("the dwlink binary runs")
+/// What a run printed and how it ended, whether it ran in-process or as a process.
+pub trait Ran {
+    fn code(&self) -> i32;
+    fn stdout(&self) -> String;
+    fn stderr(&self) -> String;
 }
 
-pub fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+impl Ran for Output {
+    fn code(&self) -> i32 {
+        self.status
+            .code()
+            .expect("dwlink exits normally, not by a signal")
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
 }
 
-pub fn code(o: &Output) -> i32 {
-    o.status
-        .code()
-        .expect("dwlink exits normally, not by a signal")
+/// A run of `dwlink::cli::run_with`: the same code path as the binary, through an in-memory shell.
+pub struct InProcess {
+    code: i32,
+    out: Vec<u8>,
+    err: Vec<u8>,
+}
+
+impl Ran for InProcess {
+    fn code(&self) -> i32 {
+        self.code
+    }
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.out).into_owned()
+    }
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.err).into_owned()
+    }
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The working directory is the process's: in-process runs take turns setting it. Everything
+/// else in the tests uses absolute paths.
+static CWD: Mutex<()> = Mutex::new(());
+
+/// `dwlink ARGS` in `dir`, in-process, with the examples' client secret exported.
+pub fn dwlink(dir: &Path, args: &[&str]) -> InProcess {
+    static SECRET_ONCE: std::sync::Once = std::sync::Once::new();
+    // Every in-process run uses the same secret, so setting it once races with nothing.
+    SECRET_ONCE.call_once(|| std::env::set_var("DWLINK_CLIENT_SECRET", SECRET));
+    let (out, err) = (Buffer::default(), Buffer::default());
+    let code = {
+        let _turn = CWD.lock().unwrap_or_else(|p| p.into_inner());
+        let back = std::env::current_dir().expect("a working directory");
+        std::env::set_current_dir(dir).expect("enter the test directory");
+        let argv = std::iter::once("dwlink").chain(args.iter().copied());
+        let code = dwlink::cli::run_with(argv, out.clone(), err.clone());
+        std::env::set_current_dir(back).expect("leave the test directory");
+        code as i32
+    };
+    let take = |b: Buffer| std::mem::take(&mut *b.0.lock().unwrap());
+    InProcess {
+        code,
+        out: take(out),
+        err: take(err),
+    }
+}
+
+pub fn stderr(o: &impl Ran) -> String {
+    o.stderr()
+}
+
+pub fn code(o: &impl Ran) -> i32 {
+    o.code()
 }
 
 /// A fresh directory for files that cannot be committed (huge, missing, a directory).
@@ -58,20 +127,13 @@ pub fn snapshot(name: &str, text: &str) {
 /// The client secret every example fixture accepts.
 pub const SECRET: &str = "emulator-secret";
 
-/// `dwlink ARGS` with the examples' client secret exported.
-pub fn dwlink_live(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_dwlink"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NO_COLOR")
-        .env("DWLINK_CLIENT_SECRET", SECRET)
-        .env("COLUMNS", "100")
-        .output()
-        .expect("the dwlink binary runs")
+/// `dwlink ARGS` against live services (the emulator), in-process like [`dwlink`].
+pub fn dwlink_live(dir: &Path, args: &[&str]) -> InProcess {
+    dwlink(dir, args)
 }
 
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+pub fn stdout(o: &impl Ran) -> String {
+    o.stdout()
 }
 
 /// A `dwlink emulator` process with a state file, killed when dropped.

@@ -1,0 +1,254 @@
+//! The shell: the one place that writes to the terminal (or, in tests, to any writer). It knows
+//! colour, verbosity and whether a human is there to answer prompts; everything else hands it
+//! values.
+
+use std::collections::VecDeque;
+use std::io::{self, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+
+use miette::{GraphicalReportHandler, GraphicalTheme};
+
+use dwlink_core::diag::{Problem, Problems, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+#[derive(Debug, Clone)]
+pub struct UiSettings {
+    /// Colour on stderr (diagnostics, progress).
+    pub color: bool,
+    /// Colour on stdout (rendered plans and status): off when piped into a file or another
+    /// program, whatever stderr is.
+    pub color_out: bool,
+    pub verbosity: Verbosity,
+    /// `false` with `--input=false` or when stdin is not a terminal: never prompt.
+    pub interactive: bool,
+}
+
+impl UiSettings {
+    /// Resolve flags and the environment once, before any output (so even early errors come
+    /// out in the requested style).
+    pub fn resolve(no_color: bool, quiet: bool, verbose: u8, input: bool) -> Self {
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let wanted = !no_color && !no_color_env;
+        let color = wanted && io::stderr().is_terminal();
+        let color_out = wanted && io::stdout().is_terminal();
+        let verbosity = if quiet {
+            Verbosity::Quiet
+        } else if verbose > 0 {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        };
+        UiSettings {
+            color,
+            color_out,
+            verbosity,
+            interactive: input && io::stdin().is_terminal() && io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Where the shell's two streams go: the process's stdout/stderr, or any writers (tests).
+type Stream = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// The one way output reaches a person: results on `out`, progress and diagnostics on `err`.
+/// Cheap to clone (clones share the streams), so the apply's event printer and the device-code
+/// prompt write through the same shell from other tasks.
+#[derive(Clone)]
+pub struct Shell {
+    settings: UiSettings,
+    out: Stream,
+    err: Stream,
+    /// Whether `err` is a terminal that progress bars may redraw in place.
+    err_is_terminal: bool,
+    /// Answers for prompts when the shell is not a terminal's (tests); `None`: ask on the terminal.
+    answers: Option<Arc<Mutex<VecDeque<String>>>>,
+}
+
+fn stream(w: impl Write + Send + 'static) -> Stream {
+    Arc::new(Mutex::new(Box::new(w)))
+}
+
+fn write_to(s: &Stream, bytes: &[u8]) {
+    let mut w = s.lock().unwrap_or_else(|p| p.into_inner());
+    let _ = w.write_all(bytes);
+    let _ = w.flush();
+}
+
+impl Shell {
+    /// The process's stdout and stderr.
+    pub fn new(settings: UiSettings) -> Self {
+        Shell {
+            settings,
+            out: stream(io::stdout()),
+            err: stream(io::stderr()),
+            err_is_terminal: io::stderr().is_terminal(),
+            answers: None,
+        }
+    }
+
+    /// A shell over any writers, never a terminal: no colour, no bars, no prompts unless
+    /// [`Shell::with_answers`] scripts them.
+    pub fn from_write(
+        out: impl Write + Send + 'static,
+        err: impl Write + Send + 'static,
+        verbosity: Verbosity,
+    ) -> Self {
+        Shell {
+            settings: UiSettings {
+                color: false,
+                color_out: false,
+                verbosity,
+                interactive: false,
+            },
+            out: stream(out),
+            err: stream(err),
+            err_is_terminal: false,
+            answers: None,
+        }
+    }
+
+    /// Answer the next prompts with these lines, in order (makes the shell interactive).
+    pub fn with_answers(mut self, answers: impl IntoIterator<Item = String>) -> Self {
+        self.answers = Some(Arc::new(Mutex::new(answers.into_iter().collect())));
+        self.settings.interactive = true;
+        self
+    }
+
+    pub fn settings(&self) -> &UiSettings {
+        &self.settings
+    }
+
+    pub fn color(&self) -> bool {
+        self.settings.color
+    }
+
+    /// Whether what goes through [`Shell::out`] may carry colour.
+    pub fn color_out(&self) -> bool {
+        self.settings.color_out
+    }
+
+    pub fn quiet(&self) -> bool {
+        self.settings.verbosity == Verbosity::Quiet
+    }
+
+    /// Whether progress bars may be drawn on `err`.
+    pub fn bars(&self) -> bool {
+        self.err_is_terminal && !self.quiet()
+    }
+
+    /// Results: what the command was asked to produce. Always printed, even with `--quiet`.
+    pub fn out(&self, text: &str) {
+        if text.ends_with('\n') {
+            write_to(&self.out, text.as_bytes());
+        } else {
+            write_to(&self.out, format!("{text}\n").as_bytes());
+        }
+    }
+
+    /// Machine-readable output exactly as given (one JSON object per line, say).
+    pub fn out_raw(&self, bytes: &[u8]) {
+        write_to(&self.out, bytes);
+    }
+
+    /// Progress and summaries for a human, on stderr; silenced by `--quiet`.
+    pub fn status(&self, text: &str) {
+        if !self.quiet() {
+            self.err_line(text);
+        }
+    }
+
+    /// A line on stderr whatever the verbosity: what the user must act on (a sign-in code).
+    pub fn err_line(&self, text: &str) {
+        write_to(&self.err, format!("{text}\n").as_bytes());
+    }
+
+    pub fn verbose(&self, text: &str) {
+        if self.settings.verbosity == Verbosity::Verbose {
+            self.err_line(text);
+        }
+    }
+
+    pub fn problems(&self, problems: &Problems) {
+        for p in problems.iter() {
+            self.problem(p);
+        }
+    }
+
+    /// Errors always show; warnings and advice are silenced by `--quiet`.
+    pub fn problem(&self, problem: &Problem) {
+        if problem.severity != Severity::Error && self.quiet() {
+            return;
+        }
+        let text = render_problem(problem, self.settings.color);
+        write_to(&self.err, text.as_bytes());
+    }
+
+    /// Ask a question; `None` when there is no one to answer or input ended.
+    pub fn prompt(&self, question: &str) -> Option<String> {
+        if !self.settings.interactive {
+            return None;
+        }
+        if let Some(answers) = &self.answers {
+            self.err_line(&format!("{question}: "));
+            return answers.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+        }
+        dialoguer::Input::<String>::new()
+            .with_prompt(question)
+            .allow_empty(true)
+            .interact_text()
+            .ok()
+    }
+
+    /// Paint `text` with a semantic style when colour is on.
+    pub fn paint(&self, style: Style, text: &str) -> String {
+        paint(self.settings.color, style, text)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Style {
+    Good,
+    Bad,
+    Warn,
+    Dim,
+    Bold,
+}
+
+pub fn paint(color: bool, style: Style, text: &str) -> String {
+    if !color {
+        return text.to_string();
+    }
+    let code = match style {
+        Style::Good => "32",
+        Style::Bad => "31",
+        Style::Warn => "33",
+        Style::Dim => "2",
+        Style::Bold => "1",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// A problem as miette draws it. The width is fixed so output does not depend on the terminal
+/// that ran the tests.
+pub fn render_problem(problem: &Problem, color: bool) -> String {
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_context_lines(1)
+        .with_wrap_lines(false);
+    let mut text = String::new();
+    if handler.render_report(&mut text, problem).is_err() {
+        text = format!("{}: {}\n", problem.code, problem.message);
+    }
+    text
+}
