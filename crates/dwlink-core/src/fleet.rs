@@ -66,9 +66,7 @@ pub fn resolve(files: &[PathBuf], shard: Option<&Shard>) -> Result<Vec<PathBuf>,
                 })?
                 .filter_map(Result::ok)
                 .map(|e| e.path())
-                .filter(|p| {
-                    p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml")
-                })
+                .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
                 .collect();
             found.sort();
             if found.is_empty() {

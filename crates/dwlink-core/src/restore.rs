@@ -83,7 +83,10 @@ pub async fn plan<'b, L: Link>(
 }
 
 /// Creates the missing rows, table by table; returns how many were created.
-pub async fn execute<L: Link>(steps: &Steps<L>, plan: &RestorePlan<'_>) -> Result<usize, Incomplete> {
+pub async fn execute<L: Link>(
+    steps: &Steps<L>,
+    plan: &RestorePlan<'_>,
+) -> Result<usize, Incomplete> {
     let mut restored = 0;
     for m in &plan.tables {
         match steps

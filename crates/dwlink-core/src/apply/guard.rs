@@ -48,9 +48,7 @@ impl Refusal {
     fn help(&self) -> &'static str {
         match self {
             Refusal::EnvironmentMismatch { .. } => "apply a plan made from this config, or drop -f",
-            Refusal::Version { .. } => {
-                "make a new plan with this dwlink: `dwlink plan --out PLAN`"
-            }
+            Refusal::Version { .. } => "make a new plan with this dwlink: `dwlink plan --out PLAN`",
             Refusal::StalePlan => {
                 "make a new plan (`dwlink plan --out PLAN`), review it, and apply that"
             }

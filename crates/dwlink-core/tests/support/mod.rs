@@ -11,7 +11,7 @@ use std::sync::atomic::AtomicBool;
 
 use dwlink_core::apply::backup;
 use dwlink_core::apply::executor::{ApplyError, Executor, Outcome, StepEvent};
-use dwlink_core::apply::journal::{self, Entry, Event, Journal};
+use dwlink_core::apply::journal::{self, Entry, Event};
 use dwlink_core::apply::resume;
 use dwlink_core::apply::steps::Steps;
 use dwlink_core::diag::Problem;
@@ -120,27 +120,17 @@ pub async fn resume(
     desired: &Desired,
     dir: &StateDir,
 ) -> Result<(Plan, Result<Outcome, ApplyError>), Problem> {
-    let unfinished = journal::find_unfinished(&dir.journal_dir(), &desired.name)
-        .expect("the first apply left an unfinished journal");
     let steps = Steps::new(fake.clone(), desired.clone());
     let live = steps.read_live().await.expect("the fake reads");
-    let mut fresh = Plan::make(&resume::replan_desired(desired, &unfinished), &live);
-    resume::merge(&mut fresh, &unfinished)?;
-    supersede(&unfinished, &fresh.plan_id);
+    let prepared = resume::prepare(desired, &live, &dir.journal_dir())?;
+    let unfinished = prepared
+        .unfinished
+        .expect("the first apply left an unfinished journal");
+    let fresh = prepared.plan;
+    journal::supersede(&unfinished, &fresh.plan_id, "finished by this apply")
+        .expect("journal appends");
     let result = execute(&steps, &fresh, dir, &AtomicBool::new(false), &|_| {}).await;
     Ok((fresh, result))
-}
-
-/// What `dwlink apply` does to the unfinished journal once the merged plan is confirmed.
-fn supersede(unfinished: &journal::Unfinished, plan_id: &str) {
-    let dir = unfinished
-        .path
-        .parent()
-        .expect("a journal lives in a directory");
-    let mut j = Journal::create(dir, &unfinished.plan_id, "").expect("journal reopens");
-    let mut e = j.entry(Event::Completed);
-    e.detail = Some(format!("superseded by plan {plan_id}"));
-    j.append(&e).expect("journal appends");
 }
 
 pub fn kinds(plan: &Plan) -> Vec<ActionKind> {

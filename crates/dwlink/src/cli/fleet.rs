@@ -4,8 +4,8 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use dwlink_core::diag::Problem;
-use dwlink_core::fleet::{self, Shard};
 pub use dwlink_core::fleet::Row;
+use dwlink_core::fleet::{self, Shard};
 use dwlink_core::model::desired::Desired;
 use dwlink_core::plan::Plan;
 

@@ -95,7 +95,8 @@ pub async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
     let interactive = ui.settings().interactive;
     // The device-code prompt must reach the user whatever the verbosity, from the sign-in task.
     let prompt_to = ui.clone();
-    let notify: dwlink_http::device_code::Notify = Arc::new(move |msg: &str| prompt_to.err_line(msg));
+    let notify: dwlink_http::device_code::Notify =
+        Arc::new(move |msg: &str| prompt_to.err_line(msg));
     let (settings, emulator) = match (&args.emulator, &args.emulator_url) {
         (Some(fixture), _) => {
             let fx = dwlink_core::fixture::load(fixture).map_err(|problems| {

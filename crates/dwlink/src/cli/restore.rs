@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use crate::render::restore_view;
-use crate::render::shell::{Style, Shell};
+use crate::render::shell::{Shell, Style};
 use dwlink_core::apply::backup;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::restore;

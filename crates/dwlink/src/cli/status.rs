@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::render::{status_view, shell::Shell};
+use crate::render::{shell::Shell, status_view};
 use dwlink_core::plan::Plan;
 
 use super::live::{self, LiveArgs};

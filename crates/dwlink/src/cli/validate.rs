@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::render::shell::{Style, Shell};
+use crate::render::shell::{Shell, Style};
 use dwlink_core::config;
 
 use super::Exit;

@@ -64,8 +64,13 @@ impl EventPrinter {
                 kind,
                 description,
             } => {
-                self.shell
-                    .err_line(&format!("[{}/{}] {} {}", step + 1, total, kind.name(), description));
+                self.shell.err_line(&format!(
+                    "[{}/{}] {} {}",
+                    step + 1,
+                    total,
+                    kind.name(),
+                    description
+                ));
             }
             StepEvent::Progress { done, of, unit, .. } => {
                 if !self.bars {

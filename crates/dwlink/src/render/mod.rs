@@ -3,7 +3,7 @@
 pub mod apply_view;
 pub mod plan_view;
 pub mod restore_view;
-pub mod status_view;
 pub mod shell;
+pub mod status_view;
 
 pub use shell::Shell;

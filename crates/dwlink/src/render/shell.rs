@@ -196,7 +196,10 @@ impl Shell {
         }
         if let Some(answers) = &self.answers {
             self.err_line(&format!("{question}: "));
-            return answers.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            return answers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
         }
         dialoguer::Input::<String>::new()
             .with_prompt(question)
