@@ -428,3 +428,58 @@ async fn a_failed_step_leaves_an_unfinished_journal_naming_what_was_done() {
     assert_eq!(u.in_flight, Some(step));
     assert_eq!(u.backups, vec![dir.backups()[0].display().to_string()]);
 }
+
+#[tokio::test]
+async fn rows_gone_before_their_delete_are_counted_apart_from_deleted_ones() {
+    let world = World::restored_from_production();
+    let fake = world.link();
+    let dir = StateDir::new();
+    let (steps, plan) = plan(&fake, &world.desired).await;
+    let removed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (hook_fake, hook_removed) = (fake.clone(), removed.clone());
+    // Someone deletes two field rows after the backup, before the clear reaches them.
+    fake.on_call(move |call| {
+        if matches!(call, Call::DeleteRows { .. }) && !hook_removed.swap(true, Ordering::SeqCst) {
+            hook_fake.remove_rows(FIELD_CONFIGURATION, 2);
+        }
+    });
+    let events = std::sync::Mutex::new(Vec::new());
+    let on_event = |e: StepEvent| events.lock().unwrap().push(e);
+    let outcome = execute(&steps, &plan, &dir, &AtomicBool::new(false), &on_event)
+        .await
+        .expect("the apply succeeds");
+
+    assert_eq!(outcome.rows_already_gone, 2);
+    assert_eq!(outcome.rows_deleted + 2, outcome.rows_backed_up);
+    let cleared: Vec<(String, usize, usize)> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            StepEvent::Done {
+                result:
+                    dwlink_core::apply::executor::StepResult::Cleared {
+                        table,
+                        deleted,
+                        already_gone,
+                    },
+                ..
+            } => Some((table.clone(), *deleted, *already_gone)),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cleared.contains(&(FIELD_CONFIGURATION.to_string(), 58, 2)),
+        "{cleared:?}"
+    );
+    // The journal says it in words too.
+    let detail = journal_of(&Ok(outcome))
+        .into_iter()
+        .filter_map(|e| e.detail)
+        .find(|d| d.contains(FIELD_CONFIGURATION))
+        .unwrap();
+    assert_eq!(
+        detail,
+        format!("58 rows deleted from {FIELD_CONFIGURATION}, 2 already gone")
+    );
+}

@@ -400,6 +400,15 @@ impl FakeLink {
             .extend(rows);
     }
 
+    /// Delete the first `n` rows of a table behind the engine's back (another admin, another
+    /// tool), as if between the backup and the clear.
+    pub fn remove_rows(&self, table: &str, n: usize) {
+        if let Some(rows) = self.lock().rows.get_mut(table) {
+            let n = n.min(rows.len());
+            rows.drain(..n);
+        }
+    }
+
     /// Rows per page of [`Link::read_pages`] (default 25).
     pub fn set_page_size(&self, rows: usize) {
         self.lock().page_size = rows.max(1);

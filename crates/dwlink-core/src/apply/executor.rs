@@ -9,8 +9,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use serde::Serialize;
-
 use crate::diag::Problem;
 use crate::plan::{Action, ActionKind, Plan};
 
@@ -20,62 +18,21 @@ use super::journal::{Event, Journal};
 use super::steps::Steps;
 use crate::link::Link;
 
-/// What the executor tells the view as it goes.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "kebab-case")]
-pub enum StepEvent {
-    Start {
-        step: usize,
-        total: usize,
-        kind: ActionKind,
-        description: String,
-    },
-    Progress {
-        step: usize,
-        done: usize,
-        of: usize,
-        unit: Unit,
-    },
-    Done {
-        step: usize,
-        kind: ActionKind,
-        detail: String,
-    },
-    Failed {
-        step: usize,
-        kind: ActionKind,
-        message: String,
-    },
-    /// Ctrl-C: the apply stopped before step `next`; the same command finishes it.
-    Interrupted { next: usize, total: usize },
-}
-
-/// What a progress count counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Unit {
-    /// Rows backed up or deleted.
-    Rows,
-    /// Asynchronous management requests that reached their final state.
-    Requests,
-}
+pub use super::event::{Change, StepEvent, StepResult, Unit};
 
 #[derive(Debug)]
 pub struct Outcome {
     pub backup: Option<PathBuf>,
     pub rows_backed_up: usize,
     pub rows_deleted: usize,
+    /// Backed-up rows that were already gone when their delete was sent (someone else, or an
+    /// earlier run, deleted them): reported apart so counts stay honest.
+    pub rows_already_gone: usize,
     pub steps: usize,
     pub journal: PathBuf,
     pub elapsed: std::time::Duration,
     /// What each step did, in order, for the final summary.
     pub changes: Vec<Change>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub kind: ActionKind,
-    pub detail: String,
 }
 
 #[derive(Debug)]
@@ -131,6 +88,7 @@ impl<'a, L: Link> Executor<'a, L> {
         let mut backup_path: Option<PathBuf> = None;
         let mut rows_backed_up = 0;
         let mut rows_deleted = 0;
+        let mut rows_already_gone = 0;
         let mut changes = Vec::new();
 
         let mut i = 0;
@@ -161,9 +119,16 @@ impl<'a, L: Link> Executor<'a, L> {
                 let results = futures::future::join_all(clears).await;
                 let mut first_failure = None;
                 for (j, result) in (i..end).zip(results) {
-                    let result = result.map(|(n, detail)| {
-                        rows_deleted += n;
-                        detail
+                    let result = result.inspect(|r| {
+                        if let StepResult::Cleared {
+                            deleted,
+                            already_gone,
+                            ..
+                        } = r
+                        {
+                            rows_deleted += deleted;
+                            rows_already_gone += already_gone;
+                        }
                     });
                     if let Err(e) =
                         self.record(&mut journal, j, kind, result, &backup_path, &mut changes)
@@ -179,17 +144,17 @@ impl<'a, L: Link> Executor<'a, L> {
             }
             self.begin(&mut journal, i, total, action)?;
 
-            let result: Result<String, Problem> = match action {
+            let result: Result<StepResult, Problem> = match action {
                 Action::StopMaps { maps } => self
                     .ops
                     .stop_maps(maps, &self.requests(i, maps.len()))
                     .await
-                    .map(|_| format!("{} stopped", maps.len())),
+                    .map(|_| StepResult::MapsStopped { count: maps.len() }),
                 Action::Backup { .. } => match self.backup(plan, i, &mut backed_up).await {
                     Ok((path, rows)) => {
                         rows_backed_up = rows;
                         backup_path = Some(path.clone());
-                        Ok(format!("{rows} rows written to {}", path.display()))
+                        Ok(StepResult::BackedUp { rows, path })
                     }
                     Err(p) => Err(p),
                 },
@@ -206,23 +171,31 @@ impl<'a, L: Link> Executor<'a, L> {
                     .ops
                     .reset_link(*target, *force, &plan.desired.link.legal_entities)
                     .await
-                    .map(|_| format!("connection reset and relinked to {organization_url}")),
-                Action::LinkLegalEntities { legal_entities } => self
-                    .ops
-                    .link_legal_entities(legal_entities)
-                    .await
-                    .map(|_| legal_entities.join(", ")),
+                    .map(|_| StepResult::Relinked {
+                        organization_url: organization_url.clone(),
+                    }),
+                Action::LinkLegalEntities { legal_entities } => {
+                    self.ops.link_legal_entities(legal_entities).await.map(|_| {
+                        StepResult::LegalEntitiesLinked {
+                            legal_entities: legal_entities.clone(),
+                        }
+                    })
+                }
                 Action::ApplySolutions { solutions } => self
                     .ops
                     .apply_solutions(solutions, &self.requests(i, solutions.len()))
                     .await
-                    .map(|_| format!("{} applied", solutions.len())),
+                    .map(|_| StepResult::SolutionsApplied {
+                        count: solutions.len(),
+                    }),
                 Action::StartMaps { maps } => self
                     .ops
                     .start_maps(maps, &self.requests(i, maps.len()))
                     .await
-                    .map(|_| format!("{} started", maps.len())),
-                Action::Verify => super::verify::verify(self.ops, plan).await,
+                    .map(|_| StepResult::MapsStarted { count: maps.len() }),
+                Action::Verify => super::verify::verify(self.ops, plan)
+                    .await
+                    .map(|_| StepResult::Verified),
             };
 
             self.record(&mut journal, i, kind, result, &backup_path, &mut changes)?;
@@ -233,6 +206,7 @@ impl<'a, L: Link> Executor<'a, L> {
             backup: backup_path,
             rows_backed_up,
             rows_deleted,
+            rows_already_gone,
             steps: total,
             journal: journal.path().to_path_buf(),
             elapsed: started.elapsed(),
@@ -260,8 +234,7 @@ impl<'a, L: Link> Executor<'a, L> {
         (self.on_event)(StepEvent::Start {
             step,
             total,
-            kind,
-            description: crate::plan::describe::describe(action),
+            action: action.clone(),
         });
         Ok(())
     }
@@ -272,7 +245,7 @@ impl<'a, L: Link> Executor<'a, L> {
         step: usize,
         action: &Action,
         backed_up: &BTreeMap<String, Vec<String>>,
-    ) -> Result<(usize, String), Problem> {
+    ) -> Result<StepResult, Problem> {
         let Action::ClearTable {
             service,
             table,
@@ -298,11 +271,15 @@ impl<'a, L: Link> Executor<'a, L> {
                 unit: Unit::Rows,
             })
         };
-        let n = self
+        let report = self
             .ops
             .delete_rows(*service, entity_set, &keys, &progress)
             .await?;
-        Ok((n, format!("{n} rows deleted from {table}")))
+        Ok(StepResult::Cleared {
+            table: table.clone(),
+            deleted: report.deleted,
+            already_gone: report.already_gone,
+        })
     }
 
     /// Journal a step's outcome and tell the view; a failure becomes the apply's error.
@@ -313,13 +290,15 @@ impl<'a, L: Link> Executor<'a, L> {
         journal: &mut Journal,
         step: usize,
         kind: ActionKind,
-        result: Result<String, Problem>,
+        result: Result<StepResult, Problem>,
         backup_path: &Option<PathBuf>,
         changes: &mut Vec<Change>,
     ) -> Result<(), ApplyError> {
         match result {
-            Ok(detail) => {
+            Ok(result) => {
                 crash::step("effect", kind);
+                // The journal keeps the outcome in words; views get it as data.
+                let detail = result.to_string();
                 let mut done = journal.entry(Event::Done);
                 done.step = Some(step);
                 done.kind = Some(kind);
@@ -333,9 +312,9 @@ impl<'a, L: Link> Executor<'a, L> {
                 crash::step("done", kind);
                 changes.push(Change {
                     kind,
-                    detail: detail.clone(),
+                    result: result.clone(),
                 });
-                (self.on_event)(StepEvent::Done { step, kind, detail });
+                (self.on_event)(StepEvent::Done { step, kind, result });
                 Ok(())
             }
             Err(problem) => {

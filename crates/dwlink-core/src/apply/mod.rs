@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod confirm;
 pub mod crash;
+pub mod event;
 pub mod executor;
 pub mod guard;
 pub mod journal;

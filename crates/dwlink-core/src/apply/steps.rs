@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::raw::ResetTarget;
 use crate::diag::Problem;
-use crate::link::{Link, ProviderError, RequestId, ResetOptions, Row, TableRef};
+use crate::link::{DeleteReport, Link, ProviderError, RequestId, ResetOptions, Row, TableRef};
 use crate::model::desired::Desired;
 use crate::model::key_tables;
 use crate::model::live::{LiveConnection, LiveState, Service};
@@ -185,20 +185,21 @@ impl<L: Link> Steps<L> {
         entity_set: &str,
         keys: &[String],
         progress: Progress<'_>,
-    ) -> Result<usize, Problem> {
+    ) -> Result<DeleteReport, Problem> {
         let table = self.table_ref(service, entity_set);
         // In slices, so the bar moves and an interruption loses at most one slice of progress.
-        let mut n = 0;
+        let mut total = DeleteReport::default();
         for slice in keys.chunks(DELETE_SLICE) {
             let report = self
                 .link
                 .delete_rows(&table, slice)
                 .await
                 .map_err(problem)?;
-            n += report.deleted + report.already_gone;
-            progress(n);
+            total.deleted += report.deleted;
+            total.already_gone += report.already_gone;
+            progress(total.deleted + total.already_gone);
         }
-        Ok(n)
+        Ok(total)
     }
 
     pub async fn create_rows(

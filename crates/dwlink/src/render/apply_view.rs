@@ -4,7 +4,8 @@
 //! - `{"event":"start","step":0,"total":11,"kind":"stop-maps","description":"…"}`
 //! - `{"event":"progress","step":2,"done":250,"of":2400,"unit":"rows"}` (`unit`: `rows` or
 //!   `requests`: asynchronous requests that reached their final state)
-//! - `{"event":"done","step":0,"kind":"stop-maps","detail":"1 stopped"}`
+//! - `{"event":"done","step":0,"kind":"stop-maps","detail":"1 stopped"}` (clear-table steps add
+//!   `"deleted"` and `"already_gone"`: rows removed by this apply, and rows that were gone already)
 //! - `{"event":"failed","step":6,"kind":"reset-link","message":"…"}`
 //! - `{"event":"interrupted","next":3,"total":11}` (Ctrl-C; run the same command again)
 //! - `{"event":"summary",…}` last, after every step succeeded (see [`summary_json`]).
@@ -14,7 +15,8 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use dwlink_core::apply::executor::{Outcome, StepEvent, Unit};
+use dwlink_core::apply::executor::{Outcome, StepEvent, StepResult, Unit};
+use dwlink_core::plan::describe::describe;
 
 use super::plan_view::thousands;
 use super::shell::{paint, Shell, Style};
@@ -50,7 +52,7 @@ impl EventPrinter {
 
     pub fn event(&self, e: StepEvent) {
         if self.json {
-            self.json_line(&e);
+            self.json_line(&event_json(&e));
             return;
         }
         if self.quiet {
@@ -61,15 +63,14 @@ impl EventPrinter {
             StepEvent::Start {
                 step,
                 total,
-                kind,
-                description,
+                action,
             } => {
                 self.shell.err_line(&format!(
                     "[{}/{}] {} {}",
                     step + 1,
                     total,
-                    kind.name(),
-                    description
+                    action.kind().name(),
+                    describe(&action)
                 ));
             }
             StepEvent::Progress { done, of, unit, .. } => {
@@ -80,13 +81,13 @@ impl EventPrinter {
                 b.set_length(of as u64);
                 b.set_position(done as u64);
             }
-            StepEvent::Done { detail, .. } => {
+            StepEvent::Done { result, .. } => {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
                 self.shell.err_line(&format!(
                     "      {}",
-                    paint(self.color, Style::Good, &format!("✓ {detail}"))
+                    paint(self.color, Style::Good, &format!("✓ {result}"))
                 ));
             }
             StepEvent::Failed { message, .. } => {
@@ -119,11 +120,15 @@ impl EventPrinter {
             ),
         );
         for c in &outcome.changes {
-            text.push_str(&format!("\n  {:<20} {}", c.kind.name(), c.detail));
+            text.push_str(&format!("\n  {:<20} {}", c.kind.name(), c.result));
         }
         if let Some(b) = &outcome.backup {
+            let gone = match outcome.rows_already_gone {
+                0 => String::new(),
+                n => format!(", {} already gone", thousands(n)),
+            };
             text.push_str(&format!(
-                "\nBackup: {} ({} rows; {} deleted). Put them back with `dwlink restore {}`.",
+                "\nBackup: {} ({} rows; {} deleted{gone}). Put them back with `dwlink restore {}`.",
                 b.display(),
                 thousands(outcome.rows_backed_up),
                 thousands(outcome.rows_deleted),
@@ -147,6 +152,48 @@ impl EventPrinter {
     }
 }
 
+/// The JSON line of one event (the shapes in this module's documentation).
+pub fn event_json(e: &StepEvent) -> serde_json::Value {
+    match e {
+        StepEvent::Start {
+            step,
+            total,
+            action,
+        } => json!({
+            "event": "start", "step": step, "total": total,
+            "kind": action.kind(), "description": describe(action),
+        }),
+        StepEvent::Progress {
+            step,
+            done,
+            of,
+            unit,
+        } => json!({"event": "progress", "step": step, "done": done, "of": of, "unit": unit}),
+        StepEvent::Done { step, kind, result } => {
+            let mut v =
+                json!({"event": "done", "step": step, "kind": kind, "detail": result.to_string()});
+            if let StepResult::Cleared {
+                deleted,
+                already_gone,
+                ..
+            } = result
+            {
+                v["deleted"] = json!(deleted);
+                v["already_gone"] = json!(already_gone);
+            }
+            v
+        }
+        StepEvent::Failed {
+            step,
+            kind,
+            message,
+        } => json!({"event": "failed", "step": step, "kind": kind, "message": message}),
+        StepEvent::Interrupted { next, total } => {
+            json!({"event": "interrupted", "next": next, "total": total})
+        }
+    }
+}
+
 /// `{"event":"summary","steps":…,"elapsed_ms":…,"changes":[{"kind","detail"}],"backup":…,
 /// "rows_backed_up":…,"rows_deleted":…,"journal":…}`
 pub fn summary_json(o: &Outcome) -> serde_json::Value {
@@ -154,10 +201,15 @@ pub fn summary_json(o: &Outcome) -> serde_json::Value {
         "event": "summary",
         "steps": o.steps,
         "elapsed_ms": o.elapsed.as_millis() as u64,
-        "changes": o.changes,
+        "changes": o
+            .changes
+            .iter()
+            .map(|c| json!({"kind": c.kind, "detail": c.result.to_string()}))
+            .collect::<Vec<_>>(),
         "backup": o.backup.as_ref().map(|b| b.display().to_string()),
         "rows_backed_up": o.rows_backed_up,
         "rows_deleted": o.rows_deleted,
+        "rows_already_gone": o.rows_already_gone,
         "journal": o.journal.display().to_string(),
     })
 }

@@ -1,0 +1,120 @@
+//! What an apply reports as it goes, as data: which step starts, how far a long one got, what
+//! each step did. Views turn these into lines, bars or JSON; the journal keeps
+//! [`StepResult`]'s words.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::plan::describe::thousands;
+use crate::plan::{Action, ActionKind};
+
+#[derive(Debug, Clone)]
+pub enum StepEvent {
+    Start {
+        step: usize,
+        total: usize,
+        action: Action,
+    },
+    Progress {
+        step: usize,
+        done: usize,
+        of: usize,
+        unit: Unit,
+    },
+    Done {
+        step: usize,
+        kind: ActionKind,
+        result: StepResult,
+    },
+    Failed {
+        step: usize,
+        kind: ActionKind,
+        message: String,
+    },
+    /// Ctrl-C: the apply stopped before step `next`; the same command finishes it.
+    Interrupted { next: usize, total: usize },
+}
+
+/// What a progress count counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unit {
+    /// Rows backed up or deleted.
+    Rows,
+    /// Asynchronous management requests that reached their final state.
+    Requests,
+}
+
+/// What one step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepResult {
+    MapsStopped {
+        count: usize,
+    },
+    BackedUp {
+        rows: usize,
+        path: PathBuf,
+    },
+    Cleared {
+        table: String,
+        deleted: usize,
+        /// Keys that were already gone when their delete was sent.
+        already_gone: usize,
+    },
+    Relinked {
+        organization_url: String,
+    },
+    LegalEntitiesLinked {
+        legal_entities: Vec<String>,
+    },
+    SolutionsApplied {
+        count: usize,
+    },
+    MapsStarted {
+        count: usize,
+    },
+    Verified,
+}
+
+impl fmt::Display for StepResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StepResult::MapsStopped { count } => write!(f, "{count} stopped"),
+            StepResult::BackedUp { rows, path } => {
+                write!(f, "{rows} rows written to {}", path.display())
+            }
+            StepResult::Cleared {
+                table,
+                deleted,
+                already_gone: 0,
+            } => write!(f, "{deleted} rows deleted from {table}"),
+            StepResult::Cleared {
+                table,
+                deleted,
+                already_gone,
+            } => write!(
+                f,
+                "{deleted} rows deleted from {table}, {} already gone",
+                thousands(*already_gone)
+            ),
+            StepResult::Relinked { organization_url } => {
+                write!(f, "connection reset and relinked to {organization_url}")
+            }
+            StepResult::LegalEntitiesLinked { legal_entities } => {
+                f.write_str(&legal_entities.join(", "))
+            }
+            StepResult::SolutionsApplied { count } => write!(f, "{count} applied"),
+            StepResult::MapsStarted { count } => write!(f, "{count} started"),
+            StepResult::Verified => f.write_str("live state matches the declaration"),
+        }
+    }
+}
+
+/// One line of the final summary: a step and what it did.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub kind: ActionKind,
+    pub result: StepResult,
+}
