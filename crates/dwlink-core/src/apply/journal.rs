@@ -184,6 +184,16 @@ pub fn find_unfinished(dir: &Path, environment: &str) -> Option<Unfinished> {
     None
 }
 
+/// Close an unfinished journal: its remaining intent now lives in `new_plan`, so a later apply
+/// must not find it again.
+pub fn supersede(u: &Unfinished, new_plan: &str, why: &str) -> std::io::Result<()> {
+    let dir = crate::fsutil::parent_dir(&u.path);
+    let mut j = Journal::create(dir, &u.plan_id, "")?;
+    let mut e = j.entry(Event::Completed);
+    e.detail = Some(format!("superseded by plan {new_plan}: {why}"));
+    j.append(&e)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,12 +228,3 @@ mod tests {
     }
 }
 
-/// Close an unfinished journal: its remaining intent now lives in `new_plan`, so a later apply
-/// must not find it again.
-pub fn supersede(u: &Unfinished, new_plan: &str, why: &str) -> std::io::Result<()> {
-    let dir = crate::fsutil::parent_dir(&u.path);
-    let mut j = Journal::create(dir, &u.plan_id, "")?;
-    let mut e = j.entry(Event::Completed);
-    e.detail = Some(format!("superseded by plan {new_plan}: {why}"));
-    j.append(&e)
-}
