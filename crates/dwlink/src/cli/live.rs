@@ -13,17 +13,23 @@ use dwlink_core::apply::steps::Steps;
 use dwlink_core::config;
 use dwlink_core::diag::Problem;
 use dwlink_core::model::desired::Desired;
-use dwlink_emulator::{self, RunningEmulator};
+/// The in-process emulator a session's requests go to, kept alive as long as they may.
+#[cfg(feature = "emulator")]
+type Serving = Arc<dwlink_emulator::RunningEmulator>;
+/// Without the emulator there is never one.
+#[cfg(not(feature = "emulator"))]
+type Serving = std::convert::Infallible;
 use dwlink_http::{HttpProvider, ProviderSettings};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct LiveArgs {
     /// Start the built-in emulator seeded from FIXTURE and send every request to it (no
     /// Microsoft tenant needed).
-    #[arg(long, value_name = "FIXTURE")]
+    #[cfg(feature = "emulator")]
+    #[arg(long, value_name = "FIXTURE", conflicts_with = "emulator_url")]
     pub emulator: Option<PathBuf>,
     /// Send every request to an emulator already running at URL (`dwlink emulator`).
-    #[arg(long, value_name = "URL", conflicts_with = "emulator")]
+    #[arg(long, value_name = "URL")]
     pub emulator_url: Option<Url>,
 }
 
@@ -65,7 +71,7 @@ pub struct Session {
     /// How `ops` reaches the services, kept so commands that read more than one Dataverse
     /// organization (import, snapshot) reach the others the same way.
     settings: ProviderSettings,
-    _emulator: Option<Arc<RunningEmulator>>,
+    _emulator: Option<Serving>,
 }
 
 impl Session {
@@ -88,7 +94,7 @@ impl Deref for Session {
 /// serves every environment of a fleet.
 pub struct Route {
     pub settings: ProviderSettings,
-    emulator: Option<Arc<RunningEmulator>>,
+    emulator: Option<Serving>,
 }
 
 pub async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
@@ -97,44 +103,56 @@ pub async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
     let prompt_to = ui.clone();
     let notify: dwlink_http::device_code::Notify =
         Arc::new(move |msg: &str| prompt_to.err_line(msg));
-    let (settings, emulator) = match (&args.emulator, &args.emulator_url) {
-        (Some(fixture), _) => {
-            let fx = dwlink_core::fixture::load(fixture).map_err(|problems| {
-                let n = problems.0.len();
-                let mut first = problems.0.into_iter().next().unwrap_or_else(|| {
-                    Problem::error(
-                        "dwlink::fixture",
-                        format!("{} is not a valid fixture", fixture.display()),
-                    )
-                });
-                if n > 1 {
-                    first.message = format!(
-                        "{} (and {} more problems in the fixture)",
-                        first.message,
-                        n - 1
-                    );
-                }
-                first
-            })?;
-            let running = dwlink_emulator::spawn(fx, dwlink_emulator::Options::default()).await?;
-            let url = Url::parse(&running.url()).map_err(|e| {
-                Problem::error(
-                    "dwlink::internal::emulator",
-                    format!("emulator address: {e}"),
-                )
-            })?;
-            let s = ProviderSettings::emulator(&url, interactive, Some(notify))
-                .map_err(|e| e.to_problem())?;
-            (s, Some(Arc::new(running)))
-        }
-        (None, Some(url)) => (
-            ProviderSettings::emulator(url, interactive, Some(notify))
-                .map_err(|e| e.to_problem())?,
-            None,
-        ),
-        (None, None) => (ProviderSettings::direct(interactive, Some(notify)), None),
+    #[cfg(feature = "emulator")]
+    if let Some(fixture) = &args.emulator {
+        let running = Arc::new(spawn_emulator(fixture).await?);
+        let url = Url::parse(&running.url()).map_err(|e| {
+            Problem::error(
+                "dwlink::internal::emulator",
+                format!("emulator address: {e}"),
+            )
+        })?;
+        let settings = ProviderSettings::emulator(&url, interactive, Some(notify))
+            .map_err(|e| e.to_problem())?;
+        return Ok(Route {
+            settings,
+            emulator: Some(running),
+        });
+    }
+    let settings = match &args.emulator_url {
+        Some(url) => ProviderSettings::emulator(url, interactive, Some(notify))
+            .map_err(|e| e.to_problem())?,
+        None => ProviderSettings::direct(interactive, Some(notify)),
     };
-    Ok(Route { settings, emulator })
+    Ok(Route {
+        settings,
+        emulator: None,
+    })
+}
+
+/// The in-process emulator of `--emulator FIXTURE`; the first of the fixture's problems, with a
+/// count of the rest.
+#[cfg(feature = "emulator")]
+async fn spawn_emulator(fixture: &Path) -> Result<dwlink_emulator::RunningEmulator, Problem> {
+    let fx = dwlink_core::fixture::load(fixture).map_err(|problems| {
+        let n = problems.0.len();
+        let mut first = problems.0.into_iter().next().unwrap_or_else(|| {
+            Problem::error(
+                "dwlink::fixture",
+                format!("{} is not a valid fixture", fixture.display()),
+            )
+        });
+        if n > 1 {
+            first.message = format!(
+                "{} (and {} more problems in the fixture)",
+                first.message,
+                n - 1
+            );
+        }
+        first
+    })?;
+    dwlink_emulator::spawn(fx, dwlink_emulator::Options::default()).await
+
 }
 
 impl Route {

@@ -3,6 +3,7 @@
 
 mod apply;
 mod completions;
+#[cfg(feature = "emulator")]
 mod emulator;
 mod fleet;
 mod import;
@@ -93,6 +94,7 @@ pub enum Command {
     Snapshot(snapshot::Args),
     Completions(completions::Args),
     Man(man::Args),
+    #[cfg(feature = "emulator")]
     Emulator(emulator::Args),
 }
 
@@ -163,6 +165,7 @@ pub fn run(command: Command, ui: &mut Shell) -> Exit {
         Command::Snapshot(a) => snapshot::run(a, ui),
         Command::Completions(a) => completions::run(a, ui),
         Command::Man(a) => man::run(a, ui),
+        #[cfg(feature = "emulator")]
         Command::Emulator(a) => emulator::run(a, ui),
     }
 }
