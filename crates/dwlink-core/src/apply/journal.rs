@@ -227,4 +227,3 @@ mod tests {
         let _ = fs::remove_dir_all(dir);
     }
 }
-

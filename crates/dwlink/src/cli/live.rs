@@ -152,7 +152,6 @@ async fn spawn_emulator(fixture: &Path) -> Result<dwlink_emulator::RunningEmulat
         first
     })?;
     dwlink_emulator::spawn(fx, dwlink_emulator::Options::default()).await
-
 }
 
 impl Route {

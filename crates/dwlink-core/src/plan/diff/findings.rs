@@ -1,67 +1,22 @@
-//! The pure heart of dwlink: (desired, live) → scenario, findings and ordered actions.
-//! No I/O, no clock: the same inputs always give the same plan.
+//! Findings: what a person must know about a plan before applying it — the scenario, a target
+//! that cannot be reached or cannot be undone, rows copied from another environment, maps that
+//! block or will be stopped, protection. Each says why and what to do.
 
-use std::collections::BTreeMap;
-
-use url::Url;
-
-use crate::config::raw::{EnvironmentType, Kind, ResetTarget, ResetWhen};
+use crate::config::raw::ResetTarget;
 use crate::diag::Severity;
 use crate::model::desired::Desired;
-use crate::model::live::{LiveState, OrgRef, Service};
+use crate::model::identity::same_host;
+use crate::model::live::{LiveState, OrgRef};
 
-use super::action::{Action, TableRows};
-use super::finding::{Finding, FindingCode as C};
-use super::Scenario;
-use crate::model::identity::{same_host, same_host_str, same_organization};
+use super::super::finding::{Finding, FindingCode as C};
+use super::super::Scenario;
+use super::drift::Drift;
+use super::reset::ResetDecision;
+use super::{host, plural};
 
-/// What the diff decided, before it is wrapped into a versioned plan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    pub scenario: Scenario,
-    pub findings: Vec<Finding>,
-    pub actions: Vec<Action>,
-}
-
-fn host(u: &Url) -> String {
-    u.as_str().trim_end_matches('/').to_string()
-}
-
-pub fn classify(live: &LiveState) -> Scenario {
-    let fo = &live.finance_operations;
-    if fo.environment_type == EnvironmentType::CloudHosted {
-        return Scenario::CloudHosted;
-    }
-    let Some(pp) = &fo.power_platform_link else {
-        return Scenario::NoPowerPlatformLink;
-    };
-    match live
-        .connection
-        .as_ref()
-        .and_then(|c| c.organization.as_ref())
-    {
-        Some(current) if same_organization(current, pp) => Scenario::SameOrganization,
-        _ => Scenario::OrganizationMismatch,
-    }
-}
-
-pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
-    let mut findings = Vec::new();
-    let scenario = classify(live);
+/// `dataverse.organization_id` must name the organization at `dataverse.url`.
+pub fn organization_id(findings: &mut Vec<Finding>, desired: &Desired, live: &LiveState) {
     let declared = &desired.dataverse.url;
-    let current = live
-        .connection
-        .as_ref()
-        .and_then(|c| c.organization.clone());
-    let pp = live.finance_operations.power_platform_link.clone();
-
-    // Where a reset would leave the connection: the Power Platform link, or the current
-    // organization (current-environment target, and always on cloud-hosted).
-    let landing = match (scenario, desired.link.reset_target) {
-        (Scenario::CloudHosted, _) | (_, ResetTarget::CurrentEnvironment) => current.clone(),
-        (_, ResetTarget::PowerPlatformLink) => pp.clone(),
-    };
-
     if let Some(want) = desired.dataverse.organization_id {
         if live.dataverse.organization_id != want {
             findings.push(Finding::new(
@@ -76,53 +31,26 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
             ));
         }
     }
+}
 
-    // Drift: what makes the live link differ from the declaration.
-    let linked_elsewhere = match &current {
-        Some(c) => !same_host(&c.url, declared),
-        None => true,
-    };
-    let project = live.table("DualWriteProjectConfiguration");
-    let foreign: BTreeMap<String, usize> = project
-        .map(|t| {
-            t.external_urls
-                .iter()
-                .filter(|(u, _)| !same_host_str(declared, u))
-                .map(|(u, n)| (u.clone(), *n))
-                .collect()
-        })
-        .unwrap_or_default();
-    let runtime = live.table("msdyn_dualwriteruntimeconfig");
-    let org_names: Vec<String> = [
-        live.dataverse.unique_name.clone(),
-        live.dataverse.friendly_name.clone(),
-        Some(live.dataverse.organization_id.to_string()),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|s| s.to_lowercase())
-    .collect();
-    let secure_mismatch: BTreeMap<String, usize> = runtime
-        .map(|t| {
-            t.secure_config_organizations
-                .iter()
-                .filter(|(o, _)| !org_names.contains(&o.to_lowercase()))
-                .map(|(o, n)| (o.clone(), *n))
-                .collect()
-        })
-        .unwrap_or_default();
-    let drift = linked_elsewhere || !foreign.is_empty() || !secure_mismatch.is_empty();
-
-    let reset = match desired.reset.when {
-        ResetWhen::Always => true,
-        ResetWhen::OnMismatch => drift,
-        ResetWhen::Never => false,
-    } || desired.kind == Kind::RestoreCleanup;
-    let clears = reset && desired.reset.clear_tables;
-
-    scenario_finding(&mut findings, scenario, desired, reset, &current, &pp);
-
-    if reset {
+/// Whether a reset lands on the declared organization, and whether it can be undone; or, when no
+/// reset is allowed, that the drift stays.
+pub fn target(
+    findings: &mut Vec<Finding>,
+    desired: &Desired,
+    live: &LiveState,
+    scenario: Scenario,
+    decision: &ResetDecision,
+    drift: &Drift,
+) {
+    let declared = &desired.dataverse.url;
+    let current = live
+        .connection
+        .as_ref()
+        .and_then(|c| c.organization.clone());
+    let pp = live.finance_operations.power_platform_link.clone();
+    let landing = &decision.landing;
+    if decision.reset {
         match &landing {
             Some(l) if same_host(&l.url, declared) => {}
             Some(l) => findings.push(Finding::new(
@@ -158,7 +86,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
                 ));
             }
         }
-    } else if drift {
+    } else if drift.any() {
         findings.push(Finding::new(
             C::ResetDisabled,
             Severity::Warning,
@@ -167,8 +95,19 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
             "set `reset.when: on-mismatch` to let dwlink plan the reset".into(),
         ));
     }
+}
 
-    for (url, rows) in &foreign {
+/// Rows a restore brought from elsewhere: F&O rows syncing to another organization and runtime
+/// rows naming another SecureConfig organization.
+pub fn copied_rows(
+    findings: &mut Vec<Finding>,
+    desired: &Desired,
+    live: &LiveState,
+    drift: &Drift,
+    clears: bool,
+) {
+    let declared = &desired.dataverse.url;
+    for (url, rows) in &drift.foreign {
         let (severity, tail) = if clears {
             (
                 Severity::Warning,
@@ -193,7 +132,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
             },
         ));
     }
-    for (org, rows) in &secure_mismatch {
+    for (org, rows) in &drift.secure_mismatch {
         let actual = live
             .dataverse
             .friendly_name
@@ -214,35 +153,29 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
             },
         ));
     }
+}
 
-    let mut actions = Vec::new();
-    if reset {
-        let active: Vec<String> = live
-            .connection
-            .iter()
-            .flat_map(|c| c.maps.iter())
-            .filter(|m| m.state.is_active())
-            .map(|m| m.name.clone())
-            .collect();
-        if !active.is_empty() {
-            if desired.reset.force {
-                findings.push(Finding::new(
-                    C::MapsRunning,
-                    Severity::Warning,
-                    format!(
-                        "{} map{} will be stopped: {}",
-                        active.len(),
-                        plural(active.len()),
-                        active.join(", ")
-                    ),
-                    "they come back stopped; list them in `after_reset.start_maps` to restart them"
-                        .into(),
-                ));
-                actions.push(Action::StopMaps { maps: active });
-            } else {
-                findings.push(Finding::new(
-                    C::MapsRunning,
-                    Severity::Error,
+/// Running maps block a reset unless it may stop them (`force`).
+pub fn maps_running(findings: &mut Vec<Finding>, desired: &Desired, active: &[String]) {
+    if active.is_empty() {
+        return;
+    }
+    if desired.reset.force {
+        findings.push(Finding::new(
+            C::MapsRunning,
+            Severity::Warning,
+            format!(
+                "{} map{} will be stopped: {}",
+                active.len(),
+                plural(active.len()),
+                active.join(", ")
+            ),
+            "they come back stopped; list them in `after_reset.start_maps` to restart them".into(),
+        ));
+    } else {
+        findings.push(Finding::new(
+            C::MapsRunning,
+            Severity::Error,
                     format!(
                         "{} map{} still running, so the reset cannot start: {}",
                         active.len(),
@@ -251,71 +184,12 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
                     ),
                     "stop them in the dual-write workspace, or set `reset.force: true` to let dwlink stop them (Force Reset)".into(),
                 ));
-            }
-        }
-        if clears {
-            let tables: Vec<TableRows> = live
-                .key_tables
-                .iter()
-                .filter(|t| t.rows() > 0)
-                .map(|t| TableRows {
-                    service: t.service,
-                    table: t.table.clone(),
-                    rows: t.rows(),
-                })
-                .collect();
-            let rows = tables.iter().map(|t| t.rows).sum();
-            if rows > 0 {
-                actions.push(Action::Backup {
-                    tables: tables.clone(),
-                    rows,
-                });
-                for t in live.key_tables.iter().filter(|t| t.rows() > 0) {
-                    actions.push(Action::ClearTable {
-                        service: t.service,
-                        table: t.table.clone(),
-                        entity_set: t.entity_set.clone(),
-                        rows: t.rows(),
-                    });
-                }
-            }
-        }
-        actions.push(Action::ResetLink {
-            target: desired.link.reset_target,
-            organization_url: landing
-                .as_ref()
-                .map_or_else(|| host(declared), |l| host(&l.url)),
-            force: desired.reset.force,
-        });
-        if !desired.link.legal_entities.is_empty() {
-            actions.push(Action::LinkLegalEntities {
-                legal_entities: desired.link.legal_entities.clone(),
-            });
-        }
-        if !desired.after_reset.apply_solutions.is_empty() {
-            actions.push(Action::ApplySolutions {
-                solutions: desired.after_reset.apply_solutions.clone(),
-            });
-        }
-        if !desired.after_reset.start_maps.is_empty() {
-            actions.push(Action::StartMaps {
-                maps: desired.after_reset.start_maps.clone(),
-            });
-        }
-    } else if let Some(c) = &live.connection {
-        let mut want = desired.link.legal_entities.clone();
-        want.sort();
-        if c.organization.is_some() && want != c.legal_entities {
-            actions.push(Action::LinkLegalEntities {
-                legal_entities: desired.link.legal_entities.clone(),
-            });
-        }
     }
-    if !actions.is_empty() {
-        actions.push(Action::Verify);
-    }
+}
 
-    if desired.protected && actions.iter().any(Action::destructive) {
+/// A protected environment's destructive steps will be refused at apply.
+pub fn protected(findings: &mut Vec<Finding>, desired: &Desired, destructive: bool) {
+    if desired.protected && destructive {
         findings.push(Finding::new(
             C::Protected,
             Severity::Error,
@@ -326,15 +200,9 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
             "set `metadata.protected: false` for the maintenance window, review the plan, then apply".into(),
         ));
     }
-    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    Decision {
-        scenario,
-        findings,
-        actions,
-    }
 }
 
-fn scenario_finding(
+pub fn scenario_finding(
     findings: &mut Vec<Finding>,
     scenario: Scenario,
     desired: &Desired,
@@ -388,32 +256,5 @@ fn target_phrase(scenario: Scenario, target: ResetTarget) -> &'static str {
         (Scenario::CloudHosted, _) => "current environment (cloud-hosted)",
         (_, ResetTarget::CurrentEnvironment) => "current environment",
         (_, ResetTarget::PowerPlatformLink) => "Power Platform link",
-    }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
-/// Rows the plan deletes, by table, for summaries and backups.
-pub fn rows_to_delete(actions: &[Action]) -> usize {
-    actions
-        .iter()
-        .map(|a| match a {
-            Action::ClearTable { rows, .. } => *rows,
-            _ => 0,
-        })
-        .sum()
-}
-
-/// Which service a table lives in, as plans print it.
-pub fn service_name(s: Service) -> &'static str {
-    match s {
-        Service::FinanceOperations => "finance-operations",
-        Service::Dataverse => "dataverse",
     }
 }

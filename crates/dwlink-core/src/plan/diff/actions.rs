@@ -1,0 +1,93 @@
+//! The ordered actions: dependants first (maps stop before their tables are cleared), the
+//! backup before any delete, the reset, then what the reset leaves to redo, and a verify last.
+
+use crate::model::desired::Desired;
+use crate::model::live::LiveState;
+
+use super::super::action::{Action, TableRows};
+use super::host;
+use super::reset::ResetDecision;
+
+/// The maps a reset has to stop first.
+pub fn active_maps(live: &LiveState) -> Vec<String> {
+    live.connection
+        .iter()
+        .flat_map(|c| c.maps.iter())
+        .filter(|m| m.state.is_active())
+        .map(|m| m.name.clone())
+        .collect()
+}
+
+pub fn ordered(desired: &Desired, live: &LiveState, decision: &ResetDecision) -> Vec<Action> {
+    let declared = &desired.dataverse.url;
+    let landing = &decision.landing;
+    let clears = decision.clears;
+    let mut actions = Vec::new();
+    if decision.reset {
+        let active = active_maps(live);
+        if !active.is_empty() && desired.reset.force {
+            actions.push(Action::StopMaps { maps: active });
+        }
+        if clears {
+            let tables: Vec<TableRows> = live
+                .key_tables
+                .iter()
+                .filter(|t| t.rows() > 0)
+                .map(|t| TableRows {
+                    service: t.service,
+                    table: t.table.clone(),
+                    rows: t.rows(),
+                })
+                .collect();
+            let rows = tables.iter().map(|t| t.rows).sum();
+            if rows > 0 {
+                actions.push(Action::Backup {
+                    tables: tables.clone(),
+                    rows,
+                });
+                for t in live.key_tables.iter().filter(|t| t.rows() > 0) {
+                    actions.push(Action::ClearTable {
+                        service: t.service,
+                        table: t.table.clone(),
+                        entity_set: t.entity_set.clone(),
+                        rows: t.rows(),
+                    });
+                }
+            }
+        }
+        actions.push(Action::ResetLink {
+            target: desired.link.reset_target,
+            organization_url: landing
+                .as_ref()
+                .map_or_else(|| host(declared), |l| host(&l.url)),
+            force: desired.reset.force,
+        });
+        if !desired.link.legal_entities.is_empty() {
+            actions.push(Action::LinkLegalEntities {
+                legal_entities: desired.link.legal_entities.clone(),
+            });
+        }
+        if !desired.after_reset.apply_solutions.is_empty() {
+            actions.push(Action::ApplySolutions {
+                solutions: desired.after_reset.apply_solutions.clone(),
+            });
+        }
+        if !desired.after_reset.start_maps.is_empty() {
+            actions.push(Action::StartMaps {
+                maps: desired.after_reset.start_maps.clone(),
+            });
+        }
+    } else if let Some(c) = &live.connection {
+        let mut want = desired.link.legal_entities.clone();
+        want.sort();
+        if c.organization.is_some() && want != c.legal_entities {
+            actions.push(Action::LinkLegalEntities {
+                legal_entities: desired.link.legal_entities.clone(),
+            });
+        }
+    }
+    if !actions.is_empty() {
+        actions.push(Action::Verify);
+    }
+    actions
+}

@@ -1,0 +1,118 @@
+//! The pure heart of dwlink: (desired, live) → scenario, findings and ordered actions.
+//! No I/O, no clock: the same inputs always give the same plan. Split by concern: [`drift`]
+//! (what differs), [`reset`] (whether and where to reset), [`findings`] (what to tell the user),
+//! [`actions`] (what to do, in order).
+
+mod actions;
+mod drift;
+mod findings;
+mod reset;
+
+use url::Url;
+
+use crate::config::raw::EnvironmentType;
+use crate::model::desired::Desired;
+use crate::model::live::{LiveState, Service};
+
+use super::action::Action;
+use super::finding::Finding;
+use super::Scenario;
+use crate::model::identity::same_organization;
+
+/// What the diff decided, before it is wrapped into a versioned plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub scenario: Scenario,
+    pub findings: Vec<Finding>,
+    pub actions: Vec<Action>,
+}
+
+fn host(u: &Url) -> String {
+    u.as_str().trim_end_matches('/').to_string()
+}
+
+pub fn classify(live: &LiveState) -> Scenario {
+    let fo = &live.finance_operations;
+    if fo.environment_type == EnvironmentType::CloudHosted {
+        return Scenario::CloudHosted;
+    }
+    let Some(pp) = &fo.power_platform_link else {
+        return Scenario::NoPowerPlatformLink;
+    };
+    match live
+        .connection
+        .as_ref()
+        .and_then(|c| c.organization.as_ref())
+    {
+        Some(current) if same_organization(current, pp) => Scenario::SameOrganization,
+        _ => Scenario::OrganizationMismatch,
+    }
+}
+
+pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
+    let scenario = classify(live);
+    let drift = drift::drift(desired, live);
+    let decision = reset::decide(desired, live, scenario, &drift);
+
+    // Pushed in this order, then sorted by severity (stably), so plans list findings alike.
+    let mut findings = Vec::new();
+    findings::organization_id(&mut findings, desired, live);
+    let current = live
+        .connection
+        .as_ref()
+        .and_then(|c| c.organization.clone());
+    let pp = live.finance_operations.power_platform_link.clone();
+    findings::scenario_finding(
+        &mut findings,
+        scenario,
+        desired,
+        decision.reset,
+        &current,
+        &pp,
+    );
+    findings::target(&mut findings, desired, live, scenario, &decision, &drift);
+    findings::copied_rows(&mut findings, desired, live, &drift, decision.clears);
+    if decision.reset {
+        findings::maps_running(&mut findings, desired, &actions::active_maps(live));
+    }
+
+    let actions = actions::ordered(desired, live, &decision);
+    findings::protected(
+        &mut findings,
+        desired,
+        actions.iter().any(Action::destructive),
+    );
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    Decision {
+        scenario,
+        findings,
+        actions,
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Rows the plan deletes, by table, for summaries and backups.
+pub fn rows_to_delete(actions: &[Action]) -> usize {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::ClearTable { rows, .. } => *rows,
+            _ => 0,
+        })
+        .sum()
+}
+
+/// Which service a table lives in, as plans print it.
+pub fn service_name(s: Service) -> &'static str {
+    match s {
+        Service::FinanceOperations => "finance-operations",
+        Service::Dataverse => "dataverse",
+    }
+}
