@@ -18,7 +18,7 @@ struct Issued {
 }
 
 #[derive(Default)]
-pub struct Auth {
+pub(crate) struct Auth {
     access: Mutex<HashMap<String, Issued>>,
     refresh: Mutex<HashMap<String, String>>,
     device: Mutex<HashMap<String, String>>,
@@ -41,7 +41,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Reply {
 
 impl Auth {
     /// The client id of a valid bearer token, or the 401 to answer.
-    pub fn check(&self, headers: &HeaderMap) -> Result<String, Reply> {
+    pub(crate) fn check(&self, headers: &HeaderMap) -> Result<String, Reply> {
         let unauthorized = |msg: &str| {
             Reply::error(StatusCode::UNAUTHORIZED, "Unauthorized", msg)
                 .header("WWW-Authenticate", "Bearer error=\"invalid_token\"")
@@ -87,7 +87,13 @@ impl Auth {
     }
 
     /// `POST /{tenant}/oauth2/v2.0/token`.
-    pub fn token(&self, tenant: &str, form: &[u8], clients: &[ClientFixture], ttl: u64) -> Reply {
+    pub(crate) fn token(
+        &self,
+        tenant: &str,
+        form: &[u8],
+        clients: &[ClientFixture],
+        ttl: u64,
+    ) -> Reply {
         let f: HashMap<String, String> = url::form_urlencoded::parse(form).into_owned().collect();
         let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
         let client_id = get("client_id");
@@ -157,7 +163,7 @@ impl Auth {
     }
 
     /// `POST /{tenant}/oauth2/v2.0/devicecode`: the code is approved before anyone looks.
-    pub fn device_code(&self, form: &[u8]) -> Reply {
+    pub(crate) fn device_code(&self, form: &[u8]) -> Reply {
         let f: HashMap<String, String> = url::form_urlencoded::parse(form).into_owned().collect();
         let Some(client_id) = f.get("client_id").filter(|c| !c.is_empty()) else {
             return oauth_error(

@@ -9,9 +9,9 @@ use super::odata::{read_table, split_segment, write_table, Req, DEFAULT_PAGE};
 use super::store::{name_uuid, Org, World};
 use super::table::{Cursor, Row, RowRef};
 
-pub const MAX_PAGE: usize = 5_000;
+pub(crate) const MAX_PAGE: usize = 5_000;
 
-pub fn pick(world: &World, host: &str) -> Result<usize, Reply> {
+pub(crate) fn pick(world: &World, host: &str) -> Result<usize, Reply> {
     if let Some(i) = world.orgs.iter().position(|o| o.host == host) {
         return Ok(i);
     }
@@ -120,7 +120,7 @@ fn list(rows: &[Row], columns: &[&str], req: &Req, set: &str) -> Reply {
 
 use super::odata::query;
 
-pub fn read(world: &World, host: &str, req: &Req) -> Reply {
+pub(crate) fn read(world: &World, host: &str, req: &Req) -> Reply {
     let org = match pick(world, host) {
         Ok(i) => &world.orgs[i],
         Err(r) => return r,
@@ -201,7 +201,7 @@ fn entity_definition(inner: &str, req: &Req) -> Reply {
     }
 }
 
-pub fn write(world: &mut World, host: &str, req: &Req) -> (Reply, bool) {
+pub(crate) fn write(world: &mut World, host: &str, req: &Req) -> (Reply, bool) {
     let org = match pick(world, host) {
         Ok(i) => &mut world.orgs[i],
         Err(r) => return (r, false),

@@ -13,7 +13,7 @@ use dwlink_core::model::live::MapState;
 
 /// What a management call did: its reply, whether the world changed, and the asynchronous
 /// request it started (to be completed after `async_ms`).
-pub struct Outcome {
+pub(crate) struct Outcome {
     pub reply: Reply,
     pub changed: bool,
     pub started: Option<String>,
@@ -27,7 +27,7 @@ fn reply(r: Reply) -> Outcome {
     }
 }
 
-pub fn connection_set_json(world: &World, env: &FoEnv) -> Value {
+pub(crate) fn connection_set_json(world: &World, env: &FoEnv) -> Value {
     let Some(c) = &env.connection else {
         return Value::Null;
     };
@@ -132,7 +132,7 @@ fn start(world: &mut World, action: Action, message: &str) -> Outcome {
     }
 }
 
-pub fn handle(
+pub(crate) fn handle(
     world: &mut World,
     method: &Method,
     path: &str,
@@ -381,4 +381,4 @@ fn reset(
     Ok(start(world, action, "Reset"))
 }
 
-pub use super::requests::complete;
+pub(crate) use super::requests::complete;

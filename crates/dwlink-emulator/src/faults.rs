@@ -48,20 +48,20 @@ impl FaultOptions {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     None,
     Fail,
     Drop,
 }
 
-pub struct Faults {
+pub(crate) struct Faults {
     pub options: FaultOptions,
     rng: Mutex<StdRng>,
     windows: Mutex<HashMap<String, (Instant, u32)>>,
 }
 
 impl Faults {
-    pub fn new(options: FaultOptions) -> Self {
+    pub(crate) fn new(options: FaultOptions) -> Self {
         let rng = match options.seed {
             Some(s) => StdRng::seed_from_u64(s),
             None => StdRng::from_os_rng(),
@@ -73,12 +73,12 @@ impl Faults {
         }
     }
 
-    pub fn latency(&self) -> Option<Duration> {
+    pub(crate) fn latency(&self) -> Option<Duration> {
         (self.options.latency_ms > 0).then(|| Duration::from_millis(self.options.latency_ms))
     }
 
     /// One draw per request, so a seed replays the same sequence of faults.
-    pub fn draw(&self) -> Fault {
+    pub(crate) fn draw(&self) -> Fault {
         if self.options.fail_rate <= 0.0 && self.options.drop_rate <= 0.0 {
             return Fault::None;
         }
@@ -92,7 +92,7 @@ impl Faults {
         }
     }
 
-    pub fn failure() -> Reply {
+    pub(crate) fn failure() -> Reply {
         Reply::error(
             StatusCode::SERVICE_UNAVAILABLE,
             "ServiceUnavailable",
@@ -101,7 +101,7 @@ impl Faults {
     }
 
     /// Count a request against `client`'s budget for the current one-second window.
-    pub fn admit(&self, client: &str) -> Result<(), Reply> {
+    pub(crate) fn admit(&self, client: &str) -> Result<(), Reply> {
         let Some(limit) = self.options.rate_limit else {
             return Ok(());
         };

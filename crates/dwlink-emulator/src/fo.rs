@@ -8,10 +8,10 @@ use super::store::World;
 use super::table::TableKind;
 
 /// F&O pages up to 10,000 rows when asked; the default stays 5,000.
-pub const MAX_PAGE: usize = 10_000;
+pub(crate) const MAX_PAGE: usize = 10_000;
 
 /// The environment a request is for: by Host, else the only one there is.
-pub fn pick(world: &World, host: &str) -> Result<usize, Reply> {
+pub(crate) fn pick(world: &World, host: &str) -> Result<usize, Reply> {
     if let Some(i) = world.fo.iter().position(|e| e.host == host) {
         return Ok(i);
     }
@@ -36,7 +36,7 @@ fn unknown_set(set: &str) -> Reply {
     ))
 }
 
-pub fn read(world: &World, host: &str, req: &Req) -> Reply {
+pub(crate) fn read(world: &World, host: &str, req: &Req) -> Reply {
     let env = match pick(world, host) {
         Ok(i) => &world.fo[i],
         Err(r) => return r,
@@ -63,7 +63,7 @@ pub fn read(world: &World, host: &str, req: &Req) -> Reply {
     }
 }
 
-pub fn write(world: &mut World, host: &str, req: &Req) -> (Reply, bool) {
+pub(crate) fn write(world: &mut World, host: &str, req: &Req) -> (Reply, bool) {
     let env = match pick(world, host) {
         Ok(i) => &mut world.fo[i],
         Err(r) => return (r, false),

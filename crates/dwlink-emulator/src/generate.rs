@@ -36,13 +36,13 @@ fn project_name(i: u32) -> String {
 
 /// `prefix` then `n` in at least seven digits (`DWP-0000042`), the shape of generated keys,
 /// formatted on the stack: pages of 10,000 rows write two of these per row.
-pub struct Code {
+pub(crate) struct Code {
     buf: [u8; 32],
     len: usize,
 }
 
 impl Code {
-    pub fn new(prefix: &str, n: u32) -> Code {
+    pub(crate) fn new(prefix: &str, n: u32) -> Code {
         let mut buf = [0u8; 32];
         // Prefixes are short literals; a u32 has at most ten digits.
         let p = prefix.len().min(buf.len() - 10);
@@ -62,7 +62,7 @@ impl Code {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         // Only ASCII digits follow a prefix cut at a byte count; a multi-byte prefix cut short
         // would show as empty rather than panic.
         std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
@@ -71,14 +71,14 @@ impl Code {
 
 /// A column's value as the emulator writes it: generated keys need no allocation.
 #[derive(Debug)]
-pub enum Field<'a> {
+pub(crate) enum Field<'a> {
     Coded(&'static str, u32),
     Owned(Value),
     Stored(&'a Value),
 }
 
 impl Field<'_> {
-    pub fn into_value(self) -> Value {
+    pub(crate) fn into_value(self) -> Value {
         match self {
             Field::Coded(prefix, n) => Code::new(prefix, n).as_str().into(),
             Field::Owned(v) => v,
@@ -108,7 +108,7 @@ fn fake_secret(spec: &GenSpec, i: u32) -> String {
 
 /// The columns of a generated row, in the order a stored row's map keeps them (byte order),
 /// so a generated and a stored row serialize alike.
-pub fn columns(kind: TableKind) -> &'static [&'static str] {
+pub(crate) fn columns(kind: TableKind) -> &'static [&'static str] {
     match kind {
         TableKind::ProjectConfig => &[
             "ExternalEntityName",
@@ -141,12 +141,12 @@ pub fn columns(kind: TableKind) -> &'static [&'static str] {
 }
 
 /// Generated row `i`, every column.
-pub fn row(kind: TableKind, spec: &GenSpec, i: u32) -> Map<String, Value> {
+pub(crate) fn row(kind: TableKind, spec: &GenSpec, i: u32) -> Map<String, Value> {
     project(kind, spec, i, &|_| true)
 }
 
 /// Generated row `i` with only the columns `want` names.
-pub fn project(
+pub(crate) fn project(
     kind: TableKind,
     spec: &GenSpec,
     i: u32,
@@ -162,7 +162,7 @@ pub fn project(
 /// One column of generated row `i` (`name` as [`columns`] spells it). Pages of 10,000
 /// generated rows are the emulator's hottest path: they are written column by column from
 /// here, never built as maps.
-pub fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Option<Field<'static>> {
+pub(crate) fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Option<Field<'static>> {
     let (fo, dv) = entity(i);
     let v: Value = match (kind, name) {
         (TableKind::ProjectConfig, "ProjectName") => return Some(Field::Coded("DWP-", i)),
@@ -220,7 +220,7 @@ pub fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Option<Fiel
 }
 
 /// The generated index a canonical key names, if it has the generated shape.
-pub fn index_of(kind: TableKind, spec: &GenSpec, key: &str) -> Option<u32> {
+pub(crate) fn index_of(kind: TableKind, spec: &GenSpec, key: &str) -> Option<u32> {
     let i = match kind {
         TableKind::ProjectConfig => digits(key.strip_prefix("DWP-")?)?,
         TableKind::FieldConfig => {

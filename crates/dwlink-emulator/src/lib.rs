@@ -12,20 +12,20 @@
 //! # Ok(()) }
 //! ```
 
-pub mod auth;
-pub mod dataverse;
-pub mod dws;
-pub mod faults;
-pub mod fo;
+pub(crate) mod auth;
+pub(crate) mod dataverse;
+pub(crate) mod dws;
+pub(crate) mod faults;
+pub(crate) mod fo;
 mod generate;
 mod metadata;
-pub mod odata;
-pub mod persist;
+pub(crate) mod odata;
+pub(crate) mod persist;
 mod requests;
-pub mod server;
-pub mod store;
-pub mod table;
-pub mod tls;
+pub(crate) mod server;
+pub(crate) mod store;
+pub(crate) mod table;
+pub(crate) mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -55,7 +55,7 @@ fn document(namespace: &str, sets: &[(TableKind, &str, &str)]) -> Reply {
     Reply::raw(StatusCode::OK, "application/xml", xml.into_bytes())
 }
 
-pub fn fo(_root: &str) -> Reply {
+pub(crate) fn fo(_root: &str) -> Reply {
     document(
         "Microsoft.Dynamics.DataEntities",
         &[
@@ -78,7 +78,7 @@ pub fn fo(_root: &str) -> Reply {
     )
 }
 
-pub fn dataverse(_root: &str) -> Reply {
+pub(crate) fn dataverse(_root: &str) -> Reply {
     document(
         "Microsoft.Dynamics.CRM",
         &[(

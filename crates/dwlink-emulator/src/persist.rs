@@ -18,12 +18,12 @@ struct StateFile {
 }
 
 #[derive(Debug, Clone)]
-pub struct Persist {
+pub(crate) struct Persist {
     pub path: PathBuf,
 }
 
 impl Persist {
-    pub fn save(&self, world: &World) -> std::io::Result<()> {
+    pub(crate) fn save(&self, world: &World) -> std::io::Result<()> {
         let bytes = serde_json::to_vec(&StateFile {
             format: FORMAT.into(),
             world: world.clone(),
@@ -33,7 +33,7 @@ impl Persist {
     }
 
     /// The saved world, `None` when there is no state file yet.
-    pub fn load(&self) -> Result<Option<World>, Problem> {
+    pub(crate) fn load(&self) -> Result<Option<World>, Problem> {
         let bytes = match fs::read(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -8,7 +8,7 @@ use super::table::TableKind;
 use dwlink_core::model::live::MapState;
 
 /// Finish an asynchronous request: apply its effect and mark it completed.
-pub fn complete(world: &mut World, id: &str) -> bool {
+pub(crate) fn complete(world: &mut World, id: &str) -> bool {
     let Some(req) = world
         .requests
         .get(id)

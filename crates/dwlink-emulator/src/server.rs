@@ -25,7 +25,7 @@ use super::persist::Persist;
 use super::store::World;
 use super::{dataverse, dws, fo};
 
-pub struct App {
+pub(crate) struct App {
     pub world: RwLock<World>,
     pub persist: Option<Persist>,
     pub auth: Auth,
@@ -34,25 +34,25 @@ pub struct App {
     pub token_ttl: u64,
 }
 
-pub type Shared = Arc<App>;
+pub(crate) type Shared = Arc<App>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Service {
+pub(crate) enum Service {
     FinanceOperations,
     Dataverse,
 }
 
 impl App {
-    pub fn read_world(&self) -> std::sync::RwLockReadGuard<'_, World> {
+    pub(crate) fn read_world(&self) -> std::sync::RwLockReadGuard<'_, World> {
         self.world.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn write_world(&self) -> std::sync::RwLockWriteGuard<'_, World> {
+    pub(crate) fn write_world(&self) -> std::sync::RwLockWriteGuard<'_, World> {
         self.world.write().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Save after a committed change; a failed save is a 500 (the change is not durable).
-    pub fn commit(&self, world: &World) -> Result<(), Reply> {
+    pub(crate) fn commit(&self, world: &World) -> Result<(), Reply> {
         match &self.persist {
             Some(p) => p.save(world).map_err(|e| {
                 Reply::error(
@@ -66,7 +66,7 @@ impl App {
     }
 
     /// One OData request against the world: read lock for reads, write lock and save otherwise.
-    pub fn run(&self, service: Service, host: &str, req: &Req) -> Reply {
+    pub(crate) fn run(&self, service: Service, host: &str, req: &Req) -> Reply {
         if req.is_read() {
             let w = self.read_world();
             return dispatch_read(&w, service, host, req);
@@ -82,14 +82,19 @@ impl App {
     }
 }
 
-pub fn dispatch_read(w: &World, service: Service, host: &str, req: &Req) -> Reply {
+pub(crate) fn dispatch_read(w: &World, service: Service, host: &str, req: &Req) -> Reply {
     match service {
         Service::FinanceOperations => fo::read(w, host, req),
         Service::Dataverse => dataverse::read(w, host, req),
     }
 }
 
-pub fn dispatch_write(w: &mut World, service: Service, host: &str, req: &Req) -> (Reply, bool) {
+pub(crate) fn dispatch_write(
+    w: &mut World,
+    service: Service,
+    host: &str,
+    req: &Req,
+) -> (Reply, bool) {
     match service {
         Service::FinanceOperations => fo::write(w, host, req),
         Service::Dataverse => dataverse::write(w, host, req),
@@ -115,7 +120,7 @@ fn host(headers: &HeaderMap) -> (String, String) {
     (raw, name.to_ascii_lowercase())
 }
 
-pub fn router(app: Shared) -> Router {
+pub(crate) fn router(app: Shared) -> Router {
     Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(device_code))
@@ -318,10 +323,10 @@ async fn handle(
     })
 }
 
-pub type Acceptor = Option<tokio_rustls::TlsAcceptor>;
+pub(crate) type Acceptor = Option<tokio_rustls::TlsAcceptor>;
 
 /// Accept connections until `shutdown` turns true; each connection is served with keep-alive.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     app: Shared,
     tls: Acceptor,

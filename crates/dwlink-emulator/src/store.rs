@@ -12,13 +12,13 @@ use dwlink_core::fixture::{
 };
 use dwlink_core::model::live::MapState;
 
-pub const DEFAULT_TOKEN_TTL: u64 = 3600;
+pub(crate) const DEFAULT_TOKEN_TTL: u64 = 3600;
 /// Long enough that the first status poll sees the request still waiting (the client polls at once,
 /// then after 50 ms), short enough that an apply of several requests takes well under a second.
-pub const DEFAULT_ASYNC_MS: u64 = 40;
+pub(crate) const DEFAULT_ASYNC_MS: u64 = 40;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct World {
+pub(crate) struct World {
     pub fo: Vec<FoEnv>,
     pub orgs: Vec<Org>,
     pub clients: Vec<ClientFixture>,
@@ -29,7 +29,7 @@ pub struct World {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct FoEnv {
+pub(crate) struct FoEnv {
     pub url: String,
     pub host: String,
     pub env_type: EnvType,
@@ -40,7 +40,7 @@ pub struct FoEnv {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Connection {
+pub(crate) struct Connection {
     pub id: Uuid,
     pub name: String,
     pub connected_to: Option<String>,
@@ -53,14 +53,14 @@ pub struct Connection {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DwMap {
+pub(crate) struct DwMap {
     pub id: Uuid,
     pub name: String,
     pub state: MapState,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Org {
+pub(crate) struct Org {
     pub url: String,
     pub host: String,
     pub organization_id: Uuid,
@@ -70,14 +70,14 @@ pub struct Org {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RequestState {
+pub(crate) enum RequestState {
     Waiting,
     Completed,
     Error,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AsyncRequest {
+pub(crate) struct AsyncRequest {
     pub id: String,
     pub state: RequestState,
     pub message: String,
@@ -86,7 +86,7 @@ pub struct AsyncRequest {
 
 /// What an asynchronous management request does when it completes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub enum Action {
+pub(crate) enum Action {
     SetMapState {
         connection: Uuid,
         map: Uuid,
@@ -105,7 +105,7 @@ pub enum Action {
 }
 
 /// Stable ids derived from names, so a fixture always yields the same world.
-pub fn name_uuid(namespace: &str, name: &str) -> Uuid {
+pub(crate) fn name_uuid(namespace: &str, name: &str) -> Uuid {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("{namespace}\0{name}").as_bytes());
     let mut b = [0u8; 16];
@@ -136,7 +136,7 @@ fn map_state(s: MapStateFixture) -> MapState {
     }
 }
 
-pub fn new_map(connection: Uuid, name: &str, state: MapState) -> DwMap {
+pub(crate) fn new_map(connection: Uuid, name: &str, state: MapState) -> DwMap {
     DwMap {
         id: name_uuid(&connection.to_string(), name),
         name: name.to_string(),
@@ -145,7 +145,7 @@ pub fn new_map(connection: Uuid, name: &str, state: MapState) -> DwMap {
 }
 
 impl World {
-    pub fn from_fixture(f: &Fixture) -> World {
+    pub(crate) fn from_fixture(f: &Fixture) -> World {
         let mut fo = Vec::new();
         for e in &f.finance_operations {
             let host = host_of(&e.url).unwrap_or_default();
@@ -271,17 +271,17 @@ impl World {
         }
     }
 
-    pub fn org_by_url(&self, url: &str) -> Option<&Org> {
+    pub(crate) fn org_by_url(&self, url: &str) -> Option<&Org> {
         let host = host_of(url)?;
         self.orgs.iter().find(|o| o.host == host)
     }
 
-    pub fn org_by_url_mut(&mut self, url: &str) -> Option<&mut Org> {
+    pub(crate) fn org_by_url_mut(&mut self, url: &str) -> Option<&mut Org> {
         let host = host_of(url)?;
         self.orgs.iter_mut().find(|o| o.host == host)
     }
 
-    pub fn connection_env(&self, id_or_name: &str) -> Option<usize> {
+    pub(crate) fn connection_env(&self, id_or_name: &str) -> Option<usize> {
         self.fo.iter().position(|e| {
             e.connection.as_ref().is_some_and(|c| {
                 c.name.eq_ignore_ascii_case(id_or_name)
@@ -291,7 +291,7 @@ impl World {
     }
 
     /// Every host the world answers for (for the TLS certificate).
-    pub fn hosts(&self) -> Vec<String> {
+    pub(crate) fn hosts(&self) -> Vec<String> {
         let mut h: Vec<String> = self.fo.iter().map(|e| e.host.clone()).collect();
         h.extend(self.orgs.iter().map(|o| o.host.clone()));
         h.extend(self.dws_host.clone());
@@ -300,7 +300,7 @@ impl World {
 }
 
 /// `https://host` (lower case, no path or trailing slash) so URLs compare as the services do.
-pub fn normalize_url(url: &str) -> String {
+pub(crate) fn normalize_url(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(u) => match u.host_str() {
             Some(h) => {

@@ -14,7 +14,7 @@ use super::generate::{self, Field};
 use super::odata::filter::Expr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TableKind {
+pub(crate) enum TableKind {
     ProjectConfig,
     FieldConfig,
     BusinessEvents,
@@ -22,13 +22,13 @@ pub enum TableKind {
 }
 
 impl TableKind {
-    pub const FO: [TableKind; 3] = [
+    pub(crate) const FO: [TableKind; 3] = [
         TableKind::ProjectConfig,
         TableKind::FieldConfig,
         TableKind::BusinessEvents,
     ];
 
-    pub fn entity_set(self) -> &'static str {
+    pub(crate) fn entity_set(self) -> &'static str {
         match self {
             TableKind::ProjectConfig => "DualWriteProjectConfigurations",
             TableKind::FieldConfig => "DualWriteProjectFieldConfigurations",
@@ -37,7 +37,7 @@ impl TableKind {
         }
     }
 
-    pub fn key_columns(self) -> &'static [&'static str] {
+    pub(crate) fn key_columns(self) -> &'static [&'static str] {
         match self {
             TableKind::ProjectConfig => &["ProjectName"],
             TableKind::FieldConfig => &["ProjectName", "InternalFieldName"],
@@ -47,14 +47,14 @@ impl TableKind {
     }
 
     /// Key values compare case-insensitively for GUID keys (Dataverse), exactly otherwise.
-    pub fn guid_key(self) -> bool {
+    pub(crate) fn guid_key(self) -> bool {
         self == TableKind::RuntimeConfig
     }
 }
 
 /// Everything needed to recompute generated row `i`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct GenSpec {
+pub(crate) struct GenSpec {
     pub count: u32,
     /// BusinessEventsDefinition: rows `0..dual_write` are dual-write's.
     #[serde(default)]
@@ -71,45 +71,41 @@ pub struct GenSpec {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
+pub(crate) struct Row {
     pub etag: u64,
     pub fields: Map<String, Value>,
 }
 
 /// A bit set over generated row indices.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Bits(Vec<u64>);
+pub(crate) struct Bits(Vec<u64>);
 
 impl Bits {
-    pub fn get(&self, i: u32) -> bool {
+    pub(crate) fn get(&self, i: u32) -> bool {
         self.0
             .get(i as usize / 64)
             .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
-    pub fn set(&mut self, i: u32) {
+    pub(crate) fn set(&mut self, i: u32) {
         let w = i as usize / 64;
         if self.0.len() <= w {
             self.0.resize(w + 1, 0);
         }
         self.0[w] |= 1 << (i % 64);
     }
-
-    pub fn count_below(&self, n: u32) -> u32 {
-        (0..n).filter(|&i| self.get(i)).count() as u32
-    }
 }
 
 /// A row as a collection read sees it: stored, or generated row `i` of a table, whose columns
 /// are produced one by one as they are written.
 #[derive(Debug, Clone, Copy)]
-pub enum RowRef<'a> {
+pub(crate) enum RowRef<'a> {
     Stored(&'a Row),
     Generated(&'a Table, u32),
 }
 
 impl RowRef<'_> {
-    pub fn etag(&self) -> u64 {
+    pub(crate) fn etag(&self) -> u64 {
         match self {
             RowRef::Stored(r) => r.etag,
             RowRef::Generated(..) => 1,
@@ -118,7 +114,7 @@ impl RowRef<'_> {
 
     /// Visits the columns `select` names (matched case-insensitively, in that order), or all
     /// of them, with their stored spelling.
-    pub fn for_each<E>(
+    pub(crate) fn for_each<E>(
         &self,
         select: Option<&[String]>,
         mut f: impl FnMut(&str, Field) -> Result<(), E>,
@@ -150,7 +146,7 @@ impl RowRef<'_> {
     }
 
     /// Whether the row passes `filter`; a generated row builds only the columns it tests.
-    pub fn matches(&self, filter: &Expr, properties: &[&str]) -> bool {
+    pub(crate) fn matches(&self, filter: &Expr, properties: &[&str]) -> bool {
         match self {
             RowRef::Stored(r) => filter.eval(&r.fields),
             RowRef::Generated(t, i) => filter.eval(&generate::project(t.kind, &t.gen, *i, &|c| {
@@ -162,17 +158,17 @@ impl RowRef<'_> {
 
 /// Where a page stopped: generated rows come first in index order, then explicit rows by key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cursor {
+pub(crate) enum Cursor {
     Gen(u32),
     Key(String),
 }
 
 /// A row with that key exists already.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Exists;
+pub(crate) struct Exists;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Table {
+pub(crate) struct Table {
     pub kind: TableKind,
     pub gen: GenSpec,
     pub gone: Bits,
@@ -180,7 +176,7 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn new(kind: TableKind, gen: GenSpec) -> Self {
+    pub(crate) fn new(kind: TableKind, gen: GenSpec) -> Self {
         Table {
             kind,
             gen,
@@ -190,7 +186,7 @@ impl Table {
     }
 
     /// The canonical key of a row, or the name of the missing key column.
-    pub fn key_of(&self, fields: &Map<String, Value>) -> Result<String, String> {
+    pub(crate) fn key_of(&self, fields: &Map<String, Value>) -> Result<String, String> {
         let mut parts = Vec::new();
         for col in self.kind.key_columns() {
             match fields.get(*col) {
@@ -202,7 +198,7 @@ impl Table {
         Ok(self.canonical(&parts))
     }
 
-    pub fn canonical(&self, parts: &[String]) -> String {
+    pub(crate) fn canonical(&self, parts: &[String]) -> String {
         let joined = parts.join("\u{1f}");
         if self.kind.guid_key() {
             joined.to_ascii_lowercase()
@@ -217,14 +213,14 @@ impl Table {
     }
 
     /// The ETag of the row with that key, if there is one; a generated row is not built.
-    pub fn etag_of(&self, key: &str) -> Option<u64> {
+    pub(crate) fn etag_of(&self, key: &str) -> Option<u64> {
         match self.rows.get(key) {
             Some(r) => Some(r.etag),
             None => self.gen_index(key).map(|_| 1),
         }
     }
 
-    pub fn get(&self, key: &str) -> Option<Cow<'_, Row>> {
+    pub(crate) fn get(&self, key: &str) -> Option<Cow<'_, Row>> {
         if let Some(r) = self.rows.get(key) {
             return Some(Cow::Borrowed(r));
         }
@@ -243,16 +239,8 @@ impl Table {
         generate::field(self.kind, &self.gen, i, column)
     }
 
-    pub fn len(&self) -> usize {
-        (self.gen.count - self.gone.count_below(self.gen.count)) as usize + self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Rows after `after`, in cursor order.
-    pub fn iter_from<'a>(
+    pub(crate) fn iter_from<'a>(
         &'a self,
         after: Option<&Cursor>,
     ) -> Box<dyn Iterator<Item = (Cursor, RowRef<'a>)> + 'a> {
@@ -273,7 +261,11 @@ impl Table {
     }
 
     /// Create; `Err(Exists)` when the key is taken.
-    pub fn insert(&mut self, key: String, fields: Map<String, Value>) -> Result<&Row, Exists> {
+    pub(crate) fn insert(
+        &mut self,
+        key: String,
+        fields: Map<String, Value>,
+    ) -> Result<&Row, Exists> {
         if self.get(&key).is_some() {
             return Err(Exists);
         }
@@ -281,7 +273,7 @@ impl Table {
     }
 
     /// Merge `patch` into the row; the caller has checked that it exists and its ETag.
-    pub fn update(&mut self, key: &str, patch: Map<String, Value>) -> Option<&Row> {
+    pub(crate) fn update(&mut self, key: &str, patch: Map<String, Value>) -> Option<&Row> {
         if !self.rows.contains_key(key) {
             let i = self.gen_index(key)?;
             let row = self.generated(i);
@@ -296,7 +288,7 @@ impl Table {
         Some(row)
     }
 
-    pub fn remove(&mut self, key: &str) -> bool {
+    pub(crate) fn remove(&mut self, key: &str) -> bool {
         if self.rows.remove(key).is_some() {
             return true;
         }
@@ -310,7 +302,7 @@ impl Table {
     }
 
     /// Delete every row; BusinessEventsDefinition keeps the rows that are not dual-write's.
-    pub fn clear_dual_write(&mut self) {
+    pub(crate) fn clear_dual_write(&mut self) {
         if self.kind == TableKind::BusinessEvents {
             for i in 0..self.gen.dual_write.min(self.gen.count) {
                 self.gone.set(i);

@@ -11,7 +11,7 @@ use tokio_rustls::TlsAcceptor;
 
 use dwlink_core::diag::Problem;
 
-pub struct Tls {
+pub(crate) struct Tls {
     pub acceptor: TlsAcceptor,
     pub ca_pem: String,
 }
@@ -20,7 +20,7 @@ fn problem(what: &str, e: impl std::fmt::Display) -> Problem {
     Problem::error("dwlink::emulator::tls", format!("{what}: {e}"))
 }
 
-pub fn generate(hosts: &[String], dir: &Path) -> Result<Tls, Problem> {
+pub(crate) fn generate(hosts: &[String], dir: &Path) -> Result<Tls, Problem> {
     let ca_key = KeyPair::generate().map_err(|e| problem("cannot make the CA key", e))?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(|e| problem("CA", e))?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);

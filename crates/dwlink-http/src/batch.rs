@@ -4,7 +4,7 @@
 use reqwest::Method;
 
 #[derive(Debug, Clone)]
-pub struct BatchOp {
+pub(crate) struct BatchOp {
     pub method: Method,
     /// Absolute logical URL of the single request (a change set names up to 1,000: kept as
     /// text, see `write::change_set_url`).
@@ -13,21 +13,21 @@ pub struct BatchOp {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartReply {
+pub(crate) struct PartReply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BatchItem {
+pub(crate) enum BatchItem {
     ChangeSet(Vec<PartReply>),
     /// A single response: a GET's answer, or the error a failed change set collapsed to.
     Single(PartReply),
 }
 
 /// `(Content-Type header, body)` of a batch holding `ops` as one change set.
-pub fn build_change_set(ops: &[BatchOp], id: uuid::Uuid) -> (String, Vec<u8>) {
+pub(crate) fn build_change_set(ops: &[BatchOp], id: uuid::Uuid) -> (String, Vec<u8>) {
     let batch = format!("batch_{id}");
     let changeset = format!("changeset_{id}");
     let mut s = String::new();
@@ -59,7 +59,7 @@ pub fn build_change_set(ops: &[BatchOp], id: uuid::Uuid) -> (String, Vec<u8>) {
 }
 
 /// The `boundary` parameter of a multipart content type.
-pub fn boundary(content_type: &str) -> Option<String> {
+pub(crate) fn boundary(content_type: &str) -> Option<String> {
     let mut parts = content_type.split(';');
     let mime = parts.next()?.trim().to_ascii_lowercase();
     if !mime.starts_with("multipart/") {
@@ -147,7 +147,7 @@ fn http_reply(text: &str) -> Result<PartReply, String> {
 }
 
 /// The items of a `$batch` answer, in order.
-pub fn parse(content_type: &str, body: &[u8]) -> Result<Vec<BatchItem>, String> {
+pub(crate) fn parse(content_type: &str, body: &[u8]) -> Result<Vec<BatchItem>, String> {
     let b = boundary(content_type)
         .ok_or_else(|| format!("expected multipart/mixed with a boundary, got `{content_type}`"))?;
     let text =
@@ -173,7 +173,7 @@ pub fn parse(content_type: &str, body: &[u8]) -> Result<Vec<BatchItem>, String> 
 }
 
 /// The first failing reply of an item, if any.
-pub fn failure(item: &BatchItem) -> Option<&PartReply> {
+pub(crate) fn failure(item: &BatchItem) -> Option<&PartReply> {
     match item {
         BatchItem::ChangeSet(rs) => rs.iter().find(|r| r.status >= 400),
         BatchItem::Single(r) => (r.status >= 400).then_some(r),

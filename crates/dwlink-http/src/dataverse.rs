@@ -12,19 +12,19 @@ use super::tables::{RUNTIME_CONFIGURATION, RUNTIME_PRIMARY_ID};
 use dwlink_core::link::error::{Api, ProviderError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Organization {
+pub(crate) struct Organization {
     pub id: Uuid,
     pub unique_name: Option<String>,
     pub friendly_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntitySet {
+pub(crate) struct EntitySet {
     pub name: String,
     pub primary_id: String,
 }
 
-pub async fn organization(
+pub(crate) async fn organization(
     session: &Session,
     api: &Url,
     paging: Paging,
@@ -65,7 +65,7 @@ pub async fn organization(
 
 /// `None` when the table does not exist (dual-write's solutions are not installed): then there
 /// are no runtime rows to read or clear.
-pub async fn runtime_entity_set(
+pub(crate) async fn runtime_entity_set(
     session: &Session,
     api: &Url,
 ) -> Result<Option<EntitySet>, ProviderError> {
@@ -101,7 +101,7 @@ pub async fn runtime_entity_set(
     Ok(Some(EntitySet { name, primary_id }))
 }
 
-pub fn collection_url(
+pub(crate) fn collection_url(
     api: &Url,
     entity_set: &str,
     select: Option<String>,

@@ -16,11 +16,11 @@ use dwlink_core::model::desired::{EnvironmentType, ResetTarget};
 use dwlink_core::model::live::{LiveMap, MapState, OrgRef};
 
 /// Joined onto the configured `dual_write_service.url`.
-pub const BASE_PATH: &str = "api/DualWriteManagement/1.0/";
+pub(crate) const BASE_PATH: &str = "api/DualWriteManagement/1.0/";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ConnectionSet {
+pub(crate) struct ConnectionSet {
     pub id: String,
     pub name: String,
     #[serde(default)]
@@ -31,7 +31,7 @@ pub struct ConnectionSet {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Environment {
+pub(crate) struct Environment {
     pub target_type: String,
     #[serde(default)]
     pub name: Option<String>,
@@ -47,7 +47,7 @@ pub struct Environment {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PowerPlatformLink {
+pub(crate) struct PowerPlatformLink {
     pub direct_url: String,
     #[serde(default)]
     pub organization_id: Option<String>,
@@ -55,25 +55,25 @@ pub struct PowerPlatformLink {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DualWriteDetail {
+pub(crate) struct DualWriteDetail {
     #[serde(default)]
     pub legal_entity_mappings: Vec<LegalEntityMapping>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct LegalEntityMapping {
+pub(crate) struct LegalEntityMapping {
     pub ax_legal_entity: String,
 }
 
 impl ConnectionSet {
-    pub fn environment(&self, target_type: &str) -> Option<&Environment> {
+    pub(crate) fn environment(&self, target_type: &str) -> Option<&Environment> {
         self.environments
             .iter()
             .find(|e| e.target_type.eq_ignore_ascii_case(target_type))
     }
 
-    pub fn legal_entities(&self) -> Vec<String> {
+    pub(crate) fn legal_entities(&self) -> Vec<String> {
         let mut les: Vec<String> = self
             .dual_write_detail
             .iter()
@@ -86,7 +86,7 @@ impl ConnectionSet {
     }
 }
 
-pub fn environment_type(s: &str) -> Option<EnvironmentType> {
+pub(crate) fn environment_type(s: &str) -> Option<EnvironmentType> {
     Some(match s.to_ascii_lowercase().as_str() {
         "production" => EnvironmentType::Production,
         "sandbox" => EnvironmentType::Sandbox,
@@ -96,7 +96,7 @@ pub fn environment_type(s: &str) -> Option<EnvironmentType> {
 }
 
 /// An organization reference from a URL and an optional GUID, or why it is unusable.
-pub fn org_ref(direct_url: &str, id: Option<&str>) -> Result<OrgRef, String> {
+pub(crate) fn org_ref(direct_url: &str, id: Option<&str>) -> Result<OrgRef, String> {
     let url = Url::parse(direct_url)
         .map_err(|e| format!("directUrl `{direct_url}` is not a URL: {e}"))?;
     let organization_id = match id {
@@ -120,7 +120,7 @@ fn seg(s: &str) -> String {
 }
 
 /// The connection set of the F&O environment, `None` when it was never linked.
-pub async fn find_connection_set(
+pub(crate) async fn find_connection_set(
     session: &Session,
     base: &Url,
     fo_url: &Url,
@@ -145,7 +145,7 @@ pub async fn find_connection_set(
     Ok(found)
 }
 
-pub async fn connection_set(
+pub(crate) async fn connection_set(
     session: &Session,
     base: &Url,
     name: &str,
@@ -158,7 +158,7 @@ pub async fn connection_set(
     Ok((typed, raw))
 }
 
-pub async fn maps(
+pub(crate) async fn maps(
     session: &Session,
     base: &Url,
     connection_id: &str,
@@ -202,7 +202,7 @@ fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
     })
 }
 
-pub async fn map_action(
+pub(crate) async fn map_action(
     session: &Session,
     base: &Url,
     connection_id: &str,
@@ -221,13 +221,13 @@ pub async fn map_action(
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestState {
+pub(crate) enum RequestState {
     Waiting,
     Completed,
     Error(String),
 }
 
-pub async fn status(
+pub(crate) async fn status(
     session: &Session,
     base: &Url,
     id: &str,
@@ -253,7 +253,7 @@ pub async fn status(
     }
 }
 
-pub fn reset_body(raw: &Value, set: &ConnectionSet, options: &ResetOptions) -> Value {
+pub(crate) fn reset_body(raw: &Value, set: &ConnectionSet, options: &ResetOptions) -> Value {
     let target = match options.target {
         ResetTarget::PowerPlatformLink => "PowerPlatformLink",
         ResetTarget::CurrentEnvironment => "CurrentEnvironment",
@@ -270,7 +270,7 @@ pub fn reset_body(raw: &Value, set: &ConnectionSet, options: &ResetOptions) -> V
     })
 }
 
-pub async fn reset(
+pub(crate) async fn reset(
     session: &Session,
     base: &Url,
     name: &str,
@@ -292,7 +292,7 @@ pub async fn reset(
     )
 }
 
-pub async fn set_legal_entities(
+pub(crate) async fn set_legal_entities(
     session: &Session,
     base: &Url,
     connection_id: &str,
@@ -308,7 +308,7 @@ pub async fn set_legal_entities(
     session.send(&req).await.map(|_| ())
 }
 
-pub async fn solutions(
+pub(crate) async fn solutions(
     session: &Session,
     base: &Url,
     connection_id: &str,
@@ -331,7 +331,7 @@ pub async fn solutions(
         })
 }
 
-pub async fn apply_solution(
+pub(crate) async fn apply_solution(
     session: &Session,
     base: &Url,
     connection_id: &str,

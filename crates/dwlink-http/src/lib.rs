@@ -16,23 +16,23 @@
 //! ```
 
 pub mod auth;
-pub mod batch;
+pub(crate) mod batch;
 pub mod client;
-pub mod dataverse;
+pub(crate) mod dataverse;
 pub mod device_code;
-pub mod dws;
+pub(crate) mod dws;
 pub mod fo;
 pub mod odata;
-pub mod picked;
+pub(crate) mod picked;
 mod read;
-pub mod reply;
+pub(crate) mod reply;
 pub mod request;
-pub mod retry;
-pub mod route;
-pub mod session;
-pub mod tables;
+pub(crate) mod retry;
+pub(crate) mod route;
+pub(crate) mod session;
+pub(crate) mod tables;
 mod task;
-pub mod throttle;
+pub(crate) mod throttle;
 mod write;
 
 use std::time::Duration;

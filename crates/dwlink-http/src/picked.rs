@@ -35,11 +35,11 @@ impl<'a> Cell<'a> {
 
 /// What `on_row` gets: the named columns in the order they were named, `None` where a row
 /// lacks one. An `Err` stops the parse and becomes its error message.
-pub type OnRow<'f> = dyn FnMut(&[Option<Cell<'_>>]) -> Result<(), String> + Send + 'f;
+pub(crate) type OnRow<'f> = dyn FnMut(&[Option<Cell<'_>>]) -> Result<(), String> + Send + 'f;
 
 /// Parses `{"value":[…], "@odata.nextLink": "…"}`, calling `on_row` for each row; returns the
 /// next link.
-pub fn parse(
+pub(crate) fn parse(
     body: &[u8],
     columns: &[&str],
     on_row: &mut OnRow<'_>,

@@ -179,7 +179,7 @@ async fn count_table(
 
 /// Keys and counted facts of one table, page by page. A row without a usable key is a bad
 /// reply, because a row we cannot name is a row we could neither back up nor delete.
-pub struct KeyCounter<'k> {
+pub(crate) struct KeyCounter<'k> {
     table: KeyTable,
     keys: &'k [&'k str],
     guid: bool,
@@ -187,7 +187,7 @@ pub struct KeyCounter<'k> {
 }
 
 impl<'k> KeyCounter<'k> {
-    pub fn new(def: &TableDef, entity_set: &str, keys: &'k [&'k str]) -> Self {
+    pub(crate) fn new(def: &TableDef, entity_set: &str, keys: &'k [&'k str]) -> Self {
         KeyCounter {
             table: KeyTable {
                 service: def.service,
@@ -204,7 +204,7 @@ impl<'k> KeyCounter<'k> {
     }
 
     /// A row's cells: `keys` then the fact column, as `for_each_picked_row` hands them over.
-    pub fn add(&mut self, cells: &[Option<Cell<'_>>]) -> Result<(), String> {
+    pub(crate) fn add(&mut self, cells: &[Option<Cell<'_>>]) -> Result<(), String> {
         let t = &mut self.table;
         let key = predicate(self.keys, cells, self.guid).ok_or_else(|| {
             format!(
@@ -233,14 +233,14 @@ impl<'k> KeyCounter<'k> {
         Ok(())
     }
 
-    pub fn finish(mut self) -> KeyTable {
+    pub(crate) fn finish(mut self) -> KeyTable {
         self.table.keys.sort_unstable();
         self.table
     }
 }
 
 /// URLs as `Url` prints them (lower-case host, trailing `/`), so they compare with config URLs.
-pub fn normalize_url(s: &str) -> String {
+pub(crate) fn normalize_url(s: &str) -> String {
     Url::parse(s)
         .map(|u| u.to_string())
         .unwrap_or_else(|_| s.to_string())

@@ -96,7 +96,7 @@ fn html_title(body: &[u8]) -> Option<String> {
 }
 
 /// At most `max` printable characters, with anything shaped like a bearer token removed.
-pub fn clean(s: &str, max: usize) -> String {
+pub(crate) fn clean(s: &str, max: usize) -> String {
     let printable: String = s
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -129,12 +129,16 @@ fn looks_like_token(w: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "-_.=+/".contains(c))
 }
 
-pub fn preview(body: &[u8]) -> String {
+pub(crate) fn preview(body: &[u8]) -> String {
     clean(&String::from_utf8_lossy(&body[..body.len().min(200)]), 80)
 }
 
 /// The service's own words from an error body: an OData error, an OAuth error, or a preview.
-pub fn error_message(headers: &HeaderMap, body: &[u8], over_cap: bool) -> (Option<String>, String) {
+pub(crate) fn error_message(
+    headers: &HeaderMap,
+    body: &[u8],
+    over_cap: bool,
+) -> (Option<String>, String) {
     let ct = content_type(headers).to_ascii_lowercase();
     if !over_cap {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {

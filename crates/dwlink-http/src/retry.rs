@@ -59,7 +59,7 @@ impl RetryPolicy {
 }
 
 /// `Retry-After` as seconds or an HTTP date; a date in the past means "now".
-pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs.min(3600)));

@@ -155,7 +155,7 @@ fn shorten(s: &str) -> String {
 }
 
 /// `http://` only to loopback: a token sent in clear text to anything else is a leak.
-pub fn check_scheme(url: &Url) -> Result<(), ProviderError> {
+pub(crate) fn check_scheme(url: &Url) -> Result<(), ProviderError> {
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback(url) => Ok(()),
@@ -171,7 +171,7 @@ pub fn check_scheme(url: &Url) -> Result<(), ProviderError> {
     }
 }
 
-pub use dwlink_core::model::identity::is_loopback;
+pub(crate) use dwlink_core::model::identity::is_loopback;
 
 #[cfg(test)]
 mod tests {

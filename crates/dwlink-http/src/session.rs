@@ -12,7 +12,7 @@ use super::request::ApiRequest;
 use dwlink_core::link::error::{Api, ProviderError};
 
 /// The management service's resource for user tokens (public client of the Data Integrator).
-pub const DUAL_WRITE_USER_SCOPE: &str = "https://IntegratorApp.com/.default";
+pub(crate) const DUAL_WRITE_USER_SCOPE: &str = "https://IntegratorApp.com/.default";
 
 /// Cheap to clone (shared client, limiter and token cache): a page fetched ahead runs as its
 /// own task with its own handle.

@@ -5,18 +5,18 @@ use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::model::key_tables::{self, KEY_TABLES};
 use dwlink_core::model::live::Service;
 
-pub use dwlink_core::model::key_tables::{
+pub(crate) use dwlink_core::model::key_tables::{
     KeyTableDef as TableDef, KEY_TABLES as TABLES, RUNTIME_CONFIGURATION, RUNTIME_PRIMARY_ID,
 };
 
-pub fn api(def: &TableDef) -> Api {
+pub(crate) fn api(def: &TableDef) -> Api {
     match def.service {
         Service::FinanceOperations => Api::FinanceOperations,
         Service::Dataverse => Api::Dataverse,
     }
 }
 
-pub fn table_def(table: &str) -> Result<&'static TableDef, ProviderError> {
+pub(crate) fn table_def(table: &str) -> Result<&'static TableDef, ProviderError> {
     key_tables::by_table(table).ok_or_else(|| ProviderError::Setup {
         message: format!("`{table}` is not a dual-write key table dwlink knows"),
         help: format!(

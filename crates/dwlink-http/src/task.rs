@@ -7,16 +7,22 @@ use tokio_util::task::AbortOnDropHandle;
 
 use dwlink_core::link::error::{Api, ProviderError};
 
-pub struct Task<T>(AbortOnDropHandle<Result<T, ProviderError>>);
+pub(crate) struct Task<T>(AbortOnDropHandle<Result<T, ProviderError>>);
 
 impl<T: Send + 'static> Task<T> {
-    pub fn spawn(work: impl Future<Output = Result<T, ProviderError>> + Send + 'static) -> Self {
+    pub(crate) fn spawn(
+        work: impl Future<Output = Result<T, ProviderError>> + Send + 'static,
+    ) -> Self {
         Task(AbortOnDropHandle::new(tokio::spawn(work)))
     }
 
     /// The task's result; a panic in it is a panic here. `url` names the work if the runtime
     /// shut down under it.
-    pub async fn join(self, api: Api, url: impl FnOnce() -> String) -> Result<T, ProviderError> {
+    pub(crate) async fn join(
+        self,
+        api: Api,
+        url: impl FnOnce() -> String,
+    ) -> Result<T, ProviderError> {
         match self.0.await {
             Ok(result) => result,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

@@ -31,12 +31,17 @@ impl RowPages for Pages<'_> {
 
 /// The services' most requests in one `$batch` (Dataverse documents 1,000; F&O's OData takes
 /// the same); a larger change set would be refused whole.
-pub const MAX_BATCH: usize = 1000;
+pub(crate) const MAX_BATCH: usize = 1000;
 
 /// One row's URL in a change set: the service base (a parsed URL ending in `/`), the encoded
 /// entity set and key predicate, and F&O's `cross-company=true`, concatenated: the URL
 /// `fo::entity_url` and `url_with_query` build, without parsing it again for each of 1,000 rows.
-pub fn change_set_url(base: &Url, service: Service, entity_set: &str, predicate: &str) -> String {
+pub(crate) fn change_set_url(
+    base: &Url,
+    service: Service,
+    entity_set: &str,
+    predicate: &str,
+) -> String {
     let query = match service {
         Service::FinanceOperations => "?cross-company=true",
         Service::Dataverse => "",

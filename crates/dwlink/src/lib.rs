@@ -3,4 +3,4 @@
 //! through one [`render::shell::Shell`] (the shell), which tests build over an in-memory writer.
 
 pub mod cli;
-pub mod render;
+pub(crate) mod render;

@@ -18,7 +18,7 @@ mod hook {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
 
-    pub const ENV: &str = "DWLINK_TEST_CRASH_AT";
+    pub(super) const ENV: &str = "DWLINK_TEST_CRASH_AT";
 
     struct Target {
         point: String,

@@ -21,29 +21,29 @@ use dwlink_core::plan::{ActionKind, Plan};
 use dwlink_testkit::{Call, Effect, FakeLink};
 
 /// A state directory (`.dwlink`) of its own, removed when the test ends.
-pub struct StateDir(PathBuf);
+pub(crate) struct StateDir(PathBuf);
 
 impl StateDir {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = std::env::temp_dir().join(format!("dwlink-core-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         StateDir(dir)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 
-    pub fn journal_dir(&self) -> PathBuf {
+    pub(crate) fn journal_dir(&self) -> PathBuf {
         self.0.join("journal")
     }
 
     /// Complete backups only: a `.partial` file is not a backup.
-    pub fn backups(&self) -> Vec<PathBuf> {
+    pub(crate) fn backups(&self) -> Vec<PathBuf> {
         files(&self.0.join("backups"), ".json")
     }
 
-    pub fn partial_backups(&self) -> Vec<PathBuf> {
+    pub(crate) fn partial_backups(&self) -> Vec<PathBuf> {
         files(&self.0.join("backups"), ".partial")
     }
 }
@@ -69,14 +69,14 @@ fn files(dir: &Path, suffix: &str) -> Vec<PathBuf> {
 
 /// Read live state and plan from it through the steps the executor will use, as `dwlink apply`
 /// does (the read also primes the steps' cache of connection and map ids).
-pub async fn plan(fake: &FakeLink, desired: &Desired) -> (Steps<FakeLink>, Plan) {
+pub(crate) async fn plan(fake: &FakeLink, desired: &Desired) -> (Steps<FakeLink>, Plan) {
     let steps = Steps::new(fake.clone(), desired.clone());
     let live = steps.read_live().await.expect("the fake reads");
     let plan = Plan::make(desired, &live);
     (steps, plan)
 }
 
-pub async fn execute(
+pub(crate) async fn execute(
     steps: &Steps<FakeLink>,
     plan: &Plan,
     dir: &StateDir,
@@ -94,7 +94,7 @@ pub async fn execute(
 }
 
 /// Plan and execute without interruption.
-pub async fn apply(
+pub(crate) async fn apply(
     fake: &FakeLink,
     desired: &Desired,
     dir: &StateDir,
@@ -102,7 +102,7 @@ pub async fn apply(
     apply_with(fake, desired, dir, &|_| {}).await
 }
 
-pub async fn apply_with(
+pub(crate) async fn apply_with(
     fake: &FakeLink,
     desired: &Desired,
     dir: &StateDir,
@@ -115,7 +115,7 @@ pub async fn apply_with(
 
 /// The next `dwlink apply` after an unfinished one: a fresh plan from live state with the
 /// unfinished apply's remaining intent merged in, then executed. `Err` when the merge refuses.
-pub async fn resume(
+pub(crate) async fn resume(
     fake: &FakeLink,
     desired: &Desired,
     dir: &StateDir,
@@ -133,19 +133,19 @@ pub async fn resume(
     Ok((fresh, result))
 }
 
-pub fn kinds(plan: &Plan) -> Vec<ActionKind> {
+pub(crate) fn kinds(plan: &Plan) -> Vec<ActionKind> {
     plan.actions.iter().map(|a| a.action.kind()).collect()
 }
 
 /// Index of the first step of `kind`.
-pub fn step_of(plan: &Plan, kind: ActionKind) -> usize {
+pub(crate) fn step_of(plan: &Plan, kind: ActionKind) -> usize {
     plan.actions
         .iter()
         .position(|a| a.action.kind() == kind)
         .unwrap_or_else(|| panic!("the plan has no {} step", kind.name()))
 }
 
-pub fn journal_of(result: &Result<Outcome, ApplyError>) -> Vec<Entry> {
+pub(crate) fn journal_of(result: &Result<Outcome, ApplyError>) -> Vec<Entry> {
     let path = match result {
         Ok(o) => &o.journal,
         Err(ApplyError::Failed { journal, .. } | ApplyError::Interrupted { journal, .. }) => {
@@ -157,12 +157,12 @@ pub fn journal_of(result: &Result<Outcome, ApplyError>) -> Vec<Entry> {
 }
 
 /// `(event, step)` of each journal line, the shape the tests compare.
-pub fn events(entries: &[Entry]) -> Vec<(Event, Option<usize>)> {
+pub(crate) fn events(entries: &[Entry]) -> Vec<(Event, Option<usize>)> {
     entries.iter().map(|e| (e.event, e.step)).collect()
 }
 
 /// The step a failed apply stopped at.
-pub fn failed_step(result: &Result<Outcome, ApplyError>) -> (usize, &Problem) {
+pub(crate) fn failed_step(result: &Result<Outcome, ApplyError>) -> (usize, &Problem) {
     match result {
         Err(ApplyError::Failed { step, problem, .. }) => (*step, problem),
         other => panic!("expected a failed step, got {other:?}"),
@@ -170,7 +170,7 @@ pub fn failed_step(result: &Result<Outcome, ApplyError>) -> (usize, &Problem) {
 }
 
 /// Keys per table the engine asked to delete, over every `DeleteRows` call, sorted.
-pub fn delete_requests(calls: &[Call]) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn delete_requests(calls: &[Call]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for c in calls {
         if let Call::DeleteRows { table, keys } = c {
@@ -184,7 +184,7 @@ pub fn delete_requests(calls: &[Call]) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Keys per table that a delete actually removed, over every effect, sorted.
-pub fn deleted(effects: &[Effect]) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn deleted(effects: &[Effect]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for e in effects {
         if let Effect::RowsDeleted { table, keys } = e {
@@ -198,7 +198,7 @@ pub fn deleted(effects: &[Effect]) -> BTreeMap<String, Vec<String>> {
 }
 
 /// The effects with each delete's keys sorted, to compare with keys as a read reports them.
-pub fn with_sorted_keys(effects: Vec<Effect>) -> Vec<Effect> {
+pub(crate) fn with_sorted_keys(effects: Vec<Effect>) -> Vec<Effect> {
     effects
         .into_iter()
         .map(|e| match e {
@@ -212,7 +212,7 @@ pub fn with_sorted_keys(effects: Vec<Effect>) -> Vec<Effect> {
 }
 
 /// Dual-write keys of every key table, as a read reports them now.
-pub fn all_keys(fake: &FakeLink) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn all_keys(fake: &FakeLink) -> BTreeMap<String, Vec<String>> {
     fake.state()
         .key_tables
         .iter()
@@ -222,7 +222,7 @@ pub fn all_keys(fake: &FakeLink) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Keys per table held by a backup file, computed the way the executor computes them.
-pub fn backup_keys(fake: &FakeLink, path: &Path) -> BTreeMap<String, Vec<String>> {
+pub(crate) fn backup_keys(fake: &FakeLink, path: &Path) -> BTreeMap<String, Vec<String>> {
     let b = backup::read(path).expect("a complete backup");
     b.tables
         .iter()
@@ -246,7 +246,7 @@ pub fn backup_keys(fake: &FakeLink, path: &Path) -> BTreeMap<String, Vec<String>
         .collect()
 }
 
-pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+pub(crate) fn sorted(mut v: Vec<String>) -> Vec<String> {
     v.sort();
     v
 }

@@ -8,16 +8,16 @@ use super::Req;
 use crate::server::{dispatch_read, dispatch_write, App, Service};
 
 /// OData's limit on requests in one batch (Dataverse documents 1,000).
-pub const MAX_REQUESTS: usize = 1000;
+pub(crate) const MAX_REQUESTS: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Part {
+pub(crate) struct Part {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Part {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -26,7 +26,7 @@ impl Part {
 }
 
 /// The `boundary` parameter of a multipart content type.
-pub fn boundary(content_type: &str) -> Option<String> {
+pub(crate) fn boundary(content_type: &str) -> Option<String> {
     let (mime, params) = content_type.split_once(';')?;
     if !mime.trim().eq_ignore_ascii_case("multipart/mixed") {
         return None;
@@ -68,7 +68,7 @@ fn header_lines(head: &[u8]) -> Vec<(String, String)> {
 }
 
 /// The parts of a multipart body.
-pub fn split(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
+pub(crate) fn split(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
     let delim = format!("--{boundary}");
     let d = delim.as_bytes();
     let mut at = find(body, d, 0).ok_or("the body does not contain the multipart boundary")?;
@@ -101,7 +101,7 @@ pub fn split(body: &[u8], boundary: &str) -> Result<Vec<Part>, String> {
 }
 
 /// An `application/http` part as method, target, headers and body.
-pub fn parse_http(part: &[u8]) -> Result<(Method, String, HeaderMap, Vec<u8>), String> {
+pub(crate) fn parse_http(part: &[u8]) -> Result<(Method, String, HeaderMap, Vec<u8>), String> {
     let (head, body) = head_body(part);
     let text = String::from_utf8_lossy(head);
     let mut lines = text.lines();
@@ -191,7 +191,7 @@ fn multipart(boundary: &str, parts: &[Vec<u8>]) -> Vec<u8> {
 type Inner = (Option<String>, Method, String, HeaderMap, Vec<u8>);
 
 /// Run a whole `$batch` under one write lock.
-pub fn run(
+pub(crate) fn run(
     app: &App,
     service: Service,
     host: &str,

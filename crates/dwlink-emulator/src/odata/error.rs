@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
@@ -15,7 +15,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub fn json(status: StatusCode, body: Value) -> Self {
+    pub(crate) fn json(status: StatusCode, body: Value) -> Self {
         Reply {
             status,
             headers: Vec::new(),
@@ -24,11 +24,11 @@ impl Reply {
         }
     }
 
-    pub fn ok(body: Value) -> Self {
+    pub(crate) fn ok(body: Value) -> Self {
         Reply::json(StatusCode::OK, body)
     }
 
-    pub fn empty(status: StatusCode) -> Self {
+    pub(crate) fn empty(status: StatusCode) -> Self {
         Reply {
             status,
             headers: Vec::new(),
@@ -37,7 +37,7 @@ impl Reply {
         }
     }
 
-    pub fn raw(status: StatusCode, content_type: &str, bytes: Vec<u8>) -> Self {
+    pub(crate) fn raw(status: StatusCode, content_type: &str, bytes: Vec<u8>) -> Self {
         Reply {
             status,
             headers: Vec::new(),
@@ -47,23 +47,23 @@ impl Reply {
     }
 
     /// The OData error body: `{"error":{"code","message"}}`.
-    pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
         Reply::json(
             status,
             json!({"error": {"code": code, "message": message.into()}}),
         )
     }
 
-    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.to_string(), value.into()));
         self
     }
 
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         self.status.is_success()
     }
 
-    pub fn body_bytes(&self) -> Vec<u8> {
+    pub(crate) fn body_bytes(&self) -> Vec<u8> {
         if let Some((_, b)) = &self.raw {
             return b.clone();
         }
@@ -75,7 +75,7 @@ impl Reply {
 }
 
 impl Reply {
-    pub fn content_type(&self) -> Option<String> {
+    pub(crate) fn content_type(&self) -> Option<String> {
         match (&self.raw, &self.body) {
             (Some((ct, _)), _) => Some(ct.clone()),
             (None, Some(_)) => Some(JSON.into()),
@@ -85,13 +85,13 @@ impl Reply {
 }
 
 /// The content type of every JSON reply.
-pub const JSON: &str = "application/json; odata.metadata=minimal";
+pub(crate) const JSON: &str = "application/json; odata.metadata=minimal";
 
-pub fn bad_request(message: impl Into<String>) -> Reply {
+pub(crate) fn bad_request(message: impl Into<String>) -> Reply {
     Reply::error(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
-pub fn not_found(message: impl Into<String>) -> Reply {
+pub(crate) fn not_found(message: impl Into<String>) -> Reply {
     Reply::error(StatusCode::NOT_FOUND, "NotFound", message)
 }
 

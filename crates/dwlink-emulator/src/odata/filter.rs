@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expr {
+pub(crate) enum Expr {
     Or(Box<Expr>, Box<Expr>),
     And(Box<Expr>, Box<Expr>),
     Not(Box<Expr>),
@@ -15,7 +15,7 @@ pub enum Expr {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub(crate) enum Op {
     Eq,
     Ne,
     Gt,
@@ -25,7 +25,7 @@ pub enum Op {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Operand {
+pub(crate) enum Operand {
     Prop(String),
     Lit(Value),
 }
@@ -131,7 +131,7 @@ struct Parser {
     depth: usize,
 }
 
-pub fn parse(input: &str) -> Result<Expr, String> {
+pub(crate) fn parse(input: &str) -> Result<Expr, String> {
     let toks = tokenize(input)?;
     if toks.is_empty() {
         return Err("empty $filter".into());
@@ -269,7 +269,7 @@ impl Parser {
 
 impl Expr {
     /// Every property the expression reads, to reject unknown ones as the services do.
-    pub fn properties(&self) -> Vec<&str> {
+    pub(crate) fn properties(&self) -> Vec<&str> {
         let mut out = Vec::new();
         self.walk(&mut out);
         out
@@ -295,7 +295,7 @@ impl Expr {
         }
     }
 
-    pub fn eval(&self, row: &Map<String, Value>) -> bool {
+    pub(crate) fn eval(&self, row: &Map<String, Value>) -> bool {
         match self {
             Expr::Or(a, b) => a.eval(row) || b.eval(row),
             Expr::And(a, b) => a.eval(row) && b.eval(row),

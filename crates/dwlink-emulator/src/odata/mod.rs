@@ -1,10 +1,10 @@
 //! OData v4 over the store: the request shape shared by HTTP handlers and `$batch`, and CRUD on
 //! one key table (F&O and Dataverse sets differ only in name, key and page limit).
 
-pub mod batch;
-pub mod error;
-pub mod filter;
-pub mod query;
+pub(crate) mod batch;
+pub(crate) mod error;
+pub(crate) mod filter;
+pub(crate) mod query;
 
 use axum::http::{HeaderMap, Method, StatusCode};
 use serde_json::{Map, Value};
@@ -15,10 +15,10 @@ use error::{bad_request, not_found, Reply};
 use query::{check_columns, entity, etag, parse_key, parse_query, PageRequest};
 
 /// Page size when the client states none (both services).
-pub const DEFAULT_PAGE: usize = 5_000;
+pub(crate) const DEFAULT_PAGE: usize = 5_000;
 
 /// One request as the sync handlers see it, from HTTP or from a `$batch` part.
-pub struct Req<'a> {
+pub(crate) struct Req<'a> {
     pub method: Method,
     /// Path after the service root, e.g. `DualWriteProjectConfigurations('x')`.
     pub path: &'a str,
@@ -30,16 +30,16 @@ pub struct Req<'a> {
 }
 
 impl Req<'_> {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    pub fn is_read(&self) -> bool {
+    pub(crate) fn is_read(&self) -> bool {
         self.method == Method::GET || self.method == Method::HEAD
     }
 
     /// The body as a JSON object, with 415/400 for the wrong content type or bad JSON.
-    pub fn json_object(&self) -> Result<Map<String, Value>, Reply> {
+    pub(crate) fn json_object(&self) -> Result<Map<String, Value>, Reply> {
         let ct = self.header("content-type").unwrap_or("");
         if !ct.to_ascii_lowercase().starts_with("application/json") {
             return Err(Reply::error(
@@ -57,7 +57,7 @@ impl Req<'_> {
 }
 
 /// `%XX` escapes of a URL path decoded (lossy on invalid UTF-8, never failing).
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -79,7 +79,7 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 /// `Set`, `Set(key)` → name and the text between the parentheses.
-pub fn split_segment(path: &str) -> Result<(&str, Option<&str>), Reply> {
+pub(crate) fn split_segment(path: &str) -> Result<(&str, Option<&str>), Reply> {
     let path = path.trim_end_matches('/');
     match path.find('(') {
         None => Ok((path, None)),
@@ -121,7 +121,7 @@ fn key_literal(table: &Table, fields: &Map<String, Value>) -> String {
 }
 
 /// GET on a key table: the collection or one entity.
-pub fn read_table(table: &Table, req: &Req, key: Option<&str>, max_page: usize) -> Reply {
+pub(crate) fn read_table(table: &Table, req: &Req, key: Option<&str>, max_page: usize) -> Reply {
     let q = match parse_query(req.query) {
         Ok(q) => q,
         Err(r) => return r,
@@ -160,7 +160,7 @@ pub fn read_table(table: &Table, req: &Req, key: Option<&str>, max_page: usize) 
 }
 
 /// POST/PATCH/DELETE on a key table. Returns the reply and whether the table changed.
-pub fn write_table(table: &mut Table, req: &Req, key: Option<&str>) -> (Reply, bool) {
+pub(crate) fn write_table(table: &mut Table, req: &Req, key: Option<&str>) -> (Reply, bool) {
     match write_inner(table, req, key) {
         Ok(r) => (r, true),
         Err(r) => (r, false),

@@ -10,7 +10,7 @@ use super::filter::{self, Expr};
 use crate::table::{Cursor, Row, RowRef};
 
 #[derive(Debug, Default)]
-pub struct Query {
+pub(crate) struct Query {
     pub select: Option<Vec<String>>,
     pub filter: Option<Expr>,
     pub top: Option<usize>,
@@ -20,7 +20,7 @@ pub struct Query {
     pub carried: Vec<(String, String)>,
 }
 
-pub fn parse_query(qs: Option<&str>) -> Result<Query, Reply> {
+pub(crate) fn parse_query(qs: Option<&str>) -> Result<Query, Reply> {
     let mut q = Query::default();
     for (k, v) in url::form_urlencoded::parse(qs.unwrap_or("").as_bytes()) {
         let (k, v) = (k.into_owned(), v.into_owned());
@@ -78,7 +78,7 @@ pub fn parse_query(qs: Option<&str>) -> Result<Query, Reply> {
 }
 
 /// Reject properties the entity set does not have, as the services do.
-pub fn check_columns(q: &Query, columns: &[&str]) -> Result<(), Reply> {
+pub(crate) fn check_columns(q: &Query, columns: &[&str]) -> Result<(), Reply> {
     let known = |p: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(p));
     if let Some(sel) = &q.select {
         if let Some(bad) = sel.iter().find(|s| !known(s)) {
@@ -99,7 +99,7 @@ pub fn check_columns(q: &Query, columns: &[&str]) -> Result<(), Reply> {
 
 /// Whether `Accept` asks for OData's "no metadata" level: no control information but
 /// `@odata.nextLink` and `@odata.count`.
-pub fn no_metadata(accept: Option<&str>) -> bool {
+pub(crate) fn no_metadata(accept: Option<&str>) -> bool {
     accept.unwrap_or("").split([',', ';']).any(|p| {
         p.split_once('=').is_some_and(|(k, v)| {
             k.trim().eq_ignore_ascii_case("odata.metadata") && v.trim().eq_ignore_ascii_case("none")
@@ -108,7 +108,7 @@ pub fn no_metadata(accept: Option<&str>) -> bool {
 }
 
 /// `Prefer` header values: `(maxpagesize, return=representation)`.
-pub fn prefer(header: Option<&str>) -> (Option<usize>, bool) {
+pub(crate) fn prefer(header: Option<&str>) -> (Option<usize>, bool) {
     let mut page = None;
     let mut repr = false;
     for p in header.unwrap_or("").split(',').map(str::trim) {
@@ -122,7 +122,7 @@ pub fn prefer(header: Option<&str>) -> (Option<usize>, bool) {
 }
 
 /// The values of `('v')`, `(guid)`, `(42)` or `(K1='a',K2='b')`, in order, with their names.
-pub fn parse_key(inner: &str) -> Result<Vec<(Option<String>, String)>, String> {
+pub(crate) fn parse_key(inner: &str) -> Result<Vec<(Option<String>, String)>, String> {
     let mut out = Vec::new();
     let b = inner.as_bytes();
     let mut i = 0;
@@ -198,7 +198,7 @@ fn find_unquoted(s: &str, ch: char) -> Option<usize> {
 }
 
 /// Order the key's values as `columns`; unnamed only for single keys.
-pub fn key_values(
+pub(crate) fn key_values(
     parsed: Vec<(Option<String>, String)>,
     columns: &[&str],
 ) -> Result<Vec<String>, String> {
@@ -223,7 +223,7 @@ pub fn key_values(
     Ok(out)
 }
 
-pub fn encode_cursor(c: &Cursor) -> String {
+pub(crate) fn encode_cursor(c: &Cursor) -> String {
     match c {
         Cursor::Gen(i) => format!("g{i}"),
         Cursor::Key(k) => format!(
@@ -233,7 +233,7 @@ pub fn encode_cursor(c: &Cursor) -> String {
     }
 }
 
-pub fn decode_cursor(s: &str) -> Option<Cursor> {
+pub(crate) fn decode_cursor(s: &str) -> Option<Cursor> {
     if let Some(n) = s.strip_prefix('g') {
         return n.parse().ok().map(Cursor::Gen);
     }
@@ -249,7 +249,7 @@ pub fn decode_cursor(s: &str) -> Option<Cursor> {
 }
 
 /// A row as an entity: `$select` applied, `@odata.etag` added.
-pub fn entity(row: &Row, select: Option<&[String]>) -> Value {
+pub(crate) fn entity(row: &Row, select: Option<&[String]>) -> Value {
     let row = RowRef::Stored(row);
     serde_json::to_value(Entity {
         row: &row,
@@ -290,11 +290,11 @@ impl Serialize for Etag {
     }
 }
 
-pub fn etag(n: u64) -> String {
+pub(crate) fn etag(n: u64) -> String {
     format!("W/\"{n}\"")
 }
 
-pub struct PageRequest<'a> {
+pub(crate) struct PageRequest<'a> {
     /// Absolute URL of the collection, for `@odata.nextLink`.
     pub self_url: &'a str,
     pub context: &'a str,
@@ -308,7 +308,7 @@ pub struct PageRequest<'a> {
 type Rows<'a> = Box<dyn Iterator<Item = (Cursor, RowRef<'a>)> + 'a>;
 
 /// One page of a collection. `rows(after)` lists the rows after a cursor.
-pub fn page<'a>(
+pub(crate) fn page<'a>(
     q: &Query,
     req: &PageRequest<'_>,
     rows: &dyn Fn(Option<&Cursor>) -> Rows<'a>,

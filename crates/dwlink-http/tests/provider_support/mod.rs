@@ -18,17 +18,17 @@ use serde_json::{json, Value};
 use url::Url;
 use uuid::Uuid;
 
-pub const SECRET_ENV: &str = "DWLINK_TEST_CLIENT_SECRET";
-pub const SECRET: &str = "super-secret-value-never-print";
-pub const ORG: &str = "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10";
-pub const TOKEN_PREFIX: &str = "tok-do-not-print-";
+pub(crate) const SECRET_ENV: &str = "DWLINK_TEST_CLIENT_SECRET";
+pub(crate) const SECRET: &str = "super-secret-value-never-print";
+pub(crate) const ORG: &str = "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10";
+pub(crate) const TOKEN_PREFIX: &str = "tok-do-not-print-";
 
-pub fn set_secret() {
+pub(crate) fn set_secret() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| std::env::set_var(SECRET_ENV, SECRET));
 }
 
-pub fn desired(dws_auth: DualWriteAuth) -> Desired {
+pub(crate) fn desired(dws_auth: DualWriteAuth) -> Desired {
     set_secret();
     let u = |s: &str| Url::parse(s).unwrap();
     Desired {
@@ -67,7 +67,7 @@ pub fn desired(dws_auth: DualWriteAuth) -> Desired {
 }
 
 /// Emulator routing with retries fast enough for tests.
-pub fn settings(addr: &str) -> ProviderSettings {
+pub(crate) fn settings(addr: &str) -> ProviderSettings {
     let mut s = ProviderSettings::emulator(&Url::parse(addr).unwrap(), false, None).unwrap();
     s.client.retry.base_delay = Duration::from_millis(5);
     s.client.retry.max_delay = Duration::from_millis(50);
@@ -76,29 +76,29 @@ pub fn settings(addr: &str) -> ProviderSettings {
     s
 }
 
-pub fn provider(addr: &str) -> HttpProvider {
+pub(crate) fn provider(addr: &str) -> HttpProvider {
     HttpProvider::new(&desired(DualWriteAuth::ClientCredentials), settings(addr)).unwrap()
 }
 
 /// Every error must be free of the client secret and of every token the fake issued.
-pub fn assert_no_secrets(e: &dyn std::fmt::Debug, shown: &str) {
+pub(crate) fn assert_no_secrets(e: &dyn std::fmt::Debug, shown: &str) {
     let all = format!("{e:?} {shown}");
     assert!(!all.contains(SECRET), "secret leaked: {all}");
     assert!(!all.contains(TOKEN_PREFIX), "token leaked: {all}");
 }
 
-pub struct Req {
+pub(crate) struct Req {
     pub method: Method,
     pub path: String,
     pub query: String,
     pub bearer: Option<String>,
 }
 
-pub type Override = Arc<dyn Fn(&Req, &Fake) -> Option<Response> + Send + Sync>;
+pub(crate) type Override = Arc<dyn Fn(&Req, &Fake) -> Option<Response> + Send + Sync>;
 
 /// A small, well-behaved world (never linked, empty tables) unless `over` answers first.
 #[derive(Clone)]
-pub struct Fake {
+pub(crate) struct Fake {
     pub tokens_issued: Arc<AtomicUsize>,
     /// When each token (1-based) was issued.
     pub issued_at: Arc<Mutex<Vec<std::time::Instant>>>,
@@ -108,12 +108,12 @@ pub struct Fake {
 }
 
 impl Fake {
-    pub fn token(&self, n: usize) -> String {
+    pub(crate) fn token(&self, n: usize) -> String {
         format!("{TOKEN_PREFIX}{n}")
     }
 
     /// Whether `bearer` is a token this fake issued less than `ttl` ago.
-    pub fn valid(&self, bearer: Option<&str>, ttl: Duration) -> bool {
+    pub(crate) fn valid(&self, bearer: Option<&str>, ttl: Duration) -> bool {
         let Some(n) = bearer
             .and_then(|b| b.strip_prefix(TOKEN_PREFIX))
             .and_then(|n| n.parse::<usize>().ok())
@@ -156,7 +156,7 @@ impl Fake {
     }
 }
 
-pub async fn serve_fake(
+pub(crate) async fn serve_fake(
     token_ttl: u64,
     over: impl Fn(&Req, &Fake) -> Option<Response> + Send + Sync + 'static,
 ) -> (String, Fake) {
@@ -193,7 +193,7 @@ pub async fn serve_fake(
     (format!("http://{addr}"), fake)
 }
 
-pub fn status(code: u16, ct: &str, body: impl Into<Body>) -> Response {
+pub(crate) fn status(code: u16, ct: &str, body: impl Into<Body>) -> Response {
     Response::builder()
         .status(StatusCode::from_u16(code).unwrap())
         .header("content-type", ct)
@@ -203,7 +203,7 @@ pub fn status(code: u16, ct: &str, body: impl Into<Body>) -> Response {
 
 /// A raw TCP server: token requests get a token; every other request gets `reply` verbatim
 /// and the connection is closed (truncated bodies, broken framing).
-pub async fn serve_raw(reply: &'static str) -> String {
+pub(crate) async fn serve_raw(reply: &'static str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();

@@ -18,12 +18,12 @@ use dwlink_http::request::ApiRequest;
 use dwlink_http::{fo, HttpProvider, ProviderSettings};
 
 /// The service's most requests per `$batch` (Dataverse and our emulator: 1,000).
-pub const MAX_PER_BATCH: usize = 1000;
+pub(crate) const MAX_PER_BATCH: usize = 1000;
 /// Service protection: concurrent requests per user.
-pub const MAX_IN_FLIGHT: usize = 52;
+pub(crate) const MAX_IN_FLIGHT: usize = 52;
 
 #[derive(Debug, Clone, Copy)]
-pub struct World {
+pub(crate) struct World {
     pub fo_rows: usize,
     pub dv_rows: usize,
     pub latency_ms: u64,
@@ -33,7 +33,7 @@ pub struct World {
 
 impl World {
     /// Round trips the clear needs at least: every table in change sets of at most 1,000.
-    pub fn requests(&self, per_request: usize) -> usize {
+    pub(crate) fn requests(&self, per_request: usize) -> usize {
         self.fo_rows.div_ceil(per_request) + self.dv_rows.div_ceil(per_request)
     }
 
@@ -47,7 +47,7 @@ impl World {
     ///
     /// Emulator CPU time (parsing 1,000-part change sets) is counted as 0: the bound is what
     /// latency and budget alone impose.
-    pub fn bound(&self, per_request: usize) -> Duration {
+    pub(crate) fn bound(&self, per_request: usize) -> Duration {
         let r = self.requests(per_request) as u32;
         let latency = Duration::from_millis(self.latency_ms);
         let by_budget = latency + Duration::from_secs((r.div_ceil(self.rate) - 1) as u64);
@@ -92,7 +92,7 @@ async fn fresh_window() {
 }
 
 /// dwlink's clear: both tables at once, each in `$batch` change sets, several in flight.
-pub async fn dwlink(world: World, desired: &Desired) -> Duration {
+pub(crate) async fn dwlink(world: World, desired: &Desired) -> Duration {
     let emu = world.spawn().await;
     let provider = HttpProvider::new(desired, settings(&emu)).expect("provider");
     let tables = keys(&provider, desired).await;
@@ -115,7 +115,7 @@ pub async fn dwlink(world: World, desired: &Desired) -> Duration {
 
 /// The naive baseline: one DELETE request per row, through the same client (same limiter,
 /// retries and concurrency bound `in_flight`).
-pub async fn naive(world: World, desired: &Desired, in_flight: usize) -> Duration {
+pub(crate) async fn naive(world: World, desired: &Desired, in_flight: usize) -> Duration {
     let emu = world.spawn().await;
     let s = settings(&emu);
     let provider = HttpProvider::new(desired, s.clone()).expect("provider");

@@ -7,16 +7,16 @@ use std::process::{Command, Stdio};
 
 use super::{measure, Measured};
 
-pub const MAPS: usize = 500;
-pub const PROJECTS: usize = 500;
-pub const FIELDS: usize = 20_000;
-pub const RUNTIME: usize = 2_000;
+pub(crate) const MAPS: usize = 500;
+pub(crate) const PROJECTS: usize = 500;
+pub(crate) const FIELDS: usize = 20_000;
+pub(crate) const RUNTIME: usize = 2_000;
 const RUNS: usize = 7;
 /// Page sizes the client asks for (and the services grant): F&O 10,000, Dataverse 5,000.
 const FO_PAGE: usize = 10_000;
 const DV_PAGE: usize = 5_000;
 
-pub struct PlanResult {
+pub(crate) struct PlanResult {
     pub latency_ms: u64,
     pub chain: usize,
     pub bound_ms: f64,
@@ -28,7 +28,7 @@ pub struct PlanResult {
 
 /// The longest chain of dependent requests: a token, then each table's pages one after another
 /// (a nextLink is only known once its page arrives). Independent chains overlap.
-pub fn critical_path() -> (usize, [usize; 3]) {
+pub(crate) fn critical_path() -> (usize, [usize; 3]) {
     let fo_chain = 1 + FIELDS.div_ceil(FO_PAGE);
     let dv_chain = 1 + 1 + RUNTIME.div_ceil(DV_PAGE); // token, EntityDefinitions, pages
     let dws_chain = 1 + 1 + 1; // token, connection set, maps
@@ -38,7 +38,7 @@ pub fn critical_path() -> (usize, [usize; 3]) {
     )
 }
 
-pub fn run(bin: &Path, dir: &Path, latency_ms: u64) -> PlanResult {
+pub(crate) fn run(bin: &Path, dir: &Path, latency_ms: u64) -> PlanResult {
     let fixture = dir.join("plan-world.yaml");
     let config = dir.join("dwlink.yaml");
     std::fs::write(

@@ -6,7 +6,7 @@ use super::{measure, Measured};
 
 const RUNS: usize = 51;
 
-pub fn run(bin: &Path, dir: &Path, example: &Path) -> Measured {
+pub(crate) fn run(bin: &Path, dir: &Path, example: &Path) -> Measured {
     measure(RUNS, dir, bin, |cmd| {
         cmd.arg("validate").arg("-f").arg(example);
     })

@@ -51,7 +51,7 @@ fn refuse(ui: &mut Shell, p: Problem) -> Exit {
     Exit::Refused
 }
 
-pub fn run(args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     if args.plan.is_none() && !args.fleet.is_single() {
         return run_fleet(args, ui);
     }

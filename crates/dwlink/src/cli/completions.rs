@@ -14,7 +14,7 @@ pub struct Args {
     shell: TargetShell,
 }
 
-pub fn run(args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "dwlink", &mut buf);
     ui.out(&String::from_utf8_lossy(&buf));

@@ -64,7 +64,7 @@ fn parse_probability(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{s}` is not a probability between 0 and 1"))
 }
 
-pub fn run(args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let fixture = match &args.fixture {
         Some(f) => dwlink_core::fixture::load(f),
         None => dwlink_core::fixture::quickstart(),

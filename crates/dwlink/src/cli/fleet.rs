@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::path::PathBuf;
 
 use dwlink_core::diag::Problem;
-pub use dwlink_core::fleet::Row;
+pub(super) use dwlink_core::fleet::Row;
 use dwlink_core::fleet::{self, Shard};
 use dwlink_core::model::desired::Desired;
 use dwlink_core::plan::Plan;
@@ -14,7 +14,7 @@ use super::live::Route;
 use crate::render::plan_view::thousands;
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct FleetArgs {
+pub(super) struct FleetArgs {
     /// Config files or directories of them (default: dwlink.yaml). Repeat -f for a fleet.
     #[arg(short = 'f', long = "file", value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
@@ -29,17 +29,17 @@ pub struct FleetArgs {
 
 impl FleetArgs {
     /// One file named directly (or the default): the single-environment views apply.
-    pub fn is_single(&self) -> bool {
+    pub(super) fn is_single(&self) -> bool {
         self.shard.is_none() && self.files.len() <= 1 && self.files.iter().all(|f| !f.is_dir())
     }
 
     /// Every config, directories expanded to their `*.yaml`/`*.yml` files, sorted, sharded.
-    pub fn resolve(&self) -> Result<Vec<PathBuf>, Problem> {
+    pub(super) fn resolve(&self) -> Result<Vec<PathBuf>, Problem> {
         fleet::resolve(&self.files, self.shard.as_ref())
     }
 }
 
-pub fn table(rows: &[Row]) -> String {
+pub(super) fn table(rows: &[Row]) -> String {
     let w = |f: &dyn Fn(&Row) -> usize, title: &str| {
         rows.iter().map(f).max().unwrap_or(0).max(title.len())
     };
@@ -66,7 +66,7 @@ pub fn table(rows: &[Row]) -> String {
 }
 
 /// Environment and outcome, for runs whose rows have nothing else in common (apply).
-pub fn result_table(rows: &[(String, String)]) -> String {
+pub(super) fn result_table(rows: &[(String, String)]) -> String {
     let we = rows
         .iter()
         .map(|r| r.0.len())
@@ -81,7 +81,7 @@ pub fn result_table(rows: &[(String, String)]) -> String {
 }
 
 /// Read and plan every environment through `route` (see [`fleet::plan_all`]).
-pub async fn plan_all(
+pub(super) async fn plan_all(
     route: &Route,
     configs: Vec<(PathBuf, Option<Desired>)>,
     parallelism: usize,

@@ -22,7 +22,7 @@ type Serving = std::convert::Infallible;
 use dwlink_http::{HttpProvider, ProviderSettings};
 
 #[derive(Debug, Clone, clap::Args)]
-pub struct LiveArgs {
+pub(super) struct LiveArgs {
     /// Start the built-in emulator seeded from FIXTURE and send every request to it (no
     /// Microsoft tenant needed).
     #[cfg(feature = "emulator")]
@@ -34,14 +34,14 @@ pub struct LiveArgs {
 }
 
 /// Load and validate the config; problems (warnings too) go to the Shell.
-pub fn load_config(file: Option<&Path>, ui: &mut Shell) -> Option<Desired> {
+pub(super) fn load_config(file: Option<&Path>, ui: &mut Shell) -> Option<Desired> {
     let path = file.map_or_else(|| PathBuf::from(config::DEFAULT_FILE), Path::to_path_buf);
     let loaded = config::load(&path);
     ui.problems(&loaded.problems);
     loaded.desired
 }
 
-pub fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -56,7 +56,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
 
 /// Runs one command's async work. The runtime is then left to the process exit instead of
 /// being joined: its idle pooled connections and threads are not worth waiting for.
-pub fn block_on<T>(
+pub(super) fn block_on<T>(
     work: impl std::future::Future<Output = Result<T, Problem>>,
 ) -> Result<T, Problem> {
     let rt = runtime()?;
@@ -66,7 +66,7 @@ pub fn block_on<T>(
 }
 
 /// A connection to the live services, plus the emulator serving them when in-process.
-pub struct Session {
+pub(super) struct Session {
     pub ops: Steps<HttpProvider>,
     /// How `ops` reaches the services, kept so commands that read more than one Dataverse
     /// organization (import, snapshot) reach the others the same way.
@@ -77,7 +77,7 @@ pub struct Session {
 impl Session {
     /// A provider for another environment (another Dataverse organization of the same link),
     /// routed like this session's: same emulator, same credentials.
-    pub fn provider_for(&self, desired: &Desired) -> Result<HttpProvider, Problem> {
+    pub(super) fn provider_for(&self, desired: &Desired) -> Result<HttpProvider, Problem> {
         HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())
     }
 }
@@ -92,12 +92,12 @@ impl Deref for Session {
 
 /// How requests reach the services, and the in-process emulator serving them if any. One route
 /// serves every environment of a fleet.
-pub struct Route {
+pub(super) struct Route {
     pub settings: ProviderSettings,
     emulator: Option<Serving>,
 }
 
-pub async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
+pub(super) async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
     let interactive = ui.settings().interactive;
     // The device-code prompt must reach the user whatever the verbosity, from the sign-in task.
     let prompt_to = ui.clone();
@@ -156,13 +156,13 @@ async fn spawn_emulator(fixture: &Path) -> Result<dwlink_emulator::RunningEmulat
 
 impl Route {
     /// Steps over a provider for `desired`, without the session's extras (fleet reads).
-    pub fn steps(&self, desired: &Desired) -> Result<Steps<HttpProvider>, Problem> {
+    pub(super) fn steps(&self, desired: &Desired) -> Result<Steps<HttpProvider>, Problem> {
         let provider =
             HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())?;
         Ok(Steps::new(provider, desired.clone()))
     }
 
-    pub fn session(&self, desired: &Desired) -> Result<Session, Problem> {
+    pub(super) fn session(&self, desired: &Desired) -> Result<Session, Problem> {
         let provider =
             HttpProvider::new(desired, self.settings.clone()).map_err(|e| e.to_problem())?;
         Ok(Session {
@@ -173,6 +173,10 @@ impl Route {
     }
 }
 
-pub async fn connect(args: &LiveArgs, desired: &Desired, ui: &Shell) -> Result<Session, Problem> {
+pub(super) async fn connect(
+    args: &LiveArgs,
+    desired: &Desired,
+    ui: &Shell,
+) -> Result<Session, Problem> {
     route(args, ui).await?.session(desired)
 }

@@ -19,7 +19,7 @@ pub struct Args {
     out_dir: Option<PathBuf>,
 }
 
-pub fn run(args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let cmd = Cli::command();
     if let Some(dir) = &args.out_dir {
         return match clap_mangen::generate_to(cmd, dir) {

@@ -33,7 +33,7 @@ pub struct Args {
     live: LiveArgs,
 }
 
-pub fn run(args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     if !args.fleet.is_single() {
         return run_fleet(args, ui);
     }

@@ -28,7 +28,7 @@ pub struct Args {
     live: LiveArgs,
 }
 
-pub fn run(args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let backup = match backup::read(&args.backup) {
         Ok(b) => b,
         Err(p) => return fail(ui, &p),

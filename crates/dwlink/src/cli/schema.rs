@@ -9,7 +9,7 @@ use super::Exit;
 #[derive(Debug, clap::Args)]
 pub struct Args {}
 
-pub fn run(_args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(_args: Args, ui: &mut Shell) -> Exit {
     ui.out(&config_schema_text());
     Exit::Ok
 }

@@ -17,7 +17,7 @@ pub struct Args {
     positional: Vec<PathBuf>,
 }
 
-pub fn run(args: Args, ui: &mut Shell) -> Exit {
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let mut files = args.files;
     files.extend(args.positional);
     if files.is_empty() {

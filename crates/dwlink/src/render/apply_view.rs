@@ -21,7 +21,7 @@ use dwlink_core::plan::describe::describe;
 use super::plan_view::thousands;
 use super::shell::{paint, Shell, Style};
 
-pub struct EventPrinter {
+pub(crate) struct EventPrinter {
     json: bool,
     color: bool,
     quiet: bool,
@@ -31,7 +31,7 @@ pub struct EventPrinter {
 }
 
 impl EventPrinter {
-    pub fn new(json: bool, shell: &Shell) -> Self {
+    pub(crate) fn new(json: bool, shell: &Shell) -> Self {
         EventPrinter {
             json,
             color: shell.color(),
@@ -50,7 +50,7 @@ impl EventPrinter {
         self.shell.out_raw(&line);
     }
 
-    pub fn event(&self, e: StepEvent) {
+    pub(crate) fn event(&self, e: StepEvent) {
         if self.json {
             self.json_line(&event_json(&e));
             return;
@@ -105,7 +105,7 @@ impl EventPrinter {
     }
 
     /// The last word of a successful apply.
-    pub fn summary(&self, outcome: &Outcome) -> String {
+    pub(crate) fn summary(&self, outcome: &Outcome) -> String {
         if self.json {
             self.json_line(&summary_json(outcome));
             return String::new();
@@ -139,7 +139,7 @@ impl EventPrinter {
     }
 
     /// Announce, once, that Ctrl-C was heard.
-    pub fn interrupt_notice(&self, second: bool) {
+    pub(crate) fn interrupt_notice(&self, second: bool) {
         if let Some(b) = self.bar.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             b.suspend(|| {});
         }
@@ -153,7 +153,7 @@ impl EventPrinter {
 }
 
 /// The JSON line of one event (the shapes in this module's documentation).
-pub fn event_json(e: &StepEvent) -> serde_json::Value {
+pub(crate) fn event_json(e: &StepEvent) -> serde_json::Value {
     match e {
         StepEvent::Start {
             step,
@@ -196,7 +196,7 @@ pub fn event_json(e: &StepEvent) -> serde_json::Value {
 
 /// `{"event":"summary","steps":…,"elapsed_ms":…,"changes":[{"kind","detail"}],"backup":…,
 /// "rows_backed_up":…,"rows_deleted":…,"journal":…}`
-pub fn summary_json(o: &Outcome) -> serde_json::Value {
+pub(crate) fn summary_json(o: &Outcome) -> serde_json::Value {
     json!({
         "event": "summary",
         "steps": o.steps,

@@ -1,9 +1,7 @@
 //! Human and JSON views, and the one [`Shell`] every command writes through.
 
-pub mod apply_view;
-pub mod plan_view;
-pub mod restore_view;
-pub mod shell;
-pub mod status_view;
-
-pub use shell::Shell;
+pub(crate) mod apply_view;
+pub(crate) mod plan_view;
+pub(crate) mod restore_view;
+pub(crate) mod shell;
+pub(crate) mod status_view;

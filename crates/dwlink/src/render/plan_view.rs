@@ -4,13 +4,13 @@ use std::fmt::Write;
 
 use similar::{ChangeTag, TextDiff};
 
-pub use dwlink_core::plan::describe::{describe, plural, thousands};
+pub(crate) use dwlink_core::plan::describe::{describe, plural, thousands};
 use dwlink_core::plan::Plan;
 
 use super::shell::{paint, render_problem, Style};
 
 /// Render the whole plan. Findings are drawn as miette reports; `color` switches ANSI styles.
-pub fn render(plan: &Plan, color: bool) -> String {
+pub(crate) fn render(plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let env = &plan.environment;
     let _ = writeln!(
@@ -74,7 +74,7 @@ pub fn render(plan: &Plan, color: bool) -> String {
 }
 
 /// One line: `Plan: 7 actions, 3 destructive, 2,560 rows to delete (…). 0 errors, 2 warnings.`
-pub fn tally(plan: &Plan) -> String {
+pub(crate) fn tally(plan: &Plan) -> String {
     let s = &plan.summary;
     let tables = s
         .rows_by_table

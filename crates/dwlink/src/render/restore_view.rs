@@ -4,7 +4,7 @@ use dwlink_core::restore::RestorePlan;
 
 use super::plan_view::thousands;
 
-pub fn render(plan: &RestorePlan<'_>) -> String {
+pub(crate) fn render(plan: &RestorePlan<'_>) -> String {
     plan.tables
         .iter()
         .map(|m| {

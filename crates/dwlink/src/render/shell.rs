@@ -223,7 +223,7 @@ pub enum Style {
     Bold,
 }
 
-pub fn paint(color: bool, style: Style, text: &str) -> String {
+pub(crate) fn paint(color: bool, style: Style, text: &str) -> String {
     if !color {
         return text.to_string();
     }
@@ -239,7 +239,7 @@ pub fn paint(color: bool, style: Style, text: &str) -> String {
 
 /// A problem as miette draws it. The width is fixed so output does not depend on the terminal
 /// that ran the tests.
-pub fn render_problem(problem: &Problem, color: bool) -> String {
+pub(crate) fn render_problem(problem: &Problem, color: bool) -> String {
     let theme = if color {
         GraphicalTheme::unicode()
     } else {

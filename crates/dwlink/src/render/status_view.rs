@@ -9,7 +9,7 @@ use dwlink_core::plan::Plan;
 use super::plan_view::thousands;
 use super::shell::{paint, render_problem, Style};
 
-pub fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
+pub(crate) fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
     let mut out = String::new();
     let fo = &live.finance_operations;
     let scenario = classify(live);

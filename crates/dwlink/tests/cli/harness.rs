@@ -10,26 +10,26 @@ use serde_json::Value;
 
 use crate::support::{root, stderr, stdout, SECRET};
 
-pub const RESTORED: &str = "crates/dwlink/tests/fixtures/worlds/restored-small.yaml";
-pub const MISMATCH: &str = "crates/dwlink/tests/fixtures/worlds/mismatch-small.yaml";
+pub(crate) const RESTORED: &str = "crates/dwlink/tests/fixtures/worlds/restored-small.yaml";
+pub(crate) const MISMATCH: &str = "crates/dwlink/tests/fixtures/worlds/mismatch-small.yaml";
 
-pub fn path(rel: &str) -> String {
+pub(crate) fn path(rel: &str) -> String {
     root().join(rel).display().to_string()
 }
 
-pub fn restore_cfg() -> String {
+pub(crate) fn restore_cfg() -> String {
     path("examples/restore-cleanup-from-production.yaml")
 }
 
 /// A `dwlink emulator` process on a state file; dropping it kills it (like a host going away).
-pub type Emu = crate::support::Emulator;
+pub(crate) type Emu = crate::support::Emulator;
 
 /// Start one from a fixture path relative to the repository, with fault flags.
-pub fn start_emu(fixture: &str, state: &Path, faults: &[&str]) -> Emu {
+pub(crate) fn start_emu(fixture: &str, state: &Path, faults: &[&str]) -> Emu {
     Emu::with_flags(Path::new(fixture), state, faults)
 }
 
-pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+pub(crate) fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dwlink"));
     c.args(args)
         .current_dir(dir)
@@ -43,17 +43,17 @@ pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     c
 }
 
-pub fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command(dir, args, env)
         .output()
         .expect("the dwlink binary runs")
 }
 
-pub fn all(o: &Output) -> String {
+pub(crate) fn all(o: &Output) -> String {
     format!("{}{}", stdout(o), stderr(o))
 }
 
-pub fn apply(dir: &Path, cfg: &str, emu: &Emu, env: &[(&str, &str)]) -> Output {
+pub(crate) fn apply(dir: &Path, cfg: &str, emu: &Emu, env: &[(&str, &str)]) -> Output {
     run(
         dir,
         &[
@@ -69,7 +69,7 @@ pub fn apply(dir: &Path, cfg: &str, emu: &Emu, env: &[(&str, &str)]) -> Output {
     )
 }
 
-pub fn status(dir: &Path, cfg: &str, emu: &Emu) -> Value {
+pub(crate) fn status(dir: &Path, cfg: &str, emu: &Emu) -> Value {
     let out = run(
         dir,
         &["status", "--json", "-f", cfg, "--emulator-url", &emu.url],
@@ -80,7 +80,7 @@ pub fn status(dir: &Path, cfg: &str, emu: &Emu) -> Value {
 }
 
 /// Keys of every key table, as `status --json` lists them.
-pub fn live_keys(status: &Value) -> BTreeMap<String, BTreeSet<String>> {
+pub(crate) fn live_keys(status: &Value) -> BTreeMap<String, BTreeSet<String>> {
     status["live"]["key_tables"]
         .as_array()
         .expect("key_tables")
@@ -98,7 +98,7 @@ pub fn live_keys(status: &Value) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// The OData key predicate of a backed-up row, in the form `status --json` prints.
-pub fn row_key(table: &str, row: &Value) -> String {
+pub(crate) fn row_key(table: &str, row: &Value) -> String {
     let s = |c: &str| {
         row[c]
             .as_str()
@@ -117,7 +117,7 @@ pub fn row_key(table: &str, row: &Value) -> String {
 }
 
 /// Complete backup files (`*.json`; a crash mid-backup leaves only a `.partial`).
-pub fn backup_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn backup_files(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir.join(".dwlink/backups")) else {
         return Vec::new();
     };
@@ -130,7 +130,7 @@ pub fn backup_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every row of every complete backup, by table and key (later files win).
-pub fn backed_up(dir: &Path) -> BTreeMap<String, BTreeMap<String, Value>> {
+pub(crate) fn backed_up(dir: &Path) -> BTreeMap<String, BTreeMap<String, Value>> {
     let mut out: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     for f in backup_files(dir) {
         let text = std::fs::read_to_string(&f).expect("read backup");
@@ -149,7 +149,7 @@ pub fn backed_up(dir: &Path) -> BTreeMap<String, BTreeMap<String, Value>> {
 }
 
 /// Every key of `before` is in some backup file.
-pub fn assert_all_backed_up(dir: &Path, before: &BTreeMap<String, BTreeSet<String>>) {
+pub(crate) fn assert_all_backed_up(dir: &Path, before: &BTreeMap<String, BTreeSet<String>>) {
     let saved = backed_up(dir);
     for (table, keys) in before {
         let missing: Vec<&String> = keys
@@ -166,7 +166,7 @@ pub fn assert_all_backed_up(dir: &Path, before: &BTreeMap<String, BTreeSet<Strin
 }
 
 /// The restored copy of contoso-uat is linked to itself and nothing points elsewhere.
-pub fn assert_settled_on_uat(status: &Value) {
+pub(crate) fn assert_settled_on_uat(status: &Value) {
     let org = status["live"]["connection"]["organization"]["url"]
         .as_str()
         .unwrap_or_default();
@@ -189,7 +189,7 @@ pub fn assert_settled_on_uat(status: &Value) {
 }
 
 /// Lines of the journals, concatenated.
-pub fn journals(dir: &Path) -> String {
+pub(crate) fn journals(dir: &Path) -> String {
     let Ok(entries) = std::fs::read_dir(dir.join(".dwlink/journal")) else {
         return String::new();
     };
@@ -200,7 +200,7 @@ pub fn journals(dir: &Path) -> String {
 }
 
 /// Wait until a journal line contains every one of `needles` (at most `secs` seconds).
-pub fn wait_for_journal(dir: &Path, needles: &[&str], secs: u64) -> bool {
+pub(crate) fn wait_for_journal(dir: &Path, needles: &[&str], secs: u64) -> bool {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while std::time::Instant::now() < until {
         if journals(dir)
@@ -216,7 +216,7 @@ pub fn wait_for_journal(dir: &Path, needles: &[&str], secs: u64) -> bool {
 
 /// Run `dwlink ARGS` on a pseudo-terminal (util-linux `script`) with `input` typed at it.
 /// `None` when `script` is not installed.
-pub fn in_pty(dir: &Path, args: &[&str], input: &str) -> Option<(i32, String)> {
+pub(crate) fn in_pty(dir: &Path, args: &[&str], input: &str) -> Option<(i32, String)> {
     use std::io::Write;
     let line = std::iter::once(env!("CARGO_BIN_EXE_dwlink"))
         .chain(args.iter().copied())
@@ -244,7 +244,7 @@ pub fn in_pty(dir: &Path, args: &[&str], input: &str) -> Option<(i32, String)> {
 
 /// Runs of 64 hex digits: the shape of the emulator's access and refresh tokens (and of live
 /// fingerprints, which are listed in `allowed`).
-pub fn token_like(text: &str, allowed: &[String]) -> Option<String> {
+pub(crate) fn token_like(text: &str, allowed: &[String]) -> Option<String> {
     let mut run = String::new();
     for c in text.chars().chain(std::iter::once(' ')) {
         if c.is_ascii_hexdigit() {
@@ -260,7 +260,7 @@ pub fn token_like(text: &str, allowed: &[String]) -> Option<String> {
 }
 
 /// No client secret, bearer header or token in `text`; `allowed` are known fingerprints.
-pub fn assert_no_secrets(what: &str, text: &str, allowed: &[String]) {
+pub(crate) fn assert_no_secrets(what: &str, text: &str, allowed: &[String]) {
     assert!(!text.contains(SECRET), "{what} holds the client secret");
     assert!(!text.contains("Bearer "), "{what} holds a bearer header");
     assert!(!text.contains("access_token"), "{what} holds a token");

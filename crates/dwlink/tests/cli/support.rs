@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     // The workspace root: examples/ and schemas/ live there, shared by every crate.
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// What a run printed and how it ended, whether it ran in-process or as a process.
-pub trait Ran {
+pub(crate) trait Ran {
     fn code(&self) -> i32;
     fn stdout(&self) -> String;
     fn stderr(&self) -> String;
@@ -32,7 +32,7 @@ impl Ran for Output {
 }
 
 /// A run of `dwlink::cli::run_with`: the same code path as the binary, through an in-memory shell.
-pub struct InProcess {
+pub(crate) struct InProcess {
     code: i32,
     out: Vec<u8>,
     err: Vec<u8>,
@@ -68,7 +68,7 @@ impl std::io::Write for Buffer {
 static CWD: Mutex<()> = Mutex::new(());
 
 /// `dwlink ARGS` in `dir`, in-process, with the examples' client secret exported.
-pub fn dwlink(dir: &Path, args: &[&str]) -> InProcess {
+pub(crate) fn dwlink(dir: &Path, args: &[&str]) -> InProcess {
     static SECRET_ONCE: std::sync::Once = std::sync::Once::new();
     // Every in-process run uses the same secret, so setting it once races with nothing.
     SECRET_ONCE.call_once(|| std::env::set_var("DWLINK_CLIENT_SECRET", SECRET));
@@ -90,16 +90,16 @@ pub fn dwlink(dir: &Path, args: &[&str]) -> InProcess {
     }
 }
 
-pub fn stderr(o: &impl Ran) -> String {
+pub(crate) fn stderr(o: &impl Ran) -> String {
     o.stderr()
 }
 
-pub fn code(o: &impl Ran) -> i32 {
+pub(crate) fn code(o: &impl Ran) -> i32 {
     o.code()
 }
 
 /// A fresh directory for files that cannot be committed (huge, missing, a directory).
-pub fn scratch(name: &str) -> PathBuf {
+pub(crate) fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("dwlink-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create a scratch directory");
@@ -107,7 +107,7 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// `*.yaml` files of `dir`, sorted so failures and snapshots come in a stable order.
-pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| e.expect("directory entry").path())
@@ -118,37 +118,37 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Snapshot under `tests/snapshots/<name>.snap`, whatever module asks.
-pub fn snapshot(name: &str, text: &str) {
+pub(crate) fn snapshot(name: &str, text: &str) {
     insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name.to_string(), text);
     });
 }
 
 /// The client secret every example fixture accepts.
-pub const SECRET: &str = "emulator-secret";
+pub(crate) const SECRET: &str = "emulator-secret";
 
 /// `dwlink ARGS` against live services (the emulator), in-process like [`dwlink`].
-pub fn dwlink_live(dir: &Path, args: &[&str]) -> InProcess {
+pub(crate) fn dwlink_live(dir: &Path, args: &[&str]) -> InProcess {
     dwlink(dir, args)
 }
 
-pub fn stdout(o: &impl Ran) -> String {
+pub(crate) fn stdout(o: &impl Ran) -> String {
     o.stdout()
 }
 
 /// A `dwlink emulator` process with a state file, killed when dropped.
-pub struct Emulator {
+pub(crate) struct Emulator {
     child: std::process::Child,
     pub url: String,
 }
 
 impl Emulator {
-    pub fn start(fixture: &Path, state: &Path) -> Emulator {
+    pub(crate) fn start(fixture: &Path, state: &Path) -> Emulator {
         Emulator::with_flags(fixture, state, &[])
     }
 
     /// With extra `dwlink emulator` flags (faults: `--fail-rate 0.2`, `--rate-limit 20/s`, …).
-    pub fn with_flags(fixture: &Path, state: &Path, flags: &[&str]) -> Emulator {
+    pub(crate) fn with_flags(fixture: &Path, state: &Path, flags: &[&str]) -> Emulator {
         use std::io::{BufRead, BufReader};
         let mut child = Command::new(env!("CARGO_BIN_EXE_dwlink"))
             .args(["emulator", "--listen", "127.0.0.1:0", "--fixture"])

@@ -9,7 +9,7 @@ use super::host;
 use super::reset::ResetDecision;
 
 /// The maps a reset has to stop first.
-pub fn active_maps(live: &LiveState) -> Vec<String> {
+pub(super) fn active_maps(live: &LiveState) -> Vec<String> {
     live.connection
         .iter()
         .flat_map(|c| c.maps.iter())
@@ -18,7 +18,11 @@ pub fn active_maps(live: &LiveState) -> Vec<String> {
         .collect()
 }
 
-pub fn ordered(desired: &Desired, live: &LiveState, decision: &ResetDecision) -> Vec<Action> {
+pub(super) fn ordered(
+    desired: &Desired,
+    live: &LiveState,
+    decision: &ResetDecision,
+) -> Vec<Action> {
     let declared = &desired.dataverse.url;
     let landing = &decision.landing;
     let clears = decision.clears;

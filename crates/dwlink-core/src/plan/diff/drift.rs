@@ -9,7 +9,7 @@ use crate::model::key_tables::{PROJECT_CONFIGURATION, RUNTIME_CONFIGURATION};
 use crate::model::live::LiveState;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Drift {
+pub(super) struct Drift {
     /// Dual-write is connected to another organization than the declared one, or to none.
     pub linked_elsewhere: bool,
     /// Project-configuration rows per foreign Dataverse URL they sync to.
@@ -19,12 +19,12 @@ pub struct Drift {
 }
 
 impl Drift {
-    pub fn any(&self) -> bool {
+    pub(super) fn any(&self) -> bool {
         self.linked_elsewhere || !self.foreign.is_empty() || !self.secure_mismatch.is_empty()
     }
 }
 
-pub fn drift(desired: &Desired, live: &LiveState) -> Drift {
+pub(super) fn drift(desired: &Desired, live: &LiveState) -> Drift {
     let declared = &desired.dataverse.url;
     let linked_elsewhere = match live
         .connection

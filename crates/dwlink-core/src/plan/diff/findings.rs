@@ -15,7 +15,7 @@ use super::reset::ResetDecision;
 use super::{host, plural};
 
 /// `dataverse.organization_id` must name the organization at `dataverse.url`.
-pub fn organization_id(findings: &mut Vec<Finding>, desired: &Desired, live: &LiveState) {
+pub(super) fn organization_id(findings: &mut Vec<Finding>, desired: &Desired, live: &LiveState) {
     let declared = &desired.dataverse.url;
     if let Some(want) = desired.dataverse.organization_id {
         if live.dataverse.organization_id != want {
@@ -35,7 +35,7 @@ pub fn organization_id(findings: &mut Vec<Finding>, desired: &Desired, live: &Li
 
 /// Whether a reset lands on the declared organization, and whether it can be undone; or, when no
 /// reset is allowed, that the drift stays.
-pub fn target(
+pub(super) fn target(
     findings: &mut Vec<Finding>,
     desired: &Desired,
     live: &LiveState,
@@ -99,7 +99,7 @@ pub fn target(
 
 /// Rows a restore brought from elsewhere: F&O rows syncing to another organization and runtime
 /// rows naming another SecureConfig organization.
-pub fn copied_rows(
+pub(super) fn copied_rows(
     findings: &mut Vec<Finding>,
     desired: &Desired,
     live: &LiveState,
@@ -156,7 +156,7 @@ pub fn copied_rows(
 }
 
 /// Running maps block a reset unless it may stop them (`force`).
-pub fn maps_running(findings: &mut Vec<Finding>, desired: &Desired, active: &[String]) {
+pub(super) fn maps_running(findings: &mut Vec<Finding>, desired: &Desired, active: &[String]) {
     if active.is_empty() {
         return;
     }
@@ -188,7 +188,7 @@ pub fn maps_running(findings: &mut Vec<Finding>, desired: &Desired, active: &[St
 }
 
 /// A protected environment's destructive steps will be refused at apply.
-pub fn protected(findings: &mut Vec<Finding>, desired: &Desired, destructive: bool) {
+pub(super) fn protected(findings: &mut Vec<Finding>, desired: &Desired, destructive: bool) {
     if desired.protected && destructive {
         findings.push(Finding::new(
             C::Protected,
@@ -202,7 +202,7 @@ pub fn protected(findings: &mut Vec<Finding>, desired: &Desired, destructive: bo
     }
 }
 
-pub fn scenario_finding(
+pub(super) fn scenario_finding(
     findings: &mut Vec<Finding>,
     scenario: Scenario,
     desired: &Desired,

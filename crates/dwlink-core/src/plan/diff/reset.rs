@@ -9,7 +9,7 @@ use super::super::Scenario;
 use super::drift::Drift;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResetDecision {
+pub(super) struct ResetDecision {
     pub reset: bool,
     /// Back up and clear the key tables before the reset.
     pub clears: bool,
@@ -19,7 +19,7 @@ pub struct ResetDecision {
     pub landing: Option<OrgRef>,
 }
 
-pub fn decide(
+pub(super) fn decide(
     desired: &Desired,
     live: &LiveState,
     scenario: Scenario,
