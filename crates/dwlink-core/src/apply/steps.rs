@@ -17,7 +17,7 @@ use crate::model::live::{LiveConnection, LiveState, Service};
 /// Reports how many rows a long step has handled so far.
 pub type Progress<'a> = &'a (dyn Fn(usize) + Send + Sync);
 
-/// The management service's own client waits five minutes for a reset (domain.md).
+/// Microsoft's Dual-write-automations tool waits 300 s for a reset (`DWLibary/Engines/ResetLinkEngine.cs`).
 const RESET_TIMEOUT: Duration = Duration::from_secs(300);
 const MAP_TIMEOUT: Duration = Duration::from_secs(120);
 /// Keys per progress report while deleting (the provider splits them into change sets).

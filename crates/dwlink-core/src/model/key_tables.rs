@@ -2,9 +2,11 @@
 //! key columns, which of its rows are dual-write's and the column the plan counts rows by.
 //! Readers, writers, backups, plans and fixtures all look tables up here.
 //!
-//! Sources: the table names are those of the "reset dual-write" documentation (domain.md); the
-//! F&O `ExternalEnvironmentURL` and the Dataverse SecureConfig column are what dwlink has always
-//! read (see docs/http-contract.md for what public evidence exists for each).
+//! Sources: the table names are those of Microsoft's "Reset dual-write" page (dynamics365
+//! unified-operations `data-entities/dual-write/reset.md`). The fact columns are not backed by
+//! public evidence: Microsoft's Dual-write-automations spells the F&O property
+//! `ExternalEnvironmentUrl`, and no public source names a SecureConfig-organization column;
+//! docs/http-contract.md lists each name with what is known of it.
 
 use super::live::Service;
 

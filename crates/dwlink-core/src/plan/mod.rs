@@ -24,7 +24,7 @@ pub use finding::{Finding, FindingCode};
 pub const FORMAT_VERSION: &str = "1";
 pub const DWLINK_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The four documented reset scenarios (domain.md, "Reset link").
+/// The four reset scenarios of Microsoft's "Reset dual-write" page (`data-entities/dual-write/reset.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Scenario {
