@@ -250,8 +250,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
                         plural(active.len()),
                         active.join(", ")
                     ),
-                    "they come back stopped; list them in `after_reset.start_maps` to restart them"
-                        .into(),
+                    stopped_maps_help(&active, &desired.after_reset.start_maps),
                 ));
                 actions.push(Action::StopMaps { maps: active });
             } else {
@@ -403,6 +402,30 @@ fn target_phrase(scenario: Scenario, target: ResetTarget) -> &'static str {
         (Scenario::CloudHosted, _) => "current environment (cloud-hosted)",
         (_, ResetTarget::CurrentEnvironment) => "current environment",
         (_, ResetTarget::PowerPlatformLink) => "Power Platform link",
+    }
+}
+
+/// What happens to the maps a forced reset stops: `after_reset.start_maps` restarts the ones it
+/// names (matched exactly, as the start-maps step matches them), the rest stay stopped.
+fn stopped_maps_help(stopped: &[String], start_maps: &[String]) -> String {
+    let (restarted, left): (Vec<&String>, Vec<&String>) =
+        stopped.iter().partition(|m| start_maps.contains(m));
+    let names = |v: &[&String]| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+    match (restarted.is_empty(), left.is_empty()) {
+        (true, _) => {
+            "they come back stopped; list them in `after_reset.start_maps` to restart them".into()
+        }
+        (false, true) => {
+            "`after_reset.start_maps` starts them again after the reset".into()
+        }
+        (false, false) => format!(
+            "`after_reset.start_maps` starts {} again after the reset; {} come{} back stopped: list {} there to restart {}",
+            names(&restarted),
+            names(&left),
+            if left.len() == 1 { "s" } else { "" },
+            if left.len() == 1 { "it" } else { "them" },
+            if left.len() == 1 { "it" } else { "them" },
+        ),
     }
 }
 
