@@ -154,12 +154,48 @@ fn hostile_files_get_a_diagnostic_not_a_panic() {
         let out = dwlink(&dir, &["validate", "--no-color", "-f", "/dev/zero"]);
         assert_eq!(code(&out), 1);
         assert!(
-            stderr(&out).starts_with("dwlink::config::too_large"),
+            stderr(&out).starts_with("dwlink::config::not_a_file"),
             "{}",
             stderr(&out)
         );
     }
     snapshot("hostile_files", &all);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Opening a FIFO for reading blocks until something writes to it: validate must refuse it from
+/// its metadata at once instead of hanging.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("dwlink.yaml"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dwlink"))
+        .args(["validate", "--no-color", "-f", "dwlink.yaml"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("validate of a FIFO still blocks after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.starts_with("dwlink::config::not_a_file"), "{err}");
+    assert!(err.contains("named pipe"), "{err}");
+    assert!(err.contains("regular YAML file"), "{err}");
     let _ = fs::remove_dir_all(&dir);
 }
 
