@@ -11,6 +11,7 @@ const WARNINGS: &[&str] = &[
     "dwlink::config::production_unprotected",
     "dwlink::config::no_legal_entities",
     "dwlink::config::after_reset_unused",
+    "dwlink::config::no_dual_write_service",
 ];
 
 fn expectation(bytes: &[u8]) -> (String, String) {
