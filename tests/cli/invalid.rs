@@ -200,6 +200,49 @@ fn a_fifo_is_refused_without_blocking() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// miette panics on columns past 65,535; a long line is shown in part instead, with the true
+/// line and column in the header.
+#[test]
+fn an_error_far_along_a_long_line_is_shown_clipped() {
+    let dir = scratch("long-line");
+    let base = fs::read_to_string(root().join("tests/fixtures/configs/invalid/invalid-enum.yaml"))
+        .unwrap();
+    let line = format!(
+        "finance_operations: {{url: https://contoso-uat.sandbox.operations.dynamics.com,{}environment_type: sandboxx}}",
+        " ".repeat(70_000)
+    );
+    let text: String = base
+        .lines()
+        .filter(|l| {
+            !l.starts_with("  url: https://contoso-uat.sandbox")
+                && !l.starts_with("  environment_type:")
+        })
+        .map(|l| {
+            if l == "finance_operations:" {
+                line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    let line_no = text.lines().position(|l| l == line).unwrap() + 1;
+    let column = line.find("sandboxx").unwrap() + 1;
+    fs::write(dir.join("long.yaml"), &text).unwrap();
+    let out = dwlink(&dir, &["validate", "--no-color", "-f", "long.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("dwlink::config::invalid_value"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&format!("[long.yaml:{line_no}:{column}]")),
+        "{err}"
+    );
+    assert!(err.contains("shown in part"), "{err}");
+    assert!(err.len() < 2_000, "{} bytes:\n{err}", err.len());
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn all_problems_of_several_files_are_reported_in_one_run() {
     let dir = root().join("tests/fixtures/configs/invalid");
