@@ -51,6 +51,9 @@ impl UiSettings {
     }
 }
 
+/// Diagnostics drawn per [`Ui::problems`] call.
+pub const MAX_SHOWN: usize = 50;
+
 pub struct Ui {
     settings: UiSettings,
     out: Box<dyn Write + Send>,
@@ -101,9 +104,39 @@ impl Ui {
         }
     }
 
+    /// At most [`MAX_SHOWN`] of them, then one line that counts the rest: a generated file can
+    /// hold 150,000 problems, and the first few are what a person fixes first.
     pub fn problems(&mut self, problems: &Problems) {
-        for p in problems.iter() {
-            self.problem(p);
+        let quiet = self.settings.verbosity == Verbosity::Quiet;
+        let (mut errors, mut warnings, mut shown) = (0usize, 0usize, 0usize);
+        for p in problems
+            .iter()
+            .filter(|p| !quiet || p.severity == Severity::Error)
+        {
+            if shown < MAX_SHOWN {
+                self.problem(p);
+                shown += 1;
+            } else if p.is_error() {
+                errors += 1;
+            } else {
+                warnings += 1;
+            }
+        }
+        if errors + warnings > 0 {
+            let line = format!(
+                "… and {} more problem{} ({} error{}, {} warning{}), not shown",
+                thousands(errors + warnings),
+                plural(errors + warnings),
+                thousands(errors),
+                plural(errors),
+                thousands(warnings),
+                plural(warnings)
+            );
+            let _ = writeln!(
+                self.err,
+                "{}",
+                paint(self.settings.color, Style::Dim, &line)
+            );
         }
     }
 
@@ -156,6 +189,14 @@ pub fn paint(color: bool, style: Style, text: &str) -> String {
         Style::Bold => "1",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }
 
 /// A problem as miette draws it. The width is fixed so output does not depend on the terminal

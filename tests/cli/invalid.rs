@@ -243,6 +243,58 @@ fn an_error_far_along_a_long_line_is_shown_clipped() {
     let _ = fs::remove_dir_all(&dir);
 }
 
+/// Generated files can hold 150,000 problems: the first 50 are drawn, the rest counted, and
+/// finding them stays linear (a duplicate-key scan and the schema check's dedup were quadratic).
+#[test]
+fn a_flood_of_problems_is_counted_not_drawn() {
+    let dir = scratch("flood");
+    let base = fs::read_to_string(root().join("tests/fixtures/configs/invalid/invalid-enum.yaml"))
+        .unwrap()
+        .replace("environment_type: sandbx", "environment_type: sandbox");
+    let les = format!("[{}]", vec!["USMF"; 150_000].join(", "));
+    fs::write(
+        dir.join("duplicates.yaml"),
+        base.replace("[USMF, DEMF]", &les),
+    )
+    .unwrap();
+    let keys: String = (0..40_000)
+        .map(|i| format!("unknown_key_{i}: 1\n"))
+        .collect();
+    fs::write(dir.join("unknown.yaml"), format!("{base}{keys}")).unwrap();
+    for (file, code_line, more) in [
+        (
+            "duplicates.yaml",
+            "dwlink::config::duplicate_legal_entity",
+            "… and 149,949 more problems (149,949 errors, 0 warnings), not shown",
+        ),
+        (
+            "unknown.yaml",
+            "dwlink::config::unknown_key",
+            "… and 39,950 more problems (39,950 errors, 0 warnings), not shown",
+        ),
+    ] {
+        let out = dwlink(&dir, &["validate", "--no-color", "-f", file]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "{file}");
+        assert!(
+            err.len() < 100_000,
+            "{file}: {} bytes of diagnostics",
+            err.len()
+        );
+        assert_eq!(
+            err.lines().filter(|l| *l == code_line).count(),
+            50,
+            "{file}"
+        );
+        assert!(
+            err.contains(more),
+            "{file}: {}",
+            &err[err.len().saturating_sub(400)..]
+        );
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn all_problems_of_several_files_are_reported_in_one_run() {
     let dir = root().join("tests/fixtures/configs/invalid");
