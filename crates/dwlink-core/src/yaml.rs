@@ -219,8 +219,13 @@ struct Frame {
 
 enum FrameKind {
     Seq(Vec<Node>),
-    /// Entries so far, and a key waiting for its value.
-    Map(Vec<Entry>, Option<(String, Range<usize>)>),
+    /// Entries so far, a key waiting for its value, and where each key so far was written (a
+    /// linear search for duplicates is quadratic in a generated mapping of 40,000 keys).
+    Map(
+        Vec<Entry>,
+        Option<(String, Range<usize>)>,
+        HashMap<String, Range<usize>>,
+    ),
 }
 
 struct Builder<'a> {
@@ -268,7 +273,7 @@ impl Builder<'_> {
                 let kind = if matches!(event, Event::SequenceStart(..)) {
                     FrameKind::Seq(Vec::new())
                 } else {
-                    FrameKind::Map(Vec::new(), None)
+                    FrameKind::Map(Vec::new(), None, HashMap::new())
                 };
                 self.stack.push(Frame {
                     start: span.start,
@@ -283,7 +288,7 @@ impl Builder<'_> {
                 let end = span.end.max(frame.start);
                 let kind = match frame.kind {
                     FrameKind::Seq(items) => NodeKind::Seq(items),
-                    FrameKind::Map(entries, _) => NodeKind::Map(entries),
+                    FrameKind::Map(entries, _, _) => NodeKind::Map(entries),
                 };
                 let end = match &kind {
                     NodeKind::Seq(items) => items.last().map_or(end, |n| n.span.end.max(end)),
@@ -342,7 +347,7 @@ impl Builder<'_> {
         };
         match &mut top.kind {
             FrameKind::Seq(items) => items.push(node),
-            FrameKind::Map(entries, pending) => match pending.take() {
+            FrameKind::Map(entries, pending, seen) => match pending.take() {
                 None => {
                     let NodeKind::Scalar { text, .. } = node.kind else {
                         return Err(Problem::error(
@@ -353,16 +358,17 @@ impl Builder<'_> {
                         .at(node.span, "not a string key")
                         .help("write keys as `name: value`"));
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == text) {
+                    if let Some(first) = seen.get(&text) {
                         return Err(Problem::error(
                             "dwlink::yaml::duplicate_key",
                             format!("the key `{text}` appears twice in the same mapping"),
                         )
                         .in_source(self.source)
                         .at(node.span, "duplicate key")
-                        .also(first.key_span.clone(), "first defined here")
+                        .also(first.clone(), "first defined here")
                         .help("keep one of them; YAML does not merge repeated keys"));
                     }
+                    seen.insert(text.clone(), node.span.clone());
                     *pending = Some((text, node.span));
                 }
                 Some((key, key_span)) => entries.push(Entry {

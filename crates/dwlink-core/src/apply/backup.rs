@@ -70,7 +70,7 @@ impl BackupWriter {
     /// Stream into `dir/name.partial`, created exclusively with mode 0600; [`Self::finish`]
     /// makes it `dir/name` (an existing backup is never overwritten).
     pub fn create(dir: &Path, name: &str, header: &BackupHeader) -> std::io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        super::journal::private_dir(dir)?;
         let path = dir.join(name);
         if path.exists() {
             return Err(std::io::Error::new(
@@ -87,6 +87,7 @@ impl BackupWriter {
             opts.mode(0o600);
         }
         let file = opts.open(&partial)?;
+        super::journal::private_file(&file)?;
         let mut out = BufWriter::new(file);
         let head = serde_json::to_string(header)?;
         // Re-open the header object so tables can be streamed into it.

@@ -51,13 +51,17 @@ pub struct Journal {
 
 impl Journal {
     pub fn create(dir: &Path, plan_id: &str, environment: &str) -> std::io::Result<Self> {
-        fs::create_dir_all(dir)?;
+        private_dir(dir)?;
         let path = dir.join(format!("{plan_id}.jsonl"));
-        let mut file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)?;
+        let mut opts = OpenOptions::new();
+        opts.create(true).append(true).read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        let mut file = opts.open(&path)?;
+        private_file(&file)?;
         // A crash can leave a torn last line; start ours on a fresh one.
         if ends_mid_line(&path)? {
             file.write_all(b"\n")?;
@@ -96,6 +100,50 @@ impl Journal {
         self.file.write_all(&line)?;
         self.file.sync_data()
     }
+}
+
+/// Create `dir` (a `journal` or `backups` directory inside the state directory) and the state
+/// directory itself as 0700, and tighten them when they already exist with looser modes: the
+/// journal decides how an apply resumes and backups hold connection strings, so neither may be
+/// readable, or replaceable, by other users, whatever the umask was when they were made.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let state_dir = dir.parent().filter(|p| !p.as_os_str().is_empty());
+        for d in std::iter::once(dir).chain(state_dir) {
+            let mode = fs::metadata(d)?.permissions().mode();
+            // A sticky directory is a shared one such as /tmp given as `--state-dir`: it is not
+            // ours to lock down, and the 0700 directories inside it protect the files anyway.
+            if mode & 0o077 != 0 && mode & 0o1000 == 0 {
+                fs::set_permissions(d, fs::Permissions::from_mode(0o700))?;
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(dir)
+    }
+}
+
+/// 0600 on an open state file: the creation mode is masked by the umask and a file left by an
+/// older dwlink may be looser.
+pub fn private_file(file: &File) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if file.metadata()?.permissions().mode() & 0o777 != 0o600 {
+            file.set_permissions(fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
 }
 
 fn ends_mid_line(path: &Path) -> std::io::Result<bool> {

@@ -59,6 +59,18 @@ pub fn read_source(path: &Path, limits: Limits) -> Result<Source, Problem> {
             "name a file inside it, e.g. `-f {shown}/dwlink.yaml`"
         )));
     }
+    // Checked before opening: opening a FIFO for reading blocks until a writer appears, and a
+    // device such as /dev/zero never ends.
+    if !meta.is_file() {
+        return Err(Problem::error(
+            "dwlink::config::not_a_file",
+            format!(
+                "{shown} is {}, not a regular file",
+                special_file_kind(&meta)
+            ),
+        )
+        .help("pass a regular YAML file with -f FILE; save piped or generated content to a file first"));
+    }
     if meta.len() > limits.max_bytes {
         return Err(Problem::error(
             "dwlink::config::too_large",
@@ -78,6 +90,28 @@ pub fn read_source(path: &Path, limits: Limits) -> Result<Source, Problem> {
                 .help("check the path and its permissions")
         })?;
     source_from_bytes(&shown, bytes, limits)
+}
+
+#[cfg(unix)]
+fn special_file_kind(meta: &fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+#[cfg(not(unix))]
+fn special_file_kind(_meta: &fs::Metadata) -> &'static str {
+    "a special file"
 }
 
 pub fn source_from_bytes(name: &str, bytes: Vec<u8>, limits: Limits) -> Result<Source, Problem> {

@@ -1,6 +1,7 @@
 //! The JSON Schema generated from the raw types, and the structural check that reports every
 //! schema violation at once with a span (serde alone would stop at the first).
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use schemars::JsonSchema;
@@ -113,13 +114,15 @@ pub fn check(
 
 /// One problem per value: an enum given a mapping fails both `type` and `enum`, and `anyOf`
 /// branches can repeat an error; the user needs to hear it once, as the type error.
+/// Sets, not scans: a generated file can produce 40,000 problems.
 fn dedup(problems: Problems) -> Problems {
     let primary = |p: &Problem| p.labels.iter().find(|l| l.primary).map(|l| l.span.clone());
-    let typed: Vec<_> = problems
+    let typed: HashSet<_> = problems
         .iter()
         .filter(|p| p.code == "dwlink::config::wrong_type")
         .filter_map(primary)
         .collect();
+    let mut seen = HashSet::new();
     let mut out = Problems::default();
     for p in problems.0 {
         let span = primary(&p);
@@ -130,10 +133,7 @@ fn dedup(problems: Problems) -> Problems {
         if value_error && span.as_ref().is_some_and(|s| typed.contains(s)) {
             continue;
         }
-        let repeated = out
-            .iter()
-            .any(|q| q.code == p.code && q.message == p.message && primary(q) == span);
-        if !repeated {
+        if seen.insert((p.code, p.message.clone(), span)) {
             out.push(p);
         }
     }

@@ -19,6 +19,12 @@ auth:
   tenant_id: 72f988bf-0000-0000-0000-000000000000
   client_id: 11111111-2222-3333-4444-555555555555
   client_secret_env: DWLINK_CLIENT_SECRET
+dual_write_service:
+  url: https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com
+";
+
+const DWS: &str = "dual_write_service:
+  url: https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com
 ";
 
 fn load_text(text: &str) -> Loaded {
@@ -96,6 +102,23 @@ fn no_legal_entities_warning_only_when_none_are_declared() {
     );
     let absent = load_text(&text);
     assert_eq!(at(&absent, "dwlink::config::no_legal_entities"), (2, 1));
+}
+
+#[test]
+fn a_config_without_dual_write_service_is_valid_with_a_warning() {
+    let l = load_text(&VALID.replace(DWS, ""));
+    assert_eq!(codes(&l), ["dwlink::config::no_dual_write_service"]);
+    assert_eq!(at(&l, "dwlink::config::no_dual_write_service"), (1, 1));
+    let p = l.problems.iter().next().unwrap();
+    assert!(!p.is_error());
+    assert!(p
+        .help
+        .as_deref()
+        .is_some_and(|h| h.contains("developer tools") && h.contains("projectmanagementservice")));
+    assert!(l.desired.is_some(), "a warning leaves the config valid");
+    // Written but empty: the caret goes to the key.
+    let null = load_text(&VALID.replace(DWS, "dual_write_service:\n"));
+    assert_eq!(at(&null, "dwlink::config::no_dual_write_service"), (16, 1));
 }
 
 #[test]

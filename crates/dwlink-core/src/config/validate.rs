@@ -354,6 +354,25 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
     if let Some(u) = text(root, "dual_write_service.url") {
         cx.url("dual_write_service.url", u);
     }
+    // Optional in the schema so a config can be written before the host is known, but every
+    // plan needs it: say so here rather than let the first plan be the one to fail.
+    if get(root, "dual_write_service").is_none() {
+        let span = if index.has("dual_write_service") {
+            index.key("dual_write_service")
+        } else {
+            let start = index.value("").start;
+            start..start
+        };
+        cx.problems.push(
+            Problem::warning(
+                "dwlink::config::no_dual_write_service",
+                "no `dual_write_service` is declared: `plan` and `apply` cannot reach the dual-write management service",
+            )
+            .in_source(source)
+            .at(span, "no `dual_write_service`")
+            .help("add `dual_write_service: {url: https://projectmanagementservice.<region>.gateway.prod.island.powerapps.com}`; no API names the host: open the dual-write page of F&O with the browser's developer tools (Network tab) and copy the `projectmanagementservice…gateway.prod.island.powerapps.com` host its requests go to"),
+        );
+    }
     cx.problems
 }
 

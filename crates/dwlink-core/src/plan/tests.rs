@@ -254,6 +254,43 @@ fn running_maps_fail_the_plan_without_force() {
 }
 
 #[test]
+fn stopped_maps_help_says_whether_start_maps_restarts_them() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    l.connection.as_mut().unwrap().maps[0].state = MapState::Running;
+    let help = |d: &d::Desired, l: &LiveState| {
+        diff(d, l)
+            .findings
+            .into_iter()
+            .find(|f| f.code == C::MapsRunning)
+            .unwrap()
+            .help
+    };
+    let mut listed = desired();
+    listed.reset.force = true;
+    let h = help(&listed, &l);
+    assert!(!h.contains("list them"), "{h}");
+    assert!(h.contains("starts them again"), "{h}");
+
+    let mut unlisted = listed.clone();
+    unlisted.after_reset.start_maps.clear();
+    let h = help(&unlisted, &l);
+    assert!(h.contains("list them in `after_reset.start_maps`"), "{h}");
+
+    l.connection.as_mut().unwrap().maps.push(LiveMap {
+        id: "m2".into(),
+        name: "Vendors V2".into(),
+        state: MapState::Running,
+    });
+    let h = help(&listed, &l);
+    assert!(
+        h.contains("starts Customers V3 (accounts) again")
+            && h.contains("Vendors V2 comes back stopped"),
+        "{h}"
+    );
+}
+
+#[test]
 fn foreign_rows_after_a_restore_are_named_and_cleared() {
     let mut l = live();
     l.key_tables[0] = table(0, 120, Some(PROD), None);

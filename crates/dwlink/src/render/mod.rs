@@ -1,6 +1,7 @@
-//! Human and JSON views, and the one [`Shell`] every command writes through.
+//! Human and JSON views, and the one [`shell::Shell`] every command writes through.
 
 pub(crate) mod apply_view;
+mod clip;
 pub(crate) mod plan_view;
 pub(crate) mod restore_view;
 pub(crate) mod shell;

@@ -27,7 +27,7 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
         plan.scenario.number, plan.scenario.title
     );
     let _ = writeln!(out);
-    let _ = writeln!(out, "Link, declared (-) vs live (+):");
+    let _ = writeln!(out, "Link, live (-) vs declared (+):");
     out.push_str(&link_diff(plan, color));
     let _ = writeln!(out);
 
@@ -110,8 +110,10 @@ fn link_diff(plan: &Plan, color: bool) -> String {
             .map(|(k, v)| format!("{k}: {v}\n"))
             .collect::<String>()
     };
-    let old = lines(&plan.link.declared);
-    let new = lines(&plan.link.live);
+    // Terraform's and kubectl's reading: `-` is what goes away (live now), `+` what the
+    // declaration brings.
+    let old = lines(&plan.link.live);
+    let new = lines(&plan.link.declared);
     let diff = TextDiff::from_lines(&old, &new);
     let mut out = String::new();
     for change in diff.iter_all_changes() {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use miette::{GraphicalReportHandler, GraphicalTheme};
 
 use dwlink_core::diag::{Problem, Problems, Severity};
+use dwlink_core::plan::describe::{plural, thousands};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verbosity {
@@ -52,6 +53,9 @@ impl UiSettings {
         }
     }
 }
+
+/// Diagnostics drawn per [`Shell::problems`] call.
+pub const MAX_SHOWN: usize = 50;
 
 /// Where the shell's two streams go: the process's stdout/stderr, or any writers (tests).
 type Stream = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -174,9 +178,35 @@ impl Shell {
         }
     }
 
+    /// At most [`MAX_SHOWN`] of them, then one line that counts the rest: a generated file can
+    /// hold 150,000 problems, and the first few are what a person fixes first.
     pub fn problems(&self, problems: &Problems) {
-        for p in problems.iter() {
-            self.problem(p);
+        let quiet = self.quiet();
+        let (mut errors, mut warnings, mut shown) = (0usize, 0usize, 0usize);
+        for p in problems
+            .iter()
+            .filter(|p| !quiet || p.severity == Severity::Error)
+        {
+            if shown < MAX_SHOWN {
+                self.problem(p);
+                shown += 1;
+            } else if p.is_error() {
+                errors += 1;
+            } else {
+                warnings += 1;
+            }
+        }
+        if errors + warnings > 0 {
+            let line = format!(
+                "… and {} more problem{} ({} error{}, {} warning{}), not shown",
+                thousands(errors + warnings),
+                plural(errors + warnings),
+                thousands(errors),
+                plural(errors),
+                thousands(warnings),
+                plural(warnings)
+            );
+            self.err_line(&paint(self.settings.color, Style::Dim, &line));
         }
     }
 
@@ -250,7 +280,11 @@ pub(crate) fn render_problem(problem: &Problem, color: bool) -> String {
         .with_context_lines(1)
         .with_wrap_lines(false);
     let mut text = String::new();
-    if handler.render_report(&mut text, problem).is_err() {
+    let rendered = match super::clip::clipped(problem) {
+        Some(clipped) => handler.render_report(&mut text, &clipped),
+        None => handler.render_report(&mut text, problem),
+    };
+    if rendered.is_err() {
         text = format!("{}: {}\n", problem.code, problem.message);
     }
     text

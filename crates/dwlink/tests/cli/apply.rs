@@ -742,3 +742,41 @@ fn a_request_that_ends_in_error_fails_its_step_and_the_apply() {
         journals(&dir)
     );
 }
+
+/// The journal decides how an apply resumes and the backup holds connection strings: both stay
+/// private under a permissive umask, and state directories left looser by an older dwlink are
+/// tightened.
+#[cfg(unix)]
+#[test]
+fn state_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = crate::support::scratch("apply-private");
+    let state = dir.join(".dwlink");
+    std::fs::create_dir_all(state.join("journal")).unwrap();
+    for d in [&state, &state.join("journal")] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let out = std::process::Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_dwlink"))
+        .args(["apply", "--no-color", "-f", &restore_cfg(), "--emulator"])
+        .arg(path(RESTORED))
+        .arg("--auto-approve")
+        .current_dir(&dir)
+        .env_remove("NO_COLOR")
+        .env("DWLINK_CLIENT_SECRET", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    for d in ["", "journal", "backups"] {
+        let d = state.join(d);
+        assert_eq!(mode(&d), 0o700, "{}", d.display());
+    }
+    let files = walk(&state);
+    assert!(files.len() >= 2, "a journal and a backup: {files:?}");
+    for f in files {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,7 @@ const WARNINGS: &[&str] = &[
     "dwlink::config::production_unprotected",
     "dwlink::config::no_legal_entities",
     "dwlink::config::after_reset_unused",
+    "dwlink::config::no_dual_write_service",
 ];
 
 fn expectation(bytes: &[u8]) -> (String, String) {
@@ -154,12 +155,143 @@ fn hostile_files_get_a_diagnostic_not_a_panic() {
         let out = dwlink(&dir, &["validate", "--no-color", "-f", "/dev/zero"]);
         assert_eq!(code(&out), 1);
         assert!(
-            stderr(&out).starts_with("dwlink::config::too_large"),
+            stderr(&out).starts_with("dwlink::config::not_a_file"),
             "{}",
             stderr(&out)
         );
     }
     snapshot("hostile_files", &all);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Opening a FIFO for reading blocks until something writes to it: validate must refuse it from
+/// its metadata at once instead of hanging.
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.join("dwlink.yaml"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dwlink"))
+        .args(["validate", "--no-color", "-f", "dwlink.yaml"])
+        .current_dir(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("validate of a FIFO still blocks after 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.starts_with("dwlink::config::not_a_file"), "{err}");
+    assert!(err.contains("named pipe"), "{err}");
+    assert!(err.contains("regular YAML file"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// miette panics on columns past 65,535; a long line is shown in part instead, with the true
+/// line and column in the header.
+#[test]
+fn an_error_far_along_a_long_line_is_shown_clipped() {
+    let dir = scratch("long-line");
+    let base = fs::read_to_string(root().join("crates/dwlink/tests/fixtures/configs/invalid/invalid-enum.yaml"))
+        .unwrap();
+    let line = format!(
+        "finance_operations: {{url: https://contoso-uat.sandbox.operations.dynamics.com,{}environment_type: sandboxx}}",
+        " ".repeat(70_000)
+    );
+    let text: String = base
+        .lines()
+        .filter(|l| {
+            !l.starts_with("  url: https://contoso-uat.sandbox")
+                && !l.starts_with("  environment_type:")
+        })
+        .map(|l| {
+            if l == "finance_operations:" {
+                line.clone()
+            } else {
+                l.to_string()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    let line_no = text.lines().position(|l| l == line).unwrap() + 1;
+    let column = line.find("sandboxx").unwrap() + 1;
+    fs::write(dir.join("long.yaml"), &text).unwrap();
+    let out = dwlink(&dir, &["validate", "--no-color", "-f", "long.yaml"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("dwlink::config::invalid_value"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains(&format!("[long.yaml:{line_no}:{column}]")),
+        "{err}"
+    );
+    assert!(err.contains("shown in part"), "{err}");
+    assert!(err.len() < 2_000, "{} bytes:\n{err}", err.len());
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Generated files can hold 150,000 problems: the first 50 are drawn, the rest counted, and
+/// finding them stays linear (a duplicate-key scan and the schema check's dedup were quadratic).
+#[test]
+fn a_flood_of_problems_is_counted_not_drawn() {
+    let dir = scratch("flood");
+    let base = fs::read_to_string(root().join("crates/dwlink/tests/fixtures/configs/invalid/invalid-enum.yaml"))
+        .unwrap()
+        .replace("environment_type: sandbx", "environment_type: sandbox");
+    let les = format!("[{}]", vec!["USMF"; 150_000].join(", "));
+    fs::write(
+        dir.join("duplicates.yaml"),
+        base.replace("[USMF, DEMF]", &les),
+    )
+    .unwrap();
+    let keys: String = (0..40_000)
+        .map(|i| format!("unknown_key_{i}: 1\n"))
+        .collect();
+    fs::write(dir.join("unknown.yaml"), format!("{base}{keys}")).unwrap();
+    for (file, code_line, more) in [
+        (
+            "duplicates.yaml",
+            "dwlink::config::duplicate_legal_entity",
+            "… and 149,949 more problems (149,949 errors, 0 warnings), not shown",
+        ),
+        (
+            "unknown.yaml",
+            "dwlink::config::unknown_key",
+            "… and 39,950 more problems (39,950 errors, 0 warnings), not shown",
+        ),
+    ] {
+        let out = dwlink(&dir, &["validate", "--no-color", "-f", file]);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "{file}");
+        assert!(
+            err.len() < 100_000,
+            "{file}: {} bytes of diagnostics",
+            err.len()
+        );
+        assert_eq!(
+            err.lines().filter(|l| *l == code_line).count(),
+            50,
+            "{file}"
+        );
+        assert!(
+            err.contains(more),
+            "{file}: {}",
+            &err[err.len().saturating_sub(400)..]
+        );
+    }
     let _ = fs::remove_dir_all(&dir);
 }
 

@@ -101,6 +101,22 @@ fn json_plan_has_the_contract_fields() {
     assert!(v["summary"]["rows_to_delete"].as_u64().unwrap() > 0);
 }
 
+/// Terraform's and kubectl's convention: `-` is what is live now, `+` what the config declares.
+#[test]
+fn the_link_diff_marks_live_minus_and_declared_plus() {
+    let out = run(&plan_args("scenario-2-organization-mismatch"));
+    let text = stdout(&out);
+    assert!(text.contains("Link, live (-) vs declared (+):"), "{text}");
+    assert!(
+        text.contains("  - dataverse: https://contoso-test.crm.dynamics.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  + dataverse: https://contoso-uat.crm.dynamics.com"),
+        "{text}"
+    );
+}
+
 #[test]
 fn saved_plan_is_shown_as_planned() {
     let dir = scratch("show");

@@ -170,7 +170,7 @@ pub(super) fn maps_running(findings: &mut Vec<Finding>, desired: &Desired, activ
                 plural(active.len()),
                 active.join(", ")
             ),
-            "they come back stopped; list them in `after_reset.start_maps` to restart them".into(),
+            stopped_maps_help(active, &desired.after_reset.start_maps),
         ));
     } else {
         findings.push(Finding::new(
@@ -256,5 +256,27 @@ fn target_phrase(scenario: Scenario, target: ResetTarget) -> &'static str {
         (Scenario::CloudHosted, _) => "current environment (cloud-hosted)",
         (_, ResetTarget::CurrentEnvironment) => "current environment",
         (_, ResetTarget::PowerPlatformLink) => "Power Platform link",
+    }
+}
+
+/// What becomes of maps a forced reset stops: the ones `after_reset.start_maps` lists are started
+/// again, the others come back stopped.
+fn stopped_maps_help(stopped: &[String], start_maps: &[String]) -> String {
+    let (restarted, left): (Vec<&String>, Vec<&String>) =
+        stopped.iter().partition(|m| start_maps.contains(m));
+    let names = |v: &[&String]| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
+    match (restarted.is_empty(), left.is_empty()) {
+        (true, _) => {
+            "they come back stopped; list them in `after_reset.start_maps` to restart them".into()
+        }
+        (false, true) => "`after_reset.start_maps` starts them again after the reset".into(),
+        (false, false) => format!(
+            "`after_reset.start_maps` starts {} again after the reset; {} come{} back stopped: list {} there to restart {}",
+            names(&restarted),
+            names(&left),
+            if left.len() == 1 { "s" } else { "" },
+            if left.len() == 1 { "it" } else { "them" },
+            if left.len() == 1 { "it" } else { "them" },
+        ),
     }
 }
