@@ -1,6 +1,6 @@
 use std::path::{Path, PathBuf};
 
-use crate::render::{plan_view, shell::Shell};
+use crate::render::{shell::Shell, view};
 use dwlink_core::diag::Problem;
 use dwlink_core::model::desired::Desired;
 use dwlink_core::plan::{planfile, Plan};
@@ -55,18 +55,10 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             return Exit::Error;
         }
     }
-    if args.json {
-        ui.out(&serde_json::to_string_pretty(&plan).unwrap_or_default());
-    } else {
-        let color = ui.color_out();
-        ui.out(&plan_view::render(&plan, color));
-        if let Some(out) = &args.out {
-            ui.status(&format!(
-                "Saved the plan to {}. Apply exactly this plan with `dwlink apply {}`.",
-                out.display(),
-                out.display()
-            ));
-        }
+    let view = view::choose(args.json);
+    view.plan(ui, &plan);
+    if let Some(out) = &args.out {
+        view.saved(ui, out);
     }
     exit_for(&[Ok(plan)], args.detailed_exitcode)
 }
@@ -119,7 +111,6 @@ fn run_fleet(args: Args, ui: &mut Shell) -> Exit {
         fleet::plan_all(&route, configs, args.fleet.parallelism).await
     });
 
-    let color = ui.color_out();
     let mut plans = Vec::new();
     let mut rows = Vec::new();
     for (file, result) in &results {
@@ -130,16 +121,8 @@ fn run_fleet(args: Args, ui: &mut Shell) -> Exit {
                         ui.problem(&p);
                     }
                 }
-                if !args.json {
-                    ui.out(&format!(
-                        "── {} ({}) ──",
-                        plan.environment.name,
-                        file.display()
-                    ));
-                    ui.out(&plan_view::render(plan, color));
-                }
                 rows.push(fleet::Row::of(plan));
-                plans.push(plan.clone());
+                plans.push((file.as_path(), plan));
             }
             Err(p) => {
                 ui.problem(p);
@@ -147,9 +130,7 @@ fn run_fleet(args: Args, ui: &mut Shell) -> Exit {
             }
         }
     }
-    if args.json {
-        ui.out(&serde_json::to_string_pretty(&plans).unwrap_or_default());
-    }
+    view::choose(args.json).plans(ui, &plans);
     ui.status(&fleet::table(&rows));
     let results: Vec<Result<Plan, Problem>> = results.into_iter().map(|(_, r)| r).collect();
     exit_for(&results, args.detailed_exitcode)

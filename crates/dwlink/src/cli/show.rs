@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::render::{plan_view, shell::Shell};
+use crate::render::{shell::Shell, view};
 use dwlink_core::plan::planfile;
 
 use super::Exit;
@@ -20,12 +20,7 @@ pub struct Args {
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     match planfile::read(&args.plan) {
         Ok(plan) => {
-            if args.json {
-                ui.out(&serde_json::to_string_pretty(&plan).unwrap_or_default());
-            } else {
-                let color = ui.color_out();
-                ui.out(&plan_view::render(&plan, color));
-            }
+            view::choose(args.json).plan(ui, &plan);
             Exit::Ok
         }
         Err(p) => {

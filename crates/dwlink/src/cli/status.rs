@@ -1,8 +1,6 @@
 use std::path::PathBuf;
 
-use serde_json::json;
-
-use crate::render::{shell::Shell, status_view};
+use crate::render::{shell::Shell, view};
 use dwlink_core::plan::Plan;
 
 use super::live::{self, LiveArgs};
@@ -35,17 +33,6 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         Err(p) => return fail(ui, &p),
     };
     let plan = Plan::make(&desired, &state);
-    if args.json {
-        let doc = json!({
-            "live": state,
-            "live_fingerprint": plan.live_fingerprint,
-            "scenario": plan.scenario,
-            "findings": plan.findings,
-        });
-        ui.out(&serde_json::to_string_pretty(&doc).unwrap_or_default());
-    } else {
-        let color = ui.color_out();
-        ui.out(&status_view::render(&state, &plan, color));
-    }
+    view::choose(args.json).status(ui, &state, &plan);
     Exit::Ok
 }

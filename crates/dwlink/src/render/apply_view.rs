@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use dwlink_core::apply::executor::{Outcome, StepEvent, StepResult, Unit};
+use dwlink_core::apply::executor::{ApplyError, Outcome, StepEvent, StepResult, Unit};
 use dwlink_core::plan::describe::describe;
 
 use super::plan_view::thousands;
@@ -136,6 +136,48 @@ impl EventPrinter {
             ));
         }
         text
+    }
+
+    /// The end of an apply: its summary, or what failed and how to finish.
+    pub(crate) fn finished(&self, result: &Result<Outcome, ApplyError>) {
+        let also = |backup: &Option<std::path::PathBuf>| {
+            backup
+                .as_ref()
+                .map(|b| format!("; backup: {}", b.display()))
+                .unwrap_or_default()
+        };
+        match result {
+            Ok(outcome) => {
+                let text = self.summary(outcome);
+                if !text.is_empty() {
+                    self.shell.status(&text);
+                }
+            }
+            Err(ApplyError::Failed {
+                step,
+                problem,
+                journal,
+                backup,
+            }) => {
+                self.shell.problem(problem);
+                self.shell.status(&format!(
+                    "Step {} failed. Journal: {}{}. Run the same `dwlink apply` again to finish from live state.",
+                    step + 1,
+                    journal.display(),
+                    also(backup)
+                ));
+            }
+            Err(ApplyError::Interrupted {
+                completed,
+                journal,
+                backup,
+            }) => self.shell.status(&format!(
+                "Interrupted after {completed} step(s). Journal: {}{}. Run the same `dwlink apply` again to finish.",
+                journal.display(),
+                also(backup)
+            )),
+            Err(ApplyError::Io(p)) => self.shell.problem(p),
+        }
     }
 
     /// Announce, once, that Ctrl-C was heard.

@@ -6,3 +6,4 @@ pub(crate) mod plan_view;
 pub(crate) mod restore_view;
 pub(crate) mod shell;
 pub(crate) mod status_view;
+pub(crate) mod view;

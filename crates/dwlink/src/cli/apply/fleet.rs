@@ -1,0 +1,89 @@
+//! A fleet's apply: every environment read first (the overview), then each planned afresh and
+//! applied in turn with its own confirmation.
+
+use crate::render::shell::Shell;
+use dwlink_core::apply::guard::Refusal;
+
+use super::super::fleet;
+use super::super::live;
+use super::super::{fail, Exit};
+use super::{one, refuse, Args};
+
+/// Apply each environment of a fleet in turn: each is planned from fresh live state right before
+/// its own confirmation, so no answer is given to a plan that aged while others ran. One
+/// environment's failure does not stop the rest; the exit code is the worst result.
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
+    if args.confirm.is_some() {
+        return refuse(ui, Refusal::ConfirmFleet.to_problem());
+    }
+    let files = match args.fleet.resolve() {
+        Ok(f) => f,
+        Err(p) => return fail(ui, &p),
+    };
+    let rt = match live::runtime() {
+        Ok(rt) => rt,
+        Err(p) => return fail(ui, &p),
+    };
+    rt.block_on(async {
+        let route = match live::route(&args.live, ui).await {
+            Ok(r) => r,
+            Err(p) => return fail(ui, &p),
+        };
+        // Read every environment first, concurrently, so the whole fleet's scope is on screen
+        // before the first question; each is then planned again, fresh, right before its own.
+        let configs: Vec<_> = files
+            .iter()
+            .map(|f| (f.clone(), live::load_config(Some(f), ui)))
+            .collect();
+        let overview = fleet::plan_all(&route, configs.clone(), args.fleet.parallelism).await;
+        let summary: Vec<fleet::Row> = overview
+            .iter()
+            .map(|(f, r)| match r {
+                Ok(plan) => fleet::Row::of(plan),
+                Err(p) => fleet::Row::failed(f, p),
+            })
+            .collect();
+        ui.status(&format!("Fleet overview:\n{}", fleet::table(&summary)));
+        let mut rows = Vec::new();
+        let mut worst = Exit::Ok;
+        for ((file, desired), (_, read)) in configs.into_iter().zip(overview) {
+            let Some(desired) = desired else {
+                rows.push(fleet_row(&file.display().to_string(), Exit::Error));
+                worst = worse(worst, Exit::Error);
+                continue;
+            };
+            if let Err(p) = read {
+                ui.problem(&p);
+                rows.push(fleet_row(&desired.name, Exit::Error));
+                worst = worse(worst, Exit::Error);
+                continue;
+            }
+            ui.status(&format!("── {} ({}) ──", desired.name, file.display()));
+            let mut single = args.clone();
+            single.fleet.files = vec![file.clone()];
+            let exit = one::apply(&single, &route, None, desired.clone(), ui).await;
+            rows.push(fleet_row(&desired.name, exit));
+            worst = worse(worst, exit);
+        }
+        ui.status(&fleet::result_table(&rows));
+        worst
+    })
+}
+
+fn worse(a: Exit, b: Exit) -> Exit {
+    if (b as u8) > (a as u8) {
+        b
+    } else {
+        a
+    }
+}
+
+fn fleet_row(environment: &str, exit: Exit) -> (String, String) {
+    let result = match exit {
+        Exit::Ok => "ok (applied, or nothing to do)",
+        Exit::Error => "failed (exit 1)",
+        Exit::Changes => "changes",
+        Exit::Refused => "refused (exit 3)",
+    };
+    (environment.to_string(), result.to_string())
+}

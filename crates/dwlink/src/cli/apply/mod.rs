@@ -1,0 +1,96 @@
+//! `dwlink apply`: flags, the saved plan's own guards, and the choice between one environment
+//! ([`one`]) and a fleet ([`fleet`]).
+
+mod fleet;
+mod one;
+
+use std::path::PathBuf;
+
+use crate::render::shell::Shell;
+use dwlink_core::apply::guard;
+use dwlink_core::diag::Problem;
+use dwlink_core::plan::planfile;
+
+use super::fleet::FleetArgs;
+use super::live::{self, LiveArgs};
+use super::{fail, Exit};
+
+/// Execute a plan after confirmation: backup first, journal every step, verify at the end.
+///
+/// Example: `dwlink apply -f dwlink.yaml` (plans, shows the plan, asks you to type the name)
+/// Example (CI): `dwlink apply reset.plan --confirm contoso-uat --input=false`
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// A saved plan from `dwlink plan --out` (apply exactly it, or refuse if live state moved).
+    #[arg(value_name = "PLAN")]
+    plan: Option<PathBuf>,
+    /// The configs to plan from when no PLAN is given (default: dwlink.yaml); several -f or a
+    /// directory apply a fleet, one environment after another, each with its own confirmation.
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Do not ask; apply as shown. Meant for CI.
+    #[arg(long)]
+    auto_approve: bool,
+    /// Confirm by naming the environment instead of typing it at the prompt.
+    #[arg(long, value_name = "NAME")]
+    confirm: Option<String>,
+    /// Emit one JSON object per step on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Where backups and journals are kept.
+    #[arg(long, value_name = "DIR", default_value = ".dwlink")]
+    state_dir: PathBuf,
+    #[command(flatten)]
+    live: LiveArgs,
+}
+
+fn refuse(ui: &Shell, p: Problem) -> Exit {
+    ui.problem(&p);
+    Exit::Refused
+}
+
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
+    if args.plan.is_none() && !args.fleet.is_single() {
+        return fleet::run(args, ui);
+    }
+    let saved = match &args.plan {
+        Some(path) => match planfile::read(path) {
+            Ok(p) => Some(p),
+            Err(p) => return fail(ui, &p),
+        },
+        None => None,
+    };
+    let desired = match &saved {
+        Some(plan) => {
+            if let Some(file) = args.fleet.files.first() {
+                let Some(d) = live::load_config(Some(file), ui) else {
+                    return Exit::Error;
+                };
+                match guard::saved_plan_with_config(plan, &d) {
+                    Ok(guarded) => guarded,
+                    Err(r) => return refuse(ui, r.to_problem()),
+                }
+            } else {
+                plan.desired.clone()
+            }
+        }
+        None => match live::load_config(args.fleet.files.first().map(PathBuf::as_path), ui) {
+            Some(d) => d,
+            None => return Exit::Error,
+        },
+    };
+    if let Some(Err(r)) = saved.as_ref().map(guard::made_by_this_version) {
+        return refuse(ui, r.to_problem());
+    }
+    let rt = match live::runtime() {
+        Ok(rt) => rt,
+        Err(p) => return fail(ui, &p),
+    };
+    rt.block_on(async move {
+        let route = match live::route(&args.live, ui).await {
+            Ok(r) => r,
+            Err(p) => return fail(ui, &p),
+        };
+        one::apply(&args, &route, saved, desired, ui).await
+    })
+}

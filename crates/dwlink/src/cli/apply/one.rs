@@ -1,0 +1,137 @@
+//! One environment's apply: fresh or saved plan checked against live state, guards,
+//! confirmation, then the executor with Ctrl-C watched.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::render::apply_view::EventPrinter;
+use crate::render::plan_view::tally;
+use crate::render::shell::Shell;
+use crate::render::view;
+use dwlink_core::apply::confirm::{self, ConfirmSettings};
+use dwlink_core::apply::executor::Executor;
+use dwlink_core::apply::guard;
+use dwlink_core::apply::journal;
+use dwlink_core::apply::resume;
+use dwlink_core::diag::Problem;
+use dwlink_core::plan::Plan;
+
+use super::super::live;
+use super::super::{fail, Exit};
+use super::{refuse, Args};
+
+pub(super) async fn apply(
+    args: &Args,
+    route: &live::Route,
+    saved: Option<Plan>,
+    desired: dwlink_core::model::desired::Desired,
+    ui: &mut Shell,
+) -> Exit {
+    let session = match route.session(&desired) {
+        Ok(s) => s,
+        Err(p) => return fail(ui, &p),
+    };
+    let state = match session.read_live().await {
+        Ok(s) => s,
+        Err(p) => return fail(ui, &p),
+    };
+    let journal_dir = args.state_dir.join("journal");
+    let mut unfinished = None;
+    let plan = match saved {
+        Some(plan) => match guard::still_fresh(&plan, &state) {
+            Ok(()) => plan,
+            Err(r) => return refuse(ui, r.to_problem()),
+        },
+        None => match resume::prepare(&desired, &state, &journal_dir) {
+            Ok(prepared) => {
+                if let Some(u) = &prepared.unfinished {
+                    ui.status(&format!(
+                        "Found an unfinished apply ({}); planning the rest from live state.",
+                        u.path.display()
+                    ));
+                    if !u.backups.is_empty() {
+                        ui.status(&format!("Rows it deleted are in: {}", u.backups.join(", ")));
+                    }
+                }
+                prepared.carried.iter().for_each(|n| ui.status(n));
+                unfinished = prepared.unfinished;
+                prepared.plan
+            }
+            Err(p) => return refuse(ui, p),
+        },
+    };
+
+    if !args.json {
+        view::choose(false).plan(ui, &plan);
+    }
+    if !plan.has_changes() {
+        if let Some(u) = &unfinished {
+            let _ = journal::supersede(u, &plan.plan_id, "nothing was left to do");
+        }
+        ui.status("Nothing to apply.");
+        return Exit::Ok;
+    }
+    if let Err(r) = guard::may_execute(&desired, &plan) {
+        return refuse(ui, r.to_problem());
+    }
+
+    if let Err(p) = confirmed(args, &desired.name, &plan, ui) {
+        return refuse(ui, p);
+    }
+    if let Some(u) = &unfinished {
+        let _ = journal::supersede(u, &plan.plan_id, "finished by this apply");
+    }
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let printer = Arc::new(view::choose(args.json).events(ui));
+    let ctrl_c = tokio::spawn(watch_ctrl_c(cancel.clone(), printer.clone()));
+    let on_event = |e| printer.event(e);
+    let executor = Executor {
+        ops: &session.ops,
+        state_dir: &args.state_dir,
+        cancel: &cancel,
+        on_event: &on_event,
+    };
+    let result = executor.run(&plan).await;
+    ctrl_c.abort();
+    printer.finished(&result);
+    match result {
+        Ok(_) => Exit::Ok,
+        Err(_) => Exit::Error,
+    }
+}
+
+/// Flags settle it, or the user types the environment's name at the prompt.
+fn confirmed(args: &Args, environment: &str, plan: &Plan, ui: &Shell) -> Result<(), Problem> {
+    let settings = ConfirmSettings {
+        environment,
+        auto_approve: args.auto_approve,
+        confirm: args.confirm.as_deref(),
+        interactive: ui.settings().interactive,
+    };
+    if confirm::decide(&settings)?.is_some() {
+        return Ok(());
+    }
+    // The rendered plan ends with its tally; only the JSON view has not shown one yet.
+    if args.json {
+        ui.status(&tally(plan));
+    }
+    let answer = ui.prompt(&format!(
+        "Type the environment name ({environment}) to apply this plan"
+    ));
+    confirm::check_answer(&settings, answer.as_deref()).map(|_| ())
+}
+
+/// Ctrl-C once: finish the current step, then stop (the executor checks `cancel` between steps).
+/// Twice: stop at once; the journal makes that as safe as a crash.
+async fn watch_ctrl_c(cancel: Arc<AtomicBool>, printer: Arc<EventPrinter>) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.store(true, Ordering::SeqCst);
+    printer.interrupt_notice(false);
+    if tokio::signal::ctrl_c().await.is_ok() {
+        printer.interrupt_notice(true);
+        std::process::exit(Exit::Error as i32);
+    }
+}
