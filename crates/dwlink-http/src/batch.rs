@@ -14,6 +14,9 @@ pub(crate) struct BatchOp {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PartReply {
+    /// The `Content-ID` of the request this answers, from the MIME part's headers or the
+    /// answer's own: which request of a change set failed.
+    pub content_id: Option<String>,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -128,7 +131,7 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn http_reply(text: &str) -> Result<PartReply, String> {
+fn http_reply(part_headers: &[(String, String)], text: &str) -> Result<PartReply, String> {
     let text = text.trim_start_matches(['\r', '\n']);
     let (status_line, rest) = text.split_once('\n').unwrap_or((text, ""));
     let mut words = status_line.split_whitespace();
@@ -139,7 +142,11 @@ fn http_reply(text: &str) -> Result<PartReply, String> {
         _ => return Err(format!("bad status line `{}`", status_line.trim())),
     };
     let (headers, body) = split_head(rest);
+    let content_id = header(part_headers, "content-id")
+        .or_else(|| header(&headers, "content-id"))
+        .map(str::to_string);
     Ok(PartReply {
+        content_id,
         status,
         headers,
         body: body.trim_end().to_string(),
@@ -160,11 +167,14 @@ pub(crate) fn parse(content_type: &str, body: &[u8]) -> Result<Vec<BatchItem>, S
             if let Some(cs) = boundary(ct) {
                 let replies = split_parts(inner, &cs)?
                     .into_iter()
-                    .map(|p| http_reply(split_head(p).1))
+                    .map(|p| {
+                        let (part_headers, inner) = split_head(p);
+                        http_reply(&part_headers, inner)
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(BatchItem::ChangeSet(replies))
             } else if ct.to_ascii_lowercase().starts_with("application/http") {
-                Ok(BatchItem::Single(http_reply(inner)?))
+                Ok(BatchItem::Single(http_reply(&headers, inner)?))
             } else {
                 Err(format!("unexpected batch part of type `{ct}`"))
             }
@@ -219,7 +229,7 @@ mod tests {
             --cs1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
             HTTP/1.1 204 No Content\r\nOData-Version: 4.0\r\n\r\n\r\n\
             --cs1\nContent-Type: application/http\n\nHTTP/1.1 204 No Content\n\n\n--cs1--\r\n\
-            --b1\r\nContent-Type: application/http\r\n\r\n\
+            --b1\r\nContent-Type: application/http\r\nContent-ID: 2\r\n\r\n\
             HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n\r\n{\"error\":{\"code\":\"x\",\"message\":\"gone\"}}\r\n\
             --b1--\r\n";
         let items = parse("multipart/mixed; boundary=b1", body.as_bytes()).unwrap();
@@ -231,7 +241,9 @@ mod tests {
         assert!(failure(&items[0]).is_none());
         let f = failure(&items[1]).unwrap();
         assert_eq!(f.status, 404);
+        assert_eq!(f.content_id.as_deref(), Some("2"));
         assert!(f.body.contains("gone"));
+        assert_eq!(rs[0].content_id, None);
     }
 
     #[test]

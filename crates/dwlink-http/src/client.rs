@@ -10,7 +10,7 @@ use url::Url;
 
 use super::reply::{error_message, Reply};
 use super::request::{ApiRequest, Body};
-use super::retry::{parse_retry_after, Failure, RetryPolicy};
+use super::retry::{parse_retry_after, secs, Failure, RetryPolicy};
 use super::route::Route;
 use super::throttle::Limiter;
 use dwlink_core::link::error::ProviderError;
@@ -130,14 +130,38 @@ impl Client {
             };
             attempt += 1;
             let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
-            if failure == Failure::Status(429) {
+            let too_long = retry_after.filter(|ra| *ra > policy.max_retry_after);
+            if failure == Failure::Status(429) && too_long.is_none() {
                 // The budget is shared: every request of this client waits, not only this one.
+                // A wait past the cap is refused, and others asking again get refused promptly
+                // too rather than after sitting out the cap.
                 self.limiter.throttled(sent_at, delay);
             }
             if attempt >= policy.max_attempts || !policy.should_retry(failure, req.idempotent) {
                 return Err(throttled_or(error, failure, req, started));
             }
+            if let Some(asked) = too_long {
+                return Err(explain_wait(
+                    error,
+                    format!(
+                        "the service asked to wait {}, more than dwlink's {} cap on Retry-After",
+                        secs(asked),
+                        secs(policy.max_retry_after)
+                    ),
+                ));
+            }
             if started.elapsed() + delay > policy.max_total {
+                if let Some(asked) = retry_after {
+                    return Err(explain_wait(
+                        error,
+                        format!(
+                            "the service asked to wait {} after {} already spent on this request; dwlink gives one request {} at most",
+                            secs(asked),
+                            secs(started.elapsed()),
+                            secs(policy.max_total)
+                        ),
+                    ));
+                }
                 return Err(throttled_or(error, failure, req, started));
             }
             tokio::time::sleep(delay).await;
@@ -262,9 +286,32 @@ fn throttled_or(
         Failure::Status(429) => ProviderError::Throttled {
             api: req.api,
             url: redact_url(&req.url),
-            waited: Duration::from_secs(started.elapsed().as_secs()),
+            // Milliseconds: whole seconds showed a give-up within the first second as "0ns".
+            waited: Duration::from_millis(started.elapsed().as_millis() as u64),
         },
         _ => error,
+    }
+}
+
+/// A refused wait, said in the status error's message so the code and status stay the service's.
+fn explain_wait(error: ProviderError, why: String) -> ProviderError {
+    match error {
+        ProviderError::Status {
+            api,
+            method,
+            url,
+            status,
+            code,
+            message,
+        } => ProviderError::Status {
+            api,
+            method,
+            url,
+            status,
+            code,
+            message: format!("{why} (the service said: {message})"),
+        },
+        other => other,
     }
 }
 

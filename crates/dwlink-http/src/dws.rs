@@ -1,6 +1,8 @@
 //! The dual-write management service — undocumented by Microsoft, so every route and shape it
 //! has lives in this one module (see docs/http-contract.md) to be corrected in one place.
 
+use std::time::{Duration, Instant};
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 use url::Url;
@@ -205,6 +207,7 @@ fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
 pub(crate) async fn map_action(
     session: &Session,
     base: &Url,
+    confirm: Confirm,
     connection_id: &str,
     map_id: &str,
     action: &str,
@@ -215,9 +218,178 @@ pub(crate) async fn map_action(
         seg(connection_id),
         seg(map_id)
     );
-    // Starting or stopping a map twice leaves it in the same state: safe to retry.
-    let req = ApiRequest::post(Api::DualWrite, url(base, &path, &[])?).idempotent(true);
-    request_id(&session.send(&req).await?, what)
+    let req = ApiRequest::post(Api::DualWrite, url(base, &path, &[])?);
+    let probe = Probe::Map {
+        connection_id,
+        map_id,
+        start: action == "Start",
+    };
+    send_confirmed(session, base, confirm, &req, what, &probe).await
+}
+
+/// Request ids dwlink makes up when a read showed the effect of a request whose reply was lost:
+/// the service's id went with the reply, and the effect is already there, so there is nothing
+/// to poll. Service ids are GUIDs; this prefix is not.
+pub(crate) const CONFIRMED_BY_READ: &str = "dwlink-confirmed-by-read:";
+
+/// How long to look for the effect of a management request whose reply was lost, before
+/// sending it again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Confirm {
+    pub window: Duration,
+    pub poll: Duration,
+}
+
+/// One management POST is sent at most this many times.
+const MAX_SENDS: u32 = 3;
+
+/// A reply that was lost or refused in a way that says nothing about whether the request ran:
+/// a 5xx (a gateway may answer it after the service acted) or a broken connection.
+fn may_have_run(e: &ProviderError) -> bool {
+    match e {
+        ProviderError::Status { status, .. } => (500..600).contains(status) && *status != 501,
+        ProviderError::Transport { .. } => true,
+        _ => false,
+    }
+}
+
+/// What a read shows of a management request having taken effect.
+enum Probe<'a> {
+    /// The map in the state the request asks for.
+    Map {
+        connection_id: &'a str,
+        map_id: &'a str,
+        start: bool,
+    },
+    /// The connection set as a completed reset leaves it (no maps, the requested legal
+    /// entities, linked to `org_host` when the reset relinks), when it was not so before.
+    Reset {
+        name: &'a str,
+        org_host: Option<String>,
+        legal_entities: Vec<String>,
+    },
+    /// Every map of the solution present, when some were missing before.
+    Solution {
+        connection_id: &'a str,
+        maps: Vec<String>,
+    },
+    /// The state before the request already looked like its effect: no read can tell whether
+    /// it ran, so it is not sent again.
+    Blind,
+}
+
+/// Hosts as the services print them: case and a trailing dot do not make another host.
+fn host_of(u: &str) -> Option<String> {
+    let u = Url::parse(u).ok()?;
+    Some(u.host_str()?.trim_end_matches('.').to_ascii_lowercase())
+}
+
+fn requested_les(les: &[String]) -> Vec<String> {
+    let mut les: Vec<String> = les.iter().map(|l| l.trim().to_ascii_uppercase()).collect();
+    les.sort();
+    les.dedup();
+    les
+}
+
+fn looks_reset(
+    set: &ConnectionSet,
+    maps: &[LiveMap],
+    org_host: Option<&str>,
+    les: &[String],
+) -> bool {
+    let linked = set
+        .environment("CRM")
+        .and_then(|e| e.direct_url.as_deref())
+        .and_then(host_of);
+    maps.is_empty()
+        && set.legal_entities() == les
+        && org_host.is_none_or(|h| linked.as_deref() == Some(h))
+}
+
+impl Probe<'_> {
+    async fn seen(&self, session: &Session, base: &Url) -> Result<bool, ProviderError> {
+        Ok(match self {
+            Probe::Map {
+                connection_id,
+                map_id,
+                start,
+            } => maps(session, base, connection_id)
+                .await?
+                .iter()
+                .find(|m| m.id.eq_ignore_ascii_case(map_id))
+                .is_some_and(|m| {
+                    if *start {
+                        // InitialSync and CatchUp are a start under way: sending Start again
+                        // would not make it go faster.
+                        m.state.is_active()
+                    } else {
+                        matches!(m.state, MapState::Stopped | MapState::NotRunning)
+                    }
+                }),
+            Probe::Reset {
+                name,
+                org_host,
+                legal_entities,
+            } => {
+                let (set, _) = connection_set(session, base, name).await?;
+                let maps = maps(session, base, &set.id).await?;
+                looks_reset(&set, &maps, org_host.as_deref(), legal_entities)
+            }
+            Probe::Solution {
+                connection_id,
+                maps: wanted,
+            } => {
+                let present = maps(session, base, connection_id).await?;
+                wanted.iter().all(|w| present.iter().any(|m| &m.name == w))
+            }
+            Probe::Blind => false,
+        })
+    }
+}
+
+/// Sends a management POST, and again (at most [`MAX_SENDS`] times in all) only when its reply
+/// was lost and a read shows the request did not take effect; when the read shows it did, the
+/// request counts as done. A management request is not idempotent (each POST starts a request of its
+/// own), so the client never repeats it on its own; a 429 or a refused connection, which the
+/// client does retry, means the service never ran it.
+async fn send_confirmed(
+    session: &Session,
+    base: &Url,
+    confirm: Confirm,
+    req: &ApiRequest,
+    what: String,
+    probe: &Probe<'_>,
+) -> Result<RequestId, ProviderError> {
+    let mut sends = 0;
+    loop {
+        sends += 1;
+        let error = match session.send(req).await {
+            Ok(reply) => return request_id(&reply, what),
+            Err(e) if may_have_run(&e) => e,
+            Err(e) => return Err(e),
+        };
+        if matches!(probe, Probe::Blind) || sends >= MAX_SENDS {
+            return Err(error);
+        }
+        // A request's effect shows when it completes, a while after the POST: looked for
+        // during the window, not once. Not seen by its end, the request is taken as never run.
+        let deadline = Instant::now() + confirm.window;
+        let mut interval = confirm.poll;
+        loop {
+            if probe.seen(session, base).await? {
+                return Ok(RequestId {
+                    id: format!("{CONFIRMED_BY_READ}{}", Uuid::new_v4()),
+                    what,
+                });
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            tokio::time::sleep(interval.min(deadline - now)).await;
+            interval = (interval * 2).min(Duration::from_secs(5));
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,6 +445,7 @@ pub(crate) fn reset_body(raw: &Value, set: &ConnectionSet, options: &ResetOption
 pub(crate) async fn reset(
     session: &Session,
     base: &Url,
+    confirm: Confirm,
     name: &str,
     options: &ResetOptions,
 ) -> Result<RequestId, ProviderError> {
@@ -286,10 +459,35 @@ pub(crate) async fn reset(
         ],
     )?;
     let req = ApiRequest::post(Api::DualWrite, u).json(reset_body(&raw, &set, options));
-    request_id(
-        &session.send(&req).await?,
+    // The organization a completed reset links to: the Power Platform link's, unless it keeps
+    // the current one (CurrentEnvironment, or no link as on cloud-hosted environments).
+    let org_host = match options.target {
+        ResetTarget::PowerPlatformLink => set
+            .environment("AX")
+            .and_then(|e| e.power_platform_link.as_ref())
+            .and_then(|l| host_of(&l.direct_url)),
+        ResetTarget::CurrentEnvironment => None,
+    };
+    let legal_entities = requested_les(&options.legal_entities);
+    let before = maps(session, base, &set.id).await?;
+    let probe = if looks_reset(&set, &before, org_host.as_deref(), &legal_entities) {
+        Probe::Blind
+    } else {
+        Probe::Reset {
+            name,
+            org_host,
+            legal_entities,
+        }
+    };
+    send_confirmed(
+        session,
+        base,
+        confirm,
+        &req,
         format!("reset connection set {name}"),
+        &probe,
     )
+    .await
 }
 
 pub(crate) async fn set_legal_entities(
@@ -334,6 +532,7 @@ pub(crate) async fn solutions(
 pub(crate) async fn apply_solution(
     session: &Session,
     base: &Url,
+    confirm: Confirm,
     connection_id: &str,
     name: &str,
 ) -> Result<RequestId, ProviderError> {
@@ -342,8 +541,32 @@ pub(crate) async fn apply_solution(
         seg(connection_id),
         seg(name)
     );
-    let req = ApiRequest::post(Api::DualWrite, url(base, &path, &[])?).idempotent(true);
-    request_id(&session.send(&req).await?, format!("apply solution {name}"))
+    let req = ApiRequest::post(Api::DualWrite, url(base, &path, &[])?);
+    let wanted = solutions(session, base, connection_id)
+        .await?
+        .into_iter()
+        .find(|s| s.name.eq_ignore_ascii_case(name))
+        .map(|s| s.maps)
+        .unwrap_or_default();
+    let before = maps(session, base, connection_id).await?;
+    let missing = wanted.iter().any(|w| !before.iter().any(|m| &m.name == w));
+    let probe = if missing {
+        Probe::Solution {
+            connection_id,
+            maps: wanted,
+        }
+    } else {
+        Probe::Blind
+    };
+    send_confirmed(
+        session,
+        base,
+        confirm,
+        &req,
+        format!("apply solution {name}"),
+        &probe,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -67,6 +67,10 @@ pub struct ProviderSettings {
     /// First wait between two `Status/{id}` polls; doubles up to `max_poll_interval`.
     pub poll_interval: Duration,
     pub max_poll_interval: Duration,
+    /// How long dwlink looks for the effect of a management request (reset, map start/stop,
+    /// apply solution) whose reply was lost (5xx, broken connection) before sending it again:
+    /// seen, the request counts as done; not seen, it is taken as never received.
+    pub confirm_window: Duration,
 }
 
 impl ProviderSettings {
@@ -96,6 +100,7 @@ impl ProviderSettings {
             dataverse_batch_size: 1000,
             poll_interval: Duration::from_millis(500),
             max_poll_interval: Duration::from_secs(10),
+            confirm_window: Duration::from_secs(30),
         }
     }
 
@@ -111,6 +116,8 @@ impl ProviderSettings {
         s.device_code.cache_file = None;
         s.poll_interval = Duration::from_millis(50);
         s.max_poll_interval = Duration::from_millis(500);
+        // Ten times the emulator's default `async_ms` (200).
+        s.confirm_window = Duration::from_secs(2);
         Ok(s)
     }
 }

@@ -9,6 +9,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// All attempts and waits of one request together; past it the last error stands.
     pub max_total: Duration,
+    /// The longest `Retry-After` dwlink waits out. A service asking for more is not waited for:
+    /// the request fails at once with the wait asked for and this cap in its message.
+    pub max_retry_after: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -18,6 +21,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(20),
             max_total: Duration::from_secs(180),
+            max_retry_after: Duration::from_secs(120),
         }
     }
 }
@@ -58,23 +62,32 @@ impl RetryPolicy {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date; a date in the past means "now".
+/// `Retry-After` as seconds or an HTTP date; a date in the past means "now". Not capped here:
+/// the caller compares it with [`RetryPolicy::max_retry_after`] and names the value asked for.
 pub(crate) fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    // Beyond any cap, and far from where Duration arithmetic overflows.
+    const HUGE: u64 = 10 * 365 * 24 * 3600;
     let value = value.trim();
     if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs.min(3600)));
+        return Some(Duration::from_secs(secs.min(HUGE)));
     }
     if let Ok(secs) = value.parse::<f64>() {
         if secs.is_finite() && secs >= 0.0 {
-            return Some(Duration::from_secs_f64(secs.min(3600.0)));
+            return Some(Duration::from_secs_f64(secs.min(HUGE as f64)));
         }
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
         when.duration_since(now)
             .unwrap_or(Duration::ZERO)
-            .min(Duration::from_secs(3600)),
+            .min(Duration::from_secs(HUGE)),
     )
+}
+
+/// A wait in whole seconds (at least 1 when not zero), as messages show it.
+pub(crate) fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64().ceil() as u64;
+    format!("{s} s")
 }
 
 #[cfg(test)]
@@ -118,5 +131,11 @@ mod tests {
         let later = httpdate::fmt_http_date(now + Duration::from_secs(7));
         assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after("soon", now), None);
+        // Kept as asked, so a refusal can say what the service wanted.
+        assert_eq!(
+            parse_retry_after("3600", now),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(secs(Duration::from_millis(1500)), "2 s");
     }
 }

@@ -50,6 +50,13 @@ pub(crate) fn change_set_url(
 }
 
 impl HttpProvider {
+    fn confirm(&self) -> dws::Confirm {
+        dws::Confirm {
+            window: self.settings.confirm_window,
+            poll: self.settings.poll_interval,
+        }
+    }
+
     fn service_base(&self, service: Service) -> &Url {
         match service {
             Service::FinanceOperations => &self.endpoints.fo_data,
@@ -89,14 +96,14 @@ impl HttpProvider {
         Ok(all)
     }
 
-    /// Sends one change set; `Ok(None)` when it committed, `Ok(Some((status, message)))` when the
-    /// service refused it (nothing of it stays).
+    /// Sends one change set; `Ok(None)` when it committed, `Ok(Some(failure))` when the service
+    /// refused it (nothing of it stays).
     async fn send_change_set(
         &self,
         def: &TableDef,
         ops: &[BatchOp],
         idempotent: bool,
-    ) -> Result<Option<(u16, String)>, ProviderError> {
+    ) -> Result<Option<SetFailure>, ProviderError> {
         let batch_url = url_with_query(self.service_base(def.service), "$batch", &[])?;
         let (ct, body) = batch::build_change_set(ops, uuid::Uuid::new_v4());
         let req = ApiRequest::post(crate::tables::api(def), batch_url)
@@ -116,7 +123,18 @@ impl HttpProvider {
         if let Some(f) = batch::failure(item) {
             let (code, message) = error_message(&Default::default(), f.body.as_bytes(), false);
             let message = code.map(|c| format!("{c}: {message}")).unwrap_or(message);
-            return Ok(Some((f.status, message)));
+            // `build_change_set` numbers the requests 1..=n; anything else names none of ours.
+            let failed = f
+                .content_id
+                .as_deref()
+                .and_then(|id| id.trim().parse::<usize>().ok())
+                .filter(|n| (1..=ops.len()).contains(n))
+                .map(|n| n - 1);
+            return Ok(Some(SetFailure {
+                status: f.status,
+                message,
+                failed,
+            }));
         }
         if let BatchItem::ChangeSet(rs) = item {
             if rs.len() != ops.len() {
@@ -163,48 +181,56 @@ impl HttpProvider {
         chunk: &[String],
     ) -> Result<DeleteReport, ProviderError> {
         let mut report = DeleteReport::default();
-        let ops: Vec<BatchOp> = chunk
-            .iter()
-            .map(|k| BatchOp {
-                method: Method::DELETE,
-                url: change_set_url(
-                    self.service_base(def.service),
-                    def.service,
-                    &table.entity_set,
-                    k,
-                ),
-                body: None,
-            })
-            .collect();
-        // Deleting a change set twice either deletes it or finds rows gone: safe to retry.
-        match self.send_change_set(def, &ops, true).await? {
-            None => report.deleted += chunk.len(),
-            // A row vanished since the plan read (an earlier interrupted run): delete the rest
-            // one by one so the change set's other rows still go.
-            Some((404, _)) => {
-                for op in ops {
-                    let url = Url::parse(&op.url).map_err(|e| ProviderError::Setup {
-                        message: format!("cannot delete one row at {}: {e}", op.url),
-                        help: "check the entity set name and the URL in the config".into(),
-                    })?;
-                    let req = ApiRequest::new(crate::tables::api(def), Method::DELETE, url)
-                        .odata()
-                        .header("If-Match", "*");
-                    match self.session.send(&req).await {
-                        Ok(_) => report.deleted += 1,
-                        Err(ProviderError::Status { status: 404, .. }) => report.already_gone += 1,
-                        Err(e) => return Err(e),
-                    }
-                }
+        // A change set is atomic: one key already gone (an earlier, interrupted run) fails the
+        // whole set with 404 and deletes none of it. The failing key is counted gone and the
+        // others go again as a new set, so each gone key costs one more request, not one
+        // request per remaining row.
+        let mut pending: Vec<Vec<&String>> = vec![chunk.iter().collect()];
+        while let Some(keys) = pending.pop() {
+            if keys.is_empty() {
+                continue;
             }
-            Some((status, message)) => {
-                return Err(ProviderError::BatchFailed {
-                    api: crate::tables::api(def),
-                    url: redact_url(self.service_base(def.service)),
-                    status,
-                    message,
-                    keys: chunk.to_vec(),
+            let ops: Vec<BatchOp> = keys
+                .iter()
+                .map(|k| BatchOp {
+                    method: Method::DELETE,
+                    url: change_set_url(
+                        self.service_base(def.service),
+                        def.service,
+                        &table.entity_set,
+                        k,
+                    ),
+                    body: None,
                 })
+                .collect();
+            // Deleting a change set twice either deletes it or finds rows gone: safe to retry.
+            match self.send_change_set(def, &ops, true).await? {
+                None => report.deleted += keys.len(),
+                Some(f) if f.status == 404 => match (keys.len(), f.failed) {
+                    (1, _) => report.already_gone += 1,
+                    (_, Some(i)) => {
+                        report.already_gone += 1;
+                        let mut rest = keys;
+                        rest.remove(i);
+                        pending.push(rest);
+                    }
+                    // The answer does not say which request failed: halve the set until the
+                    // gone keys are sets of their own (log2(size) more requests per gone key).
+                    (n, None) => {
+                        let (a, b) = keys.split_at(n / 2);
+                        pending.push(b.to_vec());
+                        pending.push(a.to_vec());
+                    }
+                },
+                Some(f) => {
+                    return Err(ProviderError::BatchFailed {
+                        api: crate::tables::api(def),
+                        url: redact_url(self.service_base(def.service)),
+                        status: f.status,
+                        message: f.message,
+                        keys: keys.into_iter().cloned().collect(),
+                    })
+                }
             }
         }
         Ok(report)
@@ -231,7 +257,10 @@ impl HttpProvider {
                     body: Some(Value::Object(writable(r))),
                 })
                 .collect();
-            if let Some((status, message)) = self.send_change_set(def, &ops, false).await? {
+            if let Some(SetFailure {
+                status, message, ..
+            }) = self.send_change_set(def, &ops, false).await?
+            {
                 let keys = chunk
                     .iter()
                     .map(|r| {
@@ -256,6 +285,9 @@ impl HttpProvider {
         let base = self.endpoints.dws()?;
         let started = Instant::now();
         let mut interval = self.settings.poll_interval;
+        if request.id.starts_with(dws::CONFIRMED_BY_READ) {
+            return Ok(());
+        }
         loop {
             match dws::status(&self.session, base, &request.id).await? {
                 RequestState::Completed => return Ok(()),
@@ -281,6 +313,14 @@ impl HttpProvider {
             interval = (interval * 2).min(self.settings.max_poll_interval);
         }
     }
+}
+
+/// Why the service refused a change set.
+struct SetFailure {
+    status: u16,
+    message: String,
+    /// Index of the request the answer names as the one that failed, when it names one.
+    failed: Option<usize>,
 }
 
 /// A backed-up row as a create body: OData annotations (`@odata.etag`, …) are the service's.
@@ -314,6 +354,7 @@ impl Link for HttpProvider {
             dws::map_action(
                 &self.session,
                 self.endpoints.dws()?,
+                self.confirm(),
                 connection_id,
                 map_id,
                 "Stop",
@@ -334,6 +375,7 @@ impl Link for HttpProvider {
             dws::map_action(
                 &self.session,
                 self.endpoints.dws()?,
+                self.confirm(),
                 connection_id,
                 map_id,
                 "Start",
@@ -379,6 +421,7 @@ impl Link for HttpProvider {
             dws::reset(
                 &self.session,
                 self.endpoints.dws()?,
+                self.confirm(),
                 &connection.name,
                 options,
             )
@@ -417,6 +460,7 @@ impl Link for HttpProvider {
             dws::apply_solution(
                 &self.session,
                 self.endpoints.dws()?,
+                self.confirm(),
                 connection_id,
                 solution,
             )

@@ -187,6 +187,44 @@ async fn throttling_honours_retry_after() {
 }
 
 #[tokio::test]
+async fn a_retry_after_past_the_cap_fails_at_once_saying_so() {
+    let (addr, fake) = serve_fake(3600, |r, _| {
+        (r.path == "/api/data/v9.2/WhoAmI").then(|| {
+            let mut resp = status(
+                429,
+                "application/json",
+                r#"{"error":{"code":"0x80072321","message":"Number of requests exceeded"}}"#,
+            );
+            resp.headers_mut()
+                .insert("retry-after", "3600".parse().unwrap());
+            resp
+        })
+    })
+    .await;
+    let started = Instant::now();
+    let e = read_err(&addr).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let shown = e.to_string();
+    assert!(
+        shown.contains("asked to wait 3600 s, more than dwlink's 120 s cap"),
+        "{shown}"
+    );
+    assert!(!shown.contains("0ns"), "{shown}");
+    let n = fake
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.contains("WhoAmI"))
+        .count();
+    assert_eq!(n, 1, "a wait past the cap is not sat out");
+}
+
+#[tokio::test]
 async fn endless_5xx_gives_up_with_the_status() {
     let (addr, fake) = serve_fake(3600, |r, _| {
         (r.path == "/api/data/v9.2/organizations").then(|| {

@@ -1,15 +1,18 @@
 //! The provider against the in-process emulator: the same client code as production, routed.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use axum::http::Method;
 
 use dwlink_core::fixture;
-use dwlink_core::link::{Link, ProviderError, ResetOptions, TableRef};
+use dwlink_core::link::{DeleteReport, Link, ProviderError, ResetOptions, TableRef};
 use dwlink_core::model::desired::{DualWriteAuth, EnvironmentType, ResetTarget};
 use dwlink_core::model::live::MapState;
 use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
 use dwlink_http::HttpProvider;
 
+use super::proxy::{serve_proxy, Lose, Proxy, Rule};
 use super::*;
 
 async fn start(extra: &str, options: Options) -> RunningEmulator {
@@ -250,4 +253,254 @@ async fn reads_over_tls_with_the_emulator_ca() {
     assert_eq!(live.key_tables[0].rows(), 120);
     emu.shutdown().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The quickstart world with `field_rows` field configurations, behind a counting proxy.
+async fn start_behind_proxy(
+    field_rows: usize,
+    options: Options,
+) -> (RunningEmulator, Proxy, HttpProvider) {
+    let text = format!(
+        "{}\nasync_ms: 20\n",
+        fixture::QUICKSTART
+            .replace("emulator-secret", SECRET)
+            .replace(
+                "DualWriteProjectFieldConfiguration: {generate: 2400}",
+                &format!("DualWriteProjectFieldConfiguration: {{generate: {field_rows}}}"),
+            )
+    );
+    let f = fixture::parse_str("test.yaml", &text).unwrap_or_else(|p| panic!("{:?}", p.0));
+    let emu = emulator::spawn(f, options).await.unwrap();
+    let proxy = serve_proxy(emu.url()).await;
+    let mut s = settings(&proxy.url);
+    s.fo_batch_size = 1000;
+    let p = HttpProvider::new(&desired(DualWriteAuth::ClientCredentials), s).unwrap();
+    (emu, proxy, p)
+}
+
+/// Deletes the 5,000 field rows after two near the start went already; the requests it took.
+async fn clear_with_two_gone(strip_content_ids: bool) -> (DeleteReport, usize, Duration) {
+    let options = Options {
+        faults: FaultOptions {
+            latency_ms: 5,
+            ..FaultOptions::default()
+        },
+        ..Options::default()
+    };
+    let (emu, proxy, p) = start_behind_proxy(5000, options).await;
+    let live = p
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap();
+    let t = &live.key_tables[1];
+    assert_eq!(t.rows(), 5000);
+    let table = TableRef::from(t);
+    // An earlier run was interrupted after these two went.
+    let gone = [t.keys[1].clone(), t.keys[3].clone()];
+    assert_eq!(p.delete_rows(&table, &gone).await.unwrap().deleted, 2);
+    proxy.clear();
+    proxy
+        .strip_content_ids
+        .store(strip_content_ids, std::sync::atomic::Ordering::SeqCst);
+    let started = Instant::now();
+    let report = p.delete_rows(&table, &t.keys).await.unwrap();
+    let took = started.elapsed();
+    let requests = proxy.count(&Method::POST, "/$batch").0 + proxy.count(&Method::DELETE, "").0;
+    proxy
+        .strip_content_ids
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(p.read_rows(&table).await.unwrap().is_empty());
+    emu.shutdown().await;
+    eprintln!(
+        "5,000 rows, 2 gone, 5 ms latency, content ids {}: {requests} requests, {took:?}",
+        if strip_content_ids {
+            "stripped"
+        } else {
+            "kept"
+        }
+    );
+    (report, requests, took)
+}
+
+#[tokio::test]
+async fn gone_keys_in_a_change_set_are_rebatched_not_deleted_one_by_one() {
+    let (report, requests, _) = clear_with_two_gone(false).await;
+    assert_eq!(
+        report,
+        DeleteReport {
+            deleted: 4998,
+            already_gone: 2
+        }
+    );
+    // Five change sets of 1,000, and one more for each gone key the answers named.
+    assert_eq!(requests, 7);
+}
+
+#[tokio::test]
+async fn gone_keys_are_found_by_halving_when_the_answer_names_no_request() {
+    let (report, requests, _) = clear_with_two_gone(true).await;
+    assert_eq!(
+        report,
+        DeleteReport {
+            deleted: 4998,
+            already_gone: 2
+        }
+    );
+    // About 2 x log2(1,000) more than the five change sets, far from one per row.
+    assert!((7..=40).contains(&requests), "{requests} requests");
+}
+
+fn lose(proxy: &Proxy, suffix: &str, lose: Lose) {
+    proxy.lose(Rule {
+        method: Method::POST,
+        path_ends_with: suffix.into(),
+        lose,
+        times: 1,
+    });
+}
+
+fn force_reset() -> ResetOptions {
+    ResetOptions {
+        force: true,
+        target: ResetTarget::PowerPlatformLink,
+        legal_entities: vec!["USMF".into()],
+    }
+}
+
+/// The connection as a completed reset of the quickstart world leaves it.
+async fn assert_reset(p: &HttpProvider) {
+    let c = p
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap()
+        .connection
+        .unwrap();
+    assert_eq!(
+        c.organization.unwrap().url.host_str(),
+        Some("contoso-uat.crm.dynamics.com")
+    );
+    assert_eq!(c.legal_entities, ["USMF"]);
+    assert!(c.maps.is_empty(), "{:?}", c.maps);
+}
+
+#[tokio::test]
+async fn a_reset_the_service_never_saw_is_sent_again() {
+    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    lose(&proxy, "/Reset", Lose::Before);
+    let r = p.reset(&c, &force_reset()).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    // Sent twice, received once: one reset.
+    assert_eq!(proxy.count(&Method::POST, "/Reset"), (2, 1));
+    assert_reset(&p).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reset_that_ran_though_its_reply_was_lost_is_not_sent_again() {
+    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    lose(&proxy, "/Reset", Lose::After);
+    let r = p.reset(&c, &force_reset()).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(proxy.count(&Method::POST, "/Reset"), (1, 1));
+    assert_reset(&p).await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_map_stop_that_ran_though_its_reply_was_lost_is_not_sent_again() {
+    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let m = c
+        .maps
+        .iter()
+        .find(|m| m.state == MapState::Running)
+        .unwrap();
+    lose(&proxy, "/Stop", Lose::After);
+    let r = p.stop_map(&c.id, &m.id, &m.name).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(proxy.count(&Method::POST, "/Stop"), (1, 1));
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let after = c.maps.iter().find(|x| x.id == m.id).unwrap();
+    assert_eq!(after.state, MapState::Stopped);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_map_start_the_service_never_saw_is_sent_again() {
+    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let m = c
+        .maps
+        .iter()
+        .find(|m| m.state == MapState::Stopped)
+        .unwrap();
+    lose(&proxy, "/Start", Lose::Before);
+    let r = p.start_map(&c.id, &m.id, &m.name).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(proxy.count(&Method::POST, "/Start"), (2, 1));
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let after = c.maps.iter().find(|x| x.id == m.id).unwrap();
+    assert_eq!(after.state, MapState::Running);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_solution_applied_though_its_reply_was_lost_is_not_applied_again() {
+    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let r = p.reset(&c, &force_reset()).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let sols = p.list_solutions(&c.id).await.unwrap();
+    lose(&proxy, "/Apply", Lose::After);
+    let r = p.apply_solution(&c.id, &sols[0].name).await.unwrap();
+    p.wait_for_request(&r, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(proxy.count(&Method::POST, "/Apply"), (1, 1));
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let names: Vec<&str> = c.maps.iter().map(|m| m.name.as_str()).collect();
+    for want in &sols[0].maps {
+        assert!(
+            names.contains(&want.as_str()),
+            "{want} missing from {names:?}"
+        );
+    }
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reset_whose_reply_is_lost_every_time_fails_after_three_sends() {
+    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    proxy.lose(Rule {
+        method: Method::POST,
+        path_ends_with: "/Reset".into(),
+        lose: Lose::Before,
+        times: 100,
+    });
+    let e = p.reset(&c, &force_reset()).await.unwrap_err();
+    assert!(
+        matches!(e, ProviderError::Status { status: 503, .. }),
+        "{e}"
+    );
+    assert_eq!(proxy.count(&Method::POST, "/Reset"), (3, 0));
+    emu.shutdown().await;
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod proxy;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -73,6 +75,8 @@ pub(crate) fn settings(addr: &str) -> ProviderSettings {
     s.client.retry.max_delay = Duration::from_millis(50);
     s.client.retry.max_total = Duration::from_secs(10);
     s.client.request_timeout = Duration::from_secs(5);
+    // The emulator worlds of these tests complete requests after 20 ms.
+    s.confirm_window = Duration::from_millis(500);
     s
 }
 
