@@ -5,6 +5,8 @@ mod support;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/converge.rs"]
+mod converge;
 #[path = "cli/examples.rs"]
 mod examples;
 #[path = "cli/fleet.rs"]
