@@ -13,6 +13,7 @@ use super::session::Session;
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::{RequestId, ResetOptions, Solution};
 use dwlink_core::model::desired::{EnvironmentType, ResetTarget};
+use dwlink_core::model::identity::same_host_str;
 use dwlink_core::model::live::{LiveMap, MapState, OrgRef};
 
 /// Joined onto the configured `dual_write_service.url`.
@@ -133,14 +134,11 @@ pub(crate) async fn find_connection_set(
         value: Vec<ConnectionSet>,
     }
     let list: List = reply.json()?;
-    let host = fo_url.host_str().map(str::to_ascii_lowercase);
     // The lookup is ours, not Microsoft's: pick the set whose AX entry really is this host.
     let found = list.value.into_iter().find(|cs| {
         cs.environment("AX")
             .and_then(|e| e.direct_url.as_deref())
-            .and_then(|u| Url::parse(u).ok())
-            .map(|u| u.host_str().map(str::to_ascii_lowercase) == host)
-            .unwrap_or(false)
+            .is_some_and(|u| same_host_str(fo_url, u))
     });
     Ok(found)
 }
