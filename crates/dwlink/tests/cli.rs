@@ -5,6 +5,8 @@ mod support;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/busy.rs"]
+mod busy;
 #[path = "cli/converge.rs"]
 mod converge;
 #[path = "cli/examples.rs"]

@@ -9,6 +9,7 @@ use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::apply::executor::{ApplyError, Executor};
 use dwlink_core::apply::guard::{self, Refusal};
 use dwlink_core::apply::journal;
+use dwlink_core::apply::lock::{self, LockError};
 use dwlink_core::apply::resume;
 use dwlink_core::diag::Problem;
 use dwlink_core::plan::{planfile, Plan};
@@ -187,6 +188,12 @@ async fn apply(
         Ok(s) => s,
         Err(p) => return fail(ui, &p),
     };
+    // Held until this environment's apply returns: one apply per environment at a time.
+    let _lock = match lock::acquire(&desired.finance_operations.url, &desired.name, "apply") {
+        Ok(l) => l,
+        Err(LockError::Busy(r)) => return refuse(ui, r.to_problem()),
+        Err(LockError::Unavailable(p)) => return fail(ui, &p),
+    };
     let state = match session.read_live().await {
         Ok(s) => s,
         Err(p) => return fail(ui, &p),
@@ -311,6 +318,7 @@ async fn apply(
             ui.problem(&p);
             Exit::Error
         }
+        Err(ApplyError::Refused(r)) => refuse(ui, r.to_problem()),
     }
 }
 

@@ -765,6 +765,7 @@ fn state_files_are_private_whatever_the_umask() {
         .current_dir(&dir)
         .env_remove("NO_COLOR")
         .env("DWLINK_CLIENT_SECRET", SECRET)
+        .env(crate::harness::LOCK_DIR_ENV, crate::harness::lock_dir(&dir))
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", all(&out));

@@ -205,8 +205,10 @@ fn a_fifo_is_refused_without_blocking() {
 #[test]
 fn an_error_far_along_a_long_line_is_shown_clipped() {
     let dir = scratch("long-line");
-    let base = fs::read_to_string(root().join("crates/dwlink/tests/fixtures/configs/invalid/invalid-enum.yaml"))
-        .unwrap();
+    let base = fs::read_to_string(
+        root().join("crates/dwlink/tests/fixtures/configs/invalid/invalid-enum.yaml"),
+    )
+    .unwrap();
     let line = format!(
         "finance_operations: {{url: https://contoso-uat.sandbox.operations.dynamics.com,{}environment_type: sandboxx}}",
         " ".repeat(70_000)
@@ -248,9 +250,11 @@ fn an_error_far_along_a_long_line_is_shown_clipped() {
 #[test]
 fn a_flood_of_problems_is_counted_not_drawn() {
     let dir = scratch("flood");
-    let base = fs::read_to_string(root().join("crates/dwlink/tests/fixtures/configs/invalid/invalid-enum.yaml"))
-        .unwrap()
-        .replace("environment_type: sandbx", "environment_type: sandbox");
+    let base = fs::read_to_string(
+        root().join("crates/dwlink/tests/fixtures/configs/invalid/invalid-enum.yaml"),
+    )
+    .unwrap()
+    .replace("environment_type: sandbx", "environment_type: sandbox");
     let les = format!("[{}]", vec!["USMF"; 150_000].join(", "));
     fs::write(
         dir.join("duplicates.yaml"),
