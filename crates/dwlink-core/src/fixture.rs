@@ -305,11 +305,12 @@ fn check(f: &Fixture, report: &mut dyn FnMut(&str, String)) {
     }
 }
 
-/// Lower-case host of an absolute http(s) URL, without port.
+/// Host of an absolute http(s) URL, without port, normalized as environments are compared
+/// ([`crate::model::identity::host_name`]: lower case, no trailing dot).
 pub fn host_of(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
     if !matches!(u.scheme(), "http" | "https") {
         return None;
     }
-    u.host_str().map(str::to_ascii_lowercase)
+    crate::model::identity::host_name(&u)
 }

@@ -94,6 +94,12 @@ pub trait Link: Send + Sync {
         map_id: &'a str,
         map_name: &'a str,
     ) -> BoxFut<'a, RequestId>;
+    /// The management requests of this connection set that have not ended (Waiting), whoever
+    /// started them: an apply refuses to start its destructive steps while there are any.
+    fn requests_in_flight<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+    ) -> BoxFut<'a, Vec<RequestId>>;
     /// Polls `Status/{id}` until the request is Completed (`Ok`), ended in Error
     /// ([`ProviderError::RequestFailed`]) or `timeout` passed ([`ProviderError::RequestTimedOut`]).
     fn wait_for_request<'a>(&'a self, request: &'a RequestId, timeout: Duration) -> BoxFut<'a, ()>;

@@ -69,8 +69,55 @@ pub(crate) fn connection_set_json(world: &World, env: &FoEnv) -> Value {
         .iter()
         .map(|l| json!({"axLegalEntity": l, "crmCompany": l}))
         .collect();
+    let solution_requests: Vec<Value> = world
+        .requests
+        .values()
+        .filter(|r| matches!(&r.action, Action::ApplySolution { connection, .. } if *connection == c.id))
+        .map(|r| {
+            json!({"requestId": r.id, "action": "2", "state": request_state(r.state),
+                   "result": {"message": r.message, "status": request_state(r.state)}})
+        })
+        .collect();
     json!({"id": c.id, "name": c.name, "environments": envs,
-           "dualWriteDetail": {"legalEntityMappings": mappings}})
+           "dualWriteDetail": {"legalEntityMappings": mappings,
+                               "solutionAwareRequests": solution_requests}})
+}
+
+/// A request's state in the management service's listings (`lastRequests[]`,
+/// `solutionAwareRequests[]`): the numeric strings of DWA `DWEnums.cs` `RequestStatus`.
+fn request_state(state: RequestState) -> &'static str {
+    match state {
+        RequestState::Waiting => "1",
+        RequestState::Completed => "2",
+        RequestState::Error => "3",
+    }
+}
+
+/// The map's requests, as the real map listing's `detail.lastRequests[]` carries them (DWA
+/// `DWLibary/Struct/DWMaps.cs` `DWMapLastRequest`); `action` is the Start body's code.
+fn map_requests(world: &World, map: uuid::Uuid) -> Vec<Value> {
+    world
+        .requests
+        .values()
+        .filter_map(|r| match &r.action {
+            Action::SetMapState { map: m, state, .. } if *m == map => Some((r, state)),
+            _ => None,
+        })
+        .map(|(r, state)| {
+            let action = if *state == MapState::Running {
+                "1"
+            } else {
+                "4"
+            };
+            let error = if r.state == RequestState::Error {
+                r.message.as_str()
+            } else {
+                ""
+            };
+            json!({"requestId": r.id, "action": action, "state": request_state(r.state),
+                   "errorMessage": error})
+        })
+        .collect()
 }
 
 fn body_json(body: &[u8], content_type: &str) -> Result<Value, Reply> {
@@ -184,7 +231,10 @@ pub(crate) fn handle(
                     .unwrap_or_default();
                 let value: Vec<Value> = maps
                     .iter()
-                    .map(|m| json!({"id": m.id, "name": m.name, "state": m.state.service_name()}))
+                    .map(|m| {
+                        json!({"id": m.id, "name": m.name, "state": m.state.service_name(),
+                                    "lastRequests": map_requests(world, m.id)})
+                    })
                     .collect();
                 reply(Reply::ok(json!({"value": value})))
             }

@@ -117,7 +117,9 @@ fn host(headers: &HeaderMap) -> (String, String) {
     } else {
         raw.split(':').next().unwrap_or("").to_string()
     };
-    (raw, name.to_ascii_lowercase())
+    // Named as environments are compared (dwlink_core::model::identity): no case, no final dot.
+    let name = name.strip_suffix('.').unwrap_or(&name).to_ascii_lowercase();
+    (raw, name)
 }
 
 pub(crate) fn router(app: Shared) -> Router {

@@ -15,7 +15,8 @@ use super::session::Session;
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::{RequestId, ResetOptions, Solution};
 use dwlink_core::model::desired::{EnvironmentType, ResetTarget};
-use dwlink_core::model::live::{LiveMap, MapState, OrgRef};
+use dwlink_core::model::identity::same_host_str;
+use dwlink_core::model::live::{LiveConnection, LiveMap, MapState, OrgRef};
 
 /// Joined onto the configured `dual_write_service.url`.
 pub(crate) const BASE_PATH: &str = "api/DualWriteManagement/1.0/";
@@ -135,14 +136,11 @@ pub(crate) async fn find_connection_set(
         value: Vec<ConnectionSet>,
     }
     let list: List = reply.json()?;
-    let host = fo_url.host_str().map(str::to_ascii_lowercase);
     // The lookup is ours, not Microsoft's: pick the set whose AX entry really is this host.
     let found = list.value.into_iter().find(|cs| {
         cs.environment("AX")
             .and_then(|e| e.direct_url.as_deref())
-            .and_then(|u| Url::parse(u).ok())
-            .map(|u| u.host_str().map(str::to_ascii_lowercase) == host)
-            .unwrap_or(false)
+            .is_some_and(|u| same_host_str(fo_url, u))
     });
     Ok(found)
 }
@@ -189,6 +187,95 @@ pub(crate) async fn maps(
         .collect::<Result<Vec<_>, ProviderError>>()?;
     maps.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
     Ok(maps)
+}
+
+/// Whether a request a listing shows has not ended yet: `state` is `"1"` Waiting, `"2"`
+/// Completed, `"3"` Error in the real service (DWA `DWEnums.cs` `RequestStatus`); the names
+/// `status` accepts are taken too. `None` for a state dwlink does not know.
+fn in_flight(state: &str) -> Option<bool> {
+    match state {
+        "1" | "Waiting" | "InProgress" | "Running" => Some(true),
+        "2" | "3" | "Completed" | "Error" | "Failed" => Some(false),
+        _ => None,
+    }
+}
+
+/// A map request's `action` code (the Start body's, DWA `DWMapEngine.cs`) in words.
+fn map_verb(action: &str) -> &str {
+    match action {
+        "1" | "Start" => "start",
+        "4" | "Stop" => "stop",
+        "5" => "pause",
+        "6" => "resume",
+        "8" => "initial sync of",
+        other => other,
+    }
+}
+
+/// The requests of a connection set that have not ended: each map's `lastRequests[]` in the map
+/// listing and the connection set's `dualWriteDetail.solutionAwareRequests[]` (both shapes as
+/// in DWA `DWLibary/Struct/DWMaps.cs` and `DWConnectionSet.cs`). A reset is not listed anywhere
+/// public (DWA reads no request id for it): one in flight elsewhere is not seen here.
+pub(crate) async fn requests_in_flight(
+    session: &Session,
+    base: &Url,
+    connection: &LiveConnection,
+) -> Result<Vec<RequestId>, ProviderError> {
+    let u = url(
+        base,
+        &format!("api/ConnectionSet/{}/Maps", seg(&connection.id)),
+        &[],
+    )?;
+    let maps = read_all(session, Api::DualWrite, u.clone(), Paging::default()).await?;
+    let mut out = Vec::new();
+    for map in &maps {
+        let name = map.get("name").and_then(Value::as_str).unwrap_or("?");
+        let listed = requests_listed(map.get("lastRequests"), &u)?;
+        out.extend(listed.into_iter().map(|(id, action)| RequestId {
+            id,
+            what: format!("{} map {name}", map_verb(&action)),
+        }));
+    }
+    let (_, raw) = connection_set(session, base, &connection.name).await?;
+    let at = url(
+        base,
+        &format!("api/ConnectionSet/{}", seg(&connection.name)),
+        &[],
+    )?;
+    let detail = raw.get("dualWriteDetail");
+    let solutions = requests_listed(detail.and_then(|d| d.get("solutionAwareRequests")), &at)?;
+    out.extend(solutions.into_iter().map(|(id, _)| RequestId {
+        id,
+        what: "apply solution".into(),
+    }));
+    Ok(out)
+}
+
+/// `(requestId, action)` of the entries of a request list that are still in flight. An absent
+/// or null list is empty; an entry in a state dwlink does not know is an error, never taken for
+/// "ended".
+fn requests_listed(list: Option<&Value>, at: &Url) -> Result<Vec<(String, String)>, ProviderError> {
+    let bad = |d: String| ProviderError::bad_reply(Api::DualWrite, at.to_string(), d);
+    let entries = match list {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(bad("a request list is not an array".into())),
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (id, state) = (text("requestId"), text("state"));
+        match in_flight(state) {
+            Some(true) => out.push((id.to_string(), text("action").to_string())),
+            Some(false) => {}
+            None => {
+                return Err(bad(format!(
+                    "request {id} is in the unknown state {state:?}"
+                )))
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
@@ -599,5 +686,25 @@ mod tests {
         assert_eq!(body["environments"].as_array().unwrap().len(), 2);
         assert_eq!(body["target"], "PowerPlatformLink");
         assert!(org_ref("nope", None).is_err());
+    }
+
+    #[test]
+    fn listed_requests_in_flight() {
+        let at = Url::parse("https://dws.example/api/ConnectionSet/c1/Maps").unwrap();
+        let list = json!([
+            {"requestId": "a", "action": "4", "state": "1"},
+            {"requestId": "b", "action": "1", "state": "2"},
+            {"requestId": "c", "action": "1", "state": "3", "errorMessage": "x"},
+            {"requestId": "d", "action": "Start", "state": "Waiting"}
+        ]);
+        assert_eq!(
+            requests_listed(Some(&list), &at).unwrap(),
+            [("a".into(), "4".into()), ("d".into(), "Start".into())]
+        );
+        assert!(requests_listed(None, &at).unwrap().is_empty());
+        assert!(requests_listed(Some(&Value::Null), &at).unwrap().is_empty());
+        let odd = json!([{"requestId": "e", "state": "7"}]);
+        assert!(requests_listed(Some(&odd), &at).is_err());
+        assert_eq!(map_verb("4"), "stop");
     }
 }

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use url::Url;
 
 use dwlink_core::link::error::ProviderError;
+use dwlink_core::model::identity::host_name;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scheme {
@@ -119,8 +120,7 @@ impl Route {
         let parsed = Url::parse(next)
             .or_else(|_| current.join(next))
             .map_err(|e| format!("@odata.nextLink `{}` is not a URL: {e}", shorten(next)))?;
-        let same_host = parsed.host_str().map(str::to_ascii_lowercase)
-            == current.host_str().map(str::to_ascii_lowercase);
+        let same_host = host_name(&parsed).is_some() && host_name(&parsed) == host_name(current);
         if !same_host {
             return Err(format!(
                 "@odata.nextLink points to another host ({}); refusing to send credentials there",
@@ -222,5 +222,17 @@ mod tests {
             "https://env.example.com/data/X?$skiptoken=2"
         );
         assert!(e.next_link(&cur, "http://127.0.0.1:9000/data/X").is_err());
+    }
+
+    #[test]
+    fn next_link_hosts_compare_like_environments() {
+        // Case and the trailing dot of a fully qualified name do not make another host.
+        let cur = u("https://env.example.com./data/X");
+        assert!(Route::Direct
+            .next_link(&cur, "https://ENV.example.com/data/X?$skiptoken=2")
+            .is_ok());
+        assert!(Route::Direct
+            .next_link(&cur, "https://env.example.com.evil.test/data/X")
+            .is_err());
     }
 }

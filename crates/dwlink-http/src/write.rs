@@ -385,6 +385,15 @@ impl Link for HttpProvider {
         })
     }
 
+    fn requests_in_flight<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+    ) -> BoxFut<'a, Vec<RequestId>> {
+        Box::pin(async move {
+            dws::requests_in_flight(&self.session, self.endpoints.dws()?, connection).await
+        })
+    }
+
     fn wait_for_request<'a>(&'a self, request: &'a RequestId, timeout: Duration) -> BoxFut<'a, ()> {
         Box::pin(self.wait_impl(request, timeout))
     }

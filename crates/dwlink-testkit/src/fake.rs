@@ -46,6 +46,9 @@ pub enum Call {
         /// `None` for an id this fake never issued.
         kind: Option<RequestKind>,
     },
+    RequestsInFlight {
+        connection_id: String,
+    },
     ReadRows {
         table: String,
     },
@@ -91,6 +94,7 @@ pub enum CallKind {
     StopMap,
     StartMap,
     WaitForRequest,
+    RequestsInFlight,
     ReadRows,
     ReadPages,
     NextPage,
@@ -109,6 +113,7 @@ impl Call {
             Call::StopMap { .. } => CallKind::StopMap,
             Call::StartMap { .. } => CallKind::StartMap,
             Call::WaitForRequest { .. } => CallKind::WaitForRequest,
+            Call::RequestsInFlight { .. } => CallKind::RequestsInFlight,
             Call::ReadRows { .. } => CallKind::ReadRows,
             Call::ReadPages { .. } => CallKind::ReadPages,
             Call::NextPage { .. } => CallKind::NextPage,
@@ -309,6 +314,8 @@ pub(crate) struct State {
     rows: Rows,
     solutions: Vec<Solution>,
     requests: BTreeMap<String, Pending>,
+    /// Requests someone else started on this connection set, still Waiting.
+    elsewhere: Vec<RequestId>,
     scripts: BTreeMap<RequestKind, VecDeque<RequestOutcome>>,
     faults: Vec<Fault>,
     calls: Vec<Call>,
@@ -340,6 +347,7 @@ impl FakeLink {
                     rows,
                     solutions,
                     requests: BTreeMap::new(),
+                    elsewhere: Vec::new(),
                     scripts: BTreeMap::new(),
                     faults: Vec::new(),
                     calls: Vec::new(),
@@ -421,6 +429,24 @@ impl FakeLink {
             .entry(kind)
             .or_default()
             .push_back(outcome);
+    }
+
+    /// Someone else (another machine's apply, a portal user) starts a request on this connection
+    /// set; it stays in flight until [`FakeLink::finish_requests_elsewhere`].
+    pub fn start_request_elsewhere(&self, what: &str) -> RequestId {
+        let mut s = self.lock();
+        s.issued += 1;
+        let request = RequestId {
+            id: format!("elsewhere-{}", s.issued),
+            what: what.to_string(),
+        };
+        s.elsewhere.push(request.clone());
+        request
+    }
+
+    /// The requests started elsewhere end (without effect on this fake's state).
+    pub fn finish_requests_elsewhere(&self) {
+        self.lock().elsewhere.clear();
     }
 
     pub fn inject(&self, fault: Fault) {
@@ -803,6 +829,35 @@ impl Link for FakeLink {
             kind,
         };
         Box::pin(async move { self.handle(call, |s| s.wait(&request.id, timeout)) })
+    }
+
+    /// Requests started elsewhere, and this fake's own requests scripted never to end
+    /// ([`RequestOutcome::TimeOut`]) once issued. Its other requests end in time on their own
+    /// (their effect is applied when they are waited for).
+    fn requests_in_flight<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+    ) -> BoxFut<'a, Vec<RequestId>> {
+        let call = Call::RequestsInFlight {
+            connection_id: connection.id.clone(),
+        };
+        Box::pin(async move {
+            self.handle(call, |s| {
+                s.connection(&connection.id)?;
+                let own = s
+                    .requests
+                    .iter()
+                    .filter(|(_, p)| {
+                        p.outcome == RequestOutcome::TimeOut
+                            && matches!(p.progress, Progress::Waiting)
+                    })
+                    .map(|(id, p)| RequestId {
+                        id: id.clone(),
+                        what: p.what.clone(),
+                    });
+                Ok(s.elsewhere.iter().cloned().chain(own).collect())
+            })
+        })
     }
 
     fn row_key(&self, table: &TableRef, row: &Row) -> Option<String> {

@@ -5,6 +5,10 @@ mod support;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/busy.rs"]
+mod busy;
+#[path = "cli/converge.rs"]
+mod converge;
 #[path = "cli/examples.rs"]
 mod examples;
 #[path = "cli/fleet.rs"]

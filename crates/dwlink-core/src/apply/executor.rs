@@ -14,6 +14,7 @@ use crate::plan::{Action, ActionKind, Plan};
 
 use super::backup::{self, BackupHeader, BackupWriter, BACKUP_FORMAT};
 use super::crash;
+use super::guard::Refusal;
 use super::journal::{Event, Journal};
 use super::steps::Steps;
 use crate::link::Link;
@@ -50,8 +51,12 @@ pub enum ApplyError {
         journal: PathBuf,
         backup: Option<PathBuf>,
     },
-    /// The journal or backup could not be written: nothing further was attempted.
+    /// The journal or backup could not be written, or the service could not say whether it is
+    /// busy: nothing further was attempted.
     Io(Problem),
+    /// A guard refused before anything was journaled or changed (exit 3): the management service
+    /// shows requests of the connection set still in flight.
+    Refused(Refusal),
 }
 
 pub struct Executor<'a, L: Link> {
@@ -70,6 +75,9 @@ fn io_problem(what: &str, e: std::io::Error) -> Problem {
 impl<'a, L: Link> Executor<'a, L> {
     pub async fn run(&self, plan: &Plan) -> Result<Outcome, ApplyError> {
         let started = Instant::now();
+        if plan.actions.iter().any(|a| a.destructive) {
+            self.not_busy(plan).await?;
+        }
         let mut journal = Journal::create(
             &self.state_dir.join("journal"),
             &plan.plan_id,
@@ -212,6 +220,32 @@ impl<'a, L: Link> Executor<'a, L> {
             elapsed: started.elapsed(),
             changes,
         })
+    }
+
+    /// Before the first destructive step (and before the journal, so a refusal leaves no trace):
+    /// no request of this connection set may still be in flight. The environment lock keeps out
+    /// applies of this machine; this catches one from another machine, or a portal user.
+    #[allow(clippy::result_large_err)]
+    async fn not_busy(&self, plan: &Plan) -> Result<(), ApplyError> {
+        match self.ops.requests_in_flight().await {
+            Ok(None) => Ok(()),
+            Ok(Some((_, requests))) if requests.is_empty() => Ok(()),
+            Ok(Some((conn, requests))) => Err(ApplyError::Refused(Refusal::RequestsInFlight {
+                environment: plan.environment.name.clone(),
+                connection_set: conn.name,
+                requests: requests
+                    .iter()
+                    .map(|r| format!("{} ({})", r.what, r.id))
+                    .collect(),
+            })),
+            Err(p) => Err(ApplyError::Io(Problem {
+                message: format!(
+                    "cannot tell whether another apply is at work, so nothing was changed: {}",
+                    p.message
+                ),
+                ..p
+            })),
+        }
     }
 
     /// Journal a step's start (durably, before any effect) and tell the view.

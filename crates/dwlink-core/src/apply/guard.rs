@@ -7,6 +7,7 @@
 
 use thiserror::Error;
 
+use super::lock::Holder;
 use crate::diag::{Problem, Severity};
 use crate::model::desired::Desired;
 use crate::model::live::LiveState;
@@ -31,6 +32,30 @@ pub enum Refusal {
     ErrorFindings { codes: Vec<String> },
     #[error("--confirm names one environment, but several configs were given")]
     ConfirmFleet,
+    /// Another dwlink of this machine holds the environment's lock ([`super::lock`]).
+    #[error("{environment} is busy: another dwlink holds its lock ({}; lock file {lock}); nothing was changed", holder_text(holder))]
+    Busy {
+        environment: String,
+        /// `None` when the holder has not written its note yet.
+        holder: Option<Box<Holder>>,
+        lock: String,
+    },
+    /// The management service shows requests of the connection set still in flight: another
+    /// apply (perhaps from another machine) or someone in the dual-write workspace is at work.
+    #[error("{environment} is busy: the dual-write service shows {} request{} of connection set {connection_set} still in flight: {}; nothing was changed", requests.len(), if requests.len() == 1 { "" } else { "s" }, requests.join(", "))]
+    RequestsInFlight {
+        environment: String,
+        connection_set: String,
+        /// `what (id)` of each.
+        requests: Vec<String>,
+    },
+}
+
+fn holder_text(holder: &Option<Box<Holder>>) -> String {
+    match holder {
+        Some(h) => h.to_string(),
+        None => "it has not said who it is yet".into(),
+    }
 }
 
 impl Refusal {
@@ -42,6 +67,7 @@ impl Refusal {
             Refusal::Protected { .. } => "dwlink::apply::protected",
             Refusal::ErrorFindings { .. } => "dwlink::apply::findings",
             Refusal::ConfirmFleet => "dwlink::apply::confirm_fleet",
+            Refusal::Busy { .. } | Refusal::RequestsInFlight { .. } => "dwlink::apply::busy",
         }
     }
 
@@ -58,6 +84,12 @@ impl Refusal {
             Refusal::ErrorFindings { .. } => "fix what the findings say, then plan again",
             Refusal::ConfirmFleet => {
                 "confirm each environment at its prompt, or use --auto-approve in CI"
+            }
+            Refusal::Busy { .. } => {
+                "wait for that dwlink to finish, then run this command again (the lock is released when its process exits, even if it is killed); in CI, give each environment one concurrency group (README, \"One apply at a time\")"
+            }
+            Refusal::RequestsInFlight { .. } => {
+                "wait until those requests complete (`dwlink status` shows the maps), find out who started them, then run the apply again"
             }
         }
     }

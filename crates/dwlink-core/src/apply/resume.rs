@@ -8,8 +8,9 @@ use crate::plan::{Action, ActionKind, Plan, PlannedAction};
 use super::journal::Unfinished;
 
 /// The declaration to re-plan from. Once the unfinished apply's reset is journaled as done,
-/// "reset always" (and RestoreCleanup) must not plan a second reset that would undo the steps
-/// after it: from then on only a live link that still differs calls for one.
+/// a DualWriteLink's "reset always" must not plan a second reset that would undo the steps after
+/// it: from then on only a live link that still differs calls for one (which is how a
+/// RestoreCleanup plans anyway: see [`super::verify::settled`]).
 pub fn replan_desired(desired: &Desired, unfinished: &Unfinished) -> Desired {
     let reset_done = unfinished
         .done

@@ -146,6 +146,18 @@ impl<L: Link> Steps<L> {
         Ok(state)
     }
 
+    /// The connection set (from the last read) and its requests still in flight; `None` when
+    /// the environment has no connection set.
+    pub async fn requests_in_flight(
+        &self,
+    ) -> Result<Option<(LiveConnection, Vec<RequestId>)>, Problem> {
+        let Some(conn) = self.state().await?.connection else {
+            return Ok(None);
+        };
+        let requests = self.link.requests_in_flight(&conn).await.map_err(problem)?;
+        Ok(Some((conn, requests)))
+    }
+
     pub async fn stop_maps(&self, maps: &[String], progress: Progress<'_>) -> Result<(), Problem> {
         self.maps(maps, false, progress).await
     }

@@ -7,12 +7,14 @@ use crate::plan::{ActionKind, Plan};
 use super::steps::Steps;
 use crate::link::Link;
 
-/// The declaration as it should hold once applied: "reset always" (and RestoreCleanup) would plan
-/// another reset forever, so only the question "does the live link match?" is asked.
+/// The declaration as it should hold once applied: a DualWriteLink's "reset always" would plan
+/// another reset forever, so only the question "does the live link match?" is asked. A
+/// RestoreCleanup needs no change: it plans a reset only while evidence of the restore remains.
 pub fn settled(desired: &crate::model::desired::Desired) -> crate::model::desired::Desired {
     let mut settled = desired.clone();
-    settled.kind = Kind::DualWriteLink;
-    settled.reset.when = ResetWhen::OnMismatch;
+    if settled.kind == Kind::DualWriteLink && settled.reset.when == ResetWhen::Always {
+        settled.reset.when = ResetWhen::OnMismatch;
+    }
     settled
 }
 

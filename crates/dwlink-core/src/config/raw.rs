@@ -15,7 +15,7 @@ pub struct RawConfig {
     #[serde(rename = "apiVersion")]
     pub api_version: ApiVersion,
     /// `DualWriteLink` declares a link; `RestoreCleanup` is a one-shot manifest used after a
-    /// database restore (it always clears the key tables and relinks).
+    /// database restore (it clears the key tables and relinks while evidence of the restore remains).
     pub kind: Kind,
     pub metadata: Metadata,
     pub finance_operations: FinanceOperations,

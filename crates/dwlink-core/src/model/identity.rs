@@ -16,6 +16,13 @@ pub fn host_key(url: &Url) -> Option<(String, Option<u16>)> {
     Some((host, url.port_or_known_default()))
 }
 
+/// The host alone, normalized as in [`host_key`]: for comparisons where the port is not part of
+/// the identity (the emulator routes by `Host` name; a nextLink in emulator mode carries the
+/// emulator's port).
+pub fn host_name(url: &Url) -> Option<String> {
+    host_key(url).map(|(host, _)| host)
+}
+
 /// Whether two URLs name the same environment (scheme, path and query do not matter).
 pub fn same_host(a: &Url, b: &Url) -> bool {
     match (host_key(a), host_key(b)) {
@@ -77,6 +84,20 @@ mod tests {
         assert!(!same_host(
             &a,
             &u("https://contoso-prod.operations.dynamics.com")
+        ));
+    }
+
+    #[test]
+    fn host_names_drop_case_trailing_dot_and_port() {
+        let want = Some("contoso-uat.crm.dynamics.com".to_string());
+        assert_eq!(
+            host_name(&u("https://Contoso-UAT.crm.dynamics.com.:8443/x")),
+            want
+        );
+        assert_eq!(host_name(&u("http://contoso-uat.crm.dynamics.com")), want);
+        assert!(same_host_str(
+            &u("https://contoso-uat.crm.dynamics.com"),
+            " https://CONTOSO-UAT.crm.dynamics.com./ "
         ));
     }
 

@@ -332,13 +332,45 @@ fn foreign_rows_are_an_error_when_nothing_clears_them() {
     assert!(kinds(&l, &want).is_empty());
 }
 
-#[test]
-fn restore_cleanup_always_clears_and_relinks() {
+/// A RestoreCleanup as config validation resolves it: `reset.when: always`, tables cleared.
+fn restore_cleanup() -> d::Desired {
     let mut want = desired();
     want.kind = Kind::RestoreCleanup;
-    let k = kinds(&live(), &want);
-    assert!(k.contains(&ActionKind::Backup) && k.contains(&ActionKind::ResetLink));
-    assert_eq!(k.last(), Some(&ActionKind::Verify));
+    want.reset.when = ResetWhen::Always;
+    want.restored_from = Some(url("https://contoso-prod.operations.dynamics.com"));
+    want
+}
+
+#[test]
+fn restore_cleanup_clears_and_relinks_while_evidence_of_the_restore_remains() {
+    // Each kind of evidence alone: connected to production, F&O rows syncing there, runtime
+    // rows made for production's organization.
+    let mut connected = live();
+    connected.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    let mut rows = live();
+    rows.key_tables[0] = table(0, 5, Some(PROD), None);
+    let mut runtime = live();
+    runtime.key_tables[3] = table(3, 3, None, Some("ContosoProd"));
+    for l in [connected, rows, runtime] {
+        let k = kinds(&l, &restore_cleanup());
+        assert!(
+            k.contains(&ActionKind::Backup) && k.contains(&ActionKind::ResetLink),
+            "{k:?}"
+        );
+        assert_eq!(k.last(), Some(&ActionKind::Verify));
+    }
+}
+
+#[test]
+fn a_completed_restore_cleanup_plans_nothing() {
+    // live(): linked to its own organization, every row its own — what a cleanup leaves.
+    let plan = Plan::make(&restore_cleanup(), &live());
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    assert!(!plan.has_changes());
+    // `reset.when: always` on a DualWriteLink stays the explicit exception.
+    let mut always = desired();
+    always.reset.when = ResetWhen::Always;
+    assert!(kinds(&live(), &always).contains(&ActionKind::ResetLink));
 }
 
 #[test]

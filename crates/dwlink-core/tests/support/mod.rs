@@ -152,6 +152,7 @@ pub(crate) fn journal_of(result: &Result<Outcome, ApplyError>) -> Vec<Entry> {
             journal
         }
         Err(ApplyError::Io(p)) => panic!("no journal: {p:?}"),
+        Err(ApplyError::Refused(r)) => panic!("refused before any journal: {r}"),
     };
     journal::read(path).expect("the journal reads")
 }

@@ -4,6 +4,7 @@ use crate::render::restore_view;
 use crate::render::shell::{Shell, Style};
 use dwlink_core::apply::backup;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
+use dwlink_core::apply::lock::{self, LockError};
 use dwlink_core::restore;
 
 use super::live::{self, LiveArgs};
@@ -48,6 +49,15 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         let session = match live::connect(&args.live, &desired, ui).await {
             Ok(s) => s,
             Err(p) => return fail(ui, &p),
+        };
+        // A restore writes the same tables an apply clears: they exclude each other.
+        let _lock = match lock::acquire(&desired.finance_operations.url, &desired.name, "restore") {
+            Ok(l) => l,
+            Err(LockError::Busy(r)) => {
+                ui.problem(&r.to_problem());
+                return Exit::Refused;
+            }
+            Err(LockError::Unavailable(p)) => return fail(ui, &p),
         };
         let plan = match restore::plan(&session, &backup).await {
             Ok(p) => p,

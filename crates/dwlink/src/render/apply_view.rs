@@ -177,6 +177,7 @@ impl EventPrinter {
                 also(backup)
             )),
             Err(ApplyError::Io(p)) => self.shell.problem(p),
+            Err(ApplyError::Refused(r)) => self.shell.problem(&r.to_problem()),
         }
     }
 

@@ -566,8 +566,8 @@ fn restore_reproduces_the_deleted_rows_column_by_column() {
         "restore shows its plan"
     );
 
-    // Read the live rows back, every column, through a second backup (a RestoreCleanup
-    // always clears again) and compare them with the first.
+    // Read the live rows back, every column, through a second backup (the restored rows are
+    // production's again: evidence the RestoreCleanup clears) and compare them with the first.
     std::thread::sleep(std::time::Duration::from_millis(5));
     let out = apply(&dir, &cfg, &emu, &[]);
     assert_eq!(code(&out), 0, "{}", all(&out));
@@ -765,6 +765,7 @@ fn state_files_are_private_whatever_the_umask() {
         .current_dir(&dir)
         .env_remove("NO_COLOR")
         .env("DWLINK_CLIENT_SECRET", SECRET)
+        .env(crate::harness::LOCK_DIR_ENV, crate::harness::lock_dir(&dir))
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", all(&out));

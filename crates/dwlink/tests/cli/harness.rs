@@ -29,6 +29,15 @@ pub(crate) fn start_emu(fixture: &str, state: &Path, faults: &[&str]) -> Emu {
     Emu::with_flags(Path::new(fixture), state, faults)
 }
 
+pub(crate) const LOCK_DIR_ENV: &str = "DWLINK_LOCK_DIR";
+
+/// The environment locks of runs in `dir`: tests in different directories apply the same
+/// environments (to different emulators) at the same time, so each keeps its own locks instead
+/// of the user's state directory. A test of the lock itself gives its runs one directory.
+pub(crate) fn lock_dir(dir: &Path) -> PathBuf {
+    dir.join(".locks")
+}
+
 pub(crate) fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dwlink"));
     c.args(args)
@@ -36,7 +45,8 @@ pub(crate) fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Comman
         .env_remove("NO_COLOR")
         .env_remove("DWLINK_TEST_CRASH_AT")
         .env("DWLINK_CLIENT_SECRET", SECRET)
-        .env("COLUMNS", "100");
+        .env("COLUMNS", "100")
+        .env(LOCK_DIR_ENV, lock_dir(dir));
     for (k, v) in env {
         c.env(k, v);
     }
@@ -228,6 +238,7 @@ pub(crate) fn in_pty(dir: &Path, args: &[&str], input: &str) -> Option<(i32, Str
         .current_dir(dir)
         .env_remove("NO_COLOR")
         .env("DWLINK_CLIENT_SECRET", SECRET)
+        .env(LOCK_DIR_ENV, lock_dir(dir))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -202,3 +202,47 @@ fn a_missing_secret_variable_is_named_not_guessed() {
         stderr(&out)
     );
 }
+
+/// One environment, however its F&O URL is spelt: case, the trailing dot of a fully qualified
+/// name and the default port do not make another host (for the connection-set lookup, the
+/// emulator's routing and nextLinks alike), so the plan is the same actions over the same rows.
+#[test]
+fn another_spelling_of_the_environment_url_plans_the_same() {
+    let name = "restore-cleanup-from-production";
+    let dir = scratch("plan-url-spelling");
+    let text = std::fs::read_to_string(root().join(format!("examples/{name}.yaml"))).unwrap();
+    let plain = "url: https://contoso-uat.sandbox.operations.dynamics.com\n";
+    assert!(text.contains(plain));
+    let spelt = dir.join("spelt.yaml");
+    std::fs::write(
+        &spelt,
+        text.replace(
+            plain,
+            "url: https://CONTOSO-UAT.sandbox.operations.dynamics.com.:443\n",
+        ),
+    )
+    .unwrap();
+    let fixture = root().join(format!("examples/fixtures/{name}.yaml"));
+    let plan = |cfg: &str| {
+        let args = [
+            "plan".to_string(),
+            "--json".into(),
+            "-f".into(),
+            cfg.into(),
+            "--emulator".into(),
+            fixture.display().to_string(),
+        ];
+        let out = run(&args);
+        assert_eq!(code(&out), 0, "{cfg}: {}", stderr(&out));
+        let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        (v["actions"].clone(), v["summary"].clone())
+    };
+    let want = plan(
+        &root()
+            .join(format!("examples/{name}.yaml"))
+            .display()
+            .to_string(),
+    );
+    assert!(want.0.as_array().is_some_and(|a| a.len() > 3), "{want:?}");
+    assert_eq!(plan(&spelt.display().to_string()), want);
+}

@@ -17,6 +17,7 @@ fn run(dir: &Path, secret: &str, args: &[&str]) -> std::process::Output {
         .current_dir(dir)
         .env_remove("NO_COLOR")
         .env("DWLINK_CLIENT_SECRET", secret)
+        .env(crate::harness::LOCK_DIR_ENV, crate::harness::lock_dir(dir))
         .output()
         .expect("the dwlink binary runs")
 }

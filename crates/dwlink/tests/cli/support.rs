@@ -70,8 +70,14 @@ static CWD: Mutex<()> = Mutex::new(());
 /// `dwlink ARGS` in `dir`, in-process, with the examples' client secret exported.
 pub(crate) fn dwlink(dir: &Path, args: &[&str]) -> InProcess {
     static SECRET_ONCE: std::sync::Once = std::sync::Once::new();
-    // Every in-process run uses the same secret, so setting it once races with nothing.
-    SECRET_ONCE.call_once(|| std::env::set_var("DWLINK_CLIENT_SECRET", SECRET));
+    // Every in-process run uses the same secret, so setting it once races with nothing. The same
+    // goes for the environment locks: in-process runs take turns (below), and every process a
+    // test starts is given a lock directory of its own test's.
+    SECRET_ONCE.call_once(|| {
+        std::env::set_var("DWLINK_CLIENT_SECRET", SECRET);
+        let locks = std::env::temp_dir().join(format!("dwlink-test-locks-{}", std::process::id()));
+        std::env::set_var("DWLINK_LOCK_DIR", locks);
+    });
     let (out, err) = (Buffer::default(), Buffer::default());
     let code = {
         let _turn = CWD.lock().unwrap_or_else(|p| p.into_inner());

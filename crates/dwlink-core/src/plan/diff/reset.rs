@@ -34,11 +34,17 @@ pub(super) fn decide(
         (Scenario::CloudHosted, _) | (_, ResetTarget::CurrentEnvironment) => current,
         (_, ResetTarget::PowerPlatformLink) => pp,
     };
-    let reset = match desired.reset.when {
-        ResetWhen::Always => true,
-        ResetWhen::OnMismatch => drift.any(),
-        ResetWhen::Never => false,
-    } || desired.kind == Kind::RestoreCleanup;
+    let reset = match (desired.kind, desired.reset.when) {
+        // A RestoreCleanup resets while evidence of the restore remains — rows or a connection
+        // for another organization, which is what drift finds (spec §3, "Convergence") — so a
+        // completed cleanup plans nothing. Its implied `when: always` only means that no policy
+        // may forbid that reset.
+        (Kind::RestoreCleanup, _) => drift.any(),
+        // The explicit exception: a DualWriteLink that asks for a reset every time.
+        (_, ResetWhen::Always) => true,
+        (_, ResetWhen::OnMismatch) => drift.any(),
+        (_, ResetWhen::Never) => false,
+    };
     ResetDecision {
         reset,
         clears: reset && desired.reset.clear_tables,

@@ -9,9 +9,10 @@ use crate::render::plan_view::tally;
 use crate::render::shell::Shell;
 use crate::render::view;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
-use dwlink_core::apply::executor::Executor;
+use dwlink_core::apply::executor::{ApplyError, Executor};
 use dwlink_core::apply::guard;
 use dwlink_core::apply::journal;
+use dwlink_core::apply::lock::{self, LockError};
 use dwlink_core::apply::resume;
 use dwlink_core::diag::Problem;
 use dwlink_core::plan::Plan;
@@ -30,6 +31,12 @@ pub(super) async fn apply(
     let session = match route.session(&desired) {
         Ok(s) => s,
         Err(p) => return fail(ui, &p),
+    };
+    // Held until this environment's apply returns: one apply per environment at a time.
+    let _lock = match lock::acquire(&desired.finance_operations.url, &desired.name, "apply") {
+        Ok(l) => l,
+        Err(LockError::Busy(r)) => return refuse(ui, r.to_problem()),
+        Err(LockError::Unavailable(p)) => return fail(ui, &p),
     };
     let state = match session.read_live().await {
         Ok(s) => s,
@@ -97,6 +104,7 @@ pub(super) async fn apply(
     printer.finished(&result);
     match result {
         Ok(_) => Exit::Ok,
+        Err(ApplyError::Refused(_)) => Exit::Refused,
         Err(_) => Exit::Error,
     }
 }
