@@ -116,8 +116,12 @@ impl ProviderSettings {
         s.device_code.cache_file = None;
         s.poll_interval = Duration::from_millis(50);
         s.max_poll_interval = Duration::from_millis(500);
-        // Ten times the emulator's default `async_ms` (200).
-        s.confirm_window = Duration::from_secs(2);
+        // 25 times the emulator's default `async_ms` (40): a request it took shows its effect
+        // long before.
+        s.confirm_window = Duration::from_secs(1);
+        // The emulator answers in microseconds and its faults are injected at random, so a short
+        // backoff tests the same retry paths without waiting like a cloud service needs.
+        s.client.retry.base_delay = Duration::from_millis(50);
         Ok(s)
     }
 }

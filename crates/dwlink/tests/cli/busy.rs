@@ -59,8 +59,8 @@ fn two_applies_of_one_environment_started_together_one_acts_the_other_exits_3() 
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
     let state = dir.join("world.json");
-    // Requests take 1.5 s each, so the first apply holds its lock for several seconds.
-    let emu = start_emu(&path(RESTORED), &state, &["--async-ms", "1500"]);
+    // Requests take 400 ms each, so the first apply holds its lock well over a second.
+    let emu = start_emu(&path(RESTORED), &state, &["--async-ms", "400"]);
     let cfg = restore_cfg();
     // One user, one machine: both runs share the user's lock directory.
     let locks = lock_dir(&dir).display().to_string();
