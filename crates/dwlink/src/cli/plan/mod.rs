@@ -1,11 +1,14 @@
-use std::path::{Path, PathBuf};
+//! `dwlink plan`: one environment here, a fleet in [`fleet`].
+
+mod fleet;
+
+use std::path::PathBuf;
 
 use crate::render::{shell::Shell, view};
 use dwlink_core::diag::Problem;
-use dwlink_core::model::desired::Desired;
 use dwlink_core::plan::{planfile, Plan};
 
-use super::fleet::{self, FleetArgs};
+use super::fleet::FleetArgs;
 use super::live::{self, LiveArgs};
 use super::{fail, Exit};
 
@@ -35,7 +38,7 @@ pub struct Args {
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     if !args.fleet.is_single() {
-        return run_fleet(args, ui);
+        return fleet::run(args, ui);
     }
     let Some(desired) = live::load_config(args.fleet.files.first().map(PathBuf::as_path), ui)
     else {
@@ -78,70 +81,4 @@ fn exit_for(results: &[Result<Plan, Problem>], detailed: bool) -> Exit {
     } else {
         Exit::Ok
     }
-}
-
-/// Plan every environment concurrently (bounded), print each plan, then the summary table.
-fn run_fleet(args: Args, ui: &mut Shell) -> Exit {
-    let files = match args.fleet.resolve() {
-        Ok(f) => f,
-        Err(p) => return fail(ui, &p),
-    };
-    if files.is_empty() {
-        ui.status("This shard holds no config; nothing to plan.");
-        return Exit::Ok;
-    }
-    let configs: Vec<(PathBuf, Option<Desired>)> = files
-        .iter()
-        .map(|f| (f.clone(), live::load_config(Some(f), ui)))
-        .collect();
-    let rt = match live::runtime() {
-        Ok(rt) => rt,
-        Err(p) => return fail(ui, &p),
-    };
-    let results: Vec<(PathBuf, Result<Plan, Problem>)> = rt.block_on(async {
-        let route = match live::route(&args.live, ui).await {
-            Ok(r) => r,
-            Err(p) => {
-                return configs
-                    .into_iter()
-                    .map(|(f, _)| (f, Err(p.clone())))
-                    .collect()
-            }
-        };
-        fleet::plan_all(&route, configs, args.fleet.parallelism).await
-    });
-
-    let mut plans = Vec::new();
-    let mut rows = Vec::new();
-    for (file, result) in &results {
-        match result {
-            Ok(plan) => {
-                if let Some(dir) = &args.out {
-                    if let Err(p) = save_in(dir, plan) {
-                        ui.problem(&p);
-                    }
-                }
-                rows.push(fleet::Row::of(plan));
-                plans.push((file.as_path(), plan));
-            }
-            Err(p) => {
-                ui.problem(p);
-                rows.push(fleet::Row::failed(file, p));
-            }
-        }
-    }
-    view::choose(args.json).plans(ui, &plans);
-    ui.status(&fleet::table(&rows));
-    let results: Vec<Result<Plan, Problem>> = results.into_iter().map(|(_, r)| r).collect();
-    exit_for(&results, args.detailed_exitcode)
-}
-
-fn save_in(dir: &Path, plan: &Plan) -> Result<(), Problem> {
-    std::fs::create_dir_all(dir).map_err(|e| {
-        Problem::error(
-            "dwlink::plan::write",
-            format!("cannot create {}: {e}", dir.display()),
-        )
-    })?;
-    planfile::write(&dir.join(format!("{}.plan", plan.environment.name)), plan)
 }
