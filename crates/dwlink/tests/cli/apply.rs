@@ -462,6 +462,8 @@ fn typing_the_name_at_the_prompt_applies_and_anything_else_refuses() {
         text.contains("Plan: "),
         "the prompt shows the summary: {text}"
     );
+    // Once: the rendered plan ends with it, so the prompt does not repeat it.
+    assert_eq!(text.matches("Plan: ").count(), 1, "{text}");
     assert!(text.contains("apply cancelled"), "{text}");
     assert!(backup_files(&dir).is_empty());
 
