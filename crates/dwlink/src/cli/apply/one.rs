@@ -28,6 +28,9 @@ pub(super) async fn apply(
     desired: dwlink_core::model::desired::Desired,
     ui: &mut Shell,
 ) -> Exit {
+    // One view for the whole apply: the plan shown before confirmation (human only: the JSON
+    // view is the event stream) and the events while it runs.
+    let view = view::choose(args.json);
     let session = match route.session(&desired) {
         Ok(s) => s,
         Err(p) => return fail(ui, &p),
@@ -69,7 +72,7 @@ pub(super) async fn apply(
     };
 
     if !args.json {
-        view::choose(false).plan(ui, &plan);
+        view.plan(ui, &plan);
     }
     if !plan.has_changes() {
         if let Some(u) = &unfinished {
@@ -90,7 +93,7 @@ pub(super) async fn apply(
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
-    let printer = Arc::new(view::choose(args.json).events(ui));
+    let printer = Arc::new(view.events(ui));
     let ctrl_c = tokio::spawn(watch_ctrl_c(cancel.clone(), printer.clone()));
     let on_event = |e| printer.event(e);
     let executor = Executor {
