@@ -133,9 +133,11 @@ pub trait Link: Send + Sync {
         legal_entities: &'a [String],
     ) -> BoxFut<'a, ()>;
     fn list_solutions<'a>(&'a self, connection_id: &'a str) -> BoxFut<'a, Vec<Solution>>;
+    /// Takes the connection, not its id: the real service's effect is read back from the
+    /// connection set, which is found by name.
     fn apply_solution<'a>(
         &'a self,
-        connection_id: &'a str,
+        connection: &'a LiveConnection,
         solution: &'a str,
     ) -> BoxFut<'a, RequestId>;
 }

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod dataverse;
 pub(crate) mod dws;

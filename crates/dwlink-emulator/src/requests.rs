@@ -1,5 +1,5 @@
-//! Asynchronous management requests completing: what a map Stop/Start, a Reset and an Apply
-//! Solution do to the world once their `async_ms` have passed.
+//! Asynchronous management requests completing: what a map Start/Stop and an Apply Solution
+//! do to the world once their `async_ms` have passed.
 
 use serde_json::json;
 
@@ -32,9 +32,9 @@ pub(crate) fn complete(world: &mut World, id: &str) -> bool {
 
 fn apply(world: &mut World, action: &Action) -> Result<(), String> {
     let conn_id = match action {
-        Action::SetMapState { connection, .. }
-        | Action::Reset { connection, .. }
-        | Action::ApplySolution { connection, .. } => *connection,
+        Action::SetMapState { connection, .. } | Action::ApplySolution { connection, .. } => {
+            *connection
+        }
     };
     let i = world
         .connection_env(&conn_id.to_string())
@@ -53,26 +53,6 @@ fn apply(world: &mut World, action: &Action) -> Result<(), String> {
                 return Err(format!("initial sync of map {} failed", m.name));
             }
             m.state = *state;
-        }
-        Action::Reset {
-            relink_to,
-            legal_entities,
-            ..
-        } => {
-            let env = &mut world.fo[i];
-            for t in &mut env.tables {
-                t.clear_dual_write();
-            }
-            let c = env.connection.as_mut().ok_or("no connection")?;
-            if let Some(url) = relink_to {
-                c.connected_to = Some(url.clone());
-            }
-            c.maps.clear();
-            c.legal_entities = legal_entities.clone();
-            let linked = c.connected_to.clone();
-            if let Some(org) = linked.and_then(|u| world.org_by_url_mut(&u)) {
-                org.runtime.clear_dual_write();
-            }
         }
         Action::ApplySolution { solution, .. } => {
             let env = &mut world.fo[i];
@@ -137,7 +117,7 @@ fn apply(world: &mut World, action: &Action) -> Result<(), String> {
 }
 
 /// `Customers V3 (accounts)` → (`Customers V3`, `accounts`).
-fn split_map_name(name: &str) -> (String, String) {
+pub(crate) fn split_map_name(name: &str) -> (String, String) {
     match name.rsplit_once(" (") {
         Some((fo, rest)) => (fo.to_string(), rest.trim_end_matches(')').to_string()),
         None => (name.to_string(), name.to_ascii_lowercase()),

@@ -23,7 +23,7 @@ use super::odata::error::{not_found, Reply};
 use super::odata::{batch, Req};
 use super::persist::Persist;
 use super::store::World;
-use super::{dataverse, dws, fo};
+use super::{admin, dataverse, dws, fo};
 
 pub(crate) struct App {
     pub world: RwLock<World>,
@@ -133,6 +133,8 @@ pub(crate) fn router(app: Shared) -> Router {
         .route("/api/data/v9.2/", any(dv_route))
         .route("/api/data/v9.2/{*rest}", any(dv_route))
         .route("/api/DualWriteManagement/1.0/{*rest}", any(dws_route))
+        .route("/api/ConnectionSet/{*rest}", any(dws_route))
+        .route("/providers/{*rest}", any(admin_route))
         .fallback(
             |uri: Uri| async move { not_found(format!("no emulated service at {}", uri.path())) },
         )
@@ -253,9 +255,29 @@ async fn dv_route(
     .await
 }
 
+async fn admin_route(
+    State(app): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = gate(&app, &headers) {
+        return r.into_response();
+    }
+    if method != Method::GET {
+        return Reply::error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the emulated admin API only lists environments",
+        )
+        .into_response();
+    }
+    let w = app.read_world();
+    admin::handle(&w, uri.path(), uri.query()).into_response()
+}
+
 async fn dws_route(
     State(app): State<Shared>,
-    Path(rest): Path<String>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -270,7 +292,7 @@ async fn dws_route(
         .unwrap_or("");
     let (outcome, delay) = {
         let mut w = app.write_world();
-        let o = dws::handle(&mut w, &method, &rest, uri.query(), ct, &body);
+        let o = dws::handle(&mut w, &method, uri.path(), uri.query(), ct, &body);
         if o.changed {
             if let Err(r) = app.commit(&w) {
                 return r.into_response();
@@ -278,6 +300,9 @@ async fn dws_route(
         }
         (o, w.async_ms)
     };
+    if outcome.answer_late {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     if let Some(id) = outcome.started {
         let app = app.clone();
         tokio::spawn(async move {

@@ -92,12 +92,6 @@ pub(crate) enum Action {
         map: Uuid,
         state: MapState,
     },
-    Reset {
-        connection: Uuid,
-        /// Organization URL to link to; `None` keeps the current one.
-        relink_to: Option<String>,
-        legal_entities: Vec<String>,
-    },
     ApplySolution {
         connection: Uuid,
         solution: String,
@@ -295,6 +289,8 @@ impl World {
         let mut h: Vec<String> = self.fo.iter().map(|e| e.host.clone()).collect();
         h.extend(self.orgs.iter().map(|o| o.host.clone()));
         h.extend(self.dws_host.clone());
+        // The admin API's public-cloud host (dwlink-http `admin::ADMIN_API`).
+        h.push("api.bap.microsoft.com".into());
         h
     }
 }

@@ -178,7 +178,7 @@ impl Client {
         let mut builder = self
             .http
             .request(req.method.clone(), physical)
-            .timeout(self.settings.request_timeout);
+            .timeout(req.timeout.unwrap_or(self.settings.request_timeout));
         if let Some(host) = host {
             builder = builder.header(HOST, host);
         }

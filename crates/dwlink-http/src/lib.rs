@@ -15,12 +15,13 @@
 //! # let _ = (direct, live); Ok(()) }
 //! ```
 
+pub(crate) mod admin;
 pub mod auth;
 pub(crate) mod batch;
 pub mod client;
 pub(crate) mod dataverse;
 pub mod device_code;
-pub(crate) mod dws;
+pub mod dws;
 pub mod fo;
 pub mod odata;
 pub(crate) mod picked;
@@ -133,7 +134,9 @@ pub struct Endpoints {
     pub fo_data: Url,
     pub dataverse: Url,
     pub dataverse_api: Url,
-    pub dws_api: Option<Url>,
+    pub dws: Option<dws::Gateway>,
+    /// The Power Platform admin API ([`admin::ADMIN_API`]).
+    pub admin: Url,
 }
 
 impl Endpoints {
@@ -148,8 +151,8 @@ impl Endpoints {
         };
         let fo = dir(&desired.finance_operations.url);
         let dataverse = dir(&desired.dataverse.url);
-        let dws_api = match &desired.dual_write_service {
-            Some(s) => Some(join(&dir(&s.url), dws::BASE_PATH)?),
+        let dws = match &desired.dual_write_service {
+            Some(s) => Some(dws::Gateway::new(&s.url)?),
             None => None,
         };
         Ok(Endpoints {
@@ -157,12 +160,16 @@ impl Endpoints {
             dataverse_api: join(&dataverse, "api/data/v9.2/")?,
             fo,
             dataverse,
-            dws_api,
+            dws,
+            admin: Url::parse(admin::ADMIN_API).map_err(|e| ProviderError::Setup {
+                message: format!("the admin API's URL does not parse: {e}"),
+                help: "report this as a dwlink bug".into(),
+            })?,
         })
     }
 
-    pub fn dws(&self) -> Result<&Url, ProviderError> {
-        self.dws_api.as_ref().ok_or_else(|| ProviderError::Setup {
+    pub fn dws(&self) -> Result<&dws::Gateway, ProviderError> {
+        self.dws.as_ref().ok_or_else(|| ProviderError::Setup {
             message: "no dual_write_service.url in the config: dwlink cannot read or change the dual-write connection".into(),
             help: "add `dual_write_service: {url: https://projectmanagementservice.<region>.gateway.prod.island.powerapps.com}` (the host the dual-write page of F&O calls)".into(),
         })
@@ -183,8 +190,8 @@ impl HttpProvider {
         let endpoints = Endpoints::of(desired)?;
         check_scheme(&endpoints.fo)?;
         check_scheme(&endpoints.dataverse)?;
-        if let Some(d) = &endpoints.dws_api {
-            check_scheme(d)?;
+        if let Some(d) = &endpoints.dws {
+            check_scheme(&d.root)?;
         }
         let client = Client::new(settings.client.clone())?;
         let auth = std::sync::Arc::new(Auth::new(

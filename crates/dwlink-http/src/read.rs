@@ -10,12 +10,12 @@ use super::picked::Cell;
 use super::session::Session;
 use super::tables::{TableDef, TABLES};
 use super::task::Task;
-use super::{dws, fo, Endpoints, HttpProvider};
+use super::{admin, dws, fo, Endpoints, HttpProvider};
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::secret::redact_url;
-use dwlink_core::model::desired::Desired;
+use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::live::{
-    KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState,
+    KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState, OrgRef,
 };
 impl HttpProvider {
     /// [`dwlink_core::link::Link::read`]: the three services read concurrently.
@@ -61,25 +61,37 @@ impl HttpProvider {
         })
     }
 
-    /// The F&O facts only the management service knows (type, Power Platform link) and the
-    /// connection itself.
+    /// The F&O facts the services know (cloud-hosted or not, the Power Platform link) and the
+    /// connection itself: the management service and the admin API are asked at once.
     async fn read_link(
         &self,
         ep: &Endpoints,
         desired: &Desired,
     ) -> Result<(LiveFinanceOperations, Option<LiveConnection>), ProviderError> {
-        let base = ep.dws()?;
+        let gw = ep.dws()?;
         let fo_url = desired.finance_operations.url.clone();
-        let Some(set) = dws::find_connection_set(&self.session, base, &fo_url).await? else {
-            // Never linked: nothing says otherwise, so the configured type stands.
+        let (entry, linked) = tokio::try_join!(
+            dws::find_environment(&self.session, gw, &fo_url),
+            admin::linked_environment(&self.session, &ep.admin, &fo_url),
+        )?;
+        let power_platform_link = linked.map(|l| l.organization);
+        let declared = desired.finance_operations.environment_type;
+        let Some(entry) = entry else {
+            // Never linked. Cloud-hosted environments are not in the admin API's list, so a
+            // declared cloud-hosted environment that the list shows linked is not one.
+            let environment_type = match (declared, &power_platform_link) {
+                (EnvironmentType::CloudHosted, Some(_)) => EnvironmentType::Sandbox,
+                (t, _) => t,
+            };
             let fo = LiveFinanceOperations {
                 url: fo_url,
-                environment_type: desired.finance_operations.environment_type,
-                power_platform_link: None,
+                environment_type,
+                power_platform_link,
             };
             return Ok((fo, None));
         };
-        let shown = redact_url(base);
+        let (set, _) = dws::connection_set(&self.session, gw, &entry.cname).await?;
+        let shown = redact_url(&gw.root);
         let bad = |d: String| {
             ProviderError::bad_reply(
                 Api::DualWrite,
@@ -88,28 +100,27 @@ impl HttpProvider {
             )
         };
         let ax = set
-            .environment("AX")
+            .finance_operations()
             .ok_or_else(|| bad("no AX (finance and operations) environment".into()))?;
-        let type_name = ax.environment_type.as_deref().unwrap_or("");
-        let environment_type = dws::environment_type(type_name)
-            .ok_or_else(|| bad(format!("unknown environmentType `{type_name}`")))?;
-        let power_platform_link = match &ax.power_platform_link {
-            Some(l) => {
-                Some(dws::org_ref(&l.direct_url, l.organization_id.as_deref()).map_err(bad)?)
-            }
-            None => None,
-        };
-        let organization = match set.environment("CRM") {
+        let environment_type = live_type(declared, ax.is_dev_instance);
+        let organization = match set.dataverse() {
             Some(crm) => {
                 let url = crm
                     .direct_url
                     .as_deref()
-                    .ok_or_else(|| bad("CRM entry without directUrl".into()))?;
-                Some(dws::org_ref(url, crm.id.as_deref()).map_err(bad)?)
+                    .ok_or_else(|| bad("the CRM environment has no directUrl".into()))?;
+                let url = Url::parse(url)
+                    .map_err(|e| bad(format!("directUrl `{url}` is not a URL: {e}")))?;
+                // The entry's `powerAppsEnvironment` is the Power Platform environment's id, not
+                // the organization's: the organization is known by its URL here.
+                Some(OrgRef {
+                    url,
+                    organization_id: None,
+                })
             }
             None => None,
         };
-        let maps = dws::maps(&self.session, base, &set.id).await?;
+        let maps = dws::maps(&self.session, gw, &set.id).await?;
         let connection = LiveConnection {
             id: set.id.clone(),
             name: set.name.clone(),
@@ -117,12 +128,27 @@ impl HttpProvider {
             legal_entities: set.legal_entities(),
             maps,
         };
+        let power_platform_link = match environment_type {
+            EnvironmentType::CloudHosted => None,
+            _ => power_platform_link,
+        };
         let fo = LiveFinanceOperations {
             url: fo_url,
             environment_type,
             power_platform_link,
         };
         Ok((fo, Some(connection)))
+    }
+}
+
+/// Cloud-hosted is what the connection set's F&O entry says (`isDevInstance`, DWA
+/// `DWConnectionSet.cs`; that it marks cloud-hosted environments is inferred). Production and
+/// sandbox look alike to every service dwlink reads, so the declared one stands.
+fn live_type(declared: EnvironmentType, dev_instance: bool) -> EnvironmentType {
+    match (dev_instance, declared) {
+        (true, _) => EnvironmentType::CloudHosted,
+        (false, EnvironmentType::CloudHosted) => EnvironmentType::Sandbox,
+        (false, t) => t,
     }
 }
 

@@ -29,6 +29,8 @@ pub struct ApiRequest {
     pub body: Body,
     /// Safe to send twice: retried on 5xx, timeouts and resets, not only on 429.
     pub idempotent: bool,
+    /// Longer than the client's default, for a call known to answer only when done.
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl ApiRequest {
@@ -41,6 +43,7 @@ impl ApiRequest {
             headers: vec![("Accept", "application/json".into())],
             body: Body::Empty,
             idempotent,
+            timeout: None,
         }
     }
 
@@ -73,6 +76,11 @@ impl ApiRequest {
             content_type: content_type.into(),
             bytes,
         };
+        self
+    }
+
+    pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
         self
     }
 

@@ -14,13 +14,13 @@ use super::odata::{encode, url_with_query, Pages};
 use super::reply::error_message;
 use super::request::ApiRequest;
 use super::tables::{table_def, TableDef};
-use super::{dataverse, fo, HttpProvider};
+use super::{admin, dataverse, fo, HttpProvider};
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::link::secret::redact_url;
 use dwlink_core::link::{
     BoxFut, DeleteReport, Link, RequestId, ResetOptions, Row, RowPages, Solution, TableRef,
 };
-use dwlink_core::model::desired::Desired;
+use dwlink_core::model::desired::{Desired, ResetTarget};
 use dwlink_core::model::live::{LiveConnection, LiveState, Service};
 
 impl RowPages for Pages<'_> {
@@ -315,6 +315,91 @@ impl HttpProvider {
     }
 }
 
+impl HttpProvider {
+    async fn map_impl(
+        &self,
+        connection_id: &str,
+        map_id: &str,
+        map_name: &str,
+        start: bool,
+    ) -> Result<RequestId, ProviderError> {
+        let verb = if start { "start" } else { "stop" };
+        dws::map_action(
+            &self.session,
+            self.endpoints.dws()?,
+            self.confirm(),
+            connection_id,
+            map_id,
+            start,
+            format!("{verb} map {map_name}"),
+        )
+        .await
+    }
+
+    /// The organization a completed reset links to, as far as dwlink can know it: the Power
+    /// Platform link's, read again from the admin API. Keeping a current organization that
+    /// differs from the Power Platform link has no public request (Microsoft's reset page:
+    /// support makes that change), so it is refused before anything is sent.
+    async fn reset_impl(
+        &self,
+        connection: &LiveConnection,
+        options: &ResetOptions,
+    ) -> Result<RequestId, ProviderError> {
+        let gw = self.endpoints.dws()?;
+        let (set, _) = dws::connection_set(&self.session, gw, &connection.name).await?;
+        let cloud_hosted = set
+            .finance_operations()
+            .is_some_and(|e| e.is_dev_instance);
+        let current = set
+            .dataverse()
+            .and_then(|e| e.direct_url.as_deref())
+            .and_then(dws::host_of);
+        let linked = if cloud_hosted {
+            None
+        } else {
+            admin::linked_environment(&self.session, &self.endpoints.admin, &self.endpoints.fo)
+                .await?
+                .and_then(|l| dws::host_of(l.organization.url.as_str()))
+        };
+        let org_host = match (options.target, cloud_hosted) {
+            // Scenario 4: the reset refreshes the connection as it is.
+            (_, true) => current,
+            (ResetTarget::PowerPlatformLink, false) => match linked {
+                Some(h) => Some(h),
+                None => {
+                    return Err(ProviderError::Setup {
+                        message: "the environment has no Power Platform integration: a reset cannot proceed (scenario 3)".into(),
+                        help: "set the Power Platform integration to the current Dataverse environment first (Power Platform admin center), then plan again".into(),
+                    })
+                }
+            },
+            (ResetTarget::CurrentEnvironment, false) => {
+                if linked.is_some() && linked != current {
+                    return Err(ProviderError::Setup {
+                        message: format!(
+                            "keeping the current organization {} differs from the Power Platform link {}: no public request does that",
+                            current.as_deref().unwrap_or("(none)"),
+                            linked.as_deref().unwrap_or("(none)")
+                        ),
+                        help: "Microsoft support makes that change (Reset dual-write, scenario 2); or use `reset_target: power-platform-link`".into(),
+                    });
+                }
+                current
+            }
+        };
+        dws::reset(
+            &self.session,
+            gw,
+            self.confirm(),
+            &connection.name,
+            options.force,
+            &options.legal_entities,
+            org_host,
+        )
+        .await
+    }
+}
+
 /// Why the service refused a change set.
 struct SetFailure {
     status: u16,
@@ -349,19 +434,7 @@ impl Link for HttpProvider {
         map_id: &'a str,
         map_name: &'a str,
     ) -> BoxFut<'a, RequestId> {
-        Box::pin(async move {
-            let what = format!("stop map {map_name}");
-            dws::map_action(
-                &self.session,
-                self.endpoints.dws()?,
-                self.confirm(),
-                connection_id,
-                map_id,
-                "Stop",
-                what,
-            )
-            .await
-        })
+        Box::pin(self.map_impl(connection_id, map_id, map_name, false))
     }
 
     fn start_map<'a>(
@@ -370,19 +443,7 @@ impl Link for HttpProvider {
         map_id: &'a str,
         map_name: &'a str,
     ) -> BoxFut<'a, RequestId> {
-        Box::pin(async move {
-            let what = format!("start map {map_name}");
-            dws::map_action(
-                &self.session,
-                self.endpoints.dws()?,
-                self.confirm(),
-                connection_id,
-                map_id,
-                "Start",
-                what,
-            )
-            .await
-        })
+        Box::pin(self.map_impl(connection_id, map_id, map_name, true))
     }
 
     fn requests_in_flight<'a>(
@@ -426,31 +487,19 @@ impl Link for HttpProvider {
         connection: &'a LiveConnection,
         options: &'a ResetOptions,
     ) -> BoxFut<'a, RequestId> {
-        Box::pin(async move {
-            dws::reset(
-                &self.session,
-                self.endpoints.dws()?,
-                self.confirm(),
-                &connection.name,
-                options,
-            )
-            .await
-        })
+        Box::pin(self.reset_impl(connection, options))
     }
 
     fn set_legal_entities<'a>(
         &'a self,
-        connection_id: &'a str,
-        legal_entities: &'a [String],
+        _connection_id: &'a str,
+        _legal_entities: &'a [String],
     ) -> BoxFut<'a, ()> {
         Box::pin(async move {
-            dws::set_legal_entities(
-                &self.session,
-                self.endpoints.dws()?,
-                connection_id,
-                legal_entities,
-            )
-            .await
+            Err(ProviderError::Setup {
+                message: "the management service has no public call that sets legal entities outside a reset".into(),
+                help: "let a reset set them, or add them on the dual-write page of finance and operations".into(),
+            })
         })
     }
 
@@ -462,7 +511,7 @@ impl Link for HttpProvider {
 
     fn apply_solution<'a>(
         &'a self,
-        connection_id: &'a str,
+        connection: &'a LiveConnection,
         solution: &'a str,
     ) -> BoxFut<'a, RequestId> {
         Box::pin(async move {
@@ -470,7 +519,8 @@ impl Link for HttpProvider {
                 &self.session,
                 self.endpoints.dws()?,
                 self.confirm(),
-                connection_id,
+                &connection.id,
+                &connection.name,
                 solution,
             )
             .await

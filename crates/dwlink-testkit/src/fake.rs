@@ -1072,9 +1072,10 @@ impl Link for FakeLink {
 
     fn apply_solution<'a>(
         &'a self,
-        connection_id: &'a str,
+        connection: &'a LiveConnection,
         solution: &'a str,
     ) -> BoxFut<'a, RequestId> {
+        let connection_id = connection.id.as_str();
         let call = Call::ApplySolution {
             connection_id: connection_id.into(),
             solution: solution.into(),

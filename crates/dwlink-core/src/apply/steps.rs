@@ -270,7 +270,7 @@ impl<L: Link> Steps<L> {
         for s in solutions {
             requests.push(
                 self.link
-                    .apply_solution(&conn.id, s)
+                    .apply_solution(&conn, s)
                     .await
                     .map_err(problem)?,
             );

@@ -14,6 +14,8 @@ pub enum Api {
     FinanceOperations,
     Dataverse,
     DualWrite,
+    /// The Power Platform admin API (`api.bap.microsoft.com`).
+    PowerPlatformAdmin,
     Login,
 }
 
@@ -23,6 +25,7 @@ impl fmt::Display for Api {
             Api::FinanceOperations => "finance and operations",
             Api::Dataverse => "Dataverse",
             Api::DualWrite => "the dual-write management service",
+            Api::PowerPlatformAdmin => "the Power Platform admin API",
             Api::Login => "Microsoft Entra ID",
         })
     }

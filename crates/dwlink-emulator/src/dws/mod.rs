@@ -1,0 +1,314 @@
+//! The dual-write management service as Microsoft's own automation calls it
+//! (microsoft/Dual-write-automations, "DWA"): under `/api/DualWriteManagement/1.0/` the
+//! environment lookup, maps, Start, request status and solutions; at the gateway root the
+//! connection set and the reset. Every other path, and the routes an earlier dwlink invented,
+//! answer 404; bodies are read strictly ([`bodies`]).
+
+mod bodies;
+mod reset;
+pub(crate) mod shapes;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use super::odata::error::{bad_request, not_found, Reply};
+use super::odata::percent_decode;
+use super::store::{Action, AsyncRequest, RequestState, World};
+use dwlink_core::model::live::MapState;
+
+/// What a management call did: its reply, whether the world changed, the asynchronous request
+/// it started (completed after `async_ms`), and whether the reply itself waits `async_ms`
+/// (a reset answers only when it is done).
+pub(crate) struct Outcome {
+    pub reply: Reply,
+    pub changed: bool,
+    pub started: Option<String>,
+    pub answer_late: bool,
+}
+
+fn reply(r: Reply) -> Outcome {
+    Outcome {
+        reply: r,
+        changed: false,
+        started: None,
+        answer_late: false,
+    }
+}
+
+const API: [&str; 3] = ["api", "DualWriteManagement", "1.0"];
+
+/// One request to the management service; `path` is the whole request path.
+pub(crate) fn handle(
+    world: &mut World,
+    method: &Method,
+    path: &str,
+    query: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Outcome {
+    let segs: Vec<String> = path
+        .trim_start_matches('/')
+        .split('/')
+        .map(percent_decode)
+        .collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let param = |k: &str| {
+        q.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    let result = match (method.clone(), segs.as_slice()) {
+        (Method::GET, [a, b, c, "Environments"]) if [*a, *b, *c] == API => {
+            environments(world, param("targetType"), param("identifier")).map(reply)
+        }
+        (Method::GET, [a, b, c, "Entities"]) if [*a, *b, *c] == API => {
+            entities(world, param("targetType"), param("cid")).map(reply)
+        }
+        (Method::POST, [a, b, c, "Start"]) if [*a, *b, *c] == API => {
+            bodies::json_body(body, content_type).and_then(|b| start(world, &b))
+        }
+        (Method::GET, [a, b, c, "Status", id]) if [*a, *b, *c] == API => {
+            map_status(world, id).map(reply)
+        }
+        (Method::GET, [a, b, c, "SolutionAware", cid, "Solutions", rest @ ..])
+            if [*a, *b, *c] == API && rest.iter().all(|s| s.is_empty()) =>
+        {
+            solutions(world, cid).map(reply)
+        }
+        (Method::POST, [a, b, c, "SolutionAware", cid, "RestoreTemplates"]) if [*a, *b, *c] == API => {
+            bodies::json_body(body, content_type).and_then(|b| restore_templates(world, cid, &b))
+        }
+        (Method::GET, [a, b, c, "SolutionAware", cid, "Status", id]) if [*a, *b, *c] == API => {
+            solution_status(world, cid, id).map(reply)
+        }
+        (Method::GET, ["api", "ConnectionSet", name]) => match connection_by_name(world, name) {
+            Some(i) => Ok(reply(Reply::ok(shapes::connection_set(world, &world.fo[i])))),
+            None => Err(not_found(format!("no connection set named `{name}`"))),
+        },
+        (Method::POST, ["api", "ConnectionSet", cid, "Reset"]) => {
+            reset::reset(world, cid, param("targetType"), param("forceReset"), content_type, body)
+        }
+        (m, _) => Err(not_found(format!(
+            "{m} {path} is not a route of the dual-write management service"
+        ))),
+    };
+    result.unwrap_or_else(reply)
+}
+
+fn connection_by_name(world: &World, name: &str) -> Option<usize> {
+    world.fo.iter().position(|e| {
+        e.connection
+            .as_ref()
+            .is_some_and(|c| c.name.eq_ignore_ascii_case(name))
+    })
+}
+
+pub(crate) fn connection_by_id(world: &World, cid: &str) -> Result<usize, Reply> {
+    world
+        .fo
+        .iter()
+        .position(|e| {
+            e.connection
+                .as_ref()
+                .is_some_and(|c| c.id.to_string().eq_ignore_ascii_case(cid))
+        })
+        .ok_or_else(|| not_found(format!("no connection set with id `{cid}`")))
+}
+
+pub(crate) fn target_ax(target: Option<&str>) -> Result<(), Reply> {
+    match target {
+        Some(t) if t.eq_ignore_ascii_case("AX") => Ok(()),
+        Some(t) => Err(bad_request(format!(
+            "targetType `{t}` is not emulated (dual-write's F&O side is AX)"
+        ))),
+        None => Err(bad_request("targetType is required")),
+    }
+}
+
+/// DWA `DWLibary/DWEnvCalls.cs`: the identifier is the F&O host name without scheme.
+fn environments(
+    world: &World,
+    target: Option<&str>,
+    identifier: Option<&str>,
+) -> Result<Reply, Reply> {
+    target_ax(target)?;
+    let id = identifier
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| bad_request("identifier (the F&O host name) is required"))?;
+    if id.contains("://") || id.contains('/') {
+        return Err(bad_request(format!(
+            "identifier `{id}` must be a host name, without scheme or path"
+        )));
+    }
+    let host = id.trim_end_matches('.').to_ascii_lowercase();
+    let list: Vec<Value> = world
+        .fo
+        .iter()
+        .filter(|e| e.host == host)
+        .filter_map(shapes::environment_entry)
+        .collect();
+    Ok(Reply::ok(Value::Array(list)))
+}
+
+fn entities(world: &World, target: Option<&str>, cid: Option<&str>) -> Result<Reply, Reply> {
+    target_ax(target)?;
+    let cid = cid.ok_or_else(|| bad_request("cid is required"))?;
+    let i = connection_by_id(world, cid)?;
+    let maps = world.fo[i]
+        .connection
+        .as_ref()
+        .map(|c| &c.maps[..])
+        .unwrap_or_default();
+    let list: Vec<Value> = maps.iter().map(|m| shapes::map(world, m)).collect();
+    Ok(Reply::ok(Value::Array(list)))
+}
+
+fn begin(world: &mut World, action: Action, message: &str) -> Outcome {
+    let id = uuid::Uuid::new_v4().to_string();
+    world.requests.insert(
+        id.clone(),
+        AsyncRequest {
+            id: id.clone(),
+            state: RequestState::Waiting,
+            message: message.into(),
+            action,
+        },
+    );
+    Outcome {
+        reply: Reply::json(StatusCode::OK, json!({"requestId": id})),
+        changed: true,
+        started: Some(id),
+        answer_late: false,
+    }
+}
+
+/// `POST {api}Start` (DWA `DWMapEngine.cs` `startStopMap`): action `1` start, `4` stop, `5`
+/// pause, `6` resume. `8` (initial sync of a map without a project) is not emulated: every
+/// emulated map has a project.
+fn start(world: &mut World, body: &serde_json::Map<String, Value>) -> Result<Outcome, Reply> {
+    let (action, details) = bodies::start(body)?;
+    let state = match action.as_str() {
+        "1" | "6" => MapState::Running,
+        "4" => MapState::Stopped,
+        "5" => MapState::Paused,
+        "8" => return Err(bad_request("action 8 (initial sync) is not emulated")),
+        other => return Err(bad_request(format!("`{other}` is not a Start action (1, 4, 5, 6, 8)"))),
+    };
+    // DWA sends several details only to pause or resume every map; one request here follows
+    // one map.
+    let [d] = details.as_slice() else {
+        return Err(bad_request("the emulator takes one map per Start request"));
+    };
+    let i = connection_by_id(world, &d.cid)?;
+    let c = world.fo[i]
+        .connection
+        .as_ref()
+        .ok_or_else(|| not_found("no connection set"))?;
+    let m = c
+        .maps
+        .iter()
+        .find(|m| shapes::template_id(&m.name).to_string().eq_ignore_ascii_case(&d.tid))
+        .ok_or_else(|| not_found(format!("no map with template `{}` in {}", d.tid, c.name)))?;
+    match &d.pid {
+        Some(pid) if !pid.eq_ignore_ascii_case(&m.id.to_string()) => {
+            return Err(bad_request(format!(
+                "pid `{pid}` is not the project of map {}",
+                m.name
+            )))
+        }
+        Some(_) => {}
+        None => return Err(bad_request(format!("map {} has a project: send its pid", m.name))),
+    }
+    let act = Action::SetMapState {
+        connection: c.id,
+        map: m.id,
+        state,
+    };
+    let msg = format!("{} {}", shapes_verb(&action), m.name);
+    Ok(begin(world, act, &msg))
+}
+
+fn shapes_verb(action: &str) -> &'static str {
+    match action {
+        "1" => "Start",
+        "4" => "Stop",
+        "5" => "Pause",
+        _ => "Resume",
+    }
+}
+
+/// `GET {api}Status/{id}`: the maps the request concerns, with their `lastRequests`.
+fn map_status(world: &World, id: &str) -> Result<Reply, Reply> {
+    let r = world
+        .requests
+        .get(id)
+        .ok_or_else(|| not_found(format!("no request `{id}`")))?;
+    let Action::SetMapState { connection, map, .. } = &r.action else {
+        return Err(not_found(format!("no map request `{id}`")));
+    };
+    let i = connection_by_id(world, &connection.to_string())?;
+    let list: Vec<Value> = world.fo[i]
+        .connection
+        .iter()
+        .flat_map(|c| c.maps.iter())
+        .filter(|m| m.id == *map)
+        .map(|m| shapes::map(world, m))
+        .collect();
+    Ok(Reply::ok(Value::Array(list)))
+}
+
+fn solutions(world: &World, cid: &str) -> Result<Reply, Reply> {
+    let i = connection_by_id(world, cid)?;
+    let list: Vec<Value> = world.fo[i]
+        .connection
+        .iter()
+        .flat_map(|c| c.solutions.iter())
+        .map(|s| shapes::solution(&s.name))
+        .collect();
+    Ok(Reply::ok(Value::Array(list)))
+}
+
+fn restore_templates(
+    world: &mut World,
+    cid: &str,
+    body: &serde_json::Map<String, Value>,
+) -> Result<Outcome, Reply> {
+    let name = bodies::restore_templates(body)?;
+    let i = connection_by_id(world, cid)?;
+    let c = world.fo[i]
+        .connection
+        .as_ref()
+        .ok_or_else(|| not_found("no connection set"))?;
+    let s = c
+        .solutions
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(&name))
+        .ok_or_else(|| not_found(format!("no solution with uniquename `{name}`")))?;
+    if c.connected_to.is_none() {
+        return Err(bad_request(
+            "the connection set is not linked to a Dataverse environment; reset it first",
+        ));
+    }
+    let action = Action::ApplySolution {
+        connection: c.id,
+        solution: s.name.clone(),
+    };
+    let msg = format!("Apply solution {}", s.name);
+    Ok(begin(world, action, &msg))
+}
+
+fn solution_status(world: &World, cid: &str, id: &str) -> Result<Reply, Reply> {
+    let i = connection_by_id(world, cid)?;
+    let conn = world.fo[i].connection.as_ref().map(|c| c.id);
+    match world.requests.get(id) {
+        Some(r) if matches!(&r.action, Action::ApplySolution { connection, .. } if Some(*connection) == conn) => {
+            Ok(Reply::ok(shapes::solution_request(r)))
+        }
+        _ => Err(not_found(format!("no solution request `{id}` in connection set {cid}"))),
+    }
+}
+
+pub(crate) use super::requests::complete;

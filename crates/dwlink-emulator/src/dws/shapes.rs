@@ -1,0 +1,176 @@
+//! The management service's replies as Microsoft's own client reads them
+//! (microsoft/Dual-write-automations, "DWA"): the environment lookup, the connection set at the
+//! gateway root, the map listing, solutions and request states. docs/http-contract.md lists
+//! each member with its source; members DWA declares but dwlink does not model are left out.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::super::store::{name_uuid, Action, AsyncRequest, DwMap, FoEnv, RequestState, World};
+use dwlink_core::fixture::EnvType;
+use dwlink_core::model::live::MapState;
+
+/// DWA `DWLibary/DWEnums.cs` `MapStatus`. No code marks a map in error: the emulator shows a
+/// map whose start failed as not running (6), its failed request in `lastRequests`.
+pub(crate) fn map_code(state: MapState) -> &'static str {
+    match state {
+        MapState::Stopped => "1",
+        MapState::InitialSync => "2",
+        MapState::CatchUp => "3",
+        MapState::Running => "4",
+        MapState::Paused => "5",
+        MapState::NotRunning | MapState::Error => "6",
+    }
+}
+
+/// DWA `DWEnums.cs` `RequestStatus`.
+pub(crate) fn request_code(state: RequestState) -> &'static str {
+    match state {
+        RequestState::Waiting => "1",
+        RequestState::Completed => "2",
+        RequestState::Error => "3",
+    }
+}
+
+/// A map's template id: stable across resets (a reset drops the project, `pid`, not the
+/// template).
+pub(crate) fn template_id(name: &str) -> Uuid {
+    name_uuid("map-template", name)
+}
+
+/// The Power Platform environment id the emulator gives an organization (the admin API's
+/// `name`, the connection set's `powerAppsEnvironment`).
+pub(crate) fn power_apps_environment(org_host: &str) -> Uuid {
+    name_uuid("power-platform-environment", org_host)
+}
+
+fn label(host: &str) -> &str {
+    host.split('.').next().unwrap_or(host)
+}
+
+/// DWA `DWLibary/Struct/DWEnvironment.cs`: one item of `Environments?targetType=AX&identifier=`.
+pub(crate) fn environment_entry(env: &FoEnv) -> Option<Value> {
+    let c = env.connection.as_ref()?;
+    let pp = c
+        .connected_to
+        .as_deref()
+        .and_then(dwlink_core::fixture::host_of)
+        .map(|h| power_apps_environment(&h));
+    Some(json!({
+        "cid": c.id, "cname": c.name, "targetType": "AX", "displayName": label(&env.host),
+        "detail": {"isSolutionAware": true}, "powerAppsEnvironment": pp,
+    }))
+}
+
+/// DWA `DWLibary/Struct/DWConnectionSet.cs` `DWConnectionSet`, read at the gateway root.
+pub(crate) fn connection_set(world: &World, env: &FoEnv) -> Value {
+    let Some(c) = &env.connection else {
+        return Value::Null;
+    };
+    let mut envs = serde_json::Map::new();
+    envs.insert(
+        env.host.clone(),
+        json!({
+            "name": env.host, "connectionSetName": c.name, "targetType": "AX",
+            "environmentDisplayName": label(&env.host), "directUrl": env.url,
+            "isDevInstance": env.env_type == EnvType::CloudHosted, "schemas": [],
+        }),
+    );
+    let crm_key = c.connected_to.as_deref().map(|url| {
+        let host = dwlink_core::fixture::host_of(url).unwrap_or_default();
+        let (name, display) = match world.org_by_url(url) {
+            Some(o) => (o.unique_name.clone(), o.friendly_name.clone()),
+            None => (label(&host).to_string(), label(&host).to_string()),
+        };
+        envs.insert(
+            host.clone(),
+            json!({
+                "name": name, "connectionSetName": c.name, "targetType": "CRM",
+                "environmentDisplayName": display, "directUrl": url,
+                "powerAppsEnvironment": power_apps_environment(&host),
+                "isDevInstance": false, "schemas": [],
+            }),
+        );
+        host
+    });
+    let mappings: Vec<Value> = c
+        .legal_entities
+        .iter()
+        .map(|l| json!({"left": {"name": l, "id": l}, "right": {"name": l.to_ascii_lowercase(), "id": l}}))
+        .collect();
+    let solution_requests: Vec<Value> = world
+        .requests
+        .values()
+        .filter(|r| matches!(&r.action, Action::ApplySolution { connection, .. } if *connection == c.id))
+        .map(solution_request)
+        .collect();
+    json!({
+        "id": c.id, "name": c.name, "displayName": c.name, "environments": envs,
+        "tenant": name_uuid("tenant", "emulated"), "forDualWrite": true,
+        "dualWriteDetail": {
+            "legalEntityMappings": {"leftEnvironment": env.host, "rightEnvironment": crm_key,
+                                     "mappings": mappings},
+            "isSolutionAware": true,
+            "solutionAwareRequests": solution_requests,
+        },
+    })
+}
+
+/// DWA `DWConnectionSet.cs` `SolutionAwareRequest`, also the reply of
+/// `SolutionAware/{cid}/Status/{id}` (DWA `DWLibary/Struct/SolutionHelpers.cs` `SolutionResult`).
+pub(crate) fn solution_request(r: &AsyncRequest) -> Value {
+    let state = request_code(r.state);
+    json!({"requestId": r.id, "action": "2", "state": state,
+           "result": {"message": r.message, "status": state}})
+}
+
+/// DWA `DWLibary/Struct/DWMaps.cs` `DWMapLastRequest`; `action` is the Start body's code.
+fn last_requests(world: &World, map: &DwMap) -> Vec<Value> {
+    world
+        .requests
+        .values()
+        .filter_map(|r| match &r.action {
+            Action::SetMapState { map: m, state, .. } if *m == map.id => Some((r, *state)),
+            _ => None,
+        })
+        .map(|(r, state)| {
+            let action = match state {
+                MapState::Running => "1",
+                MapState::Paused => "5",
+                _ => "4",
+            };
+            let error = if r.state == RequestState::Error {
+                r.message.as_str()
+            } else {
+                ""
+            };
+            json!({"requestId": r.id, "action": action, "state": request_code(r.state),
+                   "errorMessage": error})
+        })
+        .collect()
+}
+
+/// DWA `DWMaps.cs` `DWMap`: `leftEntity` (F&O), `rightEntity` (Dataverse), `detail`.
+pub(crate) fn map(world: &World, m: &DwMap) -> Value {
+    let (fo, dv) = super::super::requests::split_map_name(&m.name);
+    let tid = template_id(&m.name);
+    json!({
+        "leftEntity": {"targetType": "AX", "name": fo, "displayName": fo},
+        "rightEntity": {"targetType": "CRM", "name": dv, "displayName": dv},
+        "detail": {
+            "tid": tid, "tName": m.name, "pid": m.id, "state": map_code(m.state),
+            "template": {"id": tid, "name": m.name, "displayName": m.name, "author": "Microsoft",
+                         "readOnly": true,
+                         "version": {"major": 1, "minor": 0, "build": 0, "revision": 0}},
+            "templates": [], "lastRequests": last_requests(world, m),
+            "isProjectDeleted": false, "actions": [],
+        },
+    })
+}
+
+/// DWA `DWLibary/Struct/SolutionList.cs`: what `SolutionAware/{cid}/Solutions/` lists.
+pub(crate) fn solution(name: &str) -> Value {
+    let id = name_uuid("solution", name);
+    json!({"description": format!("{name} (emulated)"), "friendlyname": name, "ismanaged": true,
+           "solutionid": id, "id": id, "uniquename": name, "version": "1.0.0.0"})
+}
