@@ -147,34 +147,112 @@ impl T {
         self.send(b).await
     }
 
-    /// Poll `api/Status/{id}` until it leaves Waiting.
+    /// A gateway-root route (`api/ConnectionSet/…`).
+    async fn root(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut b = self.req(method, "dws.example", &format!("/{path}"));
+        if let Some(body) = body {
+            b = b.json(&body);
+        }
+        self.send(b).await
+    }
+
+    /// Poll `Status/{id}` until the map request leaves Waiting (`1`).
     async fn wait(&self, request: &Value) -> String {
         let id = request["requestId"]
             .as_str()
             .expect("requestId")
             .to_string();
         for _ in 0..200 {
-            let (_, s) = self
-                .dws(reqwest::Method::GET, &format!("api/Status/{id}"), None)
+            let (_, maps) = self
+                .dws(reqwest::Method::GET, &format!("Status/{id}"), None)
                 .await;
-            if s["state"] != "Waiting" {
-                return s["state"].as_str().unwrap_or("").to_string();
+            let state = maps[0]["detail"]["lastRequests"]
+                .as_array()
+                .and_then(|l| l.iter().find(|r| r["requestId"] == id.as_str()))
+                .map(|r| r["state"].as_str().unwrap_or("").to_string())
+                .expect("the request in lastRequests");
+            if state != "1" {
+                return state;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("request {id} never completed");
     }
 
+    async fn wait_solution(&self, cid: &str, request: &Value) -> String {
+        let id = request["requestId"].as_str().expect("requestId");
+        for _ in 0..200 {
+            let (_, s) = self
+                .dws(
+                    reqwest::Method::GET,
+                    &format!("SolutionAware/{cid}/Status/{id}"),
+                    None,
+                )
+                .await;
+            if s["state"] != "1" {
+                return s["state"].as_str().unwrap_or("").to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("solution request {id} never completed");
+    }
+
+    /// The connection set of an F&O host, found the way DWA finds it.
     async fn connection(&self, fo: &str) -> Value {
         let (_, v) = self
             .dws(
                 reqwest::Method::GET,
-                &format!("api/ConnectionSets?financeOperationsUrl=https://{fo}"),
+                &format!("Environments?targetType=AX&identifier={fo}"),
                 None,
             )
             .await;
-        v["value"][0].clone()
+        let cname = v[0]["cname"].as_str().expect("cname").to_string();
+        let (_, c) = self
+            .root(reqwest::Method::GET, &format!("api/ConnectionSet/{cname}"), None)
+            .await;
+        c
     }
+
+    async fn maps(&self, cid: &str) -> Value {
+        self.dws(
+            reqwest::Method::GET,
+            &format!("Entities?targetType=AX&cid={cid}"),
+            None,
+        )
+        .await
+        .1
+    }
+}
+
+/// The environment of a connection set of the given target type.
+fn env_of<'a>(c: &'a Value, target: &str) -> &'a Value {
+    c["environments"]
+        .as_object()
+        .and_then(|m| m.values().find(|e| e["targetType"] == target))
+        .expect("environment")
+}
+
+/// Microsoft's reset payload (DWA `ResetLinkEngine.cs`) for a connection set.
+fn reset_body(c: &Value, les: &[&str]) -> Value {
+    let entry = |e: &Value| {
+        json!({"targetType": e["targetType"], "name": e["name"], "displayName": e["environmentDisplayName"],
+               "isDevInstance": e["isDevInstance"], "directUrl": e["directUrl"]})
+    };
+    json!({"powerAppsEnvironmentName": env_of(c, "CRM")["powerAppsEnvironment"],
+           "environments": [entry(env_of(c, "CRM")), entry(env_of(c, "AX"))],
+           "legalEntities": les})
+}
+
+fn legal_entities(c: &Value) -> Vec<String> {
+    c["dualWriteDetail"]["legalEntityMappings"]["mappings"]
+        .as_array()
+        .map(|m| m.iter().map(|x| x["left"]["name"].as_str().unwrap_or("").to_string()).collect())
+        .unwrap_or_default()
 }
 
 fn count(v: &Value) -> usize {
@@ -501,6 +579,14 @@ async fn malformed_requests_get_odata_errors() {
             Some(json!({})),
         )
         .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "the reset is at the gateway root");
+    let (s, _) = t
+        .root(
+            reqwest::Method::POST,
+            "api/ConnectionSet/dw-contoso-uat/Reset?targetType=AX&forceReset=maybe",
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     t.emu.shutdown().await;
 }
@@ -667,7 +753,7 @@ async fn auth_tokens_expire_and_refresh() {
     let r = t
         .http
         .get(format!(
-            "{url}/api/DualWriteManagement/1.0/api/ConnectionSets"
+            "{url}/api/DualWriteManagement/1.0/Environments?targetType=AX&identifier=x.example"
         ))
         .bearer_auth(access)
         .send()
@@ -756,76 +842,60 @@ async fn maps_stop_start_and_reset_scenarios() {
     let c = t.connection(FO).await;
     let id = c["id"].as_str().expect("id").to_string();
     assert_eq!(
-        c["environments"][1]["directUrl"],
+        env_of(&c, "CRM")["directUrl"],
         "https://contoso-prod.crm.dynamics.com"
     );
-    let reset_body = json!({"powerAppsEnvironmentName": "x", "environments": [], "legalEntities": ["usmf", "DEMF"], "target": "PowerPlatformLink"});
+    let reset = |force: bool| format!("api/ConnectionSet/{id}/Reset?targetType=AX&forceReset={}", if force { "True" } else { "False" });
+    let body = reset_body(&c, &["usmf", "DEMF"]);
     // Scenario 2 with a running map: refused without force.
-    let (s, v) = t
-        .dws(
-            reqwest::Method::POST,
-            &format!("api/ConnectionSet/{id}/Reset?targetType=AX&forceReset=false"),
-            Some(reset_body.clone()),
-        )
-        .await;
+    let (s, v) = t.root(reqwest::Method::POST, &reset(false), Some(body.clone())).await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("MapsRunning"))
     );
-    let (_, maps) = t
+    // The shapes an earlier dwlink invented are refused, not tolerated.
+    let mut invented = body.clone();
+    invented["target"] = json!("PowerPlatformLink");
+    let (s, _) = t.root(reqwest::Method::POST, &reset(true), Some(invented)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    for old in [
+        format!("api/ConnectionSet/{id}/Maps"),
+        "api/ConnectionSets?financeOperationsUrl=https://x".to_string(),
+    ] {
+        let (s, _) = t.dws(reqwest::Method::GET, &old, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{old}");
+    }
+    let (s, _) = t
         .dws(
-            reqwest::Method::GET,
-            &format!("api/ConnectionSet/{id}/Maps"),
-            None,
+            reqwest::Method::PUT,
+            &format!("api/ConnectionSet/{id}/LegalEntities"),
+            Some(json!({"legalEntities": ["USMF"]})),
         )
         .await;
-    let map = maps["value"][0]["id"].as_str().expect("map id").to_string();
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let maps = t.maps(&id).await;
+    let detail = &maps[0]["detail"];
+    let (tid, pid) = (detail["tid"].clone(), detail["pid"].clone());
+    assert_eq!(detail["state"], "4");
     let (s, req) = t
         .dws(
             reqwest::Method::POST,
-            &format!("api/ConnectionSet/{id}/Maps/{map}/Stop"),
-            None,
+            "Start",
+            Some(json!({"action": "4", "details": [{"tid": tid, "pid": pid, "cid": id,
+                "parameters": {"skipInitialSync": true, "conflictResolution": {"master": "CRM", "option": "1"}}}]})),
         )
         .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(t.wait(&req).await, "Completed");
-    let (_, maps) = t
-        .dws(
-            reqwest::Method::GET,
-            &format!("api/ConnectionSet/{id}/Maps"),
-            None,
-        )
-        .await;
-    assert_eq!(maps["value"][0]["state"], "Stopped");
-    let (s, req) = t
-        .dws(
-            reqwest::Method::POST,
-            &format!("api/ConnectionSet/{id}/Reset?targetType=AX&forceReset=false"),
-            Some(reset_body.clone()),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(t.wait(&req).await, "Completed");
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(t.wait(&req).await, "2");
+    assert_eq!(t.maps(&id).await[0]["detail"]["state"], "1");
+    let (s, v) = t.root(reqwest::Method::POST, &reset(false), Some(body.clone())).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let c = t.connection(FO).await;
     assert_eq!(
-        c["environments"][1]["directUrl"], "https://contoso-uat.crm.dynamics.com",
+        env_of(&c, "CRM")["directUrl"], "https://contoso-uat.crm.dynamics.com",
         "relinked to the Power Platform link"
     );
-    assert_eq!(
-        c["dualWriteDetail"]["legalEntityMappings"][1]["axLegalEntity"],
-        "DEMF"
-    );
-    let (_, v) = t
-        .get(FO, "/data/DualWriteProjectConfigurations?$count=true")
-        .await;
-    assert_eq!(v["@odata.count"], 0);
-    let (_, v) = t
-        .get(FO, "/data/BusinessEventsDefinitions?$count=true")
-        .await;
-    assert_eq!(
-        v["@odata.count"], 6,
-        "only dual-write business events are cleared"
-    );
+    assert_eq!(legal_entities(&c), ["USMF", "DEMF"]);
     let (_, v) = t
         .get(
             UAT,
@@ -833,111 +903,70 @@ async fn maps_stop_start_and_reset_scenarios() {
         )
         .await;
     assert_eq!(v["@odata.count"], 0);
-    let (_, maps) = t
-        .dws(
-            reqwest::Method::GET,
-            &format!("api/ConnectionSet/{id}/Maps"),
-            None,
-        )
-        .await;
-    assert_eq!(count(&maps), 0, "maps are removed by reset");
-    // Apply Solution brings maps back (Stopped) with project and runtime rows for the new org.
+    assert_eq!(t.maps(&id).await, json!([]), "maps are removed by reset");
+    // Apply Solution brings maps back (Stopped), one solution per request.
     let (_, sols) = t
-        .dws(
-            reqwest::Method::GET,
-            &format!("SolutionAware/{id}/Solutions/"),
-            None,
-        )
+        .dws(reqwest::Method::GET, &format!("SolutionAware/{id}/Solutions/"), None)
         .await;
-    let sol = sols["value"][0]["name"]
-        .as_str()
-        .expect("solution")
-        .to_string();
-    let (s, req) = t
-        .dws(
-            reqwest::Method::POST,
-            &format!("SolutionAware/{id}/Solutions/{sol}/Apply"),
-            None,
-        )
+    let sol = sols[0]["uniquename"].as_str().expect("solution").to_string();
+    let apply = |names: Vec<&str>| {
+        json!({"action": "2", "solutions": names.iter().map(|n| json!({"criteria": {"uniquename": n}})).collect::<Vec<_>>()})
+    };
+    let restore = format!("SolutionAware/{id}/RestoreTemplates");
+    let (s, _) = t
+        .dws(reqwest::Method::POST, &restore, Some(apply(vec![&sol, &sol])))
         .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(t.wait(&req).await, "Completed");
-    let (_, maps) = t
-        .dws(
-            reqwest::Method::GET,
-            &format!("api/ConnectionSet/{id}/Maps"),
-            None,
-        )
-        .await;
-    assert_eq!(maps["value"][0]["state"], "Stopped");
-    let (_, v) = t.get(FO, "/data/DualWriteProjectConfigurations").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "one solution per request");
+    let (s, req) = t.dws(reqwest::Method::POST, &restore, Some(apply(vec![&sol]))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(t.wait_solution(&id, &req).await, "2");
+    assert_eq!(t.maps(&id).await[0]["detail"]["state"], "1");
+    let c = t.connection(FO).await;
     assert_eq!(
-        v["value"][0]["ExternalEnvironmentURL"],
-        "https://contoso-uat.crm.dynamics.com"
-    );
-    let (_, v) = t
-        .get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs")
-        .await;
-    assert_eq!(
-        v["value"][0]["msdyn_secureconfigorganization"],
-        "ContosoUAT"
+        c["dualWriteDetail"]["solutionAwareRequests"][0]["requestId"],
+        req["requestId"]
     );
 
-    // Scenario 1: same organization, plain reset (host dispatch picks the right environment).
+    // Scenario 1: same organization, plain reset.
     let c = t.connection("same.sandbox.operations.dynamics.com").await;
-    let (s, req) = t
-        .dws(
+    let cid = c["id"].as_str().unwrap_or("").to_string();
+    let (s, _) = t
+        .root(
             reqwest::Method::POST,
-            &format!(
-                "api/ConnectionSet/{}/Reset?forceReset=false",
-                c["name"].as_str().unwrap_or("")
-            ),
-            Some(reset_body.clone()),
+            &format!("api/ConnectionSet/{cid}/Reset?targetType=AX&forceReset=True"),
+            Some(reset_body(&c, &[])),
         )
         .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(t.wait(&req).await, "Completed");
-    // Scenario 3: blank Power Platform link → 400, unless CurrentEnvironment.
+    assert_eq!(s, StatusCode::OK);
+    // Scenario 3: blank Power Platform link → 400.
     let c = t.connection("blank.sandbox.operations.dynamics.com").await;
     let cid = c["id"].as_str().unwrap_or("").to_string();
-    assert!(c["environments"][0]["powerPlatformLink"].is_null());
     let (s, v) = t
-        .dws(
+        .root(
             reqwest::Method::POST,
-            &format!("api/ConnectionSet/{cid}/Reset?forceReset=true"),
-            Some(reset_body.clone()),
+            &format!("api/ConnectionSet/{cid}/Reset?targetType=AX&forceReset=True"),
+            Some(reset_body(&c, &[])),
         )
         .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("NoPowerPlatformLink"))
     );
-    let (s, req) = t
-        .dws(
-            reqwest::Method::POST,
-            &format!("api/ConnectionSet/{cid}/Reset?forceReset=true"),
-            Some(json!({"target": "CurrentEnvironment"})),
-        )
-        .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(t.wait(&req).await, "Completed");
     // Scenario 4: cloud-hosted refreshes as is.
     let c = t.connection("dev.cloudax.dynamics.com").await;
-    let (s, req) = t
-        .dws(
+    assert_eq!(env_of(&c, "AX")["isDevInstance"], true);
+    let cid = c["id"].as_str().unwrap_or("").to_string();
+    let (s, _) = t
+        .root(
             reqwest::Method::POST,
-            &format!(
-                "api/ConnectionSet/{}/Reset?forceReset=true",
-                c["id"].as_str().unwrap_or("")
-            ),
-            Some(reset_body),
+            &format!("api/ConnectionSet/{cid}/Reset?targetType=AX&forceReset=True"),
+            Some(reset_body(&c, &[])),
         )
         .await;
-    assert_eq!(s, StatusCode::ACCEPTED);
-    assert_eq!(t.wait(&req).await, "Completed");
+    assert_eq!(s, StatusCode::OK);
     let c = t.connection("dev.cloudax.dynamics.com").await;
     assert_eq!(
-        c["environments"][1]["directUrl"],
+        env_of(&c, "CRM")["directUrl"],
         "https://contoso-dev.crm.dynamics.com"
     );
     let (_, v) = t
@@ -947,31 +976,29 @@ async fn maps_stop_start_and_reset_scenarios() {
         )
         .await;
     assert_eq!(v["@odata.count"], 0);
-    // Forced reset stops running maps instead of refusing; legal entities can be set directly.
+    // The admin API lists the Power Platform links; cloud-hosted environments are not there.
     let (s, v) = t
-        .dws(
-            reqwest::Method::PUT,
-            &format!("api/ConnectionSet/{id}/LegalEntities"),
-            Some(json!({"legalEntities": ["USMF"]})),
+        .get(
+            "api.bap.microsoft.com",
+            "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments?api-version=2023-06-01",
         )
         .await;
-    assert_eq!(
-        (
-            s,
-            v["dualWriteDetail"]["legalEntityMappings"]
-                .as_array()
-                .map(Vec::len)
-        ),
-        (StatusCode::OK, Some(1))
-    );
+    assert_eq!(s, StatusCode::OK);
+    let linked: Vec<&str> = v["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .filter_map(|e| e["properties"]["linkedAppMetadata"]["url"].as_str())
+        .collect();
+    assert!(linked.contains(&format!("https://{FO}").as_str()), "{linked:?}");
+    assert!(!linked.iter().any(|u| u.contains("cloudax")), "{linked:?}");
     let (s, _) = t
-        .dws(
-            reqwest::Method::PUT,
-            &format!("api/ConnectionSet/{id}/LegalEntities"),
-            Some(json!({"legalEntities": ["TOOLONG"]})),
+        .get(
+            "api.bap.microsoft.com",
+            "/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments",
         )
         .await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(s, StatusCode::BAD_REQUEST, "api-version is required");
     // Two environments of a kind and an unknown host: 404 naming the known hosts.
     let (s, v) = t
         .get("127.0.0.1", "/data/DualWriteProjectConfigurations")
