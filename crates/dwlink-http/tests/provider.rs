@@ -36,10 +36,11 @@ async fn a_well_behaved_world_reads() {
     assert_eq!(live.dataverse.friendly_name.as_deref(), Some("ContosoUAT"));
     assert_eq!(live.key_tables.len(), 4);
     let reqs = fake.requests.lock().unwrap().clone();
-    // Tokens are cached per resource: one per host, not one per request.
+    // Tokens are cached per resource: one per service (F&O, Dataverse, the management
+    // service, the admin API), not one per request.
     assert_eq!(
         fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
-        3,
+        4,
         "{reqs:#?}"
     );
     let be = reqs
@@ -273,7 +274,7 @@ async fn an_expired_token_is_renewed() {
     p.read(&d).await.unwrap();
     assert_eq!(
         fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
-        6
+        8
     );
 }
 
@@ -281,14 +282,14 @@ async fn an_expired_token_is_renewed() {
 async fn a_revoked_token_is_replaced_once() {
     // The first token of each resource is refused (revoked, clock skew): one renewal, then success.
     let (addr, fake) = serve_fake(3600, |r, f| {
-        let first_three = r
+        let first_four = r
             .bearer
             .as_deref()
             .and_then(|b| b.strip_prefix(TOKEN_PREFIX))
             .and_then(|n| n.parse::<usize>().ok())
-            .is_some_and(|n| n <= 3);
+            .is_some_and(|n| n <= 4);
         let _ = f;
-        first_three.then(|| {
+        first_four.then(|| {
             status(
                 401,
                 "application/json",
@@ -303,7 +304,7 @@ async fn a_revoked_token_is_replaced_once() {
         .unwrap();
     assert_eq!(
         fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
-        6
+        8
     );
 }
 
@@ -369,11 +370,14 @@ fn plain_http_to_a_remote_host_is_refused() {
 #[tokio::test]
 async fn a_failed_request_is_never_success() {
     let (addr, _) = serve_fake(3600, |r, _| {
+        // `Status/{id}` answers the maps with their lastRequests (DWA `DWMapEngine.cs`).
         let body = match r.path.rsplit('/').next() {
             Some("failing") => {
-                r#"{"requestId":"failing","state":"Error","message":"Maps are still running"}"#
+                r#"[{"detail":{"tName":"m","state":"1","lastRequests":[{"requestId":"failing","state":"3","errorMessage":"Maps are still running"}]}}]"#
             }
-            Some("odd") => r#"{"requestId":"odd","state":"Succeeded?"}"#,
+            Some("odd") => {
+                r#"[{"detail":{"tName":"m","state":"1","lastRequests":[{"requestId":"odd","state":"Succeeded?"}]}}]"#
+            }
             _ => return None,
         };
         Some(status(200, "application/json", body))

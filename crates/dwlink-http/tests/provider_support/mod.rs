@@ -155,6 +155,11 @@ impl Fake {
                 value(json!([{"LogicalName":"msdyn_dualwriteruntimeconfig",
                 "EntitySetName":"msdyn_dualwriteruntimeconfigs","PrimaryIdAttribute":"msdyn_dualwriteruntimeconfigid"}]))
             }
+            // The management service answers bare arrays; an F&O environment it does not
+            // know has no connection set.
+            p if p.starts_with("/api/DualWriteManagement/1.0/") => {
+                axum::Json(json!([])).into_response()
+            }
             _ => value(json!([])),
         }
     }
