@@ -243,10 +243,19 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
             })
             .collect(),
         solutions: captured.solutions.as_ref().map(|s| {
+            // The management service does not list a solution's maps (DWA `SolutionList.cs`):
+            // when none is known, the first solution brings back the maps the connection has
+            // now, so a rehearsal's Apply Solution restores what is there.
+            let unknown = s.iter().all(|s| s.maps.is_empty());
             s.iter()
-                .map(|s| SolutionFixture {
+                .enumerate()
+                .map(|(i, s)| SolutionFixture {
                     name: s.name.clone(),
-                    maps: s.maps.clone(),
+                    maps: if unknown && i == 0 {
+                        c.maps.iter().map(|m| m.name.clone()).collect()
+                    } else {
+                        s.maps.clone()
+                    },
                 })
                 .collect()
         }),

@@ -37,10 +37,11 @@ pub(crate) fn handle(world: &World, path: &str, query: Option<&str>) -> Reply {
         Some("") => Reply::ok(json!({"value": environments(world)})),
         Some(name) => {
             let name = name.trim_start_matches('/');
-            match environments(world)
-                .into_iter()
-                .find(|e| e["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
-            {
+            match environments(world).into_iter().find(|e| {
+                e["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            }) {
                 Some(e) => Reply::ok(e),
                 None => not_found(format!("environment `{name}` not found")),
             }

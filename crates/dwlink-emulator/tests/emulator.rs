@@ -213,7 +213,11 @@ impl T {
             .await;
         let cname = v[0]["cname"].as_str().expect("cname").to_string();
         let (_, c) = self
-            .root(reqwest::Method::GET, &format!("api/ConnectionSet/{cname}"), None)
+            .root(
+                reqwest::Method::GET,
+                &format!("api/ConnectionSet/{cname}"),
+                None,
+            )
             .await;
         c
     }
@@ -251,7 +255,11 @@ fn reset_body(c: &Value, les: &[&str]) -> Value {
 fn legal_entities(c: &Value) -> Vec<String> {
     c["dualWriteDetail"]["legalEntityMappings"]["mappings"]
         .as_array()
-        .map(|m| m.iter().map(|x| x["left"]["name"].as_str().unwrap_or("").to_string()).collect())
+        .map(|m| {
+            m.iter()
+                .map(|x| x["left"]["name"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -845,10 +853,17 @@ async fn maps_stop_start_and_reset_scenarios() {
         env_of(&c, "CRM")["directUrl"],
         "https://contoso-prod.crm.dynamics.com"
     );
-    let reset = |force: bool| format!("api/ConnectionSet/{id}/Reset?targetType=AX&forceReset={}", if force { "True" } else { "False" });
+    let reset = |force: bool| {
+        format!(
+            "api/ConnectionSet/{id}/Reset?targetType=AX&forceReset={}",
+            if force { "True" } else { "False" }
+        )
+    };
     let body = reset_body(&c, &["usmf", "DEMF"]);
     // Scenario 2 with a running map: refused without force.
-    let (s, v) = t.root(reqwest::Method::POST, &reset(false), Some(body.clone())).await;
+    let (s, v) = t
+        .root(reqwest::Method::POST, &reset(false), Some(body.clone()))
+        .await;
     assert_eq!(
         (s, v["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("MapsRunning"))
@@ -856,7 +871,9 @@ async fn maps_stop_start_and_reset_scenarios() {
     // The shapes an earlier dwlink invented are refused, not tolerated.
     let mut invented = body.clone();
     invented["target"] = json!("PowerPlatformLink");
-    let (s, _) = t.root(reqwest::Method::POST, &reset(true), Some(invented)).await;
+    let (s, _) = t
+        .root(reqwest::Method::POST, &reset(true), Some(invented))
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
     for old in [
         format!("api/ConnectionSet/{id}/Maps"),
@@ -888,11 +905,14 @@ async fn maps_stop_start_and_reset_scenarios() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(t.wait(&req).await, "2");
     assert_eq!(t.maps(&id).await[0]["detail"]["state"], "1");
-    let (s, v) = t.root(reqwest::Method::POST, &reset(false), Some(body.clone())).await;
+    let (s, v) = t
+        .root(reqwest::Method::POST, &reset(false), Some(body.clone()))
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let c = t.connection(FO).await;
     assert_eq!(
-        env_of(&c, "CRM")["directUrl"], "https://contoso-uat.crm.dynamics.com",
+        env_of(&c, "CRM")["directUrl"],
+        "https://contoso-uat.crm.dynamics.com",
         "relinked to the Power Platform link"
     );
     assert_eq!(legal_entities(&c), ["USMF", "DEMF"]);
@@ -906,18 +926,29 @@ async fn maps_stop_start_and_reset_scenarios() {
     assert_eq!(t.maps(&id).await, json!([]), "maps are removed by reset");
     // Apply Solution brings maps back (Stopped), one solution per request.
     let (_, sols) = t
-        .dws(reqwest::Method::GET, &format!("SolutionAware/{id}/Solutions/"), None)
+        .dws(
+            reqwest::Method::GET,
+            &format!("SolutionAware/{id}/Solutions/"),
+            None,
+        )
         .await;
-    let sol = sols[0]["uniquename"].as_str().expect("solution").to_string();
-    let apply = |names: Vec<&str>| {
-        json!({"action": "2", "solutions": names.iter().map(|n| json!({"criteria": {"uniquename": n}})).collect::<Vec<_>>()})
-    };
+    let sol = sols[0]["uniquename"]
+        .as_str()
+        .expect("solution")
+        .to_string();
+    let apply = |names: Vec<&str>| json!({"action": "2", "solutions": names.iter().map(|n| json!({"criteria": {"uniquename": n}})).collect::<Vec<_>>()});
     let restore = format!("SolutionAware/{id}/RestoreTemplates");
     let (s, _) = t
-        .dws(reqwest::Method::POST, &restore, Some(apply(vec![&sol, &sol])))
+        .dws(
+            reqwest::Method::POST,
+            &restore,
+            Some(apply(vec![&sol, &sol])),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "one solution per request");
-    let (s, req) = t.dws(reqwest::Method::POST, &restore, Some(apply(vec![&sol]))).await;
+    let (s, req) = t
+        .dws(reqwest::Method::POST, &restore, Some(apply(vec![&sol])))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(t.wait_solution(&id, &req).await, "2");
     assert_eq!(t.maps(&id).await[0]["detail"]["state"], "1");
@@ -990,7 +1021,10 @@ async fn maps_stop_start_and_reset_scenarios() {
         .iter()
         .filter_map(|e| e["properties"]["linkedAppMetadata"]["url"].as_str())
         .collect();
-    assert!(linked.contains(&format!("https://{FO}").as_str()), "{linked:?}");
+    assert!(
+        linked.contains(&format!("https://{FO}").as_str()),
+        "{linked:?}"
+    );
     assert!(!linked.iter().any(|u| u.contains("cloudax")), "{linked:?}");
     let (s, _) = t
         .get(

@@ -68,7 +68,9 @@ pub(crate) async fn linked_environment(
             return Err(reply.bad("expected `{\"value\": [environments]}`"));
         };
         for (i, item) in items.iter().enumerate() {
-            if let Some(link) = read_item(item, fo_url).map_err(|d| reply.bad(format!("environment {i}: {d}")))? {
+            if let Some(link) =
+                read_item(item, fo_url).map_err(|d| reply.bad(format!("environment {i}: {d}")))?
+            {
                 found.push(link);
             }
         }
@@ -81,7 +83,10 @@ pub(crate) async fn linked_environment(
                     Url::parse(s).map_err(|e| bad(format!("nextLink `{s}` is not a URL: {e}")))
                 })?;
                 if !same_host_str(admin, n.as_str()) {
-                    return Err(bad(format!("nextLink leaves {}", admin.host_str().unwrap_or(""))));
+                    return Err(bad(format!(
+                        "nextLink leaves {}",
+                        admin.host_str().unwrap_or("")
+                    )));
                 }
                 Some(n)
             }
@@ -153,13 +158,17 @@ mod tests {
             "linkedEnvironmentMetadata": {"instanceUrl": "https://org-uat.crm.dynamics.com/",
                 "resourceId": "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10"}}});
         let link = read_item(&item, &fo).unwrap().unwrap();
-        assert_eq!(link.organization.url.host_str(), Some("org-uat.crm.dynamics.com"));
+        assert_eq!(
+            link.organization.url.host_str(),
+            Some("org-uat.crm.dynamics.com")
+        );
         assert!(link.organization.organization_id.is_some());
         let other = json!({"name": "e2", "properties": {"linkedAppMetadata": {"url": "https://other.operations.dynamics.com"}}});
         assert_eq!(read_item(&other, &fo).unwrap(), None);
         let plain = json!({"name": "e3", "properties": {"displayName": "no app"}});
         assert_eq!(read_item(&plain, &fo).unwrap(), None);
-        let broken = json!({"name": "e4", "properties": {"linkedAppMetadata": {"url": fo.as_str()}}});
+        let broken =
+            json!({"name": "e4", "properties": {"linkedAppMetadata": {"url": fo.as_str()}}});
         assert!(read_item(&broken, &fo).is_err());
     }
 }

@@ -30,9 +30,10 @@ impl Session {
             (Api::DualWrite, Grant::DeviceCode) => {
                 (DUAL_WRITE_USER_SCOPE.to_string(), Grant::DeviceCode)
             }
-            (Api::PowerPlatformAdmin, _) => {
-                (super::admin::ADMIN_SCOPE.to_string(), Grant::ClientCredentials)
-            }
+            (Api::PowerPlatformAdmin, _) => (
+                super::admin::ADMIN_SCOPE.to_string(),
+                Grant::ClientCredentials,
+            ),
             _ => (resource, Grant::ClientCredentials),
         }
     }

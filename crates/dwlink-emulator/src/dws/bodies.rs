@@ -36,10 +36,16 @@ pub(crate) fn only(obj: &Map<String, Value>, allowed: &[&str], what: &str) -> Re
     }
 }
 
-pub(crate) fn text<'a>(obj: &'a Map<String, Value>, key: &str, what: &str) -> Result<&'a str, Reply> {
+pub(crate) fn text<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    what: &str,
+) -> Result<&'a str, Reply> {
     match obj.get(key) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
-        Some(_) => Err(bad_request(format!("{what}: `{key}` must be a non-empty string"))),
+        Some(_) => Err(bad_request(format!(
+            "{what}: `{key}` must be a non-empty string"
+        ))),
         None => Err(bad_request(format!("{what}: `{key}` is required"))),
     }
 }
@@ -181,7 +187,14 @@ pub(crate) fn reset(body: &Map<String, Value>) -> Result<ResetBody, Reply> {
     for e in objects(body, "environments", WHAT)? {
         only(
             e,
-            &["targetType", "name", "displayName", "id", "isDevInstance", "directUrl"],
+            &[
+                "targetType",
+                "name",
+                "displayName",
+                "id",
+                "isDevInstance",
+                "directUrl",
+            ],
             "a Reset environment",
         )?;
         environments.push(ResetEnvironment {
@@ -210,7 +223,11 @@ pub(crate) fn reset(body: &Map<String, Value>) -> Result<ResetBody, Reply> {
             }
             out
         }
-        Some(_) => return Err(bad_request("`legalEntities` must be a list of company codes")),
+        Some(_) => {
+            return Err(bad_request(
+                "`legalEntities` must be a list of company codes",
+            ))
+        }
     };
     Ok(ResetBody {
         environments,

@@ -78,19 +78,29 @@ pub(crate) fn handle(
         {
             solutions(world, cid).map(reply)
         }
-        (Method::POST, [a, b, c, "SolutionAware", cid, "RestoreTemplates"]) if [*a, *b, *c] == API => {
+        (Method::POST, [a, b, c, "SolutionAware", cid, "RestoreTemplates"])
+            if [*a, *b, *c] == API =>
+        {
             bodies::json_body(body, content_type).and_then(|b| restore_templates(world, cid, &b))
         }
         (Method::GET, [a, b, c, "SolutionAware", cid, "Status", id]) if [*a, *b, *c] == API => {
             solution_status(world, cid, id).map(reply)
         }
         (Method::GET, ["api", "ConnectionSet", name]) => match connection_by_name(world, name) {
-            Some(i) => Ok(reply(Reply::ok(shapes::connection_set(world, &world.fo[i])))),
+            Some(i) => Ok(reply(Reply::ok(shapes::connection_set(
+                world,
+                &world.fo[i],
+            )))),
             None => Err(not_found(format!("no connection set named `{name}`"))),
         },
-        (Method::POST, ["api", "ConnectionSet", cid, "Reset"]) => {
-            reset::reset(world, cid, param("targetType"), param("forceReset"), content_type, body)
-        }
+        (Method::POST, ["api", "ConnectionSet", cid, "Reset"]) => reset::reset(
+            world,
+            cid,
+            param("targetType"),
+            param("forceReset"),
+            content_type,
+            body,
+        ),
         (m, _) => Err(not_found(format!(
             "{m} {path} is not a route of the dual-write management service"
         ))),
@@ -195,7 +205,11 @@ fn start(world: &mut World, body: &serde_json::Map<String, Value>) -> Result<Out
         "4" => MapState::Stopped,
         "5" => MapState::Paused,
         "8" => return Err(bad_request("action 8 (initial sync) is not emulated")),
-        other => return Err(bad_request(format!("`{other}` is not a Start action (1, 4, 5, 6, 8)"))),
+        other => {
+            return Err(bad_request(format!(
+                "`{other}` is not a Start action (1, 4, 5, 6, 8)"
+            )))
+        }
     };
     // DWA sends several details only to pause or resume every map; one request here follows
     // one map.
@@ -210,7 +224,11 @@ fn start(world: &mut World, body: &serde_json::Map<String, Value>) -> Result<Out
     let m = c
         .maps
         .iter()
-        .find(|m| shapes::template_id(&m.name).to_string().eq_ignore_ascii_case(&d.tid))
+        .find(|m| {
+            shapes::template_id(&m.name)
+                .to_string()
+                .eq_ignore_ascii_case(&d.tid)
+        })
         .ok_or_else(|| not_found(format!("no map with template `{}` in {}", d.tid, c.name)))?;
     match &d.pid {
         Some(pid) if !pid.eq_ignore_ascii_case(&m.id.to_string()) => {
@@ -220,7 +238,12 @@ fn start(world: &mut World, body: &serde_json::Map<String, Value>) -> Result<Out
             )))
         }
         Some(_) => {}
-        None => return Err(bad_request(format!("map {} has a project: send its pid", m.name))),
+        None => {
+            return Err(bad_request(format!(
+                "map {} has a project: send its pid",
+                m.name
+            )))
+        }
     }
     let act = Action::SetMapState {
         connection: c.id,
@@ -246,7 +269,10 @@ fn map_status(world: &World, id: &str) -> Result<Reply, Reply> {
         .requests
         .get(id)
         .ok_or_else(|| not_found(format!("no request `{id}`")))?;
-    let Action::SetMapState { connection, map, .. } = &r.action else {
+    let Action::SetMapState {
+        connection, map, ..
+    } = &r.action
+    else {
         return Err(not_found(format!("no map request `{id}`")));
     };
     let i = connection_by_id(world, &connection.to_string())?;
@@ -307,7 +333,9 @@ fn solution_status(world: &World, cid: &str, id: &str) -> Result<Reply, Reply> {
         Some(r) if matches!(&r.action, Action::ApplySolution { connection, .. } if Some(*connection) == conn) => {
             Ok(Reply::ok(shapes::solution_request(r)))
         }
-        _ => Err(not_found(format!("no solution request `{id}` in connection set {cid}"))),
+        _ => Err(not_found(format!(
+            "no solution request `{id}` in connection set {cid}"
+        ))),
     }
 }
 

@@ -152,7 +152,10 @@ impl Probe<'_> {
                 before,
             } => {
                 let (entries, _) = map_entries(session, gw, cid).await?;
-                let Some(m) = entries.iter().find(|m| m.detail.template_id() == Some(*tid)) else {
+                let Some(m) = entries
+                    .iter()
+                    .find(|m| m.detail.template_id() == Some(*tid))
+                else {
                     return Ok(None);
                 };
                 let new = request_ids(m.detail.last_requests.as_ref())
@@ -499,6 +502,9 @@ mod tests {
         assert!(body["environments"][1].get("id").is_none());
         assert!(body.get("target").is_none());
         assert_eq!(requested_les(&[" usmf".into(), "USMF".into()]), ["USMF"]);
-        assert_eq!(host_of("https://Org1.CRM.dynamics.com./"), Some("org1.crm.dynamics.com".into()));
+        assert_eq!(
+            host_of("https://Org1.CRM.dynamics.com./"),
+            Some("org1.crm.dynamics.com".into())
+        );
     }
 }

@@ -20,7 +20,9 @@ use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::Solution;
 use dwlink_core::model::live::LiveMap;
 
-pub(crate) use actions::{apply_solution, host_of, map_action, reset, Confirm, CONFIRMED_BY_READ};
+pub(crate) use actions::{
+    apply_solution, host_of, map_action, requested_les, reset, Confirm, CONFIRMED_BY_READ,
+};
 pub(crate) use requests::{requests_in_flight, status, RequestState};
 use shapes::{ConnectionSet, EnvironmentEntry, MapEntry, SolutionEntry};
 
@@ -82,7 +84,10 @@ pub(crate) async fn find_environment(
     let u = url_with_query(
         &gw.api,
         "Environments",
-        &[("targetType", "AX".into()), ("identifier", host.to_string())],
+        &[
+            ("targetType", "AX".into()),
+            ("identifier", host.to_string()),
+        ],
     )?;
     let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
     let mut list: Vec<EnvironmentEntry> = bare_array(&reply, "the environment lookup")?;
@@ -167,7 +172,11 @@ pub(crate) async fn solutions(
     gw: &Gateway,
     cid: &str,
 ) -> Result<Vec<Solution>, ProviderError> {
-    let u = url_with_query(&gw.api, &format!("SolutionAware/{}/Solutions/", seg(cid)), &[])?;
+    let u = url_with_query(
+        &gw.api,
+        &format!("SolutionAware/{}/Solutions/", seg(cid)),
+        &[],
+    )?;
     let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
     let list: Vec<SolutionEntry> = bare_array(&reply, "the solution listing")?;
     Ok(list

@@ -156,7 +156,11 @@ pub(crate) fn requests_listed(
         match shapes::request_status(state) {
             Some(RequestStatus::Waiting) => out.push((id.to_string(), text(e, "action").into())),
             Some(_) => {}
-            None => return Err(bad(format!("request {id} is in the unknown state {state:?}"))),
+            None => {
+                return Err(bad(format!(
+                    "request {id} is in the unknown state {state:?}"
+                )))
+            }
         }
     }
     Ok(out)
