@@ -198,6 +198,31 @@ pub struct FaultsFixture {
     pub drop_rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Service protection per user and service; unset members keep the documented limits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_protection: Option<ServiceProtectionFixture>,
+}
+
+/// Dataverse's documented service protection (powerapps-docs
+/// `developer/data-platform/api-limits.md`): these are its defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceProtectionFixture {
+    /// Sliding window (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_secs: Option<u64>,
+    /// Requests per window (default 6,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u32>,
+    /// Combined execution time per window (default 1,200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_secs: Option<u64>,
+    /// Requests at once (default 52).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent: Option<u32>,
+    /// Execution time of one operation, which a request also takes (default 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_ms: Option<u64>,
 }
 
 const EMPTY_HELP: &str = "a fixture lists `finance_operations:`, `dataverse:` and `clients:`; see examples/fixtures/quickstart.yaml";

@@ -1,4 +1,5 @@
-//! Injected trouble: latency, 5xx, dropped connections and a per-client request budget.
+//! Injected trouble: latency, 5xx, dropped connections and a per-client request budget; and
+//! the limits of service protection ([`super::protection`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +10,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::odata::error::Reply;
-use dwlink_core::fixture::FaultsFixture;
+use super::protection::Protection;
+use dwlink_core::fixture::{FaultsFixture, ServiceProtectionFixture};
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultOptions {
@@ -19,6 +21,9 @@ pub struct FaultOptions {
     pub fail_rate: f64,
     pub drop_rate: f64,
     pub seed: Option<u64>,
+    pub protection: Protection,
+    /// Set by `--execution-cost-ms`: wins over the fixture's `cost_ms`.
+    pub cost_ms: Option<u64>,
 }
 
 impl FaultOptions {
@@ -43,7 +48,28 @@ impl FaultOptions {
                 f.drop_rate.unwrap_or(0.0)
             },
             seed: self.seed.or(f.seed),
+            protection: protection(self.protection, self.cost_ms, f.service_protection.as_ref()),
+            cost_ms: self.cost_ms,
         }
+    }
+}
+
+/// The fixture's members over the limits given (the documented ones unless a caller chose
+/// others), and `--execution-cost-ms` over both.
+fn protection(
+    base: Protection,
+    cost_ms: Option<u64>,
+    f: Option<&ServiceProtectionFixture>,
+) -> Protection {
+    let f = f.cloned().unwrap_or_default();
+    Protection {
+        window: f.window_secs.map_or(base.window, Duration::from_secs),
+        requests: f.requests.unwrap_or(base.requests),
+        execution: f.execution_secs.map_or(base.execution, Duration::from_secs),
+        concurrent: f.concurrent.unwrap_or(base.concurrent),
+        cost: cost_ms
+            .or(f.cost_ms)
+            .map_or(base.cost, Duration::from_millis),
     }
 }
 

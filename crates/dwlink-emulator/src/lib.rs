@@ -22,6 +22,7 @@ mod generate;
 mod metadata;
 pub(crate) mod odata;
 pub(crate) mod persist;
+pub(crate) mod protection;
 mod requests;
 pub(crate) mod server;
 pub(crate) mod store;
@@ -37,6 +38,7 @@ use tokio::sync::watch;
 use dwlink_core::diag::Problem;
 pub use dwlink_core::fixture::Fixture;
 pub use faults::FaultOptions;
+pub use protection::Protection;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -170,6 +172,7 @@ pub async fn spawn(fixture: Fixture, options: Options) -> Result<RunningEmulator
         world: RwLock::new(world),
         persist,
         auth: auth::Auth::default(),
+        limiter: protection::Limiter::new(faults.protection),
         faults: faults::Faults::new(faults),
         scheme,
         token_ttl,

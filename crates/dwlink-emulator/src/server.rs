@@ -30,6 +30,7 @@ pub(crate) struct App {
     pub persist: Option<Persist>,
     pub auth: Auth,
     pub faults: Faults,
+    pub limiter: std::sync::Arc<super::protection::Limiter>,
     pub scheme: &'static str,
     pub token_ttl: u64,
 }
@@ -152,10 +153,35 @@ async fn device_code(State(app): State<Shared>, body: Bytes) -> Response {
     app.auth.device_code(&body).into_response()
 }
 
-/// Auth and the request budget, shared by every data route.
-fn gate(app: &App, headers: &HeaderMap) -> Result<(), Reply> {
+/// Auth and the request budget, shared by every data route; the caller's client id.
+fn gate(app: &App, headers: &HeaderMap) -> Result<String, Reply> {
     let client = app.auth.check(headers)?;
-    app.faults.admit(&client)
+    app.faults.admit(&client)?;
+    Ok(client)
+}
+
+/// Service protection of the OData services: per user and service host, a `$batch` counting
+/// each of its requests (its parts that are `application/http`).
+async fn protect(
+    app: &App,
+    client: &str,
+    service: Service,
+    host: &str,
+    body: &[u8],
+    batch: bool,
+) -> Result<super::protection::Admitted, Reply> {
+    let operations = if batch {
+        memchr::memmem::find_iter(body, b"application/http").count() as u32
+    } else {
+        1
+    };
+    let admitted = app
+        .limiter
+        .admit(&format!("{client}\0{service:?}\0{host}"), operations)?;
+    if !admitted.cost.is_zero() {
+        tokio::time::sleep(admitted.cost).await;
+    }
+    Ok(admitted)
 }
 
 async fn odata_route(
@@ -167,9 +193,10 @@ async fn odata_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = gate(&app, &headers) {
-        return r.into_response();
-    }
+    let client = match gate(&app, &headers) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
     let (raw_host, name) = host(&headers);
     let root = format!("{}://{raw_host}{base}", app.scheme);
     let path = super::odata::percent_decode(
@@ -178,6 +205,10 @@ async fn odata_route(
             .unwrap_or("")
             .trim_start_matches('/'),
     );
+    let _admitted = match protect(&app, &client, service, &name, &body, path == "$batch").await {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
     if path == "$batch" {
         if method != Method::POST {
             return Reply::error(

@@ -772,6 +772,81 @@ async fn auth_tokens_expire_and_refresh() {
 }
 
 #[tokio::test]
+async fn service_protection_counts_requests_batch_operations_and_time_per_user_and_service() {
+    let mut f = quickstart();
+    f.faults = Some(dwlink_core::fixture::FaultsFixture {
+        service_protection: Some(dwlink_core::fixture::ServiceProtectionFixture {
+            requests: Some(3),
+            execution_secs: Some(1),
+            cost_ms: Some(150),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let t = T::start(f, Options::default()).await;
+    let runtime = "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$top=1";
+    let started = std::time::Instant::now();
+    for _ in 0..3 {
+        assert_eq!(t.get(UAT, runtime).await.0, StatusCode::OK);
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(450),
+        "each request took its cost"
+    );
+    let r = t
+        .req(reqwest::Method::GET, UAT, runtime)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (295..=300).contains(&wait),
+        "until the oldest request leaves the window: {wait}"
+    );
+    // Another service is another budget.
+    let (s, _) = t
+        .get(
+            FO,
+            "/data/DualWriteProjectConfigurations?cross-company=true&$top=1",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    // A $batch of 7 operations costs 7 × 150 ms: over the 1 s of execution time.
+    let parts: Vec<String> = (0..7)
+        .map(|i| format!("Content-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET /data/DualWriteProjectConfigurations?$top={} HTTP/1.1\r\n\r\n", i + 1))
+        .collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let (s, _) = t
+        .send(
+            t.req(reqwest::Method::POST, FO, "/data/$batch")
+                .header("Content-Type", "multipart/mixed; boundary=batch_1")
+                .body(batch_body(&refs)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, v) = t
+        .get(
+            FO,
+            "/data/DualWriteProjectConfigurations?cross-company=true&$top=1",
+        )
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("execution time"),
+        "{v}"
+    );
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
 async fn rate_limit_answers_429_then_recovers() {
     let options = Options {
         faults: FaultOptions {

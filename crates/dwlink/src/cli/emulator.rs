@@ -35,6 +35,10 @@ pub struct Args {
     /// Seed for the injected faults, to replay them.
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
+    /// Execution time of one F&O or Dataverse operation (a `$batch` counts each request): the
+    /// request takes that long and it counts against service protection's 1,200 s per 300 s.
+    #[arg(long, value_name = "MS")]
+    execution_cost_ms: Option<u64>,
     /// Serve HTTPS with a generated certificate; its CA is written as ca.pem.
     #[arg(long)]
     tls: bool,
@@ -85,6 +89,8 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             fail_rate: args.fail_rate,
             drop_rate: args.drop_rate,
             seed: args.seed,
+            cost_ms: args.execution_cost_ms,
+            ..FaultOptions::default()
         },
         tls: args.tls,
         tls_dir: args.tls_dir,
