@@ -1217,9 +1217,10 @@ fn bad_fixtures_get_spanned_diagnostics() {
     assert!(fixture::quickstart().is_ok());
 }
 
-/// A client we did not write (python `requests`, plain OData v4); skipped without python3.
+/// Clients we did not write (python `requests`): plain OData v4, and the management service and
+/// admin API as Microsoft's own code calls them. Skipped without python3.
 #[tokio::test]
-async fn third_party_python_client() {
+async fn third_party_python_clients() {
     let has = std::process::Command::new("python3")
         .args(["-c", "import requests"])
         .output()
@@ -1228,24 +1229,23 @@ async fn third_party_python_client() {
         eprintln!("skip: python3 with `requests` is not installed (pip install requests)");
         return;
     }
-    let emu = emulator::spawn(quickstart(), Options::default())
-        .await
-        .expect("spawn");
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/thirdparty/odata_client.py"
-    );
-    let out = tokio::process::Command::new("python3")
-        .arg(script)
-        .arg(emu.url())
-        .output()
-        .await
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    emu.shutdown().await;
+    for script in ["odata_client.py", "dws_client.py"] {
+        let emu = emulator::spawn(quickstart(), Options::default())
+            .await
+            .expect("spawn");
+        let path = format!("{}/tests/thirdparty/{script}", env!("CARGO_MANIFEST_DIR"));
+        let out = tokio::process::Command::new("python3")
+            .arg(&path)
+            .arg(emu.url())
+            .output()
+            .await
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "{script}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        emu.shutdown().await;
+    }
 }
