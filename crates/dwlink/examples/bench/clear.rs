@@ -27,8 +27,10 @@ pub(crate) struct World {
     pub fo_rows: usize,
     pub dv_rows: usize,
     pub latency_ms: u64,
-    /// Requests per second per client (the emulator's fixed one-second window).
+    /// Requests per second per client (the emulator's fixed one-second window); 0: none.
     pub rate: u32,
+    /// Service protection's execution time per operation (0: none).
+    pub cost_ms: u64,
 }
 
 impl World {
@@ -48,11 +50,42 @@ impl World {
     /// Emulator CPU time (parsing 1,000-part change sets) is counted as 0: the bound is what
     /// latency and budget alone impose.
     pub(crate) fn bound(&self, per_request: usize) -> Duration {
+        if self.rate == 0 {
+            return self.protection_bound(per_request);
+        }
         let r = self.requests(per_request) as u32;
         let latency = Duration::from_millis(self.latency_ms);
         let by_budget = latency + Duration::from_secs((r.div_ceil(self.rate) - 1) as u64);
         let by_concurrency = latency * r.div_ceil(MAX_IN_FLIGHT as u32);
         by_budget.max(by_concurrency)
+    }
+
+    /// Under service protection alone (`crate::protection` in the emulator: per user and
+    /// service, 52 at once, execution time `cost_ms` per operation, which each request takes):
+    /// each service's change sets run at most 52 at a time, each lasting one latency plus its
+    /// operations' cost; the execution-time budget (1,200 s per 300 s) adds the time until
+    /// enough of the window has passed when a service's total exceeds it. The slower service
+    /// is the bound.
+    pub(crate) fn protection_bound(&self, per_request: usize) -> Duration {
+        let latency = Duration::from_millis(self.latency_ms);
+        let cost = Duration::from_millis(self.cost_ms);
+        let service = |rows: usize| {
+            let sets = rows.div_ceil(per_request);
+            if sets == 0 {
+                return Duration::ZERO;
+            }
+            let waves = sets.div_ceil(MAX_IN_FLIGHT) as u32;
+            let longest = latency + cost * per_request.min(rows) as u32;
+            let spent = cost * rows as u32;
+            let budget = Duration::from_secs(1200);
+            let over = if spent > budget {
+                Duration::from_secs(300)
+            } else {
+                Duration::ZERO
+            };
+            longest * waves + over
+        };
+        service(self.fo_rows).max(service(self.dv_rows))
     }
 
     async fn spawn(&self) -> RunningEmulator {
@@ -61,7 +94,8 @@ impl World {
         let options = Options {
             faults: FaultOptions {
                 latency_ms: self.latency_ms,
-                rate_limit: Some(self.rate),
+                rate_limit: (self.rate > 0).then_some(self.rate),
+                cost_ms: (self.cost_ms > 0).then_some(self.cost_ms),
                 ..FaultOptions::default()
             },
             ..Options::default()
