@@ -438,22 +438,6 @@ impl Link for HttpProvider {
         })
     }
 
-    fn set_legal_entities<'a>(
-        &'a self,
-        connection_id: &'a str,
-        legal_entities: &'a [String],
-    ) -> BoxFut<'a, ()> {
-        Box::pin(async move {
-            dws::set_legal_entities(
-                &self.session,
-                self.endpoints.dws()?,
-                connection_id,
-                legal_entities,
-            )
-            .await
-        })
-    }
-
     fn list_solutions<'a>(&'a self, connection_id: &'a str) -> BoxFut<'a, Vec<Solution>> {
         Box::pin(async move {
             dws::solutions(&self.session, self.endpoints.dws()?, connection_id).await
@@ -462,7 +446,7 @@ impl Link for HttpProvider {
 
     fn apply_solution<'a>(
         &'a self,
-        connection_id: &'a str,
+        connection: &'a LiveConnection,
         solution: &'a str,
     ) -> BoxFut<'a, RequestId> {
         Box::pin(async move {
@@ -470,7 +454,7 @@ impl Link for HttpProvider {
                 &self.session,
                 self.endpoints.dws()?,
                 self.confirm(),
-                connection_id,
+                &connection.id,
                 solution,
             )
             .await

@@ -64,8 +64,7 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
         // pending verify is carried so the resumed apply ends with the same check.
         let carry = matches!(
             kind,
-            ActionKind::LinkLegalEntities
-                | ActionKind::ApplySolutions
+            ActionKind::ApplySolutions
                 | ActionKind::StartMaps
                 | ActionKind::Verify
         );

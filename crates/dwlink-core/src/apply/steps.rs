@@ -232,6 +232,7 @@ impl<L: Link> Steps<L> {
         Ok(n)
     }
 
+    /// The reset request also selects the legal entities: no other request can.
     pub async fn reset_link(
         &self,
         target: ResetTarget,
@@ -250,16 +251,6 @@ impl<L: Link> Steps<L> {
         result
     }
 
-    pub async fn link_legal_entities(&self, legal_entities: &[String]) -> Result<(), Problem> {
-        let conn = self.connection().await?;
-        self.link
-            .set_legal_entities(&conn.id, legal_entities)
-            .await
-            .map_err(problem)?;
-        self.forget();
-        Ok(())
-    }
-
     pub async fn apply_solutions(
         &self,
         solutions: &[String],
@@ -270,7 +261,7 @@ impl<L: Link> Steps<L> {
         for s in solutions {
             requests.push(
                 self.link
-                    .apply_solution(&conn.id, s)
+                    .apply_solution(&conn, s)
                     .await
                     .map_err(problem)?,
             );
