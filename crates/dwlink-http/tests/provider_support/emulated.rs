@@ -148,17 +148,15 @@ async fn resets_and_brings_maps_back() {
         .key_tables
         .iter()
         .all(|t| t.rows() == 0 || t.table == "BusinessEventsDefinition"));
-    p.set_legal_entities(&c.id, &["USMF".into(), "DEMF".into()])
-        .await
-        .unwrap();
     let sols = p.list_solutions(&c.id).await.unwrap();
-    let r = p.apply_solution(&c.id, &sols[0].name).await.unwrap();
+    let r = p.apply_solution(&c, &sols[0].name).await.unwrap();
     p.wait_for_request(&r, Duration::from_secs(5))
         .await
         .unwrap();
     let live = p.read(&d).await.unwrap();
     let c = live.connection.unwrap();
-    assert_eq!(c.legal_entities, ["DEMF", "USMF"]);
+    // Only the reset sets legal entities; applying a solution keeps them.
+    assert_eq!(c.legal_entities, ["USMF"]);
     assert!(!c.maps.is_empty() && c.maps.iter().all(|m| m.state == MapState::Stopped));
     let m = &c.maps[0];
     let r = p.start_map(&c.id, &m.id, &m.name).await.unwrap();
@@ -469,7 +467,7 @@ async fn a_solution_applied_though_its_reply_was_lost_is_not_applied_again() {
         .unwrap();
     let sols = p.list_solutions(&c.id).await.unwrap();
     lose(&proxy, "/Apply", Lose::After);
-    let r = p.apply_solution(&c.id, &sols[0].name).await.unwrap();
+    let r = p.apply_solution(&c, &sols[0].name).await.unwrap();
     p.wait_for_request(&r, Duration::from_secs(5))
         .await
         .unwrap();
