@@ -170,7 +170,10 @@ async fn a_plan_without_destructive_steps_does_not_ask() {
     let dir = StateDir::new();
     // Every planned step follows a reset, so a plan without destructive steps is what finishing
     // an apply leaves once its reset is done: here the solutions and maps are still owed.
-    fake.fail_next(CallKind::ApplySolution, dwlink_testkit::errors::unreachable());
+    fake.fail_next(
+        CallKind::ApplySolution,
+        dwlink_testkit::errors::unreachable(),
+    );
     assert!(apply(&fake, &world.desired, &dir).await.1.is_err());
     fake.start_request_elsewhere("start map Vendors V2 (msdyn_vendors)");
     let (plan, result) = resume(&fake, &world.desired, &dir).await.expect("resumes");

@@ -109,7 +109,9 @@ async fn a_change_made_during_the_apply_fails_its_verify_step() {
     assert_eq!(step, step_of(&plan, K::Verify));
     assert_eq!(problem.code, "dwlink::apply::verify");
     assert!(
-        problem.message.contains("legal entities USMF, the config declares DEMF, USMF"),
+        problem
+            .message
+            .contains("legal entities USMF, the config declares DEMF, USMF"),
         "{}",
         problem.message
     );

@@ -259,12 +259,7 @@ impl<L: Link> Steps<L> {
         let conn = self.connection().await?;
         let mut requests = Vec::new();
         for s in solutions {
-            requests.push(
-                self.link
-                    .apply_solution(&conn, s)
-                    .await
-                    .map_err(problem)?,
-            );
+            requests.push(self.link.apply_solution(&conn, s).await.map_err(problem)?);
         }
         let result = self.wait_all(requests, RESET_TIMEOUT, progress).await;
         self.forget();

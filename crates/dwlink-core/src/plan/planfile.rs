@@ -53,8 +53,8 @@ fn unknown_steps(value: &serde_json::Value) -> Result<(), Problem> {
             many.join("`, `")
         ),
     };
-    let mut help = "plan again with this dwlink: `dwlink plan --out PLAN`, then apply that plan"
-        .to_string();
+    let mut help =
+        "plan again with this dwlink: `dwlink plan --out PLAN`, then apply that plan".to_string();
     if unknown.contains(&"link-legal-entities") {
         message.push_str(
             ": legal entities can only be set by a reset (the reset-link step carries them)",

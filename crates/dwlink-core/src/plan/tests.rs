@@ -392,16 +392,29 @@ fn a_legal_entity_difference_alone_is_a_warning_not_a_step() {
     let f = &found[0];
     assert_eq!(f.severity, Severity::Warning);
     assert!(
-        f.message
-            .starts_with("dual-write syncs legal entities DEMF, USMF, the config declares GBSI, USMF"),
+        f.message.starts_with(
+            "dual-write syncs legal entities DEMF, USMF, the config declares GBSI, USMF"
+        ),
         "{}",
         f.message
     );
     assert!(f.message.contains("without a reset"), "{}", f.message);
     assert!(f.message.contains("no public call"), "{}", f.message);
-    assert!(f.help.contains("`link.legal_entities: [DEMF, USMF]`"), "{}", f.help);
-    assert!(f.help.contains("add GBSI on the Dual-write page of F&O"), "{}", f.help);
-    assert!(f.help.contains("`reset.when: always` for one apply"), "{}", f.help);
+    assert!(
+        f.help.contains("`link.legal_entities: [DEMF, USMF]`"),
+        "{}",
+        f.help
+    );
+    assert!(
+        f.help.contains("add GBSI on the Dual-write page of F&O"),
+        "{}",
+        f.help
+    );
+    assert!(
+        f.help.contains("`reset.when: always` for one apply"),
+        "{}",
+        f.help
+    );
     let plan = Plan::make(&want, &live());
     assert!(!plan.has_changes() && !plan.has_errors());
     assert_eq!(plan.summary.warnings, 1);
@@ -428,7 +441,11 @@ fn no_legal_entities_live_or_declared_reads_none() {
     let mut want = desired();
     want.link.legal_entities.clear();
     let f = &legal_entity_findings(&live(), &want)[0];
-    assert!(f.message.contains("the config declares none"), "{}", f.message);
+    assert!(
+        f.message.contains("the config declares none"),
+        "{}",
+        f.message
+    );
     // Nothing to add: only "declare the live ones" or a reset.
     assert!(!f.help.contains("add "), "{}", f.help);
 }
@@ -477,7 +494,10 @@ fn reset_never_reports_the_drift_and_the_legal_entities_apart() {
     assert!(kinds(&l, &want).is_empty());
     let c = codes(&l, &want);
     assert!(c.contains(&(C::ResetDisabled, Severity::Warning)), "{c:?}");
-    assert!(c.contains(&(C::LegalEntitiesDiffer, Severity::Warning)), "{c:?}");
+    assert!(
+        c.contains(&(C::LegalEntitiesDiffer, Severity::Warning)),
+        "{c:?}"
+    );
     // A legal-entity difference alone is not drift a reset would be planned for.
     let mut l = live();
     l.connection.as_mut().unwrap().legal_entities = vec!["USMF".into()];
@@ -528,11 +548,17 @@ fn an_old_plan_with_a_legal_entity_step_is_refused_with_plan_again() {
     std::fs::remove_file(&path).unwrap();
     assert_eq!(problem.code, "dwlink::plan::unknown_step");
     assert!(
-        problem.message.contains("has a `link-legal-entities` step, which this dwlink does not plan or apply"),
+        problem
+            .message
+            .contains("has a `link-legal-entities` step, which this dwlink does not plan or apply"),
         "{}",
         problem.message
     );
-    assert!(problem.message.contains("only be set by a reset"), "{}", problem.message);
+    assert!(
+        problem.message.contains("only be set by a reset"),
+        "{}",
+        problem.message
+    );
     let help = problem.help.as_deref().unwrap_or_default();
     assert!(help.starts_with("plan again"), "{help}");
 }
@@ -547,7 +573,11 @@ fn a_plan_with_an_unknown_step_is_refused_naming_it() {
     let problem = super::planfile::read(&path).unwrap_err();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(problem.code, "dwlink::plan::unknown_step");
-    assert!(problem.message.contains("`teleport`"), "{}", problem.message);
+    assert!(
+        problem.message.contains("`teleport`"),
+        "{}",
+        problem.message
+    );
     assert!(!problem.message.contains("legal"), "{}", problem.message);
 }
 

@@ -66,7 +66,10 @@ fn other_legal_entities_without_a_reset_are_a_warning_with_nothing_to_apply() {
 
     // The cleanup is done; the declaration now wants one more company.
     let text = std::fs::read_to_string(restore_cfg()).unwrap();
-    let more = text.replace("legal_entities: [USMF, DEMF]", "legal_entities: [USMF, DEMF, GBSI]");
+    let more = text.replace(
+        "legal_entities: [USMF, DEMF]",
+        "legal_entities: [USMF, DEMF, GBSI]",
+    );
     assert_ne!(more, text);
     let cfg = dir.join("more-legal-entities.yaml");
     std::fs::write(&cfg, more).unwrap();
@@ -83,7 +86,9 @@ fn other_legal_entities_without_a_reset_are_a_warning_with_nothing_to_apply() {
     let text = all(&out);
     assert!(text.contains("legal-entities.differ"), "{text}");
     assert!(
-        text.contains("dual-write syncs legal entities DEMF, USMF, the config declares DEMF, GBSI, USMF"),
+        text.contains(
+            "dual-write syncs legal entities DEMF, USMF, the config declares DEMF, GBSI, USMF"
+        ),
         "{text}"
     );
     assert!(text.contains("No changes dwlink can make"), "{text}");

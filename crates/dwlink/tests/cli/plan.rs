@@ -166,7 +166,14 @@ fn a_plan_with_the_old_legal_entity_step_is_refused_asking_to_plan_again() {
     let fixture = fixture.display().to_string();
     for args in [
         vec!["show", "--no-color", &plan],
-        vec!["apply", "--no-color", &plan, "--emulator", &fixture, "--auto-approve"],
+        vec![
+            "apply",
+            "--no-color",
+            &plan,
+            "--emulator",
+            &fixture,
+            "--auto-approve",
+        ],
     ] {
         let out = dwlink_live(&dir, &args);
         let err = stderr(&out);

@@ -88,7 +88,10 @@ pub(super) fn drift(desired: &Desired, live: &LiveState) -> Drift {
 /// Only a linked connection has legal entities to compare: an unlinked one gets them from the
 /// reset that links it.
 fn legal_entities(desired: &Desired, live: &LiveState) -> Option<LegalEntities> {
-    let conn = live.connection.as_ref().filter(|c| c.organization.is_some())?;
+    let conn = live
+        .connection
+        .as_ref()
+        .filter(|c| c.organization.is_some())?;
     let codes = |v: &[String]| {
         let mut v: Vec<String> = v.iter().map(|l| l.to_uppercase()).collect();
         v.sort();
