@@ -122,16 +122,14 @@ pub trait Link: Send + Sync {
     ) -> BoxFut<'a, DeleteReport>;
     /// Creates rows (restore), in `$batch` change sets; returns how many were created.
     fn create_rows<'a>(&'a self, table: &'a TableRef, rows: &'a [Row]) -> BoxFut<'a, usize>;
+    /// Resets the connection set. The legal entities travel in this request: the management
+    /// service has no call that sets them on their own (Microsoft's Dual-write-automations,
+    /// `DWLibary/Engines/ResetLinkEngine.cs`).
     fn reset<'a>(
         &'a self,
         connection: &'a LiveConnection,
         options: &'a ResetOptions,
     ) -> BoxFut<'a, RequestId>;
-    fn set_legal_entities<'a>(
-        &'a self,
-        connection_id: &'a str,
-        legal_entities: &'a [String],
-    ) -> BoxFut<'a, ()>;
     fn list_solutions<'a>(&'a self, connection_id: &'a str) -> BoxFut<'a, Vec<Solution>>;
     /// Takes the connection, not its id: the real service's effect is read back from the
     /// connection set, which is found by name.

@@ -168,11 +168,16 @@ async fn a_plan_without_destructive_steps_does_not_ask() {
     let world = World::restored_from_production();
     let fake = world.link();
     let dir = StateDir::new();
-    apply(&fake, &world.desired, &dir).await.1.expect("applies");
-    // Only the legal entities differ now: nothing destructive, so nothing to guard.
-    fake.edit(|s| s.connection.as_mut().unwrap().legal_entities = vec!["USMF".into()]);
+    // Every planned step follows a reset, so a plan without destructive steps is what finishing
+    // an apply leaves once its reset is done: here the solutions and maps are still owed.
+    fake.fail_next(
+        CallKind::ApplySolution,
+        dwlink_testkit::errors::unreachable(),
+    );
+    assert!(apply(&fake, &world.desired, &dir).await.1.is_err());
     fake.start_request_elsewhere("start map Vendors V2 (msdyn_vendors)");
-    let (plan, result) = apply(&fake, &world.desired, &dir).await;
+    let (plan, result) = resume(&fake, &world.desired, &dir).await.expect("resumes");
+    assert!(!plan.actions.is_empty());
     assert!(plan.actions.iter().all(|a| !a.destructive));
     result.expect("a non-destructive plan is not held up");
 }

@@ -40,14 +40,13 @@ async fn the_restored_world_is_applied_step_by_step_in_plan_order() {
             K::ClearTable,
             K::ClearTable,
             K::ResetLink,
-            K::LinkLegalEntities,
             K::ApplySolutions,
             K::StartMaps,
             K::Verify
         ]
     );
     let outcome = result.expect("the apply succeeds");
-    assert_eq!(outcome.steps, 11);
+    assert_eq!(outcome.steps, 10);
     assert_eq!((outcome.rows_backed_up, outcome.rows_deleted), (ROWS, ROWS));
     let deleted = |table: &str| Effect::RowsDeleted {
         table: table.into(),
@@ -63,10 +62,9 @@ async fn the_restored_world_is_applied_step_by_step_in_plan_order() {
             deleted(FIELD_CONFIGURATION),
             deleted(BUSINESS_EVENTS),
             deleted(RUNTIME_CONFIGURATION),
+            // The reset itself links the declared legal entities: there is no other call for it.
             Effect::Reset {
-                organization: Some(UAT.parse().unwrap())
-            },
-            Effect::LegalEntitiesSet {
+                organization: Some(UAT.parse().unwrap()),
                 legal_entities: vec!["DEMF".into(), "USMF".into()]
             },
             Effect::SolutionApplied {
@@ -396,7 +394,7 @@ async fn the_journal_has_begin_a_start_and_done_per_step_and_completed() {
     // The four clears start together, then finish.
     expected.extend((2..6).map(|i| (Event::Start, Some(i))));
     expected.extend((2..6).map(|i| (Event::Done, Some(i))));
-    (6..11).for_each(|i| expected.extend(one(i)));
+    (6..10).for_each(|i| expected.extend(one(i)));
     expected.push((Event::Completed, None));
     assert_eq!(events(&journal), expected);
     assert!(journal.iter().all(|e| e.plan_id == plan.plan_id));
@@ -415,12 +413,12 @@ async fn a_failed_step_leaves_an_unfinished_journal_naming_what_was_done() {
     let world = World::restored_from_production();
     let fake = world.link();
     let dir = StateDir::new();
-    fake.fail_next(CallKind::SetLegalEntities, errors::unreachable());
+    fake.fail_next(CallKind::ApplySolution, errors::unreachable());
 
     let (plan, result) = apply(&fake, &world.desired, &dir).await;
 
     let (step, _) = failed_step(&result);
-    assert_eq!(step, step_of(&plan, K::LinkLegalEntities));
+    assert_eq!(step, step_of(&plan, K::ApplySolutions));
     let u = journal::find_unfinished(&dir.journal_dir(), &world.desired.name)
         .expect("an unfinished journal");
     assert_eq!(u.plan_id, plan.plan_id);

@@ -32,7 +32,6 @@ fn fault_for(action: &Action, after_effect: bool) -> Fault {
                 error,
             )
         }
-        Action::LinkLegalEntities { .. } => Fault::next(CallKind::SetLegalEntities, error),
         Action::Verify => Fault::next(CallKind::Read, error),
     };
     if after_effect {
@@ -246,12 +245,7 @@ async fn an_apply_stopped_by_ctrl_c_is_finished_without_a_second_reset() {
     result.expect("the resumed apply succeeds");
     assert_eq!(
         kinds(&resumed),
-        [
-            K::LinkLegalEntities,
-            K::ApplySolutions,
-            K::StartMaps,
-            K::Verify
-        ]
+        [K::ApplySolutions, K::StartMaps, K::Verify]
     );
     assert!(!fake.calls()[calls_before..]
         .iter()

@@ -316,20 +316,6 @@ impl HttpProvider {
 }
 
 impl HttpProvider {
-    async fn live_legal_entities(
-        &self,
-        gw: &dws::Gateway,
-        cid: &str,
-    ) -> Result<Vec<String>, ProviderError> {
-        let fo = &self.endpoints.fo;
-        let entry = dws::find_environment(&self.session, gw, fo).await?;
-        let Some(entry) = entry.filter(|e| e.cid.eq_ignore_ascii_case(cid)) else {
-            return Ok(Vec::new());
-        };
-        let (set, _) = dws::connection_set(&self.session, gw, &entry.cname).await?;
-        Ok(set.legal_entities())
-    }
-
     async fn map_impl(
         &self,
         connection_id: &str,
@@ -500,25 +486,6 @@ impl Link for HttpProvider {
         options: &'a ResetOptions,
     ) -> BoxFut<'a, RequestId> {
         Box::pin(self.reset_impl(connection, options))
-    }
-
-    fn set_legal_entities<'a>(
-        &'a self,
-        connection_id: &'a str,
-        legal_entities: &'a [String],
-    ) -> BoxFut<'a, ()> {
-        Box::pin(async move {
-            // Only a reset sets legal entities (its body carries them): already so is done.
-            let gw = self.endpoints.dws()?;
-            let live = self.live_legal_entities(gw, connection_id).await?;
-            if live == dws::requested_les(legal_entities) {
-                return Ok(());
-            }
-            Err(ProviderError::Setup {
-                message: "the management service has no public call that sets legal entities outside a reset".into(),
-                help: "let a reset set them, or add them on the dual-write page of finance and operations".into(),
-            })
-        })
     }
 
     fn list_solutions<'a>(&'a self, connection_id: &'a str) -> BoxFut<'a, Vec<Solution>> {

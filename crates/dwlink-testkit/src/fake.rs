@@ -74,10 +74,6 @@ pub enum Call {
         target: ResetTarget,
         legal_entities: Vec<String>,
     },
-    SetLegalEntities {
-        connection_id: String,
-        legal_entities: Vec<String>,
-    },
     ListSolutions {
         connection_id: String,
     },
@@ -101,7 +97,6 @@ pub enum CallKind {
     DeleteRows,
     CreateRows,
     Reset,
-    SetLegalEntities,
     ListSolutions,
     ApplySolution,
 }
@@ -120,7 +115,6 @@ impl Call {
             Call::DeleteRows { .. } => CallKind::DeleteRows,
             Call::CreateRows { .. } => CallKind::CreateRows,
             Call::Reset { .. } => CallKind::Reset,
-            Call::SetLegalEntities { .. } => CallKind::SetLegalEntities,
             Call::ListSolutions { .. } => CallKind::ListSolutions,
             Call::ApplySolution { .. } => CallKind::ApplySolution,
         }
@@ -181,11 +175,10 @@ pub enum Effect {
         table: String,
         keys: Vec<String>,
     },
-    /// The connection was reset and now points at `organization`.
+    /// The connection was reset and now points at `organization`, syncing `legal_entities`
+    /// (upper-case, sorted).
     Reset {
         organization: Option<Url>,
-    },
-    LegalEntitiesSet {
         legal_entities: Vec<String>,
     },
     SolutionApplied {
@@ -671,7 +664,7 @@ impl State {
                     conn.organization = Some(org);
                 }
                 conn.maps.clear();
-                conn.legal_entities = legal_entities;
+                conn.legal_entities = legal_entities.clone();
                 let organization = conn.organization.clone();
                 // The reset clears F&O's dual-write rows, and the runtime configurations of the
                 // organization it links to (this fake holds only the declared one's).
@@ -689,6 +682,7 @@ impl State {
                 }
                 self.effects.push(Effect::Reset {
                     organization: organization.map(|o| o.url),
+                    legal_entities,
                 });
             }
             Work::ApplySolution { solution } => self.apply_solution(&solution)?,
@@ -1031,33 +1025,6 @@ impl Link for FakeLink {
         })
     }
 
-    fn set_legal_entities<'a>(
-        &'a self,
-        connection_id: &'a str,
-        legal_entities: &'a [String],
-    ) -> BoxFut<'a, ()> {
-        let call = Call::SetLegalEntities {
-            connection_id: connection_id.into(),
-            legal_entities: legal_entities.to_vec(),
-        };
-        Box::pin(async move {
-            self.handle(call, |s| {
-                let conn = s.connection(connection_id)?;
-                if conn.organization.is_none() {
-                    return Err(errors::status(
-                        400,
-                        "BadRequest",
-                        "the connection set is not linked to a Dataverse environment",
-                    ));
-                }
-                conn.legal_entities = upper_sorted(legal_entities);
-                let legal_entities = conn.legal_entities.clone();
-                s.effects.push(Effect::LegalEntitiesSet { legal_entities });
-                Ok(())
-            })
-        })
-    }
-
     fn list_solutions<'a>(&'a self, connection_id: &'a str) -> BoxFut<'a, Vec<Solution>> {
         let call = Call::ListSolutions {
             connection_id: connection_id.into(),
@@ -1075,14 +1042,13 @@ impl Link for FakeLink {
         connection: &'a LiveConnection,
         solution: &'a str,
     ) -> BoxFut<'a, RequestId> {
-        let connection_id = connection.id.as_str();
         let call = Call::ApplySolution {
-            connection_id: connection_id.into(),
+            connection_id: connection.id.clone(),
             solution: solution.into(),
         };
         Box::pin(async move {
             self.handle(call, |s| {
-                s.connection(connection_id)?;
+                s.connection(&connection.id)?;
                 if !s.solutions.iter().any(|x| x.name == solution) {
                     return Err(not_found(format!("no solution {solution}")));
                 }

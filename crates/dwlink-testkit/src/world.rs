@@ -64,7 +64,7 @@ impl World {
     /// Scenario 2 after a database restore: contoso-uat still connected to contoso-prod, its key
     /// tables production's (rows syncing to prod, runtime configurations naming ContosoProd),
     /// a map running. Its plan has every kind of step: stop-maps, backup, clear-table ×4,
-    /// reset-link, link-legal-entities, apply-solutions, start-maps, verify.
+    /// reset-link (with the legal entities), apply-solutions, start-maps, verify.
     pub fn restored_from_production() -> World {
         World {
             desired: desired(),

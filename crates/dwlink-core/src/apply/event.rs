@@ -65,8 +65,6 @@ pub enum StepResult {
     },
     Relinked {
         organization_url: String,
-    },
-    LegalEntitiesLinked {
         legal_entities: Vec<String>,
     },
     SolutionsApplied {
@@ -99,12 +97,21 @@ impl fmt::Display for StepResult {
                 "{deleted} rows deleted from {table}, {} already gone",
                 thousands(*already_gone)
             ),
-            StepResult::Relinked { organization_url } => {
-                write!(f, "connection reset and relinked to {organization_url}")
-            }
-            StepResult::LegalEntitiesLinked { legal_entities } => {
-                f.write_str(&legal_entities.join(", "))
-            }
+            StepResult::Relinked {
+                organization_url,
+                legal_entities,
+            } if legal_entities.is_empty() => write!(
+                f,
+                "connection reset and relinked to {organization_url}, no legal entities"
+            ),
+            StepResult::Relinked {
+                organization_url,
+                legal_entities,
+            } => write!(
+                f,
+                "connection reset and relinked to {organization_url}, legal entities {}",
+                legal_entities.join(", ")
+            ),
             StepResult::SolutionsApplied { count } => write!(f, "{count} applied"),
             StepResult::MapsStarted { count } => write!(f, "{count} started"),
             StepResult::Verified => f.write_str("live state matches the declaration"),

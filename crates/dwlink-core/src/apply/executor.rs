@@ -175,20 +175,15 @@ impl<'a, L: Link> Executor<'a, L> {
                     target,
                     force,
                     organization_url,
+                    legal_entities,
                 } => self
                     .ops
-                    .reset_link(*target, *force, &plan.desired.link.legal_entities)
+                    .reset_link(*target, *force, legal_entities)
                     .await
                     .map(|_| StepResult::Relinked {
                         organization_url: organization_url.clone(),
+                        legal_entities: legal_entities.clone(),
                     }),
-                Action::LinkLegalEntities { legal_entities } => {
-                    self.ops.link_legal_entities(legal_entities).await.map(|_| {
-                        StepResult::LegalEntitiesLinked {
-                            legal_entities: legal_entities.clone(),
-                        }
-                    })
-                }
                 Action::ApplySolutions { solutions } => self
                     .ops
                     .apply_solutions(solutions, &self.requests(i, solutions.len()))

@@ -64,10 +64,7 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
         // pending verify is carried so the resumed apply ends with the same check.
         let carry = matches!(
             kind,
-            ActionKind::LinkLegalEntities
-                | ActionKind::ApplySolutions
-                | ActionKind::StartMaps
-                | ActionKind::Verify
+            ActionKind::ApplySolutions | ActionKind::StartMaps | ActionKind::Verify
         );
         if carry && !fresh.actions.iter().any(|a| a.action.kind() == kind) {
             notes.push(format!(

@@ -232,6 +232,7 @@ impl<L: Link> Steps<L> {
         Ok(n)
     }
 
+    /// The reset request also selects the legal entities: no other request can.
     pub async fn reset_link(
         &self,
         target: ResetTarget,
@@ -248,16 +249,6 @@ impl<L: Link> Steps<L> {
         let result = self.wait_all(vec![request], RESET_TIMEOUT, &|_| {}).await;
         self.forget();
         result
-    }
-
-    pub async fn link_legal_entities(&self, legal_entities: &[String]) -> Result<(), Problem> {
-        let conn = self.connection().await?;
-        self.link
-            .set_legal_entities(&conn.id, legal_entities)
-            .await
-            .map_err(problem)?;
-        self.forget();
-        Ok(())
     }
 
     pub async fn apply_solutions(

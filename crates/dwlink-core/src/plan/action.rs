@@ -25,13 +25,12 @@ pub enum Action {
         entity_set: String,
         rows: usize,
     },
-    /// Reset the connection set and link it to `organization_url`.
+    /// Reset the connection set and link it to `organization_url` with `legal_entities`. They
+    /// belong to this step because the reset request is the only one that carries them.
     ResetLink {
         target: ResetTarget,
         organization_url: String,
         force: bool,
-    },
-    LinkLegalEntities {
         legal_entities: Vec<String>,
     },
     ApplySolutions {
@@ -59,19 +58,17 @@ pub enum ActionKind {
     Backup,
     ClearTable,
     ResetLink,
-    LinkLegalEntities,
     ApplySolutions,
     StartMaps,
     Verify,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 8] = [
+    pub const ALL: [ActionKind; 7] = [
         ActionKind::StopMaps,
         ActionKind::Backup,
         ActionKind::ClearTable,
         ActionKind::ResetLink,
-        ActionKind::LinkLegalEntities,
         ActionKind::ApplySolutions,
         ActionKind::StartMaps,
         ActionKind::Verify,
@@ -83,7 +80,6 @@ impl ActionKind {
             ActionKind::Backup => "backup",
             ActionKind::ClearTable => "clear-table",
             ActionKind::ResetLink => "reset-link",
-            ActionKind::LinkLegalEntities => "link-legal-entities",
             ActionKind::ApplySolutions => "apply-solutions",
             ActionKind::StartMaps => "start-maps",
             ActionKind::Verify => "verify",
@@ -97,7 +93,6 @@ impl ActionKind {
             ActionKind::Backup => "↓",
             ActionKind::ClearTable => "-",
             ActionKind::ResetLink => "-/+",
-            ActionKind::LinkLegalEntities => "~",
             ActionKind::ApplySolutions => "+",
             ActionKind::StartMaps => "▶",
             ActionKind::Verify => "?",
@@ -119,7 +114,6 @@ impl Action {
             Action::Backup { .. } => ActionKind::Backup,
             Action::ClearTable { .. } => ActionKind::ClearTable,
             Action::ResetLink { .. } => ActionKind::ResetLink,
-            Action::LinkLegalEntities { .. } => ActionKind::LinkLegalEntities,
             Action::ApplySolutions { .. } => ActionKind::ApplySolutions,
             Action::StartMaps { .. } => ActionKind::StartMaps,
             Action::Verify => ActionKind::Verify,

@@ -36,15 +36,20 @@ pub fn describe(action: &Action) -> String {
             target,
             organization_url,
             force,
+            legal_entities,
         } => format!(
-            "relink to {organization_url} ({}{})",
+            "relink to {organization_url} ({}{}), {}",
             match target {
                 ResetTarget::PowerPlatformLink => "Power Platform link",
                 ResetTarget::CurrentEnvironment => "current environment",
             },
-            if *force { ", force" } else { "" }
+            if *force { ", force" } else { "" },
+            if legal_entities.is_empty() {
+                "no legal entities".to_string()
+            } else {
+                format!("legal entities {}", legal_entities.join(", "))
+            }
         ),
-        Action::LinkLegalEntities { legal_entities } => legal_entities.join(", "),
         Action::ApplySolutions { solutions } => solutions.join(", "),
         Action::StartMaps { maps } => maps.join(", "),
         Action::Verify => "re-read live state and check it matches the declaration".into(),

@@ -31,6 +31,10 @@ pub enum FindingCode {
     /// The live state differs but `reset.when: never` forbids fixing it.
     #[serde(rename = "reset.disabled")]
     ResetDisabled,
+    /// The connection syncs other legal entities than declared and no reset is planned that
+    /// would set them.
+    #[serde(rename = "legal-entities.differ")]
+    LegalEntitiesDiffer,
     #[serde(rename = "protected")]
     Protected,
 }
@@ -49,6 +53,7 @@ impl FindingCode {
             FindingCode::TargetUnreachable => "target.unreachable",
             FindingCode::TargetOrganizationId => "target.organization-id",
             FindingCode::ResetDisabled => "reset.disabled",
+            FindingCode::LegalEntitiesDiffer => "legal-entities.differ",
             FindingCode::Protected => "protected",
         }
     }
@@ -73,6 +78,7 @@ impl FindingCode {
             FindingCode::TargetUnreachable => "dwlink::plan::target.unreachable",
             FindingCode::TargetOrganizationId => "dwlink::plan::target.organization-id",
             FindingCode::ResetDisabled => "dwlink::plan::reset.disabled",
+            FindingCode::LegalEntitiesDiffer => "dwlink::plan::legal-entities.differ",
             FindingCode::Protected => "dwlink::plan::protected",
         }
     }

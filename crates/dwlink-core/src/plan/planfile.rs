@@ -31,6 +31,41 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     crate::fsutil::write_atomic(path, bytes, crate::fsutil::Access::Shared)
 }
 
+/// Steps this dwlink does not plan: named before serde's "unknown variant" would, since that
+/// message says nothing of what to do. `link-legal-entities` came from an earlier dwlink that
+/// called a management-service route which does not exist; the reset sets legal entities now.
+fn unknown_steps(value: &serde_json::Value) -> Result<(), Problem> {
+    let Some(actions) = value.get("actions").and_then(|a| a.as_array()) else {
+        return Ok(());
+    };
+    let known = |k: &str| super::ActionKind::ALL.iter().any(|a| a.name() == k);
+    let mut unknown: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| a.get("kind").and_then(|k| k.as_str()))
+        .filter(|k| !known(k))
+        .collect();
+    unknown.dedup();
+    let mut message = match unknown.as_slice() {
+        [] => return Ok(()),
+        [one] => format!("has a `{one}` step, which this dwlink does not plan or apply"),
+        many => format!(
+            "has steps this dwlink does not plan or apply: `{}`",
+            many.join("`, `")
+        ),
+    };
+    let mut help =
+        "plan again with this dwlink: `dwlink plan --out PLAN`, then apply that plan".to_string();
+    if unknown.contains(&"link-legal-entities") {
+        message.push_str(
+            ": legal entities can only be set by a reset (the reset-link step carries them)",
+        );
+        help.push_str(
+            "; a legal-entity difference without a reset is reported as `legal-entities.differ`",
+        );
+    }
+    Err(Problem::error("dwlink::plan::unknown_step", message).help(help))
+}
+
 pub fn read(path: &Path) -> Result<Plan, Problem> {
     let shown = path.display();
     let meta = fs::metadata(path).map_err(|e| {
@@ -72,6 +107,10 @@ pub fn read(path: &Path) -> Result<Plan, Problem> {
             .help("pass a file written by `dwlink plan --out PLAN`"))
         }
     }
+    unknown_steps(&value).map_err(|p| Problem {
+        message: format!("{shown} {}", p.message),
+        ..p
+    })?;
     serde_json::from_value(value).map_err(|e| {
         Problem::error(
             "dwlink::plan::not_a_plan",

@@ -175,7 +175,6 @@ fn scenario_2_realigns_to_power_platform_link_irreversibly() {
             ActionKind::ClearTable,
             ActionKind::ClearTable,
             ActionKind::ResetLink,
-            ActionKind::LinkLegalEntities,
             ActionKind::ApplySolutions,
             ActionKind::StartMaps,
             ActionKind::Verify
@@ -373,14 +372,213 @@ fn a_completed_restore_cleanup_plans_nothing() {
     assert!(kinds(&live(), &always).contains(&ActionKind::ResetLink));
 }
 
+fn legal_entity_findings(live: &LiveState, desired: &d::Desired) -> Vec<super::Finding> {
+    diff(desired, live)
+        .findings
+        .into_iter()
+        .filter(|f| f.code == C::LegalEntitiesDiffer)
+        .collect()
+}
+
 #[test]
-fn legal_entity_drift_only_relinks_legal_entities() {
+fn a_legal_entity_difference_alone_is_a_warning_not_a_step() {
     let mut want = desired();
-    want.link.legal_entities = vec!["USMF".into()];
-    assert_eq!(
-        kinds(&live(), &want),
-        vec![ActionKind::LinkLegalEntities, ActionKind::Verify]
+    want.link.legal_entities = vec!["USMF".into(), "GBSI".into()];
+    let dec = diff(&want, &live());
+    // No management-service call sets legal entities, and a reset is too much to pay for them.
+    assert!(dec.actions.is_empty(), "{:?}", dec.actions);
+    let found = legal_entity_findings(&live(), &want);
+    assert_eq!(found.len(), 1);
+    let f = &found[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert!(
+        f.message.starts_with(
+            "dual-write syncs legal entities DEMF, USMF, the config declares GBSI, USMF"
+        ),
+        "{}",
+        f.message
     );
+    assert!(f.message.contains("without a reset"), "{}", f.message);
+    assert!(f.message.contains("no public call"), "{}", f.message);
+    assert!(
+        f.help.contains("`link.legal_entities: [DEMF, USMF]`"),
+        "{}",
+        f.help
+    );
+    assert!(
+        f.help.contains("add GBSI on the Dual-write page of F&O"),
+        "{}",
+        f.help
+    );
+    assert!(
+        f.help.contains("`reset.when: always` for one apply"),
+        "{}",
+        f.help
+    );
+    let plan = Plan::make(&want, &live());
+    assert!(!plan.has_changes() && !plan.has_errors());
+    assert_eq!(plan.summary.warnings, 1);
+}
+
+#[test]
+fn legal_entities_compare_as_sets_of_upper_case_codes() {
+    let mut want = desired();
+    want.link.legal_entities = vec!["usmf".into(), "DEMF".into(), "USMF".into()];
+    assert!(legal_entity_findings(&live(), &want).is_empty());
+}
+
+#[test]
+fn no_legal_entities_live_or_declared_reads_none() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().legal_entities.clear();
+    let f = &legal_entity_findings(&l, &desired())[0];
+    assert!(
+        f.message
+            .starts_with("dual-write syncs legal entities none, the config declares DEMF, USMF"),
+        "{}",
+        f.message
+    );
+    let mut want = desired();
+    want.link.legal_entities.clear();
+    let f = &legal_entity_findings(&live(), &want)[0];
+    assert!(
+        f.message.contains("the config declares none"),
+        "{}",
+        f.message
+    );
+    // Nothing to add: only "declare the live ones" or a reset.
+    assert!(!f.help.contains("add "), "{}", f.help);
+}
+
+#[test]
+fn a_reset_carries_the_declared_legal_entities_and_needs_no_finding() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    l.connection.as_mut().unwrap().legal_entities = vec!["GBSI".into()];
+    let dec = diff(&desired(), &l);
+    let reset = dec
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            super::Action::ResetLink { legal_entities, .. } => Some(legal_entities.clone()),
+            _ => None,
+        })
+        .expect("a reset");
+    assert_eq!(reset, vec!["USMF".to_string(), "DEMF".to_string()]);
+    assert!(legal_entity_findings(&l, &desired()).is_empty());
+    let relink = dec
+        .actions
+        .iter()
+        .find(|a| a.kind() == ActionKind::ResetLink)
+        .unwrap();
+    let text = super::describe::describe(relink);
+    assert!(text.ends_with("legal entities USMF, DEMF"), "{text}");
+}
+
+#[test]
+fn reset_always_lets_the_reset_set_the_legal_entities() {
+    let mut want = desired();
+    want.link.legal_entities = vec!["GBSI".into()];
+    want.reset.when = ResetWhen::Always;
+    assert!(kinds(&live(), &want).contains(&ActionKind::ResetLink));
+    assert!(legal_entity_findings(&live(), &want).is_empty());
+}
+
+#[test]
+fn reset_never_reports_the_drift_and_the_legal_entities_apart() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    l.connection.as_mut().unwrap().legal_entities = vec!["USMF".into()];
+    let mut want = desired();
+    want.reset.when = ResetWhen::Never;
+    assert!(kinds(&l, &want).is_empty());
+    let c = codes(&l, &want);
+    assert!(c.contains(&(C::ResetDisabled, Severity::Warning)), "{c:?}");
+    assert!(
+        c.contains(&(C::LegalEntitiesDiffer, Severity::Warning)),
+        "{c:?}"
+    );
+    // A legal-entity difference alone is not drift a reset would be planned for.
+    let mut l = live();
+    l.connection.as_mut().unwrap().legal_entities = vec!["USMF".into()];
+    let c = codes(&l, &want);
+    assert!(!c.iter().any(|(k, _)| *k == C::ResetDisabled), "{c:?}");
+}
+
+#[test]
+fn an_unlinked_connection_gets_its_legal_entities_from_the_reset() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = None;
+    l.connection.as_mut().unwrap().legal_entities.clear();
+    let mut want = desired();
+    want.reset.when = ResetWhen::Never;
+    assert!(legal_entity_findings(&l, &want).is_empty());
+}
+
+#[test]
+fn a_completed_restore_cleanup_with_other_legal_entities_only_warns() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().legal_entities = vec!["USMF".into()];
+    let dec = diff(&restore_cleanup(), &l);
+    assert!(dec.actions.is_empty(), "{:?}", dec.actions);
+    let f = &legal_entity_findings(&l, &restore_cleanup())[0];
+    assert!(f.help.contains("the next cleanup"), "{}", f.help);
+    assert!(!f.help.contains("reset.when"), "{}", f.help);
+}
+
+#[test]
+fn an_old_plan_with_a_legal_entity_step_is_refused_with_plan_again() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    let plan = Plan::make(&desired(), &l);
+    let mut json = serde_json::to_value(&plan).unwrap();
+    let actions = json["actions"].as_array_mut().unwrap();
+    let at = actions
+        .iter()
+        .position(|a| a["kind"] == "apply-solutions")
+        .unwrap();
+    actions.insert(
+        at,
+        serde_json::json!({"kind": "link-legal-entities", "legal_entities": ["USMF"], "destructive": false}),
+    );
+    json["summary"]["actions"]["link-legal-entities"] = 1.into();
+    let path = std::env::temp_dir().join(format!("dwlink-old-plan-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    let problem = super::planfile::read(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(problem.code, "dwlink::plan::unknown_step");
+    assert!(
+        problem
+            .message
+            .contains("has a `link-legal-entities` step, which this dwlink does not plan or apply"),
+        "{}",
+        problem.message
+    );
+    assert!(
+        problem.message.contains("only be set by a reset"),
+        "{}",
+        problem.message
+    );
+    let help = problem.help.as_deref().unwrap_or_default();
+    assert!(help.starts_with("plan again"), "{help}");
+}
+
+#[test]
+fn a_plan_with_an_unknown_step_is_refused_naming_it() {
+    let plan = Plan::make(&desired(), &live());
+    let mut json = serde_json::to_value(&plan).unwrap();
+    json["actions"] = serde_json::json!([{"kind": "teleport", "destructive": false}, {"kind": "verify", "destructive": false}]);
+    let path = std::env::temp_dir().join(format!("dwlink-odd-plan-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    let problem = super::planfile::read(&path).unwrap_err();
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(problem.code, "dwlink::plan::unknown_step");
+    assert!(
+        problem.message.contains("`teleport`"),
+        "{}",
+        problem.message
+    );
+    assert!(!problem.message.contains("legal"), "{}", problem.message);
 }
 
 #[test]
@@ -422,7 +620,7 @@ fn every_step_has_a_description() {
     let mut want = desired();
     want.reset.force = true;
     let plan = Plan::make(&want, &l);
-    assert_eq!(plan.actions.len(), 11);
+    assert_eq!(plan.actions.len(), 10);
     assert_eq!(plan.summary.destructive, 6);
     assert_eq!(plan.summary.rows_to_delete, 135);
     assert_eq!(plan.actions[0].action.kind().name(), "stop-maps");

@@ -155,6 +155,7 @@ async fn resets_and_brings_maps_back() {
         .unwrap();
     let live = p.read(&d).await.unwrap();
     let c = live.connection.unwrap();
+    // Only the reset sets legal entities; applying a solution keeps them.
     assert_eq!(c.legal_entities, ["USMF"]);
     assert!(!c.maps.is_empty() && c.maps.iter().all(|m| m.state == MapState::Stopped));
     let m = &c.maps[0];

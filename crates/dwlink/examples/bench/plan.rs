@@ -32,8 +32,8 @@ pub(crate) fn critical_path() -> (usize, [usize; 3]) {
     // F&O: token, then the field table's pages.
     let fo_chain = 1 + FIELDS.div_ceil(FO_PAGE);
     let dv_chain = 1 + 1 + RUNTIME.div_ceil(DV_PAGE); // token, EntityDefinitions, pages
-    // Token, the environment lookup, the connection set, the maps (the real contract); the
-    // admin API's token and list run beside it.
+                                                      // Token, the environment lookup, the connection set, the maps (the real contract); the
+                                                      // admin API's token and list run beside it.
     let dws_chain = 1 + 1 + 1 + 1;
     (
         fo_chain.max(dv_chain).max(dws_chain),

@@ -40,15 +40,20 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
     }
 
     if plan.actions.is_empty() {
-        let _ = writeln!(
-            out,
-            "{}",
-            paint(
-                color,
+        // A plan can be empty while the link differs: legal entities without a reset, or drift
+        // that `reset.when: never` leaves. Saying "matches" there would hide the findings.
+        let (style, text) = if plan.link.live == plan.link.declared {
+            (
                 Style::Good,
-                "No changes. The live link matches the declaration."
+                "No changes. The live link matches the declaration.",
             )
-        );
+        } else {
+            (
+                Style::Warn,
+                "No changes dwlink can make. The live link differs from the declaration: see the findings.",
+            )
+        };
+        let _ = writeln!(out, "{}", paint(color, style, text));
         return out;
     }
     let _ = writeln!(out, "Actions, in the order they run:");

@@ -52,3 +52,60 @@ fn a_completed_restore_cleanup_converges() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+#[test]
+fn other_legal_entities_without_a_reset_are_a_warning_with_nothing_to_apply() {
+    let dir = scratch("converge-legal-entities");
+    let emu = start_emu(
+        &path("examples/fixtures/restore-cleanup-from-production.yaml"),
+        &dir.join("world.json"),
+        &[],
+    );
+    let out = apply(&dir, &restore_cfg(), &emu, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+
+    // The cleanup is done; the declaration now wants one more company.
+    let text = std::fs::read_to_string(restore_cfg()).unwrap();
+    let more = text.replace(
+        "legal_entities: [USMF, DEMF]",
+        "legal_entities: [USMF, DEMF, GBSI]",
+    );
+    assert_ne!(more, text);
+    let cfg = dir.join("more-legal-entities.yaml");
+    std::fs::write(&cfg, more).unwrap();
+    let cfg = cfg.display().to_string();
+    let plan = |extra: &[&str]| {
+        let mut args = vec!["plan", "--no-color", "-f", &cfg, "--emulator-url", &emu.url];
+        args.extend(extra);
+        run(&dir, &args, &[])
+    };
+
+    // No step can change them, so there is nothing to apply: exit 0 even for a CI check.
+    let out = plan(&["--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    let text = all(&out);
+    assert!(text.contains("legal-entities.differ"), "{text}");
+    assert!(
+        text.contains(
+            "dual-write syncs legal entities DEMF, USMF, the config declares DEMF, GBSI, USMF"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("No changes dwlink can make"), "{text}");
+
+    let out = plan(&["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&crate::support::stdout(&out)).unwrap();
+    assert_eq!(v["actions"], serde_json::json!([]));
+    let finding = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "legal-entities.differ")
+        .expect("the finding");
+    assert_eq!(finding["severity"], "warning");
+    assert_eq!(v["summary"]["warnings"], 1);
+
+    let out = apply(&dir, &cfg, &emu, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert!(all(&out).contains("Nothing to apply"), "{}", all(&out));
+}

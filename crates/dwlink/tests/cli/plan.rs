@@ -140,6 +140,53 @@ fn saved_plan_is_shown_as_planned() {
 }
 
 #[test]
+fn a_plan_with_the_old_legal_entity_step_is_refused_asking_to_plan_again() {
+    let dir = scratch("old-legal-entity-step");
+    let file = dir.join("old.plan");
+    let mut args = plan_args("scenario-2-organization-mismatch");
+    args.extend(["--out".into(), file.display().to_string()]);
+    assert_eq!(code(&run(&args)), 0);
+    // What an earlier dwlink wrote: a step after the reset that called a route which does not
+    // exist.
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let actions = v["actions"].as_array_mut().unwrap();
+    let at = actions
+        .iter()
+        .position(|a| a["kind"] == "apply-solutions")
+        .unwrap();
+    actions.insert(
+        at,
+        serde_json::json!({"kind": "link-legal-entities", "legal_entities": ["USMF"], "destructive": false}),
+    );
+    v["summary"]["actions"]["link-legal-entities"] = 1.into();
+    std::fs::write(&file, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+
+    let fixture = root().join("examples/fixtures/scenario-2-organization-mismatch.yaml");
+    let plan = file.display().to_string();
+    let fixture = fixture.display().to_string();
+    for args in [
+        vec!["show", "--no-color", &plan],
+        vec![
+            "apply",
+            "--no-color",
+            &plan,
+            "--emulator",
+            &fixture,
+            "--auto-approve",
+        ],
+    ] {
+        let out = dwlink_live(&dir, &args);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "{args:?}: {err}");
+        assert!(err.contains("dwlink::plan::unknown_step"), "{err}");
+        assert!(err.contains("`link-legal-entities` step"), "{err}");
+        assert!(err.contains("only be set by a reset"), "{err}");
+        assert!(err.contains("plan again"), "{err}");
+    }
+    assert!(!dir.join(".dwlink").exists(), "nothing was applied");
+}
+
+#[test]
 fn show_refuses_what_is_not_a_plan() {
     let dir = scratch("show-bad");
     for (name, body) in [

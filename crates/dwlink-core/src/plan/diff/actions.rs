@@ -1,5 +1,7 @@
 //! The ordered actions: dependants first (maps stop before their tables are cleared), the
 //! backup before any delete, the reset, then what the reset leaves to redo, and a verify last.
+//! Every action follows from a reset: legal entities are set by the reset itself, and without
+//! one dwlink has no way to change them (see [`super::findings::legal_entities`]).
 
 use crate::model::desired::Desired;
 use crate::model::live::LiveState;
@@ -65,12 +67,8 @@ pub(super) fn ordered(
                 .as_ref()
                 .map_or_else(|| host(declared), |l| host(&l.url)),
             force: desired.reset.force,
+            legal_entities: desired.link.legal_entities.clone(),
         });
-        if !desired.link.legal_entities.is_empty() {
-            actions.push(Action::LinkLegalEntities {
-                legal_entities: desired.link.legal_entities.clone(),
-            });
-        }
         if !desired.after_reset.apply_solutions.is_empty() {
             actions.push(Action::ApplySolutions {
                 solutions: desired.after_reset.apply_solutions.clone(),
@@ -79,14 +77,6 @@ pub(super) fn ordered(
         if !desired.after_reset.start_maps.is_empty() {
             actions.push(Action::StartMaps {
                 maps: desired.after_reset.start_maps.clone(),
-            });
-        }
-    } else if let Some(c) = &live.connection {
-        let mut want = desired.link.legal_entities.clone();
-        want.sort();
-        if c.organization.is_some() && want != c.legal_entities {
-            actions.push(Action::LinkLegalEntities {
-                legal_entities: desired.link.legal_entities.clone(),
             });
         }
     }

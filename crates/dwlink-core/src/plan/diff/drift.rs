@@ -16,9 +16,22 @@ pub(super) struct Drift {
     pub foreign: BTreeMap<String, usize>,
     /// Runtime-configuration rows per SecureConfig organization that is not this one.
     pub secure_mismatch: BTreeMap<String, usize>,
+    /// The legal entities of a linked connection when they are not the declared ones.
+    pub legal_entities: Option<LegalEntities>,
+}
+
+/// Company codes, upper-case and sorted on both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LegalEntities {
+    pub live: Vec<String>,
+    pub declared: Vec<String>,
 }
 
 impl Drift {
+    /// Whether the link itself differs: what `reset.when: on-mismatch` resets for. Legal
+    /// entities are left out: a reset clears the key tables and brings every map back stopped,
+    /// which is too much to pay for a different choice of companies, and F&O's dual-write page
+    /// can add a company without one.
     pub(super) fn any(&self) -> bool {
         self.linked_elsewhere || !self.foreign.is_empty() || !self.secure_mismatch.is_empty()
     }
@@ -68,5 +81,24 @@ pub(super) fn drift(desired: &Desired, live: &LiveState) -> Drift {
         linked_elsewhere,
         foreign,
         secure_mismatch,
+        legal_entities: legal_entities(desired, live),
     }
+}
+
+/// Only a linked connection has legal entities to compare: an unlinked one gets them from the
+/// reset that links it.
+fn legal_entities(desired: &Desired, live: &LiveState) -> Option<LegalEntities> {
+    let conn = live
+        .connection
+        .as_ref()
+        .filter(|c| c.organization.is_some())?;
+    let codes = |v: &[String]| {
+        let mut v: Vec<String> = v.iter().map(|l| l.to_uppercase()).collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let live = codes(&conn.legal_entities);
+    let declared = codes(&desired.link.legal_entities);
+    (live != declared).then_some(LegalEntities { live, declared })
 }

@@ -2,7 +2,7 @@
 //! that cannot be reached or cannot be undone, rows copied from another environment, maps that
 //! block or will be stopped, protection. Each says why and what to do.
 
-use crate::config::raw::ResetTarget;
+use crate::config::raw::{Kind, ResetTarget};
 use crate::diag::Severity;
 use crate::model::desired::Desired;
 use crate::model::identity::same_host;
@@ -95,6 +95,61 @@ pub(super) fn target(
             "set `reset.when: on-mismatch` to let dwlink plan the reset".into(),
         ));
     }
+}
+
+/// Legal entities that differ while no reset is planned. The reset request is the only one that
+/// carries legal entities (Microsoft's Dual-write-automations: `ResetLinkEngine.cs`), so dwlink
+/// says what differs and how to fix it instead of planning a step no public call can perform.
+/// A warning: nothing is at risk, but the declaration does not hold.
+pub(super) fn legal_entities(
+    findings: &mut Vec<Finding>,
+    desired: &Desired,
+    drift: &Drift,
+    reset: bool,
+) {
+    if reset {
+        return;
+    }
+    let Some(le) = &drift.legal_entities else {
+        return;
+    };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let missing: Vec<String> = le
+        .declared
+        .iter()
+        .filter(|d| !le.live.contains(d))
+        .cloned()
+        .collect();
+    let mut help = vec![format!(
+        "declare the live ones (`link.legal_entities: [{}]`)",
+        le.live.join(", ")
+    )];
+    if !missing.is_empty() {
+        help.push(format!(
+            "add {} on the Dual-write page of F&O (Data management › Dual-write)",
+            missing.join(", ")
+        ));
+    }
+    help.push(match desired.kind {
+        Kind::DualWriteLink => "let a reset link exactly the declared ones: `reset.when: always` for one apply (a reset clears the key tables and brings the maps back stopped)".into(),
+        Kind::RestoreCleanup => "let the reset of the next cleanup link exactly the declared ones".to_string(),
+    });
+    findings.push(Finding::new(
+        C::LegalEntitiesDiffer,
+        Severity::Warning,
+        format!(
+            "dual-write syncs legal entities {}, the config declares {} (live: the connection set's `legalEntityMappings`, from the dual-write service); dwlink cannot change them without a reset: the service has no public call that sets them, only the reset request carries them",
+            list(&le.live),
+            list(&le.declared)
+        ),
+        format!("{}; or {}", help[..help.len() - 1].join("; "), help[help.len() - 1]),
+    ));
 }
 
 /// Rows a restore brought from elsewhere: F&O rows syncing to another organization and runtime

@@ -72,6 +72,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
     );
     findings::target(&mut findings, desired, live, scenario, &decision, &drift);
     findings::copied_rows(&mut findings, desired, live, &drift, decision.clears);
+    findings::legal_entities(&mut findings, desired, &drift, decision.reset);
     if decision.reset {
         findings::maps_running(&mut findings, desired, &actions::active_maps(live));
     }
