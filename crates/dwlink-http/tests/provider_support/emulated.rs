@@ -140,7 +140,7 @@ async fn resets_and_brings_maps_back() {
     let live = p.read(&d).await.unwrap();
     let c = live.connection.unwrap();
     assert_eq!(
-        c.organization.unwrap().url.host_str(),
+        c.organization.as_ref().unwrap().url.host_str(),
         Some("contoso-uat.crm.dynamics.com")
     );
     assert_eq!(c.legal_entities, ["USMF"]);
