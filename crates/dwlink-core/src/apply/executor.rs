@@ -171,10 +171,12 @@ impl<'a, L: Link> Executor<'a, L> {
                     "dwlink::internal::executor",
                     "clear-table outside its group",
                 )),
+                // Its `unread_tables` need nothing from dwlink: the service's reset clears them.
                 Action::ResetLink {
                     target,
                     force,
                     organization_url,
+                    ..
                 } => self
                     .ops
                     .reset_link(*target, *force, &plan.desired.link.legal_entities)

@@ -36,6 +36,7 @@ pub fn describe(action: &Action) -> String {
             target,
             organization_url,
             force,
+            ..
         } => format!(
             "relink to {organization_url} ({}{})",
             match target {

@@ -4,7 +4,7 @@
 use crate::model::desired::Desired;
 use crate::model::live::LiveState;
 
-use super::super::action::{Action, TableRows};
+use super::super::action::{Action, TableRows, UnreadTable};
 use super::host;
 use super::reset::ResetDecision;
 
@@ -15,6 +15,21 @@ pub(super) fn active_maps(live: &LiveState) -> Vec<String> {
         .flat_map(|c| c.maps.iter())
         .filter(|m| m.state.is_active())
         .map(|m| m.name.clone())
+        .collect()
+}
+
+/// The tables the reset clears server-side that no read could count.
+fn unread_tables(live: &LiveState) -> Vec<UnreadTable> {
+    live.key_tables
+        .iter()
+        .filter_map(|t| {
+            Some(UnreadTable {
+                service: t.service,
+                table: t.table.clone(),
+                rows: None,
+                note: t.unreadable?.note().to_string(),
+            })
+        })
         .collect()
 }
 
@@ -65,6 +80,7 @@ pub(super) fn ordered(
                 .as_ref()
                 .map_or_else(|| host(declared), |l| host(&l.url)),
             force: desired.reset.force,
+            unread_tables: unread_tables(live),
         });
         if !desired.link.legal_entities.is_empty() {
             actions.push(Action::LinkLegalEntities {
