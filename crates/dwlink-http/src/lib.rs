@@ -19,6 +19,7 @@ pub mod auth;
 pub(crate) mod batch;
 pub mod client;
 pub(crate) mod dataverse;
+pub(crate) mod metadata;
 pub mod device_code;
 pub(crate) mod dws;
 pub mod fo;
@@ -174,6 +175,8 @@ pub struct HttpProvider {
     session: Session,
     settings: ProviderSettings,
     endpoints: Endpoints,
+    /// F&O `$metadata`, read once per run (it is large, and it does not change under a run).
+    fo_metadata: tokio::sync::OnceCell<std::sync::Arc<metadata::Metadata>>,
 }
 
 impl HttpProvider {
@@ -208,6 +211,7 @@ impl HttpProvider {
             },
             settings,
             endpoints,
+            fo_metadata: tokio::sync::OnceCell::new(),
         })
     }
 

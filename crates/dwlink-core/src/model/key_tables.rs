@@ -31,15 +31,6 @@ pub struct KeyTableDef {
     pub fact: Option<&'static str>,
 }
 
-impl KeyTableDef {
-    /// `$select` for the plan read: keys and the fact column only.
-    pub fn plan_select(&self, keys: &[&str]) -> String {
-        let mut cols: Vec<&str> = keys.to_vec();
-        cols.extend(self.fact);
-        cols.join(",")
-    }
-}
-
 pub const PROJECT_CONFIGURATION: &str = "DualWriteProjectConfiguration";
 pub const FIELD_CONFIGURATION: &str = "DualWriteProjectFieldConfiguration";
 pub const BUSINESS_EVENTS: &str = "BusinessEventsDefinition";

@@ -153,6 +153,9 @@ pub enum Unreadable {
     /// DualWriteProjectFieldConfiguration and BusinessEventsDefinition: real-contract §4). The
     /// management service's reset clears it server-side (UO `data-entities/dual-write/reset.md`).
     NoODataSet,
+    /// The set exists but has no column that marks dual-write's rows (BusinessEventsDefinition's
+    /// table columns mark none: real-contract §4), so dwlink cannot tell which rows are its.
+    NoDualWriteMarker,
 }
 
 impl Unreadable {
@@ -160,6 +163,9 @@ impl Unreadable {
     pub fn note(self) -> &'static str {
         match self {
             Unreadable::NoODataSet => "cleared by the service's reset; rows not readable here",
+            Unreadable::NoDualWriteMarker => {
+                "cleared by the service's reset; dual-write's rows cannot be told apart here"
+            }
         }
     }
 }
