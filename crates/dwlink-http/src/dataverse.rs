@@ -75,7 +75,7 @@ pub(crate) async fn organization(
 /// `Confirm-BapEnvironmentIntegration.ps1` reads `Id` as the LCS environment id). `Id` and
 /// `TenantId` are kept when present and well-formed; `Url` must be an absolute http(s) URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FoIntegration {
+pub struct FoIntegration {
     pub url: Url,
     pub tenant_id: Option<Uuid>,
     pub id: Option<String>,
@@ -87,7 +87,6 @@ pub(crate) const NOT_LINKED_TO_FO: &str = "0x80048d0b";
 
 /// `None` when the organization is not linked to F&O (error `0x80048d0b`, whatever its status:
 /// which status Dataverse sends with it has no public evidence).
-#[allow(dead_code)] // called by the Power Platform link cross-check (another change)
 pub(crate) async fn fo_integration_details(
     session: &Session,
     api: &Url,

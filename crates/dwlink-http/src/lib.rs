@@ -49,6 +49,7 @@ use self::session::Session;
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::model::desired::{Desired, DualWriteAuth};
 
+pub use self::dataverse::FoIntegration;
 pub use self::route::Scheme;
 
 #[derive(Debug, Clone)]
@@ -217,5 +218,11 @@ impl HttpProvider {
 
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// The F&O environment the configured Dataverse organization says it is integrated with
+    /// (`RetrieveFinanceAndOperationsIntegrationDetails`); `None` when it is not linked.
+    pub async fn fo_integration_details(&self) -> Result<Option<FoIntegration>, ProviderError> {
+        dataverse::fo_integration_details(&self.session, &self.endpoints.dataverse_api).await
     }
 }

@@ -24,32 +24,34 @@ impl HttpProvider {
     /// [`dwlink_core::link::Link::read`]: the three services read concurrently.
     pub(crate) async fn read_live(&self, desired: &Desired) -> Result<LiveState, ProviderError> {
         let ep = Endpoints::of(desired)?;
-        // Which F&O sets exist is learnt once per run, before any of them is read.
-        let metadata = self.fo_metadata().await?;
         // Each key table is read by a task of its own: their pages are parsed on both cores,
         // and parsing a big table's page never holds up another table's next request.
         let fo_paging = self.settings.paging_for(Api::FinanceOperations);
         let [projects, fields, events, runtime] = &TABLES;
-        let fo_table = |def: &'static TableDef| {
-            let (session, data) = (self.session.clone(), ep.fo_data.clone());
-            Task::spawn(read_fo_table(session, data, def, metadata.clone(), fo_paging))
+        let fo_url = || redact_url(&ep.fo_data);
+        let dv_url = || redact_url(&ep.dataverse_api);
+        let fo = Api::FinanceOperations;
+        // Which F&O sets exist is learnt once per run, before any of them is read; the other
+        // services are read meanwhile.
+        let fo_tables = async {
+            let metadata = self.fo_metadata().await?;
+            let fo_table = |def: &'static TableDef| {
+                let (session, data) = (self.session.clone(), ep.fo_data.clone());
+                Task::spawn(read_fo_table(session, data, def, metadata.clone(), fo_paging))
+            };
+            let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
+            tokio::try_join!(t0.join(fo, fo_url), t1.join(fo, fo_url), t2.join(fo, fo_url))
         };
-        let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
         let t3 = Task::spawn(read_runtime_table(
             self.session.clone(),
             ep.dataverse_api.clone(),
             runtime,
             self.settings.paging,
         ));
-        let fo_url = || redact_url(&ep.fo_data);
-        let dv_url = || redact_url(&ep.dataverse_api);
-        let fo = Api::FinanceOperations;
-        let (link, org, t0, t1, t2, t3) = tokio::try_join!(
+        let (link, org, (t0, t1, t2), t3) = tokio::try_join!(
             self.read_link(&ep, desired),
             dataverse::organization(&self.session, &ep.dataverse_api),
-            t0.join(fo, fo_url),
-            t1.join(fo, fo_url),
-            t2.join(fo, fo_url),
+            fo_tables,
             t3.join(Api::Dataverse, dv_url),
         )?;
         let (finance_operations, connection) = link;
