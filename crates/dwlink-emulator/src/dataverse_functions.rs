@@ -142,9 +142,9 @@ pub(crate) fn attributes(logical_name: &str, req: &Req) -> Reply {
             "the emulator describes no attributes of `{logical_name}`"
         ));
     }
-    let select = q.select.unwrap_or_else(|| {
-        ATTRIBUTE_COLUMNS.iter().map(|s| s.to_string()).collect()
-    });
+    let select = q
+        .select
+        .unwrap_or_else(|| ATTRIBUTE_COLUMNS.iter().map(|s| s.to_string()).collect());
     let rows: Vec<Value> = RUNTIME_ATTRIBUTES
         .iter()
         .map(|(name, ty)| {

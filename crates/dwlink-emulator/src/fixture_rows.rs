@@ -82,9 +82,16 @@ mod tests {
                    "IsDebugMode": "Yes", "IsDelete": "No", "StorageAccountSASConnectionString": "s"})
         );
         // A real name wins over an old one; an unknown status value is left for the test to see.
-        let row = project(obj(json!({"ExternalEnvironmentURL": "old", "ExternalEnvironmentUrl": "new", "Status": 3})));
-        assert_eq!(Value::Object(row), json!({"ExternalEnvironmentUrl": "new", "Status": 3}));
-        let rt = runtime(obj(json!({"msdyn_name": "a", "msdyn_secureconfigorganization": "P"})));
+        let row = project(obj(
+            json!({"ExternalEnvironmentURL": "old", "ExternalEnvironmentUrl": "new", "Status": 3}),
+        ));
+        assert_eq!(
+            Value::Object(row),
+            json!({"ExternalEnvironmentUrl": "new", "Status": 3})
+        );
+        let rt = runtime(obj(
+            json!({"msdyn_name": "a", "msdyn_secureconfigorganization": "P"}),
+        ));
         assert_eq!(Value::Object(rt), json!({"msdyn_name": "a"}));
     }
 }

@@ -135,7 +135,8 @@ pub(crate) const NO_YES_COLUMNS: [&str; 6] = [
 ];
 
 /// `DualWriteProjectStatus` members by value (ntrtd/d365-agent `DualWriteProjectStatus.ts`).
-pub(crate) const PROJECT_STATUS: [(i64, &str); 3] = [(0, "Enabled"), (1, "Disabled"), (4, "Queueing")];
+pub(crate) const PROJECT_STATUS: [(i64, &str); 3] =
+    [(0, "Enabled"), (1, "Disabled"), (4, "Queueing")];
 
 /// The columns of a generated row, in the order a stored row's map keeps them (byte order),
 /// so a generated and a stored row serialize alike.

@@ -185,8 +185,7 @@ fn count(v: &Value) -> usize {
 async fn pages_filters_selects_and_counts() {
     let t = T::start(quickstart(), Options::default()).await;
     // 120 project rows at 50 a page: three pages, the last one short.
-    let mut url =
-        "/data/DualWriteProjectConfigurations?cross-company=true&$count=true".to_string();
+    let mut url = "/data/DualWriteProjectConfigurations?cross-company=true&$count=true".to_string();
     let (mut pages, mut rows) = (0, 0);
     loop {
         let r = t
@@ -269,7 +268,12 @@ async fn pages_filters_selects_and_counts() {
     // The fixture's SecureConfig organization is kept, but no column serves it.
     let (s, _) = t.get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=msdyn_secureconfigorganization eq 'contosoprod'").await;
     assert_eq!(s, StatusCode::BAD_REQUEST);
-    let (_, v) = t.get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=statecode eq 0&$count=true").await;
+    let (_, v) = t
+        .get(
+            UAT,
+            "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=statecode eq 0&$count=true",
+        )
+        .await;
     assert_eq!(v["@odata.count"], 12);
     let id = v["value"][0]["msdyn_dualwriteruntimeconfigid"]
         .as_str()
@@ -306,15 +310,26 @@ async fn dataverse_metadata_routes() {
     assert_eq!(v["value"][0]["name"], "ContosoUAT");
     // `uniquename` is not a column of organization: the real service refuses it.
     let (s, v) = t
-        .get(UAT, "/api/data/v9.2/organizations?$select=organizationid,name,uniquename")
+        .get(
+            UAT,
+            "/api/data/v9.2/organizations?$select=organizationid,name,uniquename",
+        )
         .await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("BadRequest")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BadRequest"))
+    );
     let (s, v) = t.get(UAT, "/api/data/v9.2/RetrieveCurrentOrganization(AccessType=@p1)?@p1=Microsoft.Dynamics.CRM.EndpointAccessType'Default'").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let d = &v["Detail"];
     assert_eq!(d["OrganizationId"], "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10");
-    assert_eq!((d["FriendlyName"].as_str(), d["UrlName"].as_str()), (Some("ContosoUAT"), Some("contoso-uat")));
-    assert!(d["UniqueName"].is_string() && d["EnvironmentId"].is_string() && d["TenantId"].is_string());
+    assert_eq!(
+        (d["FriendlyName"].as_str(), d["UrlName"].as_str()),
+        (Some("ContosoUAT"), Some("contoso-uat"))
+    );
+    assert!(
+        d["UniqueName"].is_string() && d["EnvironmentId"].is_string() && d["TenantId"].is_string()
+    );
     for bad in [
         "RetrieveCurrentOrganization(AccessType=@p1)",
         "RetrieveCurrentOrganization(AccessType=@p1)?@p1=Microsoft.Dynamics.CRM.EndpointAccessType'Elsewhere'",
@@ -326,8 +341,24 @@ async fn dataverse_metadata_routes() {
     }
     let (s, v) = t.get(UAT, "/api/data/v9.2/EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')/Attributes?$select=LogicalName,AttributeType").await;
     assert_eq!(s, StatusCode::OK);
-    let names: Vec<&str> = v["value"].as_array().expect("value").iter().filter_map(|a| a["LogicalName"].as_str()).collect();
-    assert_eq!(names, ["msdyn_dualwriteruntimeconfigid", "msdyn_externalentityname", "msdyn_internalentityname", "msdyn_name", "msdyn_status", "msdyn_unsecure", "statecode"]);
+    let names: Vec<&str> = v["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .filter_map(|a| a["LogicalName"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "msdyn_dualwriteruntimeconfigid",
+            "msdyn_externalentityname",
+            "msdyn_internalentityname",
+            "msdyn_name",
+            "msdyn_status",
+            "msdyn_unsecure",
+            "statecode"
+        ]
+    );
     for (path, want) in [
         ("EntityDefinitions(LogicalName='account')/Attributes", StatusCode::NOT_FOUND),
         ("EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')/Keys", StatusCode::NOT_FOUND),
@@ -338,9 +369,17 @@ async fn dataverse_metadata_routes() {
         assert_eq!(s, want, "{path}");
     }
     // ContosoUAT is contoso-uat's Power Platform link; ContosoProd is contoso-prod's.
-    let (s, v) = t.get(UAT, "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails").await;
+    let (s, v) = t
+        .get(
+            UAT,
+            "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails",
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!(v["Url"], "https://contoso-uat.sandbox.operations.dynamics.com");
+    assert_eq!(
+        v["Url"],
+        "https://contoso-uat.sandbox.operations.dynamics.com"
+    );
     assert_eq!(v["TenantId"], TENANT);
     assert!(v["Id"].is_string());
     // An unknown host with a single organization still reaches it (third-party clients).
@@ -350,9 +389,15 @@ async fn dataverse_metadata_routes() {
     // No F&O environment names contoso-dev as its Power Platform link: the documented error.
     let t = T::start(fixture(WORLD), Options::default()).await;
     let (s, v) = t
-        .get("contoso-dev.crm.dynamics.com", "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails")
+        .get(
+            "contoso-dev.crm.dynamics.com",
+            "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails",
+        )
         .await;
-    assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("0x80048d0b")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("0x80048d0b"))
+    );
     t.emu.shutdown().await;
 }
 
@@ -377,23 +422,51 @@ async fn fo_serves_only_its_public_sets_and_says_so_in_metadata() {
     ] {
         assert!(xml.contains(want), "{want} in {xml}");
     }
-    for absent in ["dataAreaId", "FieldConfiguration", "BusinessEvents", "ExternalEnvironmentURL"] {
+    for absent in [
+        "dataAreaId",
+        "FieldConfiguration",
+        "BusinessEvents",
+        "ExternalEnvironmentURL",
+    ] {
         assert!(!xml.contains(absent), "{absent} in {xml}");
     }
     // The seeded field configurations and business events exist, but not as OData sets.
-    for set in ["DualWriteProjectFieldConfigurations", "BusinessEventsDefinitions"] {
+    for set in [
+        "DualWriteProjectFieldConfigurations",
+        "BusinessEventsDefinitions",
+    ] {
         let (s, v) = t.get(FO, &format!("/data/{set}?cross-company=true")).await;
-        assert_eq!((s, v["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("NotFound")), "{set}");
-        let (s, _) = t.send(t.req(reqwest::Method::DELETE, FO, &format!("/data/{set}('x')"))).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NotFound")),
+            "{set}"
+        );
+        let (s, _) = t
+            .send(t.req(reqwest::Method::DELETE, FO, &format!("/data/{set}('x')")))
+            .await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{set}");
     }
-    for bad in ["$select=ExternalEnvironmentURL", "$select=dataAreaId", "$filter=dataAreaId eq 'usmf'"] {
-        let (s, _) = t.get(FO, &format!("/data/DualWriteProjectConfigurations?{bad}")).await;
+    for bad in [
+        "$select=ExternalEnvironmentURL",
+        "$select=dataAreaId",
+        "$filter=dataAreaId eq 'usmf'",
+    ] {
+        let (s, _) = t
+            .get(FO, &format!("/data/DualWriteProjectConfigurations?{bad}"))
+            .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
     }
-    let (_, v) = t.get(FO, "/data/DualWriteProjectConfigurations('DWP-0000000')").await;
-    assert_eq!((v["Status"].as_str(), v["IsDelete"].as_str()), (Some("Enabled"), Some("No")));
-    assert!(v["AsyncMode"].is_null() && v.get("dataAreaId").is_none(), "{v}");
+    let (_, v) = t
+        .get(FO, "/data/DualWriteProjectConfigurations('DWP-0000000')")
+        .await;
+    assert_eq!(
+        (v["Status"].as_str(), v["IsDelete"].as_str()),
+        (Some("Enabled"), Some("No"))
+    );
+    assert!(
+        v["AsyncMode"].is_null() && v.get("dataAreaId").is_none(),
+        "{v}"
+    );
     t.emu.shutdown().await;
 }
 
@@ -468,8 +541,12 @@ async fn crud_with_etags() {
     ] {
         let (s, v) = t
             .send(
-                t.req(reqwest::Method::POST, FO, "/data/DualWriteProjectConfigurations")
-                    .json(&old),
+                t.req(
+                    reqwest::Method::POST,
+                    FO,
+                    "/data/DualWriteProjectConfigurations",
+                )
+                .json(&old),
             )
             .await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
@@ -968,15 +1045,23 @@ async fn maps_stop_start_and_reset_scenarios() {
     assert_eq!(maps["value"][0]["state"], "Stopped");
     let (_, v) = t.get(FO, "/data/DualWriteProjectConfigurations").await;
     assert_eq!(
-        (v["value"][0]["ExternalEnvironmentUrl"].as_str(), v["value"][0]["Status"].as_str()),
-        (Some("https://contoso-uat.crm.dynamics.com"), Some("Disabled"))
+        (
+            v["value"][0]["ExternalEnvironmentUrl"].as_str(),
+            v["value"][0]["Status"].as_str()
+        ),
+        (
+            Some("https://contoso-uat.crm.dynamics.com"),
+            Some("Disabled")
+        )
     );
     let (_, v) = t
         .get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs")
         .await;
     assert!(
         v["value"][0]["msdyn_name"].is_string()
-            && v["value"][0].get("msdyn_secureconfigorganization").is_none(),
+            && v["value"][0]
+                .get("msdyn_secureconfigorganization")
+                .is_none(),
         "{v}"
     );
 

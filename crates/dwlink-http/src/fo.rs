@@ -32,7 +32,12 @@ pub(crate) fn stated_set<'m>(
     let Some(set) = metadata.set(entity_set) else {
         return Ok(None);
     };
-    if set.keys.iter().map(String::as_str).ne(def.keys.iter().copied()) {
+    if set
+        .keys
+        .iter()
+        .map(String::as_str)
+        .ne(def.keys.iter().copied())
+    {
         return Err(ProviderError::Setup {
             message: format!(
                 "$metadata states the key of {entity_set} as ({}), but dwlink knows {} by ({})",

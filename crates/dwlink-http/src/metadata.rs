@@ -198,11 +198,23 @@ mod tests {
     fn documents_that_are_not_csdl_are_errors() {
         for (doc, says) in [
             (&b"{\"value\":[]}"[..], "no edmx:Edmx"),
-            (b"<edmx:Edmx><Schema><EntityType Name=\"a\"></Schema>", "not well-formed"),
-            (b"<edmx:Edmx><Schema><EntityType/></Schema></edmx:Edmx>", "no Name"),
-            (b"<edmx:Edmx><EntitySet Name=\"S\"/></edmx:Edmx>", "has no EntityType"),
+            (
+                b"<edmx:Edmx><Schema><EntityType Name=\"a\"></Schema>",
+                "not well-formed",
+            ),
+            (
+                b"<edmx:Edmx><Schema><EntityType/></Schema></edmx:Edmx>",
+                "no Name",
+            ),
+            (
+                b"<edmx:Edmx><EntitySet Name=\"S\"/></edmx:Edmx>",
+                "has no EntityType",
+            ),
             (b"<edmx:Edmx Name=\"\xff\"/>", "not UTF-8"),
-            (b"<edmx:Edmx><Property Name=\"&bogus;\"/></edmx:Edmx>", "attribute Name"),
+            (
+                b"<edmx:Edmx><Property Name=\"&bogus;\"/></edmx:Edmx>",
+                "attribute Name",
+            ),
         ] {
             let e = Metadata::parse(doc).unwrap_err();
             assert!(e.contains(says), "{e} should say {says}");

@@ -37,10 +37,20 @@ impl HttpProvider {
             let metadata = self.fo_metadata().await?;
             let fo_table = |def: &'static TableDef| {
                 let (session, data) = (self.session.clone(), ep.fo_data.clone());
-                Task::spawn(read_fo_table(session, data, def, metadata.clone(), fo_paging))
+                Task::spawn(read_fo_table(
+                    session,
+                    data,
+                    def,
+                    metadata.clone(),
+                    fo_paging,
+                ))
             };
             let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
-            tokio::try_join!(t0.join(fo, fo_url), t1.join(fo, fo_url), t2.join(fo, fo_url))
+            tokio::try_join!(
+                t0.join(fo, fo_url),
+                t1.join(fo, fo_url),
+                t2.join(fo, fo_url)
+            )
         };
         let t3 = Task::spawn(read_runtime_table(
             self.session.clone(),
@@ -154,7 +164,11 @@ async fn read_fo_table(
     paging: Paging,
 ) -> Result<KeyTable, ProviderError> {
     let Some(set) = fo::stated_set(&metadata, def, def.entity_set)? else {
-        return Ok(KeyTable::unreadable(def.service, def.table, Unreadable::NoODataSet));
+        return Ok(KeyTable::unreadable(
+            def.service,
+            def.table,
+            Unreadable::NoODataSet,
+        ));
     };
     if !fo::filter_fits(def, set) {
         return Ok(KeyTable::unreadable(

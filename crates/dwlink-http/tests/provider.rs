@@ -44,7 +44,11 @@ async fn a_well_behaved_world_reads() {
     );
     // `$metadata` lists only DualWriteProjectConfigurations: the other F&O tables are not asked
     // for, and are shown unreadable rather than empty.
-    assert_eq!(reqs.iter().filter(|r| r.contains("$metadata")).count(), 1, "{reqs:#?}");
+    assert_eq!(
+        reqs.iter().filter(|r| r.contains("$metadata")).count(),
+        1,
+        "{reqs:#?}"
+    );
     assert!(
         !reqs
             .iter()
@@ -66,7 +70,11 @@ async fn a_well_behaved_world_reads() {
         .iter()
         .find(|r| r.contains("GET /api/data/v9.2/msdyn_dualwriteruntimeconfigs"))
         .unwrap();
-    assert!(rt.contains("$select=msdyn_dualwriteruntimeconfigid?") || rt.ends_with("$select=msdyn_dualwriteruntimeconfigid"), "{rt}");
+    assert!(
+        rt.contains("$select=msdyn_dualwriteruntimeconfigid?")
+            || rt.ends_with("$select=msdyn_dualwriteruntimeconfigid"),
+        "{rt}"
+    );
     assert_eq!(live.key_tables[3].fact_column, None);
 }
 
@@ -86,7 +94,9 @@ async fn an_html_page_is_a_bad_reply_naming_the_logical_url() {
     let shown = e.to_string();
     assert_eq!(e.code(), "dwlink::provider::bad_reply");
     assert!(
-        shown.contains("https://contoso-uat.crm.dynamics.com/api/data/v9.2/RetrieveCurrentOrganization"),
+        shown.contains(
+            "https://contoso-uat.crm.dynamics.com/api/data/v9.2/RetrieveCurrentOrganization"
+        ),
         "{shown}"
     );
     assert!(
@@ -120,8 +130,7 @@ async fn wrong_types_are_bad_replies() {
 #[tokio::test]
 async fn a_ten_megabyte_error_body_is_cut() {
     let (addr, _) = serve_fake(3600, |r, _| {
-        (r.path == ORG_PATH)
-            .then(|| status(400, "text/plain", "x".repeat(10 * 1024 * 1024)))
+        (r.path == ORG_PATH).then(|| status(400, "text/plain", "x".repeat(10 * 1024 * 1024)))
     })
     .await;
     let started = Instant::now();
@@ -176,9 +185,8 @@ async fn throttling_honours_retry_after() {
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let h = hits.clone();
     let (addr, _) = serve_fake(3600, move |r, _| {
-        (r.path == ORG_PATH
-            && h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0)
-            .then(|| {
+        (r.path == ORG_PATH && h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0).then(
+            || {
                 let mut resp = status(
                     429,
                     "application/json",
@@ -187,7 +195,8 @@ async fn throttling_honours_retry_after() {
                 resp.headers_mut()
                     .insert("retry-after", "1".parse().unwrap());
                 resp
-            })
+            },
+        )
     })
     .await;
     let started = Instant::now();
@@ -444,4 +453,104 @@ async fn a_failed_change_set_names_its_keys() {
     );
     assert_no_secrets(&e, &shown);
     assert_no_secrets(&p, "");
+}
+
+#[tokio::test]
+async fn malformed_organization_metadata_and_integration_replies_are_bad_replies() {
+    let json = |v: serde_json::Value| axum::response::IntoResponse::into_response(axum::Json(v));
+    for (path, body, says) in [
+        (ORG_PATH, json!({"OrganizationId": ORG}), "no Detail object"),
+        (ORG_PATH, json!({"Detail": {"OrganizationId": "nope"}}), "no OrganizationId GUID"),
+        ("/data/$metadata", json!({"value": []}), "not a CSDL document"),
+        (
+            "/api/data/v9.2/EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')/Attributes",
+            json!({"value": [{"AttributeType": "String"}]}),
+            "LogicalName",
+        ),
+    ] {
+        let (addr, _) =
+            serve_fake(3600, move |r, _| (r.path == path).then(|| json(body.clone()))).await;
+        let e = read_err(&addr).await;
+        assert!(e.to_string().contains(says), "{path}: {e}");
+    }
+    // A `$metadata` whose key for the set differs from the one dwlink deletes by is refused.
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/data/$metadata").then(|| {
+            status(
+                200,
+                "application/xml",
+                METADATA.replace(
+                    "PropertyRef Name=\"ProjectName\"",
+                    "PropertyRef Name=\"RecId\"",
+                ),
+            )
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    assert!(
+        e.to_string()
+            .contains("states the key of DualWriteProjectConfigurations as (RecId)"),
+        "{e}"
+    );
+
+    let path = "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails";
+    for (reply, want) in [
+        (
+            status(
+                400,
+                "application/json",
+                r#"{"error":{"code":"0x80048d0b","message":"not linked"}}"#,
+            ),
+            Ok(None),
+        ),
+        (
+            status(
+                404,
+                "application/json",
+                r#"{"error":{"code":"0x80048D0B","message":"not linked"}}"#,
+            ),
+            Ok(None),
+        ),
+        (
+            json(json!({"Url": "not a url", "Id": "x"})),
+            Err("no absolute Url"),
+        ),
+        (
+            status(
+                400,
+                "application/json",
+                r#"{"error":{"code":"0x80040220","message":"no privilege"}}"#,
+            ),
+            Err("0x80040220"),
+        ),
+    ] {
+        let reply = std::sync::Mutex::new(Some(reply));
+        let (addr, _) = serve_fake(3600, move |r, _| {
+            (r.path == path)
+                .then(|| reply.lock().unwrap().take())
+                .flatten()
+        })
+        .await;
+        let got = provider(&addr).fo_integration_details().await;
+        match (got, want) {
+            (Ok(v), Ok(w)) => assert_eq!(v, w),
+            (Err(e), Err(says)) => assert!(e.to_string().contains(says), "{e}"),
+            (got, want) => panic!("{got:?} is not {want:?}"),
+        }
+    }
+    let (addr, _) = serve_fake(3600, move |r, _| {
+        (r.path == path)
+            .then(|| json(json!({"Url": "https://fo.example/", "TenantId": "bad", "Id": ""})))
+    })
+    .await;
+    let got = provider(&addr)
+        .fo_integration_details()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.url.as_str(), got.tenant_id, got.id),
+        ("https://fo.example/", None, None)
+    );
 }

@@ -456,12 +456,16 @@ fn tables_without_a_set_are_left_to_the_reset_and_never_counted() {
         .iter()
         .flat_map(|a| match a {
             super::Action::ClearTable { table, .. } => vec![table.as_str()],
-            super::Action::Backup { tables, .. } => tables.iter().map(|t| t.table.as_str()).collect(),
+            super::Action::Backup { tables, .. } => {
+                tables.iter().map(|t| t.table.as_str()).collect()
+            }
             _ => vec![],
         })
         .collect();
     assert!(
-        !touched.iter().any(|t| *t == KEY_TABLES[1].table || *t == KEY_TABLES[2].table),
+        !touched
+            .iter()
+            .any(|t| *t == KEY_TABLES[1].table || *t == KEY_TABLES[2].table),
         "{touched:?}"
     );
     let unread = dec
@@ -474,8 +478,10 @@ fn tables_without_a_set_are_left_to_the_reset_and_never_counted() {
         .unwrap();
     let names: Vec<&str> = unread.iter().map(|t| t.table.as_str()).collect();
     assert_eq!(names, [KEY_TABLES[1].table, KEY_TABLES[2].table]);
-    assert!(unread.iter().all(|t| t.rows.is_none()
-        && t.note == "cleared by the service's reset; rows not readable here"));
+    assert!(unread
+        .iter()
+        .all(|t| t.rows.is_none()
+            && t.note == "cleared by the service's reset; rows not readable here"));
     let plan = super::Plan::make(&desired(), &l);
     assert_eq!(plan.summary.tables_not_counted, names);
     assert_eq!(plan.summary.rows_to_delete, 120 + 3);
@@ -514,7 +520,8 @@ fn a_secure_config_mismatch_is_stated_only_with_evidence() {
             .unwrap();
         assert_eq!(s.severity, Severity::Warning);
         assert!(
-            s.message.contains("may have been made for https://contoso-prod.crm.dynamics.com")
+            s.message
+                .contains("may have been made for https://contoso-prod.crm.dynamics.com")
                 && s.message.contains("no column shows")
                 && !s.message.contains("ContosoProd"),
             "{}",
@@ -530,5 +537,10 @@ fn a_secure_config_mismatch_is_stated_only_with_evidence() {
         .into_iter()
         .find(|f| f.code == C::SecureConfigOrganizationMismatch)
         .unwrap();
-    assert!(s.message.contains("(column msdyn_secureconfigorganization)"), "{}", s.message);
+    assert!(
+        s.message
+            .contains("(column msdyn_secureconfigorganization)"),
+        "{}",
+        s.message
+    );
 }

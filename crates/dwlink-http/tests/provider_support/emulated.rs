@@ -72,7 +72,10 @@ async fn reads_the_quickstart_world_across_pages() {
     // The emulator's Attributes list no column naming the organization: nothing is counted by one.
     assert!(live.key_tables[3].secure_config_organizations.is_empty());
     assert_eq!(live.key_tables[3].fact_column, None);
-    assert_eq!(projects.fact_column.as_deref(), Some("ExternalEnvironmentUrl"));
+    assert_eq!(
+        projects.fact_column.as_deref(),
+        Some("ExternalEnvironmentUrl")
+    );
     assert_eq!(
         live.key_tables[3].entity_set,
         "msdyn_dualwriteruntimeconfigs"

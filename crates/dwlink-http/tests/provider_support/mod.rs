@@ -152,12 +152,17 @@ impl Fake {
                 .into_response();
         }
         let value = |v: Value| axum::Json(json!({ "value": v })).into_response();
-        if req.path.starts_with("/api/data/v9.2/RetrieveCurrentOrganization(") {
+        if req
+            .path
+            .starts_with("/api/data/v9.2/RetrieveCurrentOrganization(")
+        {
             return axum::Json(json!({"Detail": {"OrganizationId": ORG, "FriendlyName": "ContosoUAT", "UniqueName": "org1"}}))
                 .into_response();
         }
         if req.path.ends_with("/Attributes") {
-            return value(json!([{"LogicalName": "msdyn_dualwriteruntimeconfigid", "AttributeType": "Uniqueidentifier"}]));
+            return value(
+                json!([{"LogicalName": "msdyn_dualwriteruntimeconfigid", "AttributeType": "Uniqueidentifier"}]),
+            );
         }
         match req.path.as_str() {
             "/data/$metadata" => status(200, "application/xml", METADATA),

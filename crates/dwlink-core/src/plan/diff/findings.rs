@@ -158,7 +158,11 @@ pub(super) fn copied_rows(
     // F&O's: its rows sync to another organization, so these may have come with the same restore.
     if drift.runtime_beside_foreign > 0 {
         let rows = drift.runtime_beside_foreign;
-        let elsewhere: Vec<&str> = drift.foreign.keys().map(|u| u.trim_end_matches('/')).collect();
+        let elsewhere: Vec<&str> = drift
+            .foreign
+            .keys()
+            .map(|u| u.trim_end_matches('/'))
+            .collect();
         findings.push(Finding::new(
             C::SecureConfigOrganizationMismatch,
             Severity::Warning,
