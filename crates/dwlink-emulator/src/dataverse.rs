@@ -1,5 +1,7 @@
-//! Dataverse Web API (`/api/data/v9.2/`): WhoAmI, organizations, EntityDefinitions and the
-//! runtime-configuration table of one organization, chosen by Host.
+//! Dataverse Web API (`/api/data/v9.2/`): WhoAmI, RetrieveCurrentOrganization,
+//! RetrieveFinanceAndOperationsIntegrationDetails, organizations, EntityDefinitions (and the
+//! runtime table's Attributes) and the runtime-configuration table of one organization, chosen
+//! by Host.
 
 use serde_json::{json, Map, Value};
 
@@ -74,13 +76,17 @@ fn entity_rows() -> Vec<Row> {
         .collect()
 }
 
+/// `organization` rows: `uniquename` is not one of its columns (powerapps-docs
+/// `developer/data-platform/reference/entities/organization.md`), so `$select=uniquename` is 400;
+/// the unique name comes from `RetrieveCurrentOrganization`.
+const ORG_COLUMNS: [&str; 2] = ["organizationid", "name"];
+
 fn org_rows(org: &Org) -> Vec<Row> {
     vec![Row {
         etag: 1,
         fields: object(json!({
             "organizationid": org.organization_id,
             "name": org.friendly_name,
-            "uniquename": org.unique_name,
         })),
     }]
 }
@@ -125,23 +131,27 @@ pub(crate) fn read(world: &World, host: &str, req: &Req) -> Reply {
         Ok(i) => &world.orgs[i],
         Err(r) => return r,
     };
+    if let Some((head, nav)) = req.path.trim_end_matches('/').split_once(")/") {
+        return navigation(head, nav, req);
+    }
     let (set, key) = match split_segment(req.path) {
         Ok(s) => s,
         Err(r) => return r,
     };
     match (set, key) {
+        ("RetrieveCurrentOrganization", Some(args)) => {
+            super::dataverse_functions::current_organization(world, org, args, req)
+        }
+        ("RetrieveFinanceAndOperationsIntegrationDetails", None | Some("")) => {
+            super::dataverse_functions::fo_integration(world, org, req)
+        }
         ("WhoAmI", _) => Reply::ok(json!({
             "@odata.context": format!("{}/$metadata#Microsoft.Dynamics.CRM.WhoAmIResponse", req.root),
             "BusinessUnitId": name_uuid("business-unit", &org.host),
             "UserId": name_uuid("user", &org.host),
             "OrganizationId": org.organization_id,
         })),
-        ("organizations", None) => list(
-            &org_rows(org),
-            &["organizationid", "name", "uniquename"],
-            req,
-            set,
-        ),
+        ("organizations", None) => list(&org_rows(org), &ORG_COLUMNS, req, set),
         ("EntityDefinitions", None) => list(&entity_rows(), &ENTITY_COLUMNS, req, set),
         ("EntityDefinitions", Some(inner)) => entity_definition(inner, req),
         (RUNTIME_SET, _) => read_table(&org.runtime, req, key, MAX_PAGE),
@@ -154,6 +164,20 @@ pub(crate) fn read(world: &World, host: &str, req: &Req) -> Reply {
             ]}),
         ),
         _ => not_found(format!("Resource not found for the segment '{set}'")),
+    }
+}
+
+/// `EntityDefinitions(LogicalName='…')/Attributes`; any other navigation is 404.
+fn navigation(head: &str, nav: &str, req: &Req) -> Reply {
+    let inner = head.strip_prefix("EntityDefinitions(");
+    let logical = inner.and_then(|inner| match parse_key(inner).ok()?.as_slice() {
+        [(Some(n), v)] if n == "LogicalName" => Some(v.clone()),
+        _ => None,
+    });
+    match (logical, nav) {
+        (Some(name), "Attributes") => super::dataverse_functions::attributes(&name, req),
+        (Some(_), _) => not_found(format!("Resource not found for the segment '{nav}'")),
+        (None, _) => not_found(format!("Resource not found for the segment '{head})'")),
     }
 }
 
@@ -212,7 +236,14 @@ pub(crate) fn write(world: &mut World, host: &str, req: &Req) -> (Reply, bool) {
     };
     if set == RUNTIME_SET {
         write_table(&mut org.runtime, req, key)
-    } else if matches!(set, "WhoAmI" | "organizations" | "EntityDefinitions") {
+    } else if matches!(
+        set,
+        "WhoAmI"
+            | "organizations"
+            | "EntityDefinitions"
+            | "RetrieveCurrentOrganization"
+            | "RetrieveFinanceAndOperationsIntegrationDetails"
+    ) {
         (
             Reply::error(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

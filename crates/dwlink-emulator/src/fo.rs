@@ -1,4 +1,6 @@
-//! F&O OData (`/data/`): the three key-table entity sets of one environment, chosen by Host.
+//! F&O OData (`/data/`): the key-table entity sets F&O really serves, of one environment chosen
+//! by Host. Only `DualWriteProjectConfigurations` has a public set (real-contract §4); the field
+//! configurations and business events are kept in the world but answer 404, as there.
 
 use serde_json::json;
 
@@ -26,13 +28,22 @@ pub(crate) fn pick(world: &World, host: &str) -> Result<usize, Reply> {
 }
 
 fn table_index(set: &str) -> Option<usize> {
-    TableKind::FO.iter().position(|k| k.entity_set() == set)
+    TableKind::FO
+        .iter()
+        .position(|k| k.served() && k.entity_set() == set)
+}
+
+fn served_sets() -> impl Iterator<Item = &'static str> {
+    TableKind::FO
+        .into_iter()
+        .filter(|k| k.served())
+        .map(TableKind::entity_set)
 }
 
 fn unknown_set(set: &str) -> Reply {
     not_found(format!(
         "Resource not found for the segment '{set}'; this F&O emulator serves {}",
-        TableKind::FO.map(|k| k.entity_set()).join(", ")
+        served_sets().collect::<Vec<_>>().join(", ")
     ))
 }
 
@@ -46,9 +57,8 @@ pub(crate) fn read(world: &World, host: &str, req: &Req) -> Reply {
         Err(r) => return r,
     };
     if set.is_empty() {
-        let sets: Vec<_> = TableKind::FO
-            .iter()
-            .map(|k| json!({"name": k.entity_set(), "kind": "EntitySet", "url": k.entity_set()}))
+        let sets: Vec<_> = served_sets()
+            .map(|s| json!({"name": s, "kind": "EntitySet", "url": s}))
             .collect();
         return Reply::ok(
             json!({"@odata.context": format!("{}/$metadata", req.root), "value": sets}),

@@ -22,14 +22,6 @@ fn entity(i: u32) -> (&'static str, &'static str) {
     ENTITIES[i as usize % ENTITIES.len()]
 }
 
-fn company(spec: &GenSpec, i: u32) -> String {
-    if spec.companies.is_empty() {
-        "dat".into()
-    } else {
-        spec.companies[i as usize % spec.companies.len()].to_ascii_lowercase()
-    }
-}
-
 fn project_name(i: u32) -> String {
     Code::new("DWP-", i).as_str().to_string()
 }
@@ -106,21 +98,54 @@ fn fake_secret(spec: &GenSpec, i: u32) -> String {
     format!("{:016x}{:08x}EMULATORFAKEKEY=", spec.salt, i)
 }
 
+pub(crate) const PROJECT_COLUMNS: [&str; 23] = [
+    "AsyncMode",
+    "DisablePerfEnhancements",
+    "DualWriteAlertSettings",
+    "DualWriteAutoPauseThresholdSetting",
+    "EnableBatchLookup",
+    "EnableCache",
+    "EnableFailureReconciliation",
+    "ExternalEntityName",
+    "ExternalEnvironmentUrl",
+    "ExternalLogicalEntityName",
+    "ExternalLookupUrls",
+    "FieldMap",
+    "IntegrationKey",
+    "InternalEntityName",
+    "IsDebugMode",
+    "IsDelete",
+    "PartitionMap",
+    "ProjectName",
+    "QueryFilterExpression",
+    "ServiceBusConnectionString",
+    "Status",
+    "StorageAccountSASConnectionString",
+    "SyncExecutionId",
+];
+
+/// Project properties of enum type `NoYes` (same source), sent as member names.
+pub(crate) const NO_YES_COLUMNS: [&str; 6] = [
+    "DisablePerfEnhancements",
+    "EnableBatchLookup",
+    "EnableCache",
+    "EnableFailureReconciliation",
+    "IsDebugMode",
+    "IsDelete",
+];
+
+/// `DualWriteProjectStatus` members by value (ntrtd/d365-agent `DualWriteProjectStatus.ts`).
+pub(crate) const PROJECT_STATUS: [(i64, &str); 3] =
+    [(0, "Enabled"), (1, "Disabled"), (4, "Queueing")];
+
 /// The columns of a generated row, in the order a stored row's map keeps them (byte order),
 /// so a generated and a stored row serialize alike.
 pub(crate) fn columns(kind: TableKind) -> &'static [&'static str] {
     match kind {
-        TableKind::ProjectConfig => &[
-            "ExternalEntityName",
-            "ExternalEnvironmentURL",
-            "InternalEntityName",
-            "IsDebugMode",
-            "ProjectName",
-            "ServiceBusConnectionString",
-            "Status",
-            "StorageAccountSasConnectionString",
-            "dataAreaId",
-        ],
+        // The properties of a real `$metadata` (ntrtd/d365-agent
+        // `asset/client/src/DualWriteProjectConfigurationsApi.ts`); no `dataAreaId`: the table
+        // is global.
+        TableKind::ProjectConfig => &PROJECT_COLUMNS,
         TableKind::FieldConfig => &[
             "ExternalFieldName",
             "InternalFieldName",
@@ -133,7 +158,7 @@ pub(crate) fn columns(kind: TableKind) -> &'static [&'static str] {
             "msdyn_externalentityname",
             "msdyn_internalentityname",
             "msdyn_name",
-            "msdyn_secureconfigorganization",
+            "msdyn_status",
             "msdyn_unsecure",
             "statecode",
         ],
@@ -168,16 +193,21 @@ pub(crate) fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Opti
         (TableKind::ProjectConfig, "ProjectName") => return Some(Field::Coded("DWP-", i)),
         (TableKind::ProjectConfig, "InternalEntityName") => fo.into(),
         (TableKind::ProjectConfig, "ExternalEntityName") => dv.into(),
-        (TableKind::ProjectConfig, "ExternalEnvironmentURL") => spec.target.clone().into(),
-        (TableKind::ProjectConfig, "Status") => 1.into(),
-        (TableKind::ProjectConfig, "IsDebugMode") => false.into(),
+        (TableKind::ProjectConfig, "ExternalLogicalEntityName") => dv.into(),
+        (TableKind::ProjectConfig, "ExternalEnvironmentUrl") => spec.target.clone().into(),
+        (TableKind::ProjectConfig, "Status") => "Enabled".into(),
+        // `DualWriteAsyncMode`'s members: no public evidence, so no value.
+        (TableKind::ProjectConfig, "AsyncMode") => Value::Null,
+        (TableKind::ProjectConfig, c) if NO_YES_COLUMNS.contains(&c) => "No".into(),
+        (TableKind::ProjectConfig, c) if PROJECT_COLUMNS.contains(&c) && !is_set_below(c) => {
+            "".into()
+        }
         (TableKind::ProjectConfig, "ServiceBusConnectionString") => format!(
             "Endpoint=sb://dw-emulator-{:x}.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey={}",
             spec.salt & 0xffff, fake_secret(spec, i)).into(),
-        (TableKind::ProjectConfig, "StorageAccountSasConnectionString") => format!(
+        (TableKind::ProjectConfig, "StorageAccountSASConnectionString") => format!(
             "BlobEndpoint=https://dwemulator{:x}.blob.core.windows.net/;SharedAccessSignature=sv=2022-11-02&ss=b&srt=co&sp=rwl&sig={}",
             spec.salt & 0xffff, fake_secret(spec, i)).into(),
-        (TableKind::ProjectConfig, "dataAreaId") => company(spec, i).into(),
         (TableKind::FieldConfig, "ProjectName") => return Some(Field::Coded("DWP-", i / 20)),
         (TableKind::FieldConfig, "InternalFieldName") => return Some(Field::Coded("Field", i)),
         (TableKind::FieldConfig, "ExternalFieldName") => {
@@ -210,13 +240,20 @@ pub(crate) fn field(kind: TableKind, spec: &GenSpec, i: u32, name: &str) -> Opti
         })
         .to_string()
         .into(),
-        (TableKind::RuntimeConfig, "msdyn_secureconfigorganization") => {
-            spec.target.clone().into()
-        }
         (TableKind::RuntimeConfig, "statecode") => 0.into(),
+        // Its values: no public evidence.
+        (TableKind::RuntimeConfig, "msdyn_status") => Value::Null,
         _ => return None,
     };
     Some(Field::Owned(v))
+}
+
+/// Project columns with a value of their own in [`field`] (the others are empty strings).
+fn is_set_below(column: &str) -> bool {
+    matches!(
+        column,
+        "ServiceBusConnectionString" | "StorageAccountSASConnectionString"
+    )
 }
 
 /// The generated index a canonical key names, if it has the generated shape.

@@ -15,8 +15,10 @@
 pub(crate) mod admin;
 pub(crate) mod auth;
 pub(crate) mod dataverse;
+mod dataverse_functions;
 pub(crate) mod dws;
 pub(crate) mod faults;
+mod fixture_rows;
 pub(crate) mod fo;
 mod generate;
 mod metadata;

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::store::World;
 use dwlink_core::diag::Problem;
 
-const FORMAT: &str = "dwlink-emulator-state/1";
+/// `/2`: F&O project rows in the real property names (a `/1` world spells them as old fixtures).
+const FORMAT: &str = "dwlink-emulator-state/2";
 
 #[derive(Serialize, Deserialize)]
 struct StateFile {

@@ -78,9 +78,11 @@ fn apply(world: &mut World, action: &Action) -> Result<(), String> {
                 fields.insert("ProjectName".into(), json!(name));
                 fields.insert("InternalEntityName".into(), json!(fo));
                 fields.insert("ExternalEntityName".into(), json!(dv));
-                fields.insert("ExternalEnvironmentURL".into(), json!(linked));
-                fields.insert("Status".into(), json!(1));
-                fields.insert("IsDebugMode".into(), json!(false));
+                fields.insert("ExternalLogicalEntityName".into(), json!(dv));
+                fields.insert("ExternalEnvironmentUrl".into(), json!(linked));
+                // A map the solution brings back comes stopped.
+                fields.insert("Status".into(), json!("Disabled"));
+                fields.insert("IsDebugMode".into(), json!("No"));
                 let key = projects.canonical(std::slice::from_ref(name));
                 if projects.get(&key).is_some() {
                     projects.update(&key, fields);
@@ -89,7 +91,6 @@ fn apply(world: &mut World, action: &Action) -> Result<(), String> {
                 }
             }
             if let Some(org) = world.org_by_url_mut(&linked) {
-                let secure = org.friendly_name.clone();
                 for name in &sol.maps {
                     let (fo, dv) = split_map_name(name);
                     let id = name_uuid(&org.host, name).to_string();
@@ -103,7 +104,6 @@ fn apply(world: &mut World, action: &Action) -> Result<(), String> {
                         json!(json!({"SourceEntityName": fo, "DestinationEntityName": dv})
                             .to_string()),
                     );
-                    fields.insert("msdyn_secureconfigorganization".into(), json!(secure));
                     fields.insert("statecode".into(), json!(0));
                     let key = org.runtime.canonical(&[id]);
                     if org.runtime.get(&key).is_none() {

@@ -163,6 +163,10 @@ impl World {
                     },
                 );
                 for r in t.rows {
+                    let r = match kind {
+                        TableKind::ProjectConfig => super::fixture_rows::project(r),
+                        _ => r,
+                    };
                     if let Ok(k) = table.key_of(&r) {
                         let _ = table.insert(k, r);
                     }
@@ -240,8 +244,9 @@ impl World {
                     },
                 );
                 for r in &rc.rows {
-                    if let Ok(k) = runtime.key_of(r) {
-                        let _ = runtime.insert(k, r.clone());
+                    let r = super::fixture_rows::runtime(r.clone());
+                    if let Ok(k) = runtime.key_of(&r) {
+                        let _ = runtime.insert(k, r);
                     }
                 }
                 Org {

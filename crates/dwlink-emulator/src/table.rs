@@ -28,6 +28,15 @@ impl TableKind {
         TableKind::BusinessEvents,
     ];
 
+    /// Whether F&O serves an OData set for the table. Only `DualWriteProjectConfigurations` is
+    /// public (real-contract §4, from a client generated from a real `$metadata`); the field
+    /// configurations and business events are kept here, seeded by fixtures and cleared by the
+    /// reset, but answer 404 as on a real environment.
+    pub(crate) fn served(self) -> bool {
+        matches!(self, TableKind::ProjectConfig | TableKind::RuntimeConfig)
+    }
+
+    /// The set's name where [`TableKind::served`]; the internal name used in messages otherwise.
     pub(crate) fn entity_set(self) -> &'static str {
         match self {
             TableKind::ProjectConfig => "DualWriteProjectConfigurations",
@@ -59,7 +68,8 @@ pub(crate) struct GenSpec {
     /// BusinessEventsDefinition: rows `0..dual_write` are dual-write's.
     #[serde(default)]
     pub dual_write: u32,
-    /// Project rows' `ExternalEnvironmentURL`; runtime rows' SecureConfig organization.
+    /// Project rows' `ExternalEnvironmentUrl`; for runtime rows the organization the fixture
+    /// says they were made for, kept but served in no column (no public column holds it).
     #[serde(default)]
     pub target: String,
     /// Company codes generated rows cycle through (`dataAreaId`).

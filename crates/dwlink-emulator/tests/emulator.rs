@@ -270,14 +270,13 @@ fn count(v: &Value) -> usize {
 #[tokio::test]
 async fn pages_filters_selects_and_counts() {
     let t = T::start(quickstart(), Options::default()).await;
-    // 2,400 field rows at 1,000 a page: three pages, the last one short.
-    let mut url =
-        "/data/DualWriteProjectFieldConfigurations?cross-company=true&$count=true".to_string();
+    // 120 project rows at 50 a page: three pages, the last one short.
+    let mut url = "/data/DualWriteProjectConfigurations?cross-company=true&$count=true".to_string();
     let (mut pages, mut rows) = (0, 0);
     loop {
         let r = t
             .req(reqwest::Method::GET, FO, &url)
-            .header("Prefer", "odata.maxpagesize=1000")
+            .header("Prefer", "odata.maxpagesize=50")
             .send()
             .await
             .expect("get");
@@ -285,10 +284,10 @@ async fn pages_filters_selects_and_counts() {
             r.headers()
                 .get("preference-applied")
                 .and_then(|v| v.to_str().ok()),
-            Some("odata.maxpagesize=1000")
+            Some("odata.maxpagesize=50")
         );
         let v: Value = r.json().await.expect("json");
-        assert_eq!(v["@odata.count"], 2400);
+        assert_eq!(v["@odata.count"], 120);
         pages += 1;
         rows += count(&v);
         match v["@odata.nextLink"].as_str() {
@@ -299,15 +298,15 @@ async fn pages_filters_selects_and_counts() {
             None => break,
         }
     }
-    assert_eq!((pages, rows), (3, 2400));
+    assert_eq!((pages, rows), (3, 120));
 
-    let (s, v) = t.get(FO, "/data/BusinessEventsDefinitions?$filter=IsDualWrite eq true and (EntityName eq 'Customers V3' or EntityName eq 'Vendors V2')&$select=BusinessEventId,IsDualWrite").await;
+    let (s, v) = t.get(FO, "/data/DualWriteProjectConfigurations?$filter=IsDebugMode eq 'No' and (InternalEntityName eq 'Customers V3' or InternalEntityName eq 'Vendors V2')&$select=ProjectName,IsDebugMode").await;
     assert_eq!(s, StatusCode::OK);
-    assert!(count(&v) > 0);
+    assert_eq!(count(&v), 30);
     for row in v["value"].as_array().into_iter().flatten() {
-        assert_eq!(row["IsDualWrite"], true);
+        assert_eq!(row["IsDebugMode"], "No", "NoYes is sent as its member name");
         assert!(
-            row.get("Name").is_none(),
+            row.get("InternalEntityName").is_none(),
             "$select keeps only the named columns"
         );
     }
@@ -352,7 +351,15 @@ async fn pages_filters_selects_and_counts() {
     assert!(v["value"][0].get("@odata.etag").is_none());
     assert!(v["value"][0]["ProjectName"].is_string());
 
-    let (_, v) = t.get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=msdyn_secureconfigorganization eq 'contosoprod'&$count=true").await;
+    // The fixture's SecureConfig organization is kept, but no column serves it.
+    let (s, _) = t.get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=msdyn_secureconfigorganization eq 'contosoprod'").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, v) = t
+        .get(
+            UAT,
+            "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$filter=statecode eq 0&$count=true",
+        )
+        .await;
     assert_eq!(v["@odata.count"], 12);
     let id = v["value"][0]["msdyn_dualwriteruntimeconfigid"]
         .as_str()
@@ -387,9 +394,165 @@ async fn dataverse_metadata_routes() {
     assert_eq!(v["OrganizationId"], "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10");
     let (_, v) = t.get(UAT, "/api/data/v9.2/organizations").await;
     assert_eq!(v["value"][0]["name"], "ContosoUAT");
+    // `uniquename` is not a column of organization: the real service refuses it.
+    let (s, v) = t
+        .get(
+            UAT,
+            "/api/data/v9.2/organizations?$select=organizationid,name,uniquename",
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("BadRequest"))
+    );
+    let (s, v) = t.get(UAT, "/api/data/v9.2/RetrieveCurrentOrganization(AccessType=@p1)?@p1=Microsoft.Dynamics.CRM.EndpointAccessType'Default'").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let d = &v["Detail"];
+    assert_eq!(d["OrganizationId"], "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10");
+    assert_eq!(
+        (d["FriendlyName"].as_str(), d["UrlName"].as_str()),
+        (Some("ContosoUAT"), Some("contoso-uat"))
+    );
+    assert!(
+        d["UniqueName"].is_string() && d["EnvironmentId"].is_string() && d["TenantId"].is_string()
+    );
+    for bad in [
+        "RetrieveCurrentOrganization(AccessType=@p1)",
+        "RetrieveCurrentOrganization(AccessType=@p1)?@p1=Microsoft.Dynamics.CRM.EndpointAccessType'Elsewhere'",
+        "RetrieveCurrentOrganization(AccessType='Default')",
+        "RetrieveCurrentOrganization(Kind=@p1)?@p1=x",
+    ] {
+        let (s, _) = t.get(UAT, &format!("/api/data/v9.2/{bad}")).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let (s, v) = t.get(UAT, "/api/data/v9.2/EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')/Attributes?$select=LogicalName,AttributeType").await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = v["value"]
+        .as_array()
+        .expect("value")
+        .iter()
+        .filter_map(|a| a["LogicalName"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "msdyn_dualwriteruntimeconfigid",
+            "msdyn_externalentityname",
+            "msdyn_internalentityname",
+            "msdyn_name",
+            "msdyn_status",
+            "msdyn_unsecure",
+            "statecode"
+        ]
+    );
+    for (path, want) in [
+        ("EntityDefinitions(LogicalName='account')/Attributes", StatusCode::NOT_FOUND),
+        ("EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')/Keys", StatusCode::NOT_FOUND),
+        ("EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')/Attributes?$select=Bogus", StatusCode::BAD_REQUEST),
+        ("WhoAmI()/Attributes", StatusCode::NOT_FOUND),
+    ] {
+        let (s, _) = t.get(UAT, &format!("/api/data/v9.2/{path}")).await;
+        assert_eq!(s, want, "{path}");
+    }
+    // ContosoUAT is contoso-uat's Power Platform link; ContosoProd is contoso-prod's.
+    let (s, v) = t
+        .get(
+            UAT,
+            "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails",
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["Url"],
+        "https://contoso-uat.sandbox.operations.dynamics.com"
+    );
+    assert_eq!(v["TenantId"], TENANT);
+    assert!(v["Id"].is_string());
     // An unknown host with a single organization still reaches it (third-party clients).
     let (s, _) = t.get("127.0.0.1", "/api/data/v9.2/WhoAmI").await;
     assert_eq!(s, StatusCode::OK);
+    t.emu.shutdown().await;
+    // No F&O environment names contoso-dev as its Power Platform link: the documented error.
+    let t = T::start(fixture(WORLD), Options::default()).await;
+    let (s, v) = t
+        .get(
+            "contoso-dev.crm.dynamics.com",
+            "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails",
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("0x80048d0b"))
+    );
+    t.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn fo_serves_only_its_public_sets_and_says_so_in_metadata() {
+    let t = T::start(quickstart(), Options::default()).await;
+    let r = t
+        .req(reqwest::Method::GET, FO, "/data/$metadata")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    let xml = r.text().await.expect("text");
+    for want in [
+        "<EntitySet Name=\"DualWriteProjectConfigurations\"",
+        "<Key><PropertyRef Name=\"ProjectName\"/></Key>",
+        "<Property Name=\"ExternalEnvironmentUrl\" Type=\"Edm.String\"/>",
+        "<Property Name=\"StorageAccountSASConnectionString\"",
+        "<Property Name=\"Status\" Type=\"Microsoft.Dynamics.DataEntities.DualWriteProjectStatus\"/>",
+        "<Property Name=\"IsDebugMode\" Type=\"Microsoft.Dynamics.DataEntities.NoYes\"/>",
+        "<Member Name=\"Queueing\" Value=\"4\"/>",
+    ] {
+        assert!(xml.contains(want), "{want} in {xml}");
+    }
+    for absent in [
+        "dataAreaId",
+        "FieldConfiguration",
+        "BusinessEvents",
+        "ExternalEnvironmentURL",
+    ] {
+        assert!(!xml.contains(absent), "{absent} in {xml}");
+    }
+    // The seeded field configurations and business events exist, but not as OData sets.
+    for set in [
+        "DualWriteProjectFieldConfigurations",
+        "BusinessEventsDefinitions",
+    ] {
+        let (s, v) = t.get(FO, &format!("/data/{set}?cross-company=true")).await;
+        assert_eq!(
+            (s, v["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("NotFound")),
+            "{set}"
+        );
+        let (s, _) = t
+            .send(t.req(reqwest::Method::DELETE, FO, &format!("/data/{set}('x')")))
+            .await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{set}");
+    }
+    for bad in [
+        "$select=ExternalEnvironmentURL",
+        "$select=dataAreaId",
+        "$filter=dataAreaId eq 'usmf'",
+    ] {
+        let (s, _) = t
+            .get(FO, &format!("/data/DualWriteProjectConfigurations?{bad}"))
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let (_, v) = t
+        .get(FO, "/data/DualWriteProjectConfigurations('DWP-0000000')")
+        .await;
+    assert_eq!(
+        (v["Status"].as_str(), v["IsDelete"].as_str()),
+        (Some("Enabled"), Some("No"))
+    );
+    assert!(
+        v["AsyncMode"].is_null() && v.get("dataAreaId").is_none(),
+        "{v}"
+    );
     t.emu.shutdown().await;
 }
 
@@ -457,7 +620,24 @@ async fn crud_with_etags() {
         .await;
     assert_eq!(v["@odata.count"], 119);
 
-    let row = json!({"ProjectName": "Restored", "InternalEntityName": "Customers V3", "ExternalEntityName": "accounts", "ExternalEnvironmentURL": "https://x", "Status": 1, "IsDebugMode": false, "dataAreaId": "usmf"});
+    // The names dwlink once guessed are not properties of the real set: 400.
+    for old in [
+        json!({"ProjectName": "Old", "ExternalEnvironmentURL": "https://x"}),
+        json!({"ProjectName": "Old", "dataAreaId": "usmf"}),
+    ] {
+        let (s, v) = t
+            .send(
+                t.req(
+                    reqwest::Method::POST,
+                    FO,
+                    "/data/DualWriteProjectConfigurations",
+                )
+                .json(&old),
+            )
+            .await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    }
+    let row = json!({"ProjectName": "Restored", "InternalEntityName": "Customers V3", "ExternalEntityName": "accounts", "ExternalEnvironmentUrl": "https://x", "Status": "Disabled", "IsDebugMode": "No"});
     let r = t
         .req(
             reqwest::Method::POST,
@@ -493,8 +673,8 @@ async fn crud_with_etags() {
         )
         .await;
     assert_eq!((s, v), (StatusCode::NO_CONTENT, Value::Null));
-    let (_, v) = t.get(FO, "/data/DualWriteProjectFieldConfigurations(ProjectName='DWP-0000001',InternalFieldName='Field0000020')").await;
-    assert_eq!(v["ExternalFieldName"], "msdyn_field0000020");
+    let (s, _) = t.get(FO, "/data/DualWriteProjectFieldConfigurations(ProjectName='DWP-0000001',InternalFieldName='Field0000020')").await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "no public OData set");
     t.emu.shutdown().await;
 }
 
@@ -992,6 +1172,10 @@ async fn maps_stop_start_and_reset_scenarios() {
     );
     assert_eq!(legal_entities(&c), ["USMF", "DEMF"]);
     let (_, v) = t
+        .get(FO, "/data/DualWriteProjectConfigurations?$count=true")
+        .await;
+    assert_eq!(v["@odata.count"], 0);
+    let (_, v) = t
         .get(
             UAT,
             "/api/data/v9.2/msdyn_dualwriteruntimeconfigs?$count=true",
@@ -1031,6 +1215,27 @@ async fn maps_stop_start_and_reset_scenarios() {
     assert_eq!(
         c["dualWriteDetail"]["solutionAwareRequests"][0]["requestId"],
         req["requestId"]
+    );
+    let (_, v) = t.get(FO, "/data/DualWriteProjectConfigurations").await;
+    assert_eq!(
+        (
+            v["value"][0]["ExternalEnvironmentUrl"].as_str(),
+            v["value"][0]["Status"].as_str()
+        ),
+        (
+            Some("https://contoso-uat.crm.dynamics.com"),
+            Some("Disabled")
+        )
+    );
+    let (_, v) = t
+        .get(UAT, "/api/data/v9.2/msdyn_dualwriteruntimeconfigs")
+        .await;
+    assert!(
+        v["value"][0]["msdyn_name"].is_string()
+            && v["value"][0]
+                .get("msdyn_secureconfigorganization")
+                .is_none(),
+        "{v}"
     );
 
     // Scenario 1: same organization, plain reset.

@@ -1,11 +1,62 @@
-//! Finance and operations OData (`/data/`): key-table URLs, always `cross-company=true` so rows
-//! of every legal entity are seen.
+//! Finance and operations OData (`/data/`): `$metadata` and key-table URLs, always
+//! `cross-company=true` so rows of every legal entity are seen (harmless on a global table such as
+//! DualWriteProjectConfigurations, which has no `dataAreaId`).
 
 use url::Url;
 
+use super::metadata::{Metadata, SetInfo};
 use super::odata::{encode, url_with_query};
+use super::request::ApiRequest;
+use super::session::Session;
 use super::tables::TableDef;
-use dwlink_core::link::error::ProviderError;
+use dwlink_core::link::error::{Api, ProviderError};
+
+/// `GET /data/$metadata`: the sets, keys and properties this environment really has.
+pub(crate) async fn metadata(session: &Session, data: &Url) -> Result<Metadata, ProviderError> {
+    let url = url_with_query(data, "$metadata", &[])?;
+    let req = ApiRequest::get(Api::FinanceOperations, url)
+        .odata()
+        .header("Accept", "application/xml");
+    let reply = session.send(&req).await?;
+    Metadata::parse(&reply.body).map_err(|d| reply.bad(d))
+}
+
+/// The set of `def` as `$metadata` states it, checked against what dwlink knows of the table:
+/// `Ok(None)` when the environment has no such set. A set whose key differs is an error, as a
+/// delete by dwlink's key would name other rows than the service's.
+pub(crate) fn stated_set<'m>(
+    metadata: &'m Metadata,
+    def: &TableDef,
+    entity_set: &str,
+) -> Result<Option<&'m SetInfo>, ProviderError> {
+    let Some(set) = metadata.set(entity_set) else {
+        return Ok(None);
+    };
+    if set
+        .keys
+        .iter()
+        .map(String::as_str)
+        .ne(def.keys.iter().copied())
+    {
+        return Err(ProviderError::Setup {
+            message: format!(
+                "$metadata states the key of {entity_set} as ({}), but dwlink knows {} by ({})",
+                set.keys.join(", "),
+                def.table,
+                def.keys.join(", ")
+            ),
+            help: "dwlink deletes rows only by the key the service states; report this environment's $metadata for this set".into(),
+        });
+    }
+    Ok(Some(set))
+}
+
+/// Whether `$filter` (dwlink's own, `Property op literal`) names only properties of `set`.
+pub(crate) fn filter_fits(def: &TableDef, set: &SetInfo) -> bool {
+    def.filter
+        .and_then(|f| f.split_whitespace().next())
+        .is_none_or(|p| set.properties.contains(p))
+}
 
 /// The collection `entity_set` (passed apart from `def` so a corrected name needs no new table)
 /// of `def`, narrowed to `select` (the plan read) or all columns (backups).

@@ -23,6 +23,7 @@ pub(crate) mod dataverse;
 pub mod device_code;
 pub mod dws;
 pub mod fo;
+pub(crate) mod metadata;
 pub mod odata;
 pub(crate) mod picked;
 mod read;
@@ -49,6 +50,7 @@ use self::session::Session;
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::model::desired::{Desired, DualWriteAuth};
 
+pub use self::dataverse::FoIntegration;
 pub use self::route::Scheme;
 
 #[derive(Debug, Clone)]
@@ -183,6 +185,8 @@ pub struct HttpProvider {
     session: Session,
     settings: ProviderSettings,
     endpoints: Endpoints,
+    /// F&O `$metadata`, read once per run (it is large, and it does not change under a run).
+    fo_metadata: tokio::sync::OnceCell<std::sync::Arc<metadata::Metadata>>,
 }
 
 impl HttpProvider {
@@ -217,10 +221,17 @@ impl HttpProvider {
             },
             settings,
             endpoints,
+            fo_metadata: tokio::sync::OnceCell::new(),
         })
     }
 
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// The F&O environment the configured Dataverse organization says it is integrated with
+    /// (`RetrieveFinanceAndOperationsIntegrationDetails`); `None` when it is not linked.
+    pub async fn fo_integration_details(&self) -> Result<Option<FoIntegration>, ProviderError> {
+        dataverse::fo_integration_details(&self.session, &self.endpoints.dataverse_api).await
     }
 }

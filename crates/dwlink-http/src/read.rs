@@ -1,10 +1,12 @@
 //! `Link::read`: the three services read concurrently, each table's pages in sequence.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use url::Url;
 
 use super::dataverse::{self, EntitySet};
+use super::metadata::Metadata;
 use super::odata::{for_each_picked_row, predicate, Paging};
 use super::picked::Cell;
 use super::session::Session;
@@ -14,8 +16,9 @@ use super::{admin, dws, fo, Endpoints, HttpProvider};
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::secret::redact_url;
 use dwlink_core::model::desired::{Desired, EnvironmentType};
+use dwlink_core::model::key_tables::EXTERNAL_ENVIRONMENT_URL;
 use dwlink_core::model::live::{
-    KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState, OrgRef,
+    KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState, OrgRef, Unreadable,
 };
 impl HttpProvider {
     /// [`dwlink_core::link::Link::read`]: the three services read concurrently.
@@ -25,26 +28,40 @@ impl HttpProvider {
         // and parsing a big table's page never holds up another table's next request.
         let fo_paging = self.settings.paging_for(Api::FinanceOperations);
         let [projects, fields, events, runtime] = &TABLES;
-        let fo_table = |def: &'static TableDef| {
-            let (session, data) = (self.session.clone(), ep.fo_data.clone());
-            Task::spawn(read_fo_table(session, data, def, fo_paging))
+        let fo_url = || redact_url(&ep.fo_data);
+        let dv_url = || redact_url(&ep.dataverse_api);
+        let fo = Api::FinanceOperations;
+        // Which F&O sets exist is learnt once per run, before any of them is read; the other
+        // services are read meanwhile.
+        let fo_tables = async {
+            let metadata = self.fo_metadata().await?;
+            let fo_table = |def: &'static TableDef| {
+                let (session, data) = (self.session.clone(), ep.fo_data.clone());
+                Task::spawn(read_fo_table(
+                    session,
+                    data,
+                    def,
+                    metadata.clone(),
+                    fo_paging,
+                ))
+            };
+            let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
+            tokio::try_join!(
+                t0.join(fo, fo_url),
+                t1.join(fo, fo_url),
+                t2.join(fo, fo_url)
+            )
         };
-        let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
         let t3 = Task::spawn(read_runtime_table(
             self.session.clone(),
             ep.dataverse_api.clone(),
             runtime,
             self.settings.paging,
         ));
-        let fo_url = || redact_url(&ep.fo_data);
-        let dv_url = || redact_url(&ep.dataverse_api);
-        let fo = Api::FinanceOperations;
-        let (link, org, t0, t1, t2, t3) = tokio::try_join!(
+        let (link, org, (t0, t1, t2), t3) = tokio::try_join!(
             self.read_link(&ep, desired),
-            dataverse::organization(&self.session, &ep.dataverse_api, self.settings.paging),
-            t0.join(fo, fo_url),
-            t1.join(fo, fo_url),
-            t2.join(fo, fo_url),
+            dataverse::organization(&self.session, &ep.dataverse_api),
+            fo_tables,
             t3.join(Api::Dataverse, dv_url),
         )?;
         let (finance_operations, connection) = link;
@@ -59,6 +76,18 @@ impl HttpProvider {
             },
             key_tables: vec![t0, t1, t2, t3],
         })
+    }
+
+    /// The environment's `$metadata`, read on first use and kept for the rest of the run.
+    pub(crate) async fn fo_metadata(&self) -> Result<Arc<Metadata>, ProviderError> {
+        self.fo_metadata
+            .get_or_try_init(|| async {
+                fo::metadata(&self.session, &self.endpoints.fo_data)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
     }
 
     /// The F&O facts the services know (cloud-hosted or not, the Power Platform link) and the
@@ -152,14 +181,31 @@ fn live_type(declared: EnvironmentType, dev_instance: bool) -> EnvironmentType {
     }
 }
 
+/// A table `$metadata` lists no set for is not read and not counted: the reset clears it.
 async fn read_fo_table(
     session: Session,
     data: Url,
     def: &'static TableDef,
+    metadata: Arc<Metadata>,
     paging: Paging,
 ) -> Result<KeyTable, ProviderError> {
-    let url = fo::collection_url(&data, def.entity_set, def, Some(def.plan_select(def.keys)))?;
-    count_table(&session, def, def.entity_set, def.keys, url, paging).await
+    let Some(set) = fo::stated_set(&metadata, def, def.entity_set)? else {
+        return Ok(KeyTable::unreadable(
+            def.service,
+            def.table,
+            Unreadable::NoODataSet,
+        ));
+    };
+    if !fo::filter_fits(def, set) {
+        return Ok(KeyTable::unreadable(
+            def.service,
+            def.table,
+            Unreadable::NoDualWriteMarker,
+        ));
+    }
+    let fact = def.fact.filter(|f| set.properties.contains(*f));
+    let url = fo::collection_url(&data, def.entity_set, def, Some(select(def.keys, fact)))?;
+    count_table(&session, def, def.entity_set, def.keys, fact, url, paging).await
 }
 
 async fn read_runtime_table(
@@ -171,11 +217,26 @@ async fn read_runtime_table(
     let Some(EntitySet { name, primary_id }) =
         dataverse::runtime_entity_set(&session, &api).await?
     else {
-        return Ok(KeyCounter::new(def, def.entity_set, def.keys).finish());
+        return Ok(KeyCounter::new(def, def.entity_set, def.keys, None).finish());
+    };
+    // A column naming the rows' organization is counted only where the table really has it.
+    let fact = match def.fact {
+        Some(f) => dataverse::attributes(&session, &api, def.table)
+            .await?
+            .contains(f)
+            .then_some(f),
+        None => None,
     };
     let keys = [primary_id.as_str()];
-    let url = dataverse::collection_url(&api, &name, Some(def.plan_select(&keys)))?;
-    count_table(&session, def, &name, &keys, url, paging).await
+    let url = dataverse::collection_url(&api, &name, Some(select(&keys, fact)))?;
+    count_table(&session, def, &name, &keys, fact, url, paging).await
+}
+
+/// `$select` for the plan read: keys and the fact column only.
+fn select(keys: &[&str], fact: Option<&str>) -> String {
+    let mut cols = keys.to_vec();
+    cols.extend(fact);
+    cols.join(",")
 }
 
 /// Pages of keys and the fact column, counted as they arrive: the plan never holds a table's
@@ -185,12 +246,13 @@ async fn count_table(
     def: &TableDef,
     entity_set: &str,
     keys: &[&str],
+    fact: Option<&'static str>,
     url: Url,
     paging: Paging,
 ) -> Result<KeyTable, ProviderError> {
     let mut columns = keys.to_vec();
-    columns.extend(def.fact);
-    let mut counter = KeyCounter::new(def, entity_set, keys);
+    columns.extend(fact);
+    let mut counter = KeyCounter::new(def, entity_set, keys, fact);
     for_each_picked_row(
         session,
         crate::tables::api(def),
@@ -213,7 +275,13 @@ pub(crate) struct KeyCounter<'k> {
 }
 
 impl<'k> KeyCounter<'k> {
-    pub(crate) fn new(def: &TableDef, entity_set: &str, keys: &'k [&'k str]) -> Self {
+    /// `fact`: the counted column, only when the service lists it.
+    pub(crate) fn new(
+        def: &TableDef,
+        entity_set: &str,
+        keys: &'k [&'k str],
+        fact: Option<&'static str>,
+    ) -> Self {
         KeyCounter {
             table: KeyTable {
                 service: def.service,
@@ -222,10 +290,12 @@ impl<'k> KeyCounter<'k> {
                 keys: Vec::new(),
                 external_urls: BTreeMap::new(),
                 secure_config_organizations: BTreeMap::new(),
+                fact_column: fact.map(str::to_string),
+                unreadable: None,
             },
             keys,
             guid: def.guid_key,
-            fact: def.fact,
+            fact,
         }
     }
 
@@ -249,7 +319,7 @@ impl<'k> KeyCounter<'k> {
         if value.is_empty() {
             return Ok(());
         }
-        if fact == "ExternalEnvironmentURL" {
+        if fact == EXTERNAL_ENVIRONMENT_URL {
             *t.external_urls.entry(normalize_url(value)).or_default() += 1;
         } else if let Some(n) = t.secure_config_organizations.get_mut(value) {
             *n += 1;
@@ -279,7 +349,12 @@ mod tests {
     #[test]
     fn key_tables_count_facts_and_sort_keys() {
         let c = |v: &'static str| Some(Cell::Str(v.into()));
-        let mut t = KeyCounter::new(&TABLES[0], "DualWriteProjectConfigurations", TABLES[0].keys);
+        let mut t = KeyCounter::new(
+            &TABLES[0],
+            "DualWriteProjectConfigurations",
+            TABLES[0].keys,
+            TABLES[0].fact,
+        );
         t.add(&[c("b"), c("https://Org.example")]).unwrap();
         t.add(&[c("a"), c("https://org.example/")]).unwrap();
         t.add(&[c("c"), Some(Cell::Null)]).unwrap();
@@ -287,7 +362,7 @@ mod tests {
         let t = t.finish();
         assert_eq!(t.keys, ["('a')", "('b')", "('c')", "('d')"]);
         assert_eq!(t.external_urls.get("https://org.example/"), Some(&2));
-        let mut bad = KeyCounter::new(&TABLES[0], "S", TABLES[0].keys);
+        let mut bad = KeyCounter::new(&TABLES[0], "S", TABLES[0].keys, None);
         bad.add(&[c("a"), None]).unwrap();
         let e = bad.add(&[Some(Cell::Nested), None]).unwrap_err();
         assert!(e.contains("row 1 of S"), "{e}");

@@ -87,7 +87,27 @@ impl HttpProvider {
         ))
     }
 
+    /// F&O rows are deleted or created only in a set `$metadata` states, with the key it states.
+    async fn check_fo_set(&self, def: &TableDef, entity_set: &str) -> Result<(), ProviderError> {
+        if def.service != Service::FinanceOperations {
+            return Ok(());
+        }
+        let metadata = self.fo_metadata().await?;
+        match fo::stated_set(&metadata, def, entity_set)? {
+            Some(_) => Ok(()),
+            None => Err(ProviderError::Setup {
+                message: format!(
+                    "{} has no OData set {entity_set} ($metadata lists none), so dwlink cannot change its rows",
+                    def.table
+                ),
+                help: "the dual-write reset clears this table on the service's side".into(),
+            }),
+        }
+    }
+
     async fn read_rows_impl(&self, table: &TableRef) -> Result<Vec<Row>, ProviderError> {
+        let def = table_def(&table.table)?;
+        self.check_fo_set(def, &table.entity_set).await?;
         let mut pages = self.pages(table)?;
         let mut all = Vec::new();
         while let Some(rows) = pages.next_page().await? {
@@ -154,6 +174,7 @@ impl HttpProvider {
         keys: &[String],
     ) -> Result<DeleteReport, ProviderError> {
         let def = table_def(&table.table)?;
+        self.check_fo_set(def, &table.entity_set).await?;
         let mut report = DeleteReport::default();
         // Several change sets in flight: the cost tracks round trips / concurrency, and the
         // client's semaphore and 429 handling keep it inside the service's budget.
@@ -242,6 +263,7 @@ impl HttpProvider {
         rows: &[Row],
     ) -> Result<usize, ProviderError> {
         let def = table_def(&table.table)?;
+        self.check_fo_set(def, &table.entity_set).await?;
         let set_url = url_with_query(
             self.service_base(def.service),
             &encode(&table.entity_set),

@@ -43,21 +43,46 @@ async fn a_well_behaved_world_reads() {
         4,
         "{reqs:#?}"
     );
-    let be = reqs
+    // `$metadata` lists only DualWriteProjectConfigurations: the other F&O tables are not asked
+    // for, and are shown unreadable rather than empty.
+    assert_eq!(
+        reqs.iter().filter(|r| r.contains("$metadata")).count(),
+        1,
+        "{reqs:#?}"
+    );
+    assert!(
+        !reqs
+            .iter()
+            .any(|r| r.contains("FieldConfigurations") || r.contains("BusinessEvents")),
+        "{reqs:#?}"
+    );
+    assert!(live.key_tables[1].count().is_none() && live.key_tables[2].count().is_none());
+    let pc = reqs
         .iter()
-        .find(|r| r.contains("BusinessEventsDefinitions"))
+        .find(|r| r.contains("GET /data/DualWriteProjectConfigurations"))
         .unwrap();
     assert!(
-        be.contains("cross-company=true") && be.contains("$filter=IsDualWrite%20eq%20true"),
-        "{be}"
+        pc.contains("cross-company=true")
+            && pc.contains("$select=ProjectName,ExternalEnvironmentUrl"),
+        "{pc}"
     );
-    assert!(be.contains("$select=BusinessEventId"), "{be}");
+    // The runtime table's Attributes list no organization column, so none is selected.
+    let rt = reqs
+        .iter()
+        .find(|r| r.contains("GET /api/data/v9.2/msdyn_dualwriteruntimeconfigs"))
+        .unwrap();
+    assert!(
+        rt.contains("$select=msdyn_dualwriteruntimeconfigid?")
+            || rt.ends_with("$select=msdyn_dualwriteruntimeconfigid"),
+        "{rt}"
+    );
+    assert_eq!(live.key_tables[3].fact_column, None);
 }
 
 #[tokio::test]
 async fn an_html_page_is_a_bad_reply_naming_the_logical_url() {
     let (addr, _) = serve_fake(3600, |r, _| {
-        (r.path == "/api/data/v9.2/WhoAmI").then(|| {
+        (r.path == ORG_PATH).then(|| {
             status(
                 200,
                 "text/html",
@@ -70,7 +95,9 @@ async fn an_html_page_is_a_bad_reply_naming_the_logical_url() {
     let shown = e.to_string();
     assert_eq!(e.code(), "dwlink::provider::bad_reply");
     assert!(
-        shown.contains("https://contoso-uat.crm.dynamics.com/api/data/v9.2/WhoAmI"),
+        shown.contains(
+            "https://contoso-uat.crm.dynamics.com/api/data/v9.2/RetrieveCurrentOrganization"
+        ),
         "{shown}"
     );
     assert!(
@@ -104,8 +131,7 @@ async fn wrong_types_are_bad_replies() {
 #[tokio::test]
 async fn a_ten_megabyte_error_body_is_cut() {
     let (addr, _) = serve_fake(3600, |r, _| {
-        (r.path == "/api/data/v9.2/WhoAmI")
-            .then(|| status(400, "text/plain", "x".repeat(10 * 1024 * 1024)))
+        (r.path == ORG_PATH).then(|| status(400, "text/plain", "x".repeat(10 * 1024 * 1024)))
     })
     .await;
     let started = Instant::now();
@@ -145,9 +171,9 @@ async fn next_link_to_another_host_is_refused() {
 #[tokio::test]
 async fn a_looping_next_link_is_refused() {
     let (addr, _) = serve_fake(3600, |r, _| {
-        (r.path == "/data/DualWriteProjectFieldConfigurations").then(|| {
+        (r.path == "/data/DualWriteProjectConfigurations").then(|| {
             axum::response::IntoResponse::into_response(axum::Json(json!({"value": [],
-                "@odata.nextLink": "http://contoso-uat.sandbox.operations.dynamics.com/data/DualWriteProjectFieldConfigurations?$skiptoken=1"})))
+                "@odata.nextLink": "http://contoso-uat.sandbox.operations.dynamics.com/data/DualWriteProjectConfigurations?$skiptoken=1"})))
         })
     })
     .await;
@@ -160,9 +186,8 @@ async fn throttling_honours_retry_after() {
     let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let h = hits.clone();
     let (addr, _) = serve_fake(3600, move |r, _| {
-        (r.path == "/api/data/v9.2/WhoAmI"
-            && h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0)
-            .then(|| {
+        (r.path == ORG_PATH && h.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0).then(
+            || {
                 let mut resp = status(
                     429,
                     "application/json",
@@ -171,7 +196,8 @@ async fn throttling_honours_retry_after() {
                 resp.headers_mut()
                     .insert("retry-after", "1".parse().unwrap());
                 resp
-            })
+            },
+        )
     })
     .await;
     let started = Instant::now();
@@ -190,7 +216,7 @@ async fn throttling_honours_retry_after() {
 #[tokio::test]
 async fn a_retry_after_past_the_cap_fails_at_once_saying_so() {
     let (addr, fake) = serve_fake(3600, |r, _| {
-        (r.path == "/api/data/v9.2/WhoAmI").then(|| {
+        (r.path == ORG_PATH).then(|| {
             let mut resp = status(
                 429,
                 "application/json",
@@ -220,7 +246,7 @@ async fn a_retry_after_past_the_cap_fails_at_once_saying_so() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|r| r.contains("WhoAmI"))
+        .filter(|r| r.contains("RetrieveCurrentOrganization"))
         .count();
     assert_eq!(n, 1, "a wait past the cap is not sat out");
 }
@@ -228,7 +254,7 @@ async fn a_retry_after_past_the_cap_fails_at_once_saying_so() {
 #[tokio::test]
 async fn endless_5xx_gives_up_with_the_status() {
     let (addr, fake) = serve_fake(3600, |r, _| {
-        (r.path == "/api/data/v9.2/organizations").then(|| {
+        (r.path == "/data/$metadata").then(|| {
             status(
                 503,
                 "application/json",
@@ -247,7 +273,7 @@ async fn endless_5xx_gives_up_with_the_status() {
         .lock()
         .unwrap()
         .iter()
-        .filter(|r| r.contains("organizations"))
+        .filter(|r| r.contains("$metadata"))
         .count();
     assert_eq!(n, 6, "bounded attempts");
 }
@@ -332,9 +358,13 @@ async fn a_truncated_body_is_an_error_not_a_hang() {
         e.to_string().contains("cut off") || e.to_string().contains("ends early"),
         "{e}"
     );
+    // Complete as HTTP, cut as JSON: the first reply parsed is `$metadata`, which it is not.
     let addr = serve_raw("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"value\":[{\"a\":").await;
     let e = read_err(&addr).await;
-    assert!(e.to_string().contains("ends early"), "{e}");
+    assert!(
+        e.to_string().contains("ends early") || e.to_string().contains("not a CSDL document"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -427,4 +457,104 @@ async fn a_failed_change_set_names_its_keys() {
     );
     assert_no_secrets(&e, &shown);
     assert_no_secrets(&p, "");
+}
+
+#[tokio::test]
+async fn malformed_organization_metadata_and_integration_replies_are_bad_replies() {
+    let json = |v: serde_json::Value| axum::response::IntoResponse::into_response(axum::Json(v));
+    for (path, body, says) in [
+        (ORG_PATH, json!({"OrganizationId": ORG}), "no Detail object"),
+        (ORG_PATH, json!({"Detail": {"OrganizationId": "nope"}}), "no OrganizationId GUID"),
+        ("/data/$metadata", json!({"value": []}), "not a CSDL document"),
+        (
+            "/api/data/v9.2/EntityDefinitions(LogicalName='msdyn_dualwriteruntimeconfig')/Attributes",
+            json!({"value": [{"AttributeType": "String"}]}),
+            "LogicalName",
+        ),
+    ] {
+        let (addr, _) =
+            serve_fake(3600, move |r, _| (r.path == path).then(|| json(body.clone()))).await;
+        let e = read_err(&addr).await;
+        assert!(e.to_string().contains(says), "{path}: {e}");
+    }
+    // A `$metadata` whose key for the set differs from the one dwlink deletes by is refused.
+    let (addr, _) = serve_fake(3600, |r, _| {
+        (r.path == "/data/$metadata").then(|| {
+            status(
+                200,
+                "application/xml",
+                METADATA.replace(
+                    "PropertyRef Name=\"ProjectName\"",
+                    "PropertyRef Name=\"RecId\"",
+                ),
+            )
+        })
+    })
+    .await;
+    let e = read_err(&addr).await;
+    assert!(
+        e.to_string()
+            .contains("states the key of DualWriteProjectConfigurations as (RecId)"),
+        "{e}"
+    );
+
+    let path = "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails";
+    for (reply, want) in [
+        (
+            status(
+                400,
+                "application/json",
+                r#"{"error":{"code":"0x80048d0b","message":"not linked"}}"#,
+            ),
+            Ok(None),
+        ),
+        (
+            status(
+                404,
+                "application/json",
+                r#"{"error":{"code":"0x80048D0B","message":"not linked"}}"#,
+            ),
+            Ok(None),
+        ),
+        (
+            json(json!({"Url": "not a url", "Id": "x"})),
+            Err("no absolute Url"),
+        ),
+        (
+            status(
+                400,
+                "application/json",
+                r#"{"error":{"code":"0x80040220","message":"no privilege"}}"#,
+            ),
+            Err("0x80040220"),
+        ),
+    ] {
+        let reply = std::sync::Mutex::new(Some(reply));
+        let (addr, _) = serve_fake(3600, move |r, _| {
+            (r.path == path)
+                .then(|| reply.lock().unwrap().take())
+                .flatten()
+        })
+        .await;
+        let got = provider(&addr).fo_integration_details().await;
+        match (got, want) {
+            (Ok(v), Ok(w)) => assert_eq!(v, w),
+            (Err(e), Err(says)) => assert!(e.to_string().contains(says), "{e}"),
+            (got, want) => panic!("{got:?} is not {want:?}"),
+        }
+    }
+    let (addr, _) = serve_fake(3600, move |r, _| {
+        (r.path == path)
+            .then(|| json(json!({"Url": "https://fo.example/", "TenantId": "bad", "Id": ""})))
+    })
+    .await;
+    let got = provider(&addr)
+        .fo_integration_details()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (got.url.as_str(), got.tenant_id, got.id),
+        ("https://fo.example/", None, None)
+    );
 }

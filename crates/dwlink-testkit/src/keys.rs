@@ -80,5 +80,8 @@ pub(crate) fn key_table(def: &KeyTableDef, rows: &[Row]) -> KeyTable {
         keys,
         external_urls,
         secure_config_organizations,
+        // The fake is a world where every candidate set and column exists.
+        fact_column: def.fact.map(str::to_string),
+        unreadable: None,
     }
 }

@@ -171,11 +171,13 @@ impl<'a, L: Link> Executor<'a, L> {
                     "dwlink::internal::executor",
                     "clear-table outside its group",
                 )),
+                // Its `unread_tables` need nothing from dwlink: the service's reset clears them.
                 Action::ResetLink {
                     target,
                     force,
                     organization_url,
                     legal_entities,
+                    ..
                 } => self
                     .ops
                     .reset_link(*target, *force, legal_entities)

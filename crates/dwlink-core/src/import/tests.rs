@@ -85,6 +85,8 @@ fn table(t: usize, rows: usize, fact: Option<&str>) -> KeyTable {
             BTreeMap::new()
         },
         secure_config_organizations: if t == 3 { counted } else { BTreeMap::new() },
+        fact_column: d.fact.map(str::to_string),
+        unreadable: None,
     }
 }
 

@@ -3,9 +3,14 @@
 //! Readers, writers, backups, plans and fixtures all look tables up here.
 //!
 //! Sources: the table names are those of Microsoft's "Reset dual-write" page (dynamics365
-//! unified-operations `data-entities/dual-write/reset.md`). The fact columns are not backed by
-//! public evidence: Microsoft's Dual-write-automations spells the F&O property
-//! `ExternalEnvironmentUrl`, and no public source names a SecureConfig-organization column;
+//! unified-operations `data-entities/dual-write/reset.md`). Set names, keys and columns here are
+//! *candidates*: the HTTP link reads a set only when the service's own metadata (F&O
+//! `$metadata`, Dataverse `EntityDefinitions`) lists it, with the key it states.
+//! `DualWriteProjectConfigurations`, its key `ProjectName` and `ExternalEnvironmentUrl` come
+//! from a client generated from a real `$metadata` (ntrtd/d365-agent
+//! `asset/client/src/DualWriteProjectConfigurationsApi.ts`); no public OData set is known for the
+//! field configurations and business events (their names below are dwlink's, used only if a
+//! `$metadata` ever lists them), and no public source names a SecureConfig-organization column.
 //! docs/http-contract.md lists each name with what is known of it.
 
 use super::live::Service;
@@ -14,24 +19,16 @@ use super::live::Service;
 pub struct KeyTableDef {
     pub service: Service,
     pub table: &'static str,
-    /// Expected OData set; the Dataverse one is resolved through `EntityDefinitions` at read time.
+    /// Candidate OData set; F&O sets are looked up in `$metadata`, the Dataverse one is resolved
+    /// through `EntityDefinitions` at read time.
     pub entity_set: &'static str,
     pub keys: &'static [&'static str],
     /// Dataverse primary keys are bare GUIDs in predicates.
     pub guid_key: bool,
     /// Only these rows are dual-write's (an OData `$filter`).
     pub filter: Option<&'static str>,
-    /// The column the plan counts rows by, if any.
+    /// The column the plan counts rows by, if any, when the service lists it.
     pub fact: Option<&'static str>,
-}
-
-impl KeyTableDef {
-    /// `$select` for the plan read: keys and the fact column only.
-    pub fn plan_select(&self, keys: &[&str]) -> String {
-        let mut cols: Vec<&str> = keys.to_vec();
-        cols.extend(self.fact);
-        cols.join(",")
-    }
 }
 
 pub const PROJECT_CONFIGURATION: &str = "DualWriteProjectConfiguration";
@@ -39,8 +36,13 @@ pub const FIELD_CONFIGURATION: &str = "DualWriteProjectFieldConfiguration";
 pub const BUSINESS_EVENTS: &str = "BusinessEventsDefinition";
 pub const RUNTIME_CONFIGURATION: &str = "msdyn_dualwriteruntimeconfig";
 pub const RUNTIME_PRIMARY_ID: &str = "msdyn_dualwriteruntimeconfigid";
+/// dwlink's name for a column naming the organization a runtime row was made for. No public
+/// source names such a column (real-contract §3): it is counted only when `EntityDefinitions`
+/// lists it among the table's attributes, never assumed.
 pub const SECURE_CONFIG_ORGANIZATION: &str = "msdyn_secureconfigorganization";
-pub const EXTERNAL_ENVIRONMENT_URL: &str = "ExternalEnvironmentURL";
+/// The Dataverse URL a project configuration syncs to (ntrtd/d365-agent
+/// `DualWriteProjectConfigurationsApi.ts`, generated from a real `$metadata`).
+pub const EXTERNAL_ENVIRONMENT_URL: &str = "ExternalEnvironmentUrl";
 
 /// In the order plans list them: F&O tables first.
 pub const KEY_TABLES: [KeyTableDef; 4] = [

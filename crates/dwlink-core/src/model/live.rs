@@ -125,21 +125,74 @@ pub struct KeyTable {
     pub service: Service,
     /// Table name as documented (`DualWriteProjectConfiguration`, `msdyn_dualwriteruntimeconfig`).
     pub table: String,
-    /// OData entity set the rows were read from.
+    /// OData entity set the rows were read from; empty when the service has none for the table.
     pub entity_set: String,
     /// Keys of the rows dual-write owns (for BusinessEventsDefinition only its dual-write rows),
     /// as OData key predicates (`('Customers V3')`, `(ProjectName='x',InternalFieldName='y')`),
-    /// sorted.
+    /// sorted. Empty when the table is [`KeyTable::unreadable`].
     pub keys: Vec<String>,
-    /// Rows per Dataverse URL they sync to (`ExternalEnvironmentURL`), for project configurations.
+    /// Rows per Dataverse URL they sync to (`ExternalEnvironmentUrl`), for project configurations.
     pub external_urls: BTreeMap<String, usize>,
-    /// Rows per organization named in their SecureConfig, for runtime configurations.
+    /// Rows per organization named in their SecureConfig, for runtime configurations, when the
+    /// service has a column that says it ([`KeyTable::fact_column`]).
     pub secure_config_organizations: BTreeMap<String, usize>,
+    /// The column the counts above were read from, as the service's metadata lists it; `None`
+    /// when the service has no such column, so the counts say nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fact_column: Option<String>,
+    /// Why dwlink could not read this table's rows; `None` when [`KeyTable::keys`] are all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<Unreadable>,
+}
+
+/// Why a key table's rows are not readable through the service's API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unreadable {
+    /// The service's metadata lists no entity set for the table (F&O's
+    /// DualWriteProjectFieldConfiguration and BusinessEventsDefinition: real-contract §4). The
+    /// management service's reset clears it server-side (UO `data-entities/dual-write/reset.md`).
+    NoODataSet,
+    /// The set exists but has no column that marks dual-write's rows (BusinessEventsDefinition's
+    /// table columns mark none: real-contract §4), so dwlink cannot tell which rows are its.
+    NoDualWriteMarker,
+}
+
+impl Unreadable {
+    /// How plans and status show the table instead of a row count.
+    pub fn note(self) -> &'static str {
+        match self {
+            Unreadable::NoODataSet => "cleared by the service's reset; rows not readable here",
+            Unreadable::NoDualWriteMarker => {
+                "cleared by the service's reset; dual-write's rows cannot be told apart here"
+            }
+        }
+    }
 }
 
 impl KeyTable {
+    /// Rows dwlink read; 0 for an unreadable table, whose count is [`KeyTable::count`]'s `None`.
     pub fn rows(&self) -> usize {
         self.keys.len()
+    }
+
+    /// The row count, `None` when the rows cannot be read (never a 0 that means "unknown").
+    pub fn count(&self) -> Option<usize> {
+        self.unreadable.is_none().then_some(self.keys.len())
+    }
+
+    /// A table whose rows cannot be read, with nothing counted.
+    pub fn unreadable(service: Service, table: &str, why: Unreadable) -> KeyTable {
+        KeyTable {
+            service,
+            table: table.to_string(),
+            entity_set: String::new(),
+            keys: Vec::new(),
+            external_urls: BTreeMap::new(),
+            secure_config_organizations: BTreeMap::new(),
+            fact_column: None,
+            unreadable: Some(why),
+        }
     }
 
     /// The table with its counts but without its keys.
@@ -151,6 +204,8 @@ impl KeyTable {
             keys: Vec::new(),
             external_urls: self.external_urls.clone(),
             secure_config_organizations: self.secure_config_organizations.clone(),
+            fact_column: self.fact_column.clone(),
+            unreadable: self.unreadable,
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum Action {
         organization_url: String,
         force: bool,
         legal_entities: Vec<String>,
+        /// Key tables the service's reset clears whose rows dwlink cannot read (so it neither
+        /// backs them up nor deletes them itself, and counts none of their rows).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unread_tables: Vec<UnreadTable>,
     },
     ApplySolutions {
         solutions: Vec<String>,
@@ -48,6 +52,17 @@ pub struct TableRows {
     pub service: Service,
     pub table: String,
     pub rows: usize,
+}
+
+/// A key table whose rows cannot be read: `rows` is always `null` in a plan's JSON, so no
+/// consumer takes an unknown count for 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnreadTable {
+    pub service: Service,
+    pub table: String,
+    #[serde(default)]
+    pub rows: Option<usize>,
+    pub note: String,
 }
 
 /// Action kinds, in execution order; also the symbols the views print.

@@ -37,6 +37,7 @@ pub fn describe(action: &Action) -> String {
             organization_url,
             force,
             legal_entities,
+            ..
         } => format!(
             "relink to {organization_url} ({}{}), {}",
             match target {

@@ -18,7 +18,7 @@ use crate::diag::Severity;
 use crate::model::desired::Desired;
 use crate::model::live::LiveState;
 
-pub use action::{Action, ActionKind, PlannedAction};
+pub use action::{Action, ActionKind, PlannedAction, UnreadTable};
 pub use finding::{Finding, FindingCode};
 
 pub const FORMAT_VERSION: &str = "1";
@@ -80,6 +80,9 @@ pub struct Summary {
     pub rows_to_delete: usize,
     /// Rows to delete, by table.
     pub rows_by_table: BTreeMap<String, usize>,
+    /// Tables the reset clears whose rows dwlink cannot read: in no count above.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables_not_counted: Vec<String>,
     pub errors: usize,
     pub warnings: usize,
 }
@@ -132,6 +135,7 @@ impl Plan {
             destructive: decision.actions.iter().filter(|a| a.destructive()).count(),
             rows_to_delete: diff::rows_to_delete(&decision.actions),
             rows_by_table,
+            tables_not_counted: not_counted(&decision.actions),
             errors: count(&decision.findings, Severity::Error),
             warnings: count(&decision.findings, Severity::Warning),
         };
@@ -175,6 +179,8 @@ impl Plan {
         self.summary.destructive = self.actions.iter().filter(|a| a.destructive).count();
         self.summary.rows_to_delete = rows_by_table.values().sum();
         self.summary.rows_by_table = rows_by_table;
+        let actions: Vec<Action> = self.actions.iter().map(|a| a.action.clone()).collect();
+        self.summary.tables_not_counted = not_counted(&actions);
     }
 
     pub fn has_changes(&self) -> bool {
@@ -184,6 +190,17 @@ impl Plan {
     pub fn has_errors(&self) -> bool {
         self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+}
+
+fn not_counted(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::ResetLink { unread_tables, .. } => unread_tables.as_slice(),
+            _ => &[],
+        })
+        .map(|t| t.table.clone())
+        .collect()
 }
 
 fn count(findings: &[Finding], s: Severity) -> usize {

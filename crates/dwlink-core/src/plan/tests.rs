@@ -80,6 +80,8 @@ fn table(t: usize, rows: usize, ext: Option<&str>, secure: Option<&str>) -> KeyT
         secure_config_organizations: secure
             .map(|o| BTreeMap::from([(o.to_string(), rows)]))
             .unwrap_or_default(),
+        fact_column: d.fact.map(str::to_string),
+        unreadable: None,
     }
 }
 
@@ -628,4 +630,115 @@ fn every_step_has_a_description() {
         let text = super::describe::describe(&a.action);
         assert!(!text.is_empty() && !text.contains('\x1b'), "{text}");
     }
+}
+
+/// F&O as it really is (real-contract §4): no OData set for the field configurations and
+/// business events.
+fn without_fo_sets(mut l: LiveState) -> LiveState {
+    use crate::model::live::Unreadable;
+    for t in [1, 2] {
+        let d = &KEY_TABLES[t];
+        l.key_tables[t] = KeyTable::unreadable(d.service, d.table, Unreadable::NoODataSet);
+    }
+    l
+}
+
+#[test]
+fn tables_without_a_set_are_left_to_the_reset_and_never_counted() {
+    let mut l = without_fo_sets(live());
+    l.key_tables[0] = table(0, 120, Some(PROD), None);
+    assert_eq!(l.key_tables[1].count(), None);
+    let dec = diff(&desired(), &l);
+    let touched: Vec<&str> = dec
+        .actions
+        .iter()
+        .flat_map(|a| match a {
+            super::Action::ClearTable { table, .. } => vec![table.as_str()],
+            super::Action::Backup { tables, .. } => {
+                tables.iter().map(|t| t.table.as_str()).collect()
+            }
+            _ => vec![],
+        })
+        .collect();
+    assert!(
+        !touched
+            .iter()
+            .any(|t| *t == KEY_TABLES[1].table || *t == KEY_TABLES[2].table),
+        "{touched:?}"
+    );
+    let unread = dec
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            super::Action::ResetLink { unread_tables, .. } => Some(unread_tables.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let names: Vec<&str> = unread.iter().map(|t| t.table.as_str()).collect();
+    assert_eq!(names, [KEY_TABLES[1].table, KEY_TABLES[2].table]);
+    assert!(unread
+        .iter()
+        .all(|t| t.rows.is_none()
+            && t.note == "cleared by the service's reset; rows not readable here"));
+    let plan = super::Plan::make(&desired(), &l);
+    assert_eq!(plan.summary.tables_not_counted, names);
+    assert_eq!(plan.summary.rows_to_delete, 120 + 3);
+    let json = serde_json::to_value(&plan).unwrap();
+    let reset = json["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "reset-link")
+        .unwrap();
+    assert!(reset["unread_tables"][0]["rows"].is_null(), "{reset}");
+}
+
+#[test]
+fn a_secure_config_mismatch_is_stated_only_with_evidence() {
+    // No column names the organization: runtime rows alone say nothing.
+    let mut no_column = live();
+    no_column.key_tables[3] = table(3, 12, None, Some("ContosoProd"));
+    no_column.key_tables[3].fact_column = None;
+    assert!(!codes(&no_column, &desired())
+        .iter()
+        .any(|(c, _)| *c == C::SecureConfigOrganizationMismatch));
+    assert!(kinds(&no_column, &desired()).is_empty());
+
+    // Beside F&O rows syncing to production: a warning that names that evidence, never an error.
+    let mut beside = no_column.clone();
+    beside.key_tables[0] = table(0, 120, Some(PROD), None);
+    let mut want = desired();
+    want.reset.when = ResetWhen::Never;
+    for want in [desired(), want] {
+        let dec = diff(&want, &beside);
+        let s = dec
+            .findings
+            .iter()
+            .find(|f| f.code == C::SecureConfigOrganizationMismatch)
+            .unwrap();
+        assert_eq!(s.severity, Severity::Warning);
+        assert!(
+            s.message
+                .contains("may have been made for https://contoso-prod.crm.dynamics.com")
+                && s.message.contains("no column shows")
+                && !s.message.contains("ContosoProd"),
+            "{}",
+            s.message
+        );
+    }
+
+    // A column that says it: the finding names the column.
+    let mut column = live();
+    column.key_tables[3] = table(3, 12, None, Some("ContosoProd"));
+    let s = diff(&desired(), &column)
+        .findings
+        .into_iter()
+        .find(|f| f.code == C::SecureConfigOrganizationMismatch)
+        .unwrap();
+    assert!(
+        s.message
+            .contains("(column msdyn_secureconfigorganization)"),
+        "{}",
+        s.message
+    );
 }

@@ -77,9 +77,11 @@ pub(crate) fn parse_query(qs: Option<&str>) -> Result<Query, Reply> {
     Ok(q)
 }
 
-/// Reject properties the entity set does not have, as the services do.
+/// Reject properties the entity set does not have, as the services do. OData identifiers are
+/// case-sensitive (OData v4.01 Part 2 "URL Conventions"), so `ExternalEnvironmentURL` is not
+/// `ExternalEnvironmentUrl`.
 pub(crate) fn check_columns(q: &Query, columns: &[&str]) -> Result<(), Reply> {
-    let known = |p: &str| columns.iter().any(|c| c.eq_ignore_ascii_case(p));
+    let known = |p: &str| columns.contains(&p);
     if let Some(sel) = &q.select {
         if let Some(bad) = sel.iter().find(|s| !known(s)) {
             return Err(bad_request(format!(

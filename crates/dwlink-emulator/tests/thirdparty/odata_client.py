@@ -22,22 +22,24 @@ s.headers["Authorization"] = "Bearer " + tok["access_token"]
 s.headers["Accept"] = "application/json"
 
 # Paging: follow nextLink as given (Host is 127.0.0.1, so links point back here).
-url, rows, pages = f"{base}/data/DualWriteProjectFieldConfigurations?cross-company=true", 0, 0
+url, rows, pages = f"{base}/data/DualWriteProjectConfigurations?cross-company=true", 0, 0
 while url:
-    r = s.get(url, headers={"Prefer": "odata.maxpagesize=1000"})
+    r = s.get(url, headers={"Prefer": "odata.maxpagesize=50"})
     r.raise_for_status()
     body = r.json()
     rows += len(body["value"])
     pages += 1
     url = body.get("@odata.nextLink")
-assert (rows, pages) == (2400, 3), (rows, pages)
+assert (rows, pages) == (120, 3), (rows, pages)
+# No public OData set for the field configurations (the emulator keeps their rows internally).
+assert s.get(f"{base}/data/DualWriteProjectFieldConfigurations").status_code == 404
 
 r = s.get(f"{base}/api/data/v9.2/EntityDefinitions", params={
     "$filter": "LogicalName eq 'msdyn_dualwriteruntimeconfig'", "$select": "LogicalName,EntitySetName"})
 entity_set = r.json()["value"][0]["EntitySetName"]
-r = s.get(f"{base}/api/data/v9.2/{entity_set}", params={"$count": "true", "$select": "msdyn_dualwriteruntimeconfigid,msdyn_secureconfigorganization"})
+r = s.get(f"{base}/api/data/v9.2/{entity_set}", params={"$count": "true", "$select": "msdyn_dualwriteruntimeconfigid,msdyn_name"})
 body = r.json()
-assert body["@odata.count"] == 12 and set(body["value"][0]) == {"@odata.etag", "msdyn_dualwriteruntimeconfigid", "msdyn_secureconfigorganization"}, body
+assert body["@odata.count"] == 12 and set(body["value"][0]) == {"@odata.etag", "msdyn_dualwriteruntimeconfigid", "msdyn_name"}, body
 rid = body["value"][0]["msdyn_dualwriteruntimeconfigid"]
 etag = body["value"][0]["@odata.etag"]
 r = s.patch(f"{base}/api/data/v9.2/{entity_set}({rid})", json={"msdyn_name": "x"}, headers={"If-Match": 'W/"999"'})

@@ -8,7 +8,7 @@ use axum::http::Method;
 use dwlink_core::fixture;
 use dwlink_core::link::{DeleteReport, Link, ProviderError, ResetOptions, TableRef};
 use dwlink_core::model::desired::{DualWriteAuth, EnvironmentType, ResetTarget};
-use dwlink_core::model::live::MapState;
+use dwlink_core::model::live::{MapState, Unreadable};
 use dwlink_emulator::{self as emulator, FaultOptions, Options, RunningEmulator};
 use dwlink_http::HttpProvider;
 
@@ -57,8 +57,11 @@ async fn reads_the_quickstart_world_across_pages() {
     let maps: Vec<(&str, MapState)> = c.maps.iter().map(|m| (m.name.as_str(), m.state)).collect();
     assert_eq!(maps[0], ("Customers V3 (accounts)", MapState::Running));
     assert_eq!(maps.len(), 3);
-    let rows: Vec<usize> = live.key_tables.iter().map(|t| t.rows()).collect();
-    assert_eq!(rows, [120, 2400, 30, 12]);
+    // F&O's `$metadata` lists no set for the field configurations and business events: they are
+    // not counted, not 0.
+    let rows: Vec<Option<usize>> = live.key_tables.iter().map(|t| t.count()).collect();
+    assert_eq!(rows, [Some(120), None, None, Some(12)]);
+    assert_eq!(live.key_tables[1].unreadable, Some(Unreadable::NoODataSet));
     let projects = &live.key_tables[0];
     assert_eq!(
         projects
@@ -66,11 +69,12 @@ async fn reads_the_quickstart_world_across_pages() {
             .get("https://contoso-prod.crm.dynamics.com/"),
         Some(&120)
     );
+    // The emulator's Attributes list no column naming the organization: nothing is counted by one.
+    assert!(live.key_tables[3].secure_config_organizations.is_empty());
+    assert_eq!(live.key_tables[3].fact_column, None);
     assert_eq!(
-        live.key_tables[3]
-            .secure_config_organizations
-            .get("ContosoProd"),
-        Some(&12)
+        projects.fact_column.as_deref(),
+        Some("ExternalEnvironmentUrl")
     );
     assert_eq!(
         live.key_tables[3].entity_set,
@@ -253,9 +257,9 @@ async fn reads_over_tls_with_the_emulator_ca() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// The quickstart world with `field_rows` field configurations, behind a counting proxy.
+/// The quickstart world with `project_rows` project configurations, behind a counting proxy.
 async fn start_behind_proxy(
-    field_rows: usize,
+    project_rows: usize,
     options: Options,
 ) -> (RunningEmulator, Proxy, HttpProvider) {
     let text = format!(
@@ -263,8 +267,8 @@ async fn start_behind_proxy(
         fixture::QUICKSTART
             .replace("emulator-secret", SECRET)
             .replace(
-                "DualWriteProjectFieldConfiguration: {generate: 2400}",
-                &format!("DualWriteProjectFieldConfiguration: {{generate: {field_rows}}}"),
+                "DualWriteProjectConfiguration: {generate: 120}",
+                &format!("DualWriteProjectConfiguration: {{generate: {project_rows}}}"),
             )
     );
     let f = fixture::parse_str("test.yaml", &text).unwrap_or_else(|p| panic!("{:?}", p.0));
@@ -276,7 +280,7 @@ async fn start_behind_proxy(
     (emu, proxy, p)
 }
 
-/// Deletes the 5,000 field rows after two near the start went already; the requests it took.
+/// Deletes 5,000 project rows after two near the start went already; the requests it took.
 async fn clear_with_two_gone(strip_content_ids: bool) -> (DeleteReport, usize, Duration) {
     let options = Options {
         faults: FaultOptions {
@@ -290,7 +294,7 @@ async fn clear_with_two_gone(strip_content_ids: bool) -> (DeleteReport, usize, D
         .read(&desired(DualWriteAuth::ClientCredentials))
         .await
         .unwrap();
-    let t = &live.key_tables[1];
+    let t = &live.key_tables[0];
     assert_eq!(t.rows(), 5000);
     let table = TableRef::from(t);
     // An earlier run was interrupted after these two went.
@@ -383,7 +387,7 @@ async fn assert_reset(p: &HttpProvider) {
 
 #[tokio::test]
 async fn a_reset_the_service_never_saw_is_sent_again() {
-    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let (emu, proxy, p) = start_behind_proxy(120, Options::default()).await;
     let d = desired(DualWriteAuth::ClientCredentials);
     let c = p.read(&d).await.unwrap().connection.unwrap();
     lose(&proxy, "/Reset", Lose::Before);
@@ -399,7 +403,7 @@ async fn a_reset_the_service_never_saw_is_sent_again() {
 
 #[tokio::test]
 async fn a_reset_that_ran_though_its_reply_was_lost_is_not_sent_again() {
-    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let (emu, proxy, p) = start_behind_proxy(120, Options::default()).await;
     let d = desired(DualWriteAuth::ClientCredentials);
     let c = p.read(&d).await.unwrap().connection.unwrap();
     lose(&proxy, "/Reset", Lose::After);
@@ -414,7 +418,7 @@ async fn a_reset_that_ran_though_its_reply_was_lost_is_not_sent_again() {
 
 #[tokio::test]
 async fn a_map_stop_that_ran_though_its_reply_was_lost_is_not_sent_again() {
-    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let (emu, proxy, p) = start_behind_proxy(120, Options::default()).await;
     let d = desired(DualWriteAuth::ClientCredentials);
     let c = p.read(&d).await.unwrap().connection.unwrap();
     let m = c
@@ -436,7 +440,7 @@ async fn a_map_stop_that_ran_though_its_reply_was_lost_is_not_sent_again() {
 
 #[tokio::test]
 async fn a_map_start_the_service_never_saw_is_sent_again() {
-    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let (emu, proxy, p) = start_behind_proxy(120, Options::default()).await;
     let d = desired(DualWriteAuth::ClientCredentials);
     let c = p.read(&d).await.unwrap().connection.unwrap();
     let m = c
@@ -458,7 +462,7 @@ async fn a_map_start_the_service_never_saw_is_sent_again() {
 
 #[tokio::test]
 async fn a_solution_applied_though_its_reply_was_lost_is_not_applied_again() {
-    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let (emu, proxy, p) = start_behind_proxy(120, Options::default()).await;
     let d = desired(DualWriteAuth::ClientCredentials);
     let c = p.read(&d).await.unwrap().connection.unwrap();
     let r = p.reset(&c, &force_reset()).await.unwrap();
@@ -483,7 +487,7 @@ async fn a_solution_applied_though_its_reply_was_lost_is_not_applied_again() {
 
 #[tokio::test]
 async fn a_reset_whose_reply_is_lost_every_time_fails_after_three_sends() {
-    let (emu, proxy, p) = start_behind_proxy(2400, Options::default()).await;
+    let (emu, proxy, p) = start_behind_proxy(120, Options::default()).await;
     let d = desired(DualWriteAuth::ClientCredentials);
     let c = p.read(&d).await.unwrap().connection.unwrap();
     proxy.lose(Rule {
@@ -498,5 +502,30 @@ async fn a_reset_whose_reply_is_lost_every_time_fails_after_three_sends() {
         "{e}"
     );
     assert_eq!(proxy.count(&Method::POST, "/Reset"), (3, 0));
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn dataverse_names_the_fo_environment_it_is_integrated_with() {
+    let emu = start("async_ms: 20", Options::default()).await;
+    let p = emulated(&emu);
+    let linked = p.fo_integration_details().await.unwrap().expect("linked");
+    assert_eq!(
+        linked.url.as_str(),
+        "https://contoso-uat.sandbox.operations.dynamics.com/"
+    );
+    assert!(linked.tenant_id.is_some() && linked.id.is_some());
+    emu.shutdown().await;
+    // No F&O environment names this organization as its Power Platform link: 0x80048d0b.
+    let text = fixture::QUICKSTART
+        .replace("emulator-secret", SECRET)
+        .replace(
+            "power_platform_link: https://contoso-uat.crm.dynamics.com",
+            "power_platform_link: null",
+        );
+    let f = fixture::parse_str("unlinked.yaml", &text).unwrap_or_else(|p| panic!("{:?}", p.0));
+    let emu = emulator::spawn(f, Options::default()).await.unwrap();
+    let p = emulated(&emu);
+    assert_eq!(p.fo_integration_details().await.unwrap(), None);
     emu.shutdown().await;
 }

@@ -98,6 +98,12 @@ pub(crate) struct Req {
     pub bearer: Option<String>,
 }
 
+/// Where dwlink asks who the organization is.
+pub(crate) const ORG_PATH: &str = "/api/data/v9.2/RetrieveCurrentOrganization(AccessType=@p1)";
+
+/// The smallest `$metadata` a real F&O environment could send for dwlink: its one key-table set.
+pub(crate) const METADATA: &str = r#"<?xml version="1.0" encoding="utf-8"?><edmx:Edmx Version="4.0" xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx"><edmx:DataServices><Schema Namespace="Microsoft.Dynamics.DataEntities" xmlns="http://docs.oasis-open.org/odata/ns/edm"><EntityType Name="DualWriteProjectConfiguration"><Key><PropertyRef Name="ProjectName"/></Key><Property Name="ProjectName" Type="Edm.String" Nullable="false"/><Property Name="ExternalEnvironmentUrl" Type="Edm.String"/></EntityType><EntityContainer Name="Container"><EntitySet Name="DualWriteProjectConfigurations" EntityType="Microsoft.Dynamics.DataEntities.DualWriteProjectConfiguration"/></EntityContainer></Schema></edmx:DataServices></edmx:Edmx>"#;
+
 pub(crate) type Override = Arc<dyn Fn(&Req, &Fake) -> Option<Response> + Send + Sync>;
 
 /// A small, well-behaved world (never linked, empty tables) unless `over` answers first.
@@ -146,11 +152,20 @@ impl Fake {
                 .into_response();
         }
         let value = |v: Value| axum::Json(json!({ "value": v })).into_response();
+        if req
+            .path
+            .starts_with("/api/data/v9.2/RetrieveCurrentOrganization(")
+        {
+            return axum::Json(json!({"Detail": {"OrganizationId": ORG, "FriendlyName": "ContosoUAT", "UniqueName": "org1"}}))
+                .into_response();
+        }
+        if req.path.ends_with("/Attributes") {
+            return value(
+                json!([{"LogicalName": "msdyn_dualwriteruntimeconfigid", "AttributeType": "Uniqueidentifier"}]),
+            );
+        }
         match req.path.as_str() {
-            "/api/data/v9.2/WhoAmI" => axum::Json(json!({"OrganizationId": ORG})).into_response(),
-            "/api/data/v9.2/organizations" => {
-                value(json!([{"organizationid": ORG, "name": "ContosoUAT", "uniquename": "org1"}]))
-            }
+            "/data/$metadata" => status(200, "application/xml", METADATA),
             "/api/data/v9.2/EntityDefinitions" => {
                 value(json!([{"LogicalName":"msdyn_dualwriteruntimeconfig",
                 "EntitySetName":"msdyn_dualwriteruntimeconfigs","PrimaryIdAttribute":"msdyn_dualwriteruntimeconfigid"}]))

@@ -5,7 +5,8 @@ use std::fmt::Write;
 use similar::{ChangeTag, TextDiff};
 
 pub(crate) use dwlink_core::plan::describe::{describe, plural, thousands};
-use dwlink_core::plan::Plan;
+use dwlink_core::plan::diff::service_name;
+use dwlink_core::plan::{Action, Plan};
 
 use super::shell::{paint, render_problem, Style};
 
@@ -72,6 +73,18 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
             line
         };
         let _ = writeln!(out, "{styled}");
+        if let Action::ResetLink { unread_tables, .. } = &a.action {
+            for t in unread_tables {
+                let _ = writeln!(
+                    out,
+                    "{:9}{} {}: {}",
+                    "",
+                    service_name(t.service),
+                    t.table,
+                    t.note
+                );
+            }
+        }
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", tally(plan));
@@ -97,6 +110,14 @@ pub(crate) fn tally(plan: &Plan) -> String {
     );
     if !tables.is_empty() {
         let _ = write!(line, " ({tables})");
+    }
+    // Counted apart, never as 0: dwlink cannot read these tables, the reset clears them.
+    if !s.tables_not_counted.is_empty() {
+        let _ = write!(
+            line,
+            ", and the reset clears {} (rows not readable here)",
+            s.tables_not_counted.join(", ")
+        );
     }
     let _ = write!(
         line,

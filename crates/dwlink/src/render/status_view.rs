@@ -74,12 +74,22 @@ pub(crate) fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
     );
     let _ = writeln!(out, "{}", paint(color, Style::Bold, "Key tables:"));
     for t in &live.key_tables {
+        let Some(rows) = t.count() else {
+            let note = t.unreadable.map_or("", |u| u.note());
+            let _ = writeln!(
+                out,
+                "  {:<19} {:<36} {note}",
+                service_name(t.service),
+                t.table
+            );
+            continue;
+        };
         let _ = writeln!(
             out,
             "  {:<19} {:<36} {:>9} rows",
             service_name(t.service),
             t.table,
-            thousands(t.rows())
+            thousands(rows)
         );
         for (u, n) in &t.external_urls {
             let _ = writeln!(out, "      {:>9} → {u}", thousands(*n));

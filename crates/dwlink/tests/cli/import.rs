@@ -173,8 +173,6 @@ fn drift_by_definition_is_noted_and_planned_as_only_the_reset() {
             "backup",
             "clear-table",
             "clear-table",
-            "clear-table",
-            "clear-table",
             "reset-link",
             "verify"
         ]

@@ -57,7 +57,7 @@ macro_rules! killed_at {
 killed_at! {
     killed_after_stop_maps => "done:stop-maps",
     killed_after_backup => "done:backup",
-    killed_after_clearing_before_journaling => "effect:clear-table#3",
+    killed_after_clearing_before_journaling => "effect:clear-table#2",
     killed_as_the_reset_starts => "start:reset-link",
     killed_after_reset_before_journaling => "effect:reset-link",
     killed_after_apply_solutions => "done:apply-solutions",
@@ -82,7 +82,8 @@ fn killed_mid_backup_leaves_only_a_partial_file_and_resume_backs_up_again() {
 
 #[test]
 fn killed_mid_clear_backs_up_the_remaining_rows_in_a_new_file() {
-    // Slice 2 is the first 250 of the 600 field rows (slice 1 was the 30 project rows).
+    // Slices 1 and 2 are the first 500 of the 600 project rows; the rest and the runtime rows
+    // are left for the resumed apply.
     let dir = crash_then_resume("delete-chunk#2");
     assert_eq!(
         backup_files(&dir).len(),

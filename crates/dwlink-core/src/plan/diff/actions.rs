@@ -6,7 +6,7 @@
 use crate::model::desired::Desired;
 use crate::model::live::LiveState;
 
-use super::super::action::{Action, TableRows};
+use super::super::action::{Action, TableRows, UnreadTable};
 use super::host;
 use super::reset::ResetDecision;
 
@@ -17,6 +17,21 @@ pub(super) fn active_maps(live: &LiveState) -> Vec<String> {
         .flat_map(|c| c.maps.iter())
         .filter(|m| m.state.is_active())
         .map(|m| m.name.clone())
+        .collect()
+}
+
+/// The tables the reset clears server-side that no read could count.
+fn unread_tables(live: &LiveState) -> Vec<UnreadTable> {
+    live.key_tables
+        .iter()
+        .filter_map(|t| {
+            Some(UnreadTable {
+                service: t.service,
+                table: t.table.clone(),
+                rows: None,
+                note: t.unreadable?.note().to_string(),
+            })
+        })
         .collect()
 }
 
@@ -68,6 +83,7 @@ pub(super) fn ordered(
                 .map_or_else(|| host(declared), |l| host(&l.url)),
             force: desired.reset.force,
             legal_entities: desired.link.legal_entities.clone(),
+            unread_tables: unread_tables(live),
         });
         if !desired.after_reset.apply_solutions.is_empty() {
             actions.push(Action::ApplySolutions {

@@ -1,5 +1,7 @@
 //! Drift: what makes the live link differ from the declaration — connected elsewhere, F&O rows
-//! syncing to another organization, runtime rows naming another SecureConfig organization.
+//! syncing to another organization, runtime rows naming another SecureConfig organization (only
+//! where the service has a column that says so), or runtime rows beside F&O rows made for
+//! another organization.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +16,13 @@ pub(super) struct Drift {
     pub linked_elsewhere: bool,
     /// Project-configuration rows per foreign Dataverse URL they sync to.
     pub foreign: BTreeMap<String, usize>,
-    /// Runtime-configuration rows per SecureConfig organization that is not this one.
+    /// Runtime-configuration rows per SecureConfig organization that is not this one, with the
+    /// column that names it; empty when the service has no such column.
     pub secure_mismatch: BTreeMap<String, usize>,
+    pub secure_column: Option<String>,
+    /// Runtime-configuration rows whose organization no column shows, while F&O rows sync to
+    /// another organization (`foreign`): the only evidence that they too were made elsewhere.
+    pub runtime_beside_foreign: usize,
     /// The legal entities of a linked connection when they are not the declared ones.
     pub legal_entities: Option<LegalEntities>,
 }
@@ -67,8 +74,10 @@ pub(super) fn drift(desired: &Desired, live: &LiveState) -> Drift {
     .flatten()
     .map(|s| s.to_lowercase())
     .collect();
-    let secure_mismatch: BTreeMap<String, usize> = live
-        .table(RUNTIME_CONFIGURATION)
+    let runtime = live.table(RUNTIME_CONFIGURATION);
+    let secure_column = runtime.and_then(|t| t.fact_column.clone());
+    let secure_mismatch: BTreeMap<String, usize> = runtime
+        .filter(|_| secure_column.is_some())
         .map(|t| {
             t.secure_config_organizations
                 .iter()
@@ -77,11 +86,17 @@ pub(super) fn drift(desired: &Desired, live: &LiveState) -> Drift {
                 .collect()
         })
         .unwrap_or_default();
+    let runtime_beside_foreign = match runtime {
+        Some(t) if secure_column.is_none() && !foreign.is_empty() => t.rows(),
+        _ => 0,
+    };
     Drift {
         linked_elsewhere,
         foreign,
         secure_mismatch,
         legal_entities: legal_entities(desired, live),
+        secure_column,
+        runtime_beside_foreign,
     }
 }
 

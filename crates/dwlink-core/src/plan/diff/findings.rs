@@ -187,24 +187,49 @@ pub(super) fn copied_rows(
             },
         ));
     }
+    let actual = live
+        .dataverse
+        .friendly_name
+        .clone()
+        .or(live.dataverse.unique_name.clone())
+        .unwrap_or_else(|| live.dataverse.organization_id.to_string());
+    let column = drift.secure_column.as_deref().unwrap_or_default();
     for (org, rows) in &drift.secure_mismatch {
-        let actual = live
-            .dataverse
-            .friendly_name
-            .clone()
-            .or(live.dataverse.unique_name.clone())
-            .unwrap_or_else(|| live.dataverse.organization_id.to_string());
         findings.push(Finding::new(
             C::SecureConfigOrganizationMismatch,
             if clears { Severity::Warning } else { Severity::Error },
             format!(
-                "{rows} runtime-configuration row{} name SecureConfig organization {org}, but the actual organization is {actual}: dual-write fails with \"SecureConfig Organization ({org}) does not match actual CRM Organization ({actual})\"",
+                "{rows} runtime-configuration row{} name SecureConfig organization {org} (column {column}), but the actual organization is {actual}: dual-write fails with \"SecureConfig Organization ({org}) does not match actual CRM Organization ({actual})\"",
                 plural(*rows)
             ),
             if clears {
                 "this plan deletes those rows before relinking".into()
             } else {
                 "delete all msdyn_dualwriteruntimeconfig rows: allow `reset.clear_tables: true`".into()
+            },
+        ));
+    }
+    // No column names a runtime row's organization (real-contract §3), so the only evidence is
+    // F&O's: its rows sync to another organization, so these may have come with the same restore.
+    if drift.runtime_beside_foreign > 0 {
+        let rows = drift.runtime_beside_foreign;
+        let elsewhere: Vec<&str> = drift
+            .foreign
+            .keys()
+            .map(|u| u.trim_end_matches('/'))
+            .collect();
+        findings.push(Finding::new(
+            C::SecureConfigOrganizationMismatch,
+            Severity::Warning,
+            format!(
+                "{rows} runtime-configuration row{} in {actual} may have been made for {} (where this environment's DualWriteProjectConfiguration rows sync): no column shows which organization a row names, so dwlink cannot tell; rows made elsewhere make dual-write fail with \"SecureConfig Organization (…) does not match actual CRM Organization ({actual})\"",
+                plural(rows),
+                elsewhere.join(", ")
+            ),
+            if clears {
+                "this plan deletes those rows before relinking".into()
+            } else {
+                "if dual-write reports that error, delete all msdyn_dualwriteruntimeconfig rows: allow `reset.clear_tables: true`".into()
             },
         ));
     }
