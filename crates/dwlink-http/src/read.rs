@@ -18,7 +18,7 @@ use dwlink_core::link::secret::redact_url;
 use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::key_tables::EXTERNAL_ENVIRONMENT_URL;
 use dwlink_core::model::live::{
-    KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState, OrgRef, Unreadable,
+    FinanceOperationsIntegration, KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState, OrgRef, Unreadable,
 };
 impl HttpProvider {
     /// [`dwlink_core::link::Link::read`]: the three services read concurrently.
@@ -58,9 +58,10 @@ impl HttpProvider {
             runtime,
             self.settings.paging,
         ));
-        let (link, org, (t0, t1, t2), t3) = tokio::try_join!(
+        let (link, org, integration, (t0, t1, t2), t3) = tokio::try_join!(
             self.read_link(&ep, desired),
             dataverse::organization(&self.session, &ep.dataverse_api),
+            dataverse::fo_integration_details(&self.session, &ep.dataverse_api),
             fo_tables,
             t3.join(Api::Dataverse, dv_url),
         )?;
@@ -73,6 +74,10 @@ impl HttpProvider {
                 organization_id: org.id,
                 unique_name: org.unique_name,
                 friendly_name: org.friendly_name,
+                integration: match integration {
+                    Some(i) => FinanceOperationsIntegration::Linked { url: i.url },
+                    None => FinanceOperationsIntegration::NotLinked,
+                },
             },
             key_tables: vec![t0, t1, t2, t3],
         })

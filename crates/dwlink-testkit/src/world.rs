@@ -163,6 +163,7 @@ fn live(connected_to: OrgRef, customers: MapState, vendors: MapState) -> LiveSta
             organization_id: Uuid::parse_str(UAT_ID).expect("a constant GUID"),
             unique_name: Some("org6459f7a8".into()),
             friendly_name: Some("ContosoUAT".into()),
+            integration: Default::default(),
         },
         // Derived from the rows by the fake.
         key_tables: Vec::new(),

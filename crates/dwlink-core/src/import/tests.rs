@@ -114,6 +114,7 @@ fn mismatch() -> LiveState {
             organization_id: Uuid::parse_str(TEST_ID).unwrap(),
             unique_name: Some("org1a2b3c4d".into()),
             friendly_name: Some("ContosoTest".into()),
+            integration: Default::default(),
         },
         key_tables: vec![
             table(0, 3, Some("https://contoso-test.crm.dynamics.com/")),

@@ -111,6 +111,27 @@ pub struct LiveDataverse {
     pub organization_id: Uuid,
     pub unique_name: Option<String>,
     pub friendly_name: Option<String>,
+    /// The F&O environment this organization says it is integrated with: the cross-check of
+    /// the admin API's Power Platform link from the other side.
+    #[serde(default, skip_serializing_if = "FinanceOperationsIntegration::is_unknown")]
+    pub integration: FinanceOperationsIntegration,
+}
+
+/// What Dataverse's `RetrieveFinanceAndOperationsIntegrationDetails` says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "state")]
+pub enum FinanceOperationsIntegration {
+    /// Not asked (snapshots, fakes, older plans).
+    #[default]
+    Unknown,
+    NotLinked,
+    Linked { url: Url },
+}
+
+impl FinanceOperationsIntegration {
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, FinanceOperationsIntegration::Unknown)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

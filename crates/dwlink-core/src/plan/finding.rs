@@ -35,6 +35,9 @@ pub enum FindingCode {
     /// would set them.
     #[serde(rename = "legal-entities.differ")]
     LegalEntitiesDiffer,
+    /// The admin API and Dataverse disagree on the Power Platform link.
+    #[serde(rename = "power-platform-link.disagrees")]
+    PowerPlatformLinkDisagrees,
     #[serde(rename = "protected")]
     Protected,
 }
@@ -54,6 +57,7 @@ impl FindingCode {
             FindingCode::TargetOrganizationId => "target.organization-id",
             FindingCode::ResetDisabled => "reset.disabled",
             FindingCode::LegalEntitiesDiffer => "legal-entities.differ",
+            FindingCode::PowerPlatformLinkDisagrees => "power-platform-link.disagrees",
             FindingCode::Protected => "protected",
         }
     }
@@ -79,6 +83,7 @@ impl FindingCode {
             FindingCode::TargetOrganizationId => "dwlink::plan::target.organization-id",
             FindingCode::ResetDisabled => "dwlink::plan::reset.disabled",
             FindingCode::LegalEntitiesDiffer => "dwlink::plan::legal-entities.differ",
+            FindingCode::PowerPlatformLinkDisagrees => "dwlink::plan::power-platform-link.disagrees",
             FindingCode::Protected => "dwlink::plan::protected",
         }
     }

@@ -109,6 +109,7 @@ fn live() -> LiveState {
             organization_id: Uuid::parse_str(UAT_ID).unwrap(),
             unique_name: Some("org6459f7a8".into()),
             friendly_name: Some("ContosoUAT".into()),
+            integration: Default::default(),
         },
         key_tables: vec![
             table(0, 3, Some(UAT), None),

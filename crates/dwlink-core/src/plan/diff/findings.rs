@@ -6,13 +6,55 @@ use crate::config::raw::{Kind, ResetTarget};
 use crate::diag::Severity;
 use crate::model::desired::Desired;
 use crate::model::identity::same_host;
-use crate::model::live::{LiveState, OrgRef};
+use crate::model::live::{FinanceOperationsIntegration, LiveState, OrgRef};
 
 use super::super::finding::{Finding, FindingCode as C};
 use super::super::Scenario;
 use super::drift::Drift;
 use super::reset::ResetDecision;
 use super::{host, plural};
+
+/// The Power Platform link as the admin API shows it (F&O → Dataverse) and as the declared
+/// organization shows it (`RetrieveFinanceAndOperationsIntegrationDetails`, Dataverse → F&O)
+/// must tell the same story: the scenario is decided from the first, so a contradiction is an
+/// error to resolve, not a guess to make.
+pub(super) fn integration(findings: &mut Vec<Finding>, desired: &Desired, live: &LiveState) {
+    let fo = &live.finance_operations;
+    if fo.environment_type == crate::model::desired::EnvironmentType::CloudHosted {
+        return;
+    }
+    let declared = &desired.dataverse.url;
+    let admin_says = fo
+        .power_platform_link
+        .as_ref()
+        .is_some_and(|p| same_host(&p.url, declared));
+    let dataverse_says = match &live.dataverse.integration {
+        FinanceOperationsIntegration::Unknown => return,
+        FinanceOperationsIntegration::NotLinked => None,
+        FinanceOperationsIntegration::Linked { url } => Some(url),
+    };
+    let back_here = dataverse_says.is_some_and(|u| same_host(u, &fo.url));
+    if admin_says == back_here {
+        return;
+    }
+    let admin = match &fo.power_platform_link {
+        Some(p) => format!("links {} to {}", host(&fo.url), host(&p.url)),
+        None => format!("shows no Power Platform link for {}", host(&fo.url)),
+    };
+    let dataverse = match dataverse_says {
+        Some(u) => format!("says it is integrated with {}", host(u)),
+        None => "says it is integrated with no finance and operations environment".into(),
+    };
+    findings.push(Finding::new(
+        C::PowerPlatformLinkDisagrees,
+        Severity::Error,
+        format!(
+            "the Power Platform admin API {admin}, but {} {dataverse} (RetrieveFinanceAndOperationsIntegrationDetails): dwlink cannot tell which reset scenario applies",
+            host(declared)
+        ),
+        "check the environment's Power Platform integration in the Power Platform admin center (a link being changed, or a copied environment); plan again once both agree".into(),
+    ));
+}
 
 /// `dataverse.organization_id` must name the organization at `dataverse.url`.
 pub(super) fn organization_id(findings: &mut Vec<Finding>, desired: &Desired, live: &LiveState) {

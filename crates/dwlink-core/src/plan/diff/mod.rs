@@ -57,6 +57,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
     // Pushed in this order, then sorted by severity (stably), so plans list findings alike.
     let mut findings = Vec::new();
     findings::organization_id(&mut findings, desired, live);
+    findings::integration(&mut findings, desired, live);
     let current = live
         .connection
         .as_ref()
