@@ -21,6 +21,7 @@ pub mod client;
 pub(crate) mod dataverse;
 pub mod device_code;
 pub(crate) mod dws;
+pub mod entra;
 pub mod fo;
 pub mod odata;
 pub(crate) mod picked;
@@ -192,6 +193,7 @@ impl HttpProvider {
             AuthSettings {
                 tenant_id: desired.auth.tenant_id,
                 client_id: desired.auth.client_id,
+                dual_write_client_id: desired.dual_write_client_id(),
                 client_secret_env: desired.auth.client_secret_env.clone(),
                 device_code: settings.device_code.clone(),
             },
@@ -213,5 +215,14 @@ impl HttpProvider {
 
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// `dwlink login`: signs a user in to the management service and caches the token (with
+    /// its refresh token) for later runs of any command.
+    pub async fn login(
+        &self,
+        with: device_code::LoginWith,
+    ) -> Result<device_code::SignedIn, ProviderError> {
+        self.session.auth.login(with).await
     }
 }

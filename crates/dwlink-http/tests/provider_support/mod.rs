@@ -63,6 +63,7 @@ pub(crate) fn desired(dws_auth: DualWriteAuth) -> Desired {
         dual_write_service: Some(DualWriteService {
             url: u("https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com"),
             auth: dws_auth,
+            client_id: dwlink_core::model::desired::DATA_INTEGRATION_CLIENT_ID,
         }),
         restored_from: None,
     }
