@@ -168,7 +168,7 @@ pub async fn spawn(fixture: Fixture, options: Options) -> Result<RunningEmulator
     let app = Arc::new(server::App {
         world: RwLock::new(world),
         persist,
-        auth: auth::Auth::default(),
+        auth: auth::Auth::new(fixture.sign_in.as_ref(), &fixture.clients),
         faults: faults::Faults::new(faults),
         scheme,
         token_ttl,
