@@ -25,8 +25,11 @@ pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct DeviceCodeSettings {
     /// `false` with `--input=false` or without a terminal: never start a sign-in.
     pub interactive: bool,
-    /// `None`: keep tokens in memory only (emulator runs must not touch the user's cache).
+    /// `None`: keep tokens in memory only.
     pub cache_file: Option<PathBuf>,
+    /// Prefixes the cache keys, so the tokens of different emulators (which live as long as
+    /// their emulator) never meet each other or the real service's.
+    pub cache_namespace: Option<String>,
     pub notify: Option<Notify>,
 }
 
@@ -109,10 +112,19 @@ pub struct SignedIn {
 }
 
 fn cache_key(settings: &AuthSettings, scope: &str) -> String {
-    format!(
+    let key = format!(
         "{}|{}|{}",
         settings.tenant_id, settings.dual_write_client_id, scope
-    )
+    );
+    match &settings.device_code.cache_namespace {
+        Some(ns) => format!("{ns}|{key}"),
+        None => key,
+    }
+}
+
+/// Where `--emulator-url` runs keep their sign-ins: beside the real cache, never in it.
+pub fn emulator_cache_file() -> Option<PathBuf> {
+    default_cache_file().map(|f| f.with_file_name("emulator-tokens.json"))
 }
 
 fn token_url(authority: &str) -> Result<Url, ProviderError> {
@@ -436,6 +448,7 @@ mod tests {
         let dc = DeviceCodeSettings {
             interactive: false,
             cache_file: Some(path.clone()),
+            cache_namespace: None,
             notify: None,
         };
         let t = Token {

@@ -92,6 +92,7 @@ impl ProviderSettings {
             device_code: DeviceCodeSettings {
                 interactive,
                 cache_file: device_code::default_cache_file(),
+                cache_namespace: None,
                 notify,
             },
             paging: Paging::default(),
