@@ -20,9 +20,9 @@ it). dwlink caches the token and its refresh token in a 0600 file under your cac
 ($XDG_CACHE_HOME/dwlink/tokens.json or ~/.cache/dwlink/tokens.json); plan, apply and the other \
 commands then use and refresh it silently, also with --input=false.
 
-Two ways to sign in:
-  dwlink login                        device code: open the URL it prints and enter the code
-  dwlink login --refresh-token-stdin  redeem a refresh token captured from the Data Integrator portal
+Examples (the two ways to sign in):
+  dwlink login -f dwlink.yaml                                   device code: open the URL it prints, enter the code
+  dwlink login -f dwlink.yaml --refresh-token-stdin < token.txt  a refresh token from the Data Integrator portal
 
 Whether Entra allows device code for this app is not publicly documented. If it refuses, sign in to \
 https://dataintegrator.trafficmanager.net/dualWrite in a browser, copy the `refresh_token` of the \
