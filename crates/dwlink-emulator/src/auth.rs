@@ -176,7 +176,13 @@ impl Auth {
         }
     }
 
-    fn issue(&self, caller: Caller, ttl: u64, refresh: Option<(bool, Instant)>, openid: bool) -> Reply {
+    fn issue(
+        &self,
+        caller: Caller,
+        ttl: u64,
+        refresh: Option<(bool, Instant)>,
+        openid: bool,
+    ) -> Reply {
         let token = random_token();
         self.access
             .lock()
@@ -313,7 +319,13 @@ impl Auth {
         }
     }
 
-    fn refresh(&self, headers: &HeaderMap, f: &HashMap<String, String>, ttl: u64, openid: bool) -> Reply {
+    fn refresh(
+        &self,
+        headers: &HeaderMap,
+        f: &HashMap<String, String>,
+        ttl: u64,
+        openid: bool,
+    ) -> Reply {
         let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
         let origin = headers
             .get("origin")
@@ -419,7 +431,9 @@ impl Auth {
                 StatusCode::BAD_REQUEST,
                 "unauthorized_client",
                 700016,
-                &format!("Application with identifier '{client_id}' was not found in the directory."),
+                &format!(
+                    "Application with identifier '{client_id}' was not found in the directory."
+                ),
             );
         }
         if data_integration && self.refuse_device_code {

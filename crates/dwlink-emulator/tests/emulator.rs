@@ -112,7 +112,8 @@ impl T {
     }
 
     fn req(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
-        let dws = path.starts_with("/api/DualWriteManagement/") || path.starts_with("/api/ConnectionSet");
+        let dws =
+            path.starts_with("/api/DualWriteManagement/") || path.starts_with("/api/ConnectionSet");
         self.http
             .request(method, format!("{}{path}", self.emu.url()))
             .header("Host", host)
@@ -653,7 +654,12 @@ async fn auth_tokens_expire_and_refresh() {
     assert!(tok["id_token"].is_string(), "{tok}");
     let refresh = tok["refresh_token"].as_str().expect("refresh_token");
     // A device-code refresh token is not a single-page app's: sent cross-origin, it is refused.
-    let (s, v) = redeem(&t, refresh, Some("https://dataintegrator.trafficmanager.net/")).await;
+    let (s, v) = redeem(
+        &t,
+        refresh,
+        Some("https://dataintegrator.trafficmanager.net/"),
+    )
+    .await;
     assert_eq!((s, aadsts(&v)), (StatusCode::BAD_REQUEST, 9002326), "{v}");
     let (s, tok2) = redeem(&t, refresh, None).await;
     assert_eq!(s, StatusCode::OK, "{tok2}");
@@ -739,7 +745,10 @@ async fn portal_refresh_tokens_are_single_page_app_tokens() {
         .unwrap_or("")
         .starts_with("AADSTS9002327:"));
     let (s, v) = redeem(&t, "not-a-token", portal).await;
-    assert_eq!((s, v["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     let (s, v) = redeem(&t, "portal-dev-token", portal).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let rotated = v["refresh_token"].as_str().expect("rotated").to_string();

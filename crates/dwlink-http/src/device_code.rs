@@ -204,7 +204,10 @@ impl From<SignInRequiredAfter> for ProviderError {
             }
             _ => ProviderError::SignInRequired {
                 url: "the dual-write management service".into(),
-                reason: Some(format!("the cached sign-in could not be refreshed: {}", r.short())),
+                reason: Some(format!(
+                    "the cached sign-in could not be refreshed: {}",
+                    r.short()
+                )),
             },
         }
     }
@@ -350,7 +353,8 @@ async fn sign_in(client: &Client, settings: &AuthSettings) -> Result<Token, Prov
                 code: "dwlink::auth::device_code_expired",
                 what: "the device-code sign-in to the dual-write management service".into(),
                 detail: "the code expired before the sign-in was completed".into(),
-                help: "run `dwlink login` again and finish in the browser within the time it shows".into(),
+                help: "run `dwlink login` again and finish in the browser within the time it shows"
+                    .into(),
             });
         }
         tokio::time::sleep(interval).await;

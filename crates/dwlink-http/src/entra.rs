@@ -340,15 +340,27 @@ mod tests {
             ("AADSTS50079: enroll", "dwlink::auth::mfa_required"),
             ("AADSTS65001: consent", "dwlink::auth::consent_required"),
             ("AADSTS700016: not found", "dwlink::auth::app_not_in_tenant"),
-            ("AADSTS7000218: secret", "dwlink::auth::public_client_refused"),
-            ("AADSTS70043: frequency", "dwlink::auth::refresh_token_expired"),
-            ("AADSTS700082: inactive", "dwlink::auth::refresh_token_expired"),
+            (
+                "AADSTS7000218: secret",
+                "dwlink::auth::public_client_refused",
+            ),
+            (
+                "AADSTS70043: frequency",
+                "dwlink::auth::refresh_token_expired",
+            ),
+            (
+                "AADSTS700082: inactive",
+                "dwlink::auth::refresh_token_expired",
+            ),
             ("AADSTS9002327: spa", "dwlink::auth::spa_token"),
             ("AADSTS9002326: cors", "dwlink::auth::not_spa_token"),
             ("AADSTS50020: guest", "dwlink::auth::user_not_in_tenant"),
             ("AADSTS90072: external", "dwlink::auth::user_not_in_tenant"),
             ("AADSTS53003: blocked", "dwlink::auth::conditional_access"),
-            ("AADSTS70016: pending", "dwlink::auth::sign_in_not_completed"),
+            (
+                "AADSTS70016: pending",
+                "dwlink::auth::sign_in_not_completed",
+            ),
             ("AADSTS70019: expired", "dwlink::auth::device_code_expired"),
             ("AADSTS1: new", "dwlink::auth::refused"),
         ];
@@ -372,12 +384,20 @@ mod tests {
             status("invalid_client", "AADSTS7000218: client_assertion"),
             Step::DeviceCode,
         );
-        assert!(e.to_problem().help.unwrap().contains("--refresh-token-stdin"));
+        assert!(e
+            .to_problem()
+            .help
+            .unwrap()
+            .contains("--refresh-token-stdin"));
         let e = explain(
             status("unauthorized_client", "AADSTS700016: app"),
             Step::DeviceCode,
         );
-        assert!(e.to_problem().help.unwrap().contains("--refresh-token-stdin"));
+        assert!(e
+            .to_problem()
+            .help
+            .unwrap()
+            .contains("--refresh-token-stdin"));
     }
 
     #[test]

@@ -261,13 +261,18 @@ fn the_management_service_client_defaults_to_the_data_integration_app() {
     assert_eq!(codes(&l), ["dwlink::config::invalid_guid"]);
     assert_eq!(at(&l, "dwlink::config::invalid_guid"), (18, 14));
 
-    let unused =
-        format!("{DWS}  auth: client-credentials\n  client_id: 99999999-2222-3333-4444-555555555555\n");
+    let unused = format!(
+        "{DWS}  auth: client-credentials\n  client_id: 99999999-2222-3333-4444-555555555555\n"
+    );
     let l = load_text(&VALID.replace(DWS, &unused));
     assert_eq!(codes(&l), ["dwlink::config::unused_client_id"]);
     assert!(l.desired.is_some(), "a warning only");
 
     let typo = format!("{DWS}  clientid: 99999999-2222-3333-4444-555555555555\n");
     let l = load_text(&VALID.replace(DWS, &typo));
-    assert!(codes(&l).iter().any(|c| c.contains("unknown")), "{:?}", codes(&l));
+    assert!(
+        codes(&l).iter().any(|c| c.contains("unknown")),
+        "{:?}",
+        codes(&l)
+    );
 }

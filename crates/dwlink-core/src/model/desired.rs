@@ -66,7 +66,8 @@ pub struct Auth {
 /// (and Microsoft's own automation) signs users in to the management service with. Sources:
 /// MicrosoftDocs/power-platform `power-platform/admin/apps-to-allow.md` (name and id) and
 /// microsoft/Dual-write-automations `DWLibary/TokenRefresh.cs` (the `client_id` it refreshes with).
-pub const DATA_INTEGRATION_CLIENT_ID: Uuid = Uuid::from_u128(0x2e49aa60_1bd3_43b6_8ab6_03ada3d9f08b);
+pub const DATA_INTEGRATION_CLIENT_ID: Uuid =
+    Uuid::from_u128(0x2e49aa60_1bd3_43b6_8ab6_03ada3d9f08b);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DualWriteService {

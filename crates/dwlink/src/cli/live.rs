@@ -108,7 +108,6 @@ pub(super) struct Route {
     emulator: Option<Serving>,
 }
 
-
 pub(super) async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
     let interactive = ui.settings().interactive;
     // The device-code prompt must reach the user whatever the verbosity, from the sign-in task.

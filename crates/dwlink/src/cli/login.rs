@@ -141,8 +141,8 @@ fn read_refresh_token(ui: &Shell) -> Result<Secret, Problem> {
         .help("pipe the token in, e.g. `dwlink login --refresh-token-stdin < token.txt`; copy it from the `refresh_token` of the Data Integrator portal's call to login.microsoftonline.com (browser developer tools, Network tab)"));
     }
     let token = if text.starts_with('{') {
-        let v: serde_json::Value =
-            serde_json::from_str(text).map_err(|_| malformed("it starts with `{` but is not JSON"))?;
+        let v: serde_json::Value = serde_json::from_str(text)
+            .map_err(|_| malformed("it starts with `{` but is not JSON"))?;
         v.get("refresh_token")
             .and_then(|t| t.as_str())
             .map(str::to_string)

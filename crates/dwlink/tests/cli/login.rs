@@ -14,7 +14,8 @@ const PORTAL_TOKEN: &str = "portal-dev-refresh-token-0123456789";
 
 /// The quickstart world with a signed-in user, plus `extra` fixture lines under `sign_in`.
 fn fixture(dir: &Path, extra: &str) -> PathBuf {
-    let base = std::fs::read_to_string(path("examples/fixtures/quickstart.yaml")).expect("quickstart");
+    let base =
+        std::fs::read_to_string(path("examples/fixtures/quickstart.yaml")).expect("quickstart");
     let f = dir.join("fixture.yaml");
     std::fs::write(
         &f,
@@ -44,7 +45,14 @@ fn config(dir: &Path, extra_dws: &str) -> String {
 
 fn run_in(dir: &Path, args: &[&str], stdin: &str) -> Output {
     let cache = dir.join("cache");
-    let mut c = command(dir, args, &[("XDG_CACHE_HOME", cache.to_str().expect("utf-8")), ("CI", "true")]);
+    let mut c = command(
+        dir,
+        args,
+        &[
+            ("XDG_CACHE_HOME", cache.to_str().expect("utf-8")),
+            ("CI", "true"),
+        ],
+    );
     let mut child = c
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -71,7 +79,15 @@ fn login(dir: &Path, cfg: &str, emu: &Emu, stdin: Option<&str>) -> Output {
 fn plan(dir: &Path, cfg: &str, emu: &Emu) -> Output {
     run_in(
         dir,
-        &["plan", "--no-color", "--input=false", "-f", cfg, "--emulator-url", &emu.url],
+        &[
+            "plan",
+            "--no-color",
+            "--input=false",
+            "-f",
+            cfg,
+            "--emulator-url",
+            &emu.url,
+        ],
         "",
     )
 }
@@ -104,19 +120,30 @@ fn never_shown(o: &Output, secrets: &[String]) {
 #[test]
 fn a_portal_refresh_token_signs_in_and_later_commands_use_it() {
     let dir = scratch("login-portal");
-    let emu = start_emu(&fixture(&dir, "").display().to_string(), &dir.join("state.json"), &[]);
+    let emu = start_emu(
+        &fixture(&dir, "").display().to_string(),
+        &dir.join("state.json"),
+        &[],
+    );
     let cfg = config(&dir, "");
 
     let o = plan(&dir, &cfg, &emu);
     assert_eq!(o.status.code(), Some(1), "{}", all(&o));
-    assert!(stderr(&o).contains("dwlink::provider::sign_in_required"), "{}", all(&o));
+    assert!(
+        stderr(&o).contains("dwlink::provider::sign_in_required"),
+        "{}",
+        all(&o)
+    );
     assert!(stderr(&o).contains("dwlink login"), "{}", all(&o));
 
     let o = login(&dir, &cfg, &emu, Some(&format!("{PORTAL_TOKEN}\n")));
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
     let out = stdout(&o);
     assert!(out.contains("as ada@contoso.example"), "{out}");
-    assert!(out.contains("tenant 72f988bf-0000-0000-0000-000000000000"), "{out}");
+    assert!(
+        out.contains("tenant 72f988bf-0000-0000-0000-000000000000"),
+        "{out}"
+    );
     assert!(out.contains("expires at"), "{out}");
     assert!(out.contains("24 hours"), "{out}");
     let mut secrets = cached_tokens(&dir);
@@ -139,9 +166,14 @@ fn a_portal_refresh_token_signs_in_and_later_commands_use_it() {
 #[test]
 fn the_portal_json_reply_is_accepted_too() {
     let dir = scratch("login-json");
-    let emu = start_emu(&fixture(&dir, "").display().to_string(), &dir.join("state.json"), &[]);
+    let emu = start_emu(
+        &fixture(&dir, "").display().to_string(),
+        &dir.join("state.json"),
+        &[],
+    );
     let cfg = config(&dir, "");
-    let reply = format!(r#"{{"token_type":"Bearer","access_token":"x","refresh_token":"{PORTAL_TOKEN}"}}"#);
+    let reply =
+        format!(r#"{{"token_type":"Bearer","access_token":"x","refresh_token":"{PORTAL_TOKEN}"}}"#);
     let o = login(&dir, &cfg, &emu, Some(&reply));
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
 }
@@ -149,21 +181,38 @@ fn the_portal_json_reply_is_accepted_too() {
 #[test]
 fn bad_refresh_tokens_are_diagnostics_that_never_echo_them() {
     let dir = scratch("login-bad");
-    let emu = start_emu(&fixture(&dir, "").display().to_string(), &dir.join("state.json"), &[]);
+    let emu = start_emu(
+        &fixture(&dir, "").display().to_string(),
+        &dir.join("state.json"),
+        &[],
+    );
     let cfg = config(&dir, "");
     let cases = [
         ("", "dwlink::login::no_refresh_token"),
         ("  \n", "dwlink::login::no_refresh_token"),
-        ("two words-SECRETPART", "dwlink::login::malformed_refresh_token"),
-        (r#"{"access_token":"SECRETPART"}"#, "dwlink::login::malformed_refresh_token"),
-        ("not-the-portal-token-SECRETPART", "dwlink::auth::invalid_grant"),
+        (
+            "two words-SECRETPART",
+            "dwlink::login::malformed_refresh_token",
+        ),
+        (
+            r#"{"access_token":"SECRETPART"}"#,
+            "dwlink::login::malformed_refresh_token",
+        ),
+        (
+            "not-the-portal-token-SECRETPART",
+            "dwlink::auth::invalid_grant",
+        ),
     ];
     for (stdin, want) in cases {
         let o = login(&dir, &cfg, &emu, Some(stdin));
         assert_eq!(o.status.code(), Some(1), "{stdin:?}: {}", all(&o));
         assert!(stderr(&o).contains(want), "{stdin:?}: {}", all(&o));
         assert!(stderr(&o).contains("help:"), "{stdin:?}: {}", all(&o));
-        assert!(!all(&o).contains("SECRETPART"), "{stdin:?} was echoed: {}", all(&o));
+        assert!(
+            !all(&o).contains("SECRETPART"),
+            "{stdin:?} was echoed: {}",
+            all(&o)
+        );
     }
 }
 
@@ -171,7 +220,9 @@ fn bad_refresh_tokens_are_diagnostics_that_never_echo_them() {
 fn an_expired_portal_token_says_to_sign_in_again() {
     let dir = scratch("login-expired");
     let emu = start_emu(
-        &fixture(&dir, "  spa_refresh_ttl_secs: 3\n").display().to_string(),
+        &fixture(&dir, "  spa_refresh_ttl_secs: 3\n")
+            .display()
+            .to_string(),
         &dir.join("state.json"),
         &["--token-ttl", "1"],
     );
@@ -181,7 +232,11 @@ fn an_expired_portal_token_says_to_sign_in_again() {
     std::thread::sleep(std::time::Duration::from_millis(3200));
     let o = plan(&dir, &cfg, &emu);
     assert_eq!(o.status.code(), Some(1), "{}", all(&o));
-    assert!(stderr(&o).contains("dwlink::auth::refresh_token_expired"), "{}", all(&o));
+    assert!(
+        stderr(&o).contains("dwlink::auth::refresh_token_expired"),
+        "{}",
+        all(&o)
+    );
     assert!(stderr(&o).contains("AADSTS700084"), "{}", all(&o));
     assert!(stderr(&o).contains("dwlink login"), "{}", all(&o));
 }
@@ -189,13 +244,21 @@ fn an_expired_portal_token_says_to_sign_in_again() {
 #[test]
 fn device_code_signs_in_against_the_emulator() {
     let dir = scratch("login-device");
-    let emu = start_emu(&fixture(&dir, "").display().to_string(), &dir.join("state.json"), &[]);
+    let emu = start_emu(
+        &fixture(&dir, "").display().to_string(),
+        &dir.join("state.json"),
+        &[],
+    );
     let cfg = config(&dir, "");
     let o = login(&dir, &cfg, &emu, None);
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
     assert!(stderr(&o).contains("enter the code"), "{}", all(&o));
     assert!(stdout(&o).contains("as ada@contoso.example"), "{}", all(&o));
-    assert!(!stdout(&o).contains("24 hours"), "not a portal token: {}", all(&o));
+    assert!(
+        !stdout(&o).contains("24 hours"),
+        "not a portal token: {}",
+        all(&o)
+    );
     never_shown(&o, &cached_tokens(&dir));
     let o = plan(&dir, &cfg, &emu);
     assert_eq!(o.status.code(), Some(0), "{}", all(&o));
@@ -205,14 +268,20 @@ fn device_code_signs_in_against_the_emulator() {
 fn a_refused_device_code_points_at_the_portal_token() {
     let dir = scratch("login-refused");
     let emu = start_emu(
-        &fixture(&dir, "  refuse_device_code: true\n").display().to_string(),
+        &fixture(&dir, "  refuse_device_code: true\n")
+            .display()
+            .to_string(),
         &dir.join("state.json"),
         &[],
     );
     let cfg = config(&dir, "");
     let o = login(&dir, &cfg, &emu, None);
     assert_eq!(o.status.code(), Some(1), "{}", all(&o));
-    assert!(stderr(&o).contains("dwlink::auth::public_client_refused"), "{}", all(&o));
+    assert!(
+        stderr(&o).contains("dwlink::auth::public_client_refused"),
+        "{}",
+        all(&o)
+    );
     assert!(stderr(&o).contains("AADSTS7000218"), "{}", all(&o));
     assert!(stderr(&o).contains("--refresh-token-stdin"), "{}", all(&o));
 
@@ -220,8 +289,16 @@ fn a_refused_device_code_points_at_the_portal_token() {
     let cfg = config(&dir, "  client_id: 99999999-2222-3333-4444-555555555555\n");
     let o = login(&dir, &cfg, &emu, None);
     assert_eq!(o.status.code(), Some(1), "{}", all(&o));
-    assert!(stderr(&o).contains("dwlink::auth::app_not_in_tenant"), "{}", all(&o));
-    assert!(stderr(&o).contains("dual_write_service.client_id"), "{}", all(&o));
+    assert!(
+        stderr(&o).contains("dwlink::auth::app_not_in_tenant"),
+        "{}",
+        all(&o)
+    );
+    assert!(
+        stderr(&o).contains("dual_write_service.client_id"),
+        "{}",
+        all(&o)
+    );
 }
 
 #[test]
@@ -231,12 +308,24 @@ fn login_refuses_what_it_cannot_do() {
     let cfg = config(&dir, "");
     let o = run_in(&dir, &["login", "--no-color", "-f", &cfg], "");
     assert_eq!(o.status.code(), Some(1), "{}", all(&o));
-    assert!(stderr(&o).contains("dwlink::login::needs_terminal"), "{}", all(&o));
+    assert!(
+        stderr(&o).contains("dwlink::login::needs_terminal"),
+        "{}",
+        all(&o)
+    );
     assert!(stderr(&o).contains("--refresh-token-stdin"), "{}", all(&o));
 
     // Client credentials (emulator only) have no user to sign in.
     let cc = path("examples/scenario-2-organization-mismatch.yaml");
-    let o = run_in(&dir, &["login", "--no-color", "-f", &cc, "--refresh-token-stdin"], PORTAL_TOKEN);
+    let o = run_in(
+        &dir,
+        &["login", "--no-color", "-f", &cc, "--refresh-token-stdin"],
+        PORTAL_TOKEN,
+    );
     assert_eq!(o.status.code(), Some(1), "{}", all(&o));
-    assert!(stderr(&o).contains("dwlink::login::client_credentials"), "{}", all(&o));
+    assert!(
+        stderr(&o).contains("dwlink::login::client_credentials"),
+        "{}",
+        all(&o)
+    );
 }
