@@ -12,6 +12,7 @@
 //! - a non-SPA refresh token sent cross-origin is refused (AADSTS9002326);
 //! - the error body is `{error, error_description, error_codes, timestamp, trace_id,
 //!   correlation_id}` with the description starting `AADSTSnnnn:` (reference-error-codes).
+//!
 //! Which redirect URI Entra checks for the portal's tokens, and whether it compares the Origin's
 //! value, is not public: the emulator requires the portal's redirect URI and any Origin.
 
