@@ -362,12 +362,22 @@ mod tests {
                 "dwlink::auth::sign_in_not_completed",
             ),
             ("AADSTS70019: expired", "dwlink::auth::device_code_expired"),
-            ("AADSTS1: new", "dwlink::auth::refused"),
         ];
         for (msg, want) in cases {
             let got = explain(status("invalid_grant", msg), Step::DeviceCode);
             assert_eq!(got.code(), want, "{msg}");
         }
+        assert_eq!(
+            explain(status("invalid_grant", "AADSTS1: new"), Step::DeviceCode).code(),
+            "dwlink::auth::invalid_grant"
+        );
+        let other = explain(status("invalid_request", "AADSTS1: new"), Step::DeviceCode);
+        assert_eq!(other.code(), "dwlink::auth::refused");
+        assert!(other
+            .to_problem()
+            .help
+            .unwrap()
+            .contains("login.microsoftonline.com/error?code=1"));
         assert_eq!(
             explain(status("expired_token", "gone"), Step::DeviceCode).code(),
             "dwlink::auth::device_code_expired"
