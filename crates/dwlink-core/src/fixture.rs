@@ -43,6 +43,37 @@ pub struct Fixture {
     /// The management service's logical URL (only used for the TLS certificate's names).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dual_write_service_url: Option<String>,
+    /// The signed-in user of the management service (device code, portal refresh tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_in: Option<SignInFixture>,
+}
+
+/// How the emulated Entra ID signs a user in to the management service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInFixture {
+    /// `preferred_username` of the user's id tokens (default `emulated.user@contoso.example`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `tid` of the user's id tokens (default: the first client's tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_id: Option<String>,
+    /// A refresh token the emulator accepts as if captured from the Data Integrator portal: a
+    /// single-page-app token, redeemed only cross-origin (for `dwlink login --refresh-token-stdin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub portal_refresh_token: Option<String>,
+    /// Lifetime of single-page-app refresh tokens, counted from the first one (default 86400:
+    /// Entra's fixed 24 hours).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spa_refresh_ttl_secs: Option<u64>,
+    /// Lifetime of other refresh tokens (default 7776000: Entra's 90 days).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_ttl_secs: Option<u64>,
+    /// `true`: the device-code endpoint refuses the Dynamics Data Integration app the way Entra
+    /// refuses a client not enabled for public-client flows (AADSTS7000218). Whether the real
+    /// app allows device code has no public evidence; this lets the refusal be rehearsed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refuse_device_code: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

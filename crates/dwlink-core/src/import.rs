@@ -153,6 +153,8 @@ pub fn build(connection: &Desired, live: &LiveState) -> Imported {
             .map(|s| DualWriteService {
                 url: url_text(&s.url),
                 auth: Some(s.auth),
+                client_id: (s.client_id != crate::model::desired::DATA_INTEGRATION_CLIENT_ID)
+                    .then(|| s.client_id.to_string()),
             }),
         restored_from: None,
     };

@@ -305,6 +305,7 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
             .dual_write_service
             .as_ref()
             .map(|s| url_text(&s.url)),
+        sign_in: None,
     }
 }
 

@@ -173,7 +173,7 @@ pub async fn spawn(fixture: Fixture, options: Options) -> Result<RunningEmulator
     let app = Arc::new(server::App {
         world: RwLock::new(world),
         persist,
-        auth: auth::Auth::default(),
+        auth: auth::Auth::new(fixture.sign_in.as_ref(), &fixture.clients),
         limiter: protection::Limiter::new(faults.protection),
         faults: faults::Faults::new(faults),
         scheme,

@@ -142,24 +142,39 @@ pub(crate) fn router(app: Shared) -> Router {
         .with_state(app)
 }
 
-async fn token(State(app): State<Shared>, Path(tenant): Path<String>, body: Bytes) -> Response {
+async fn token(
+    State(app): State<Shared>,
+    Path(tenant): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let clients = app.read_world().clients.clone();
     app.auth
-        .token(&tenant, &body, &clients, app.token_ttl)
+        .token(&tenant, &headers, &body, &clients, app.token_ttl)
         .into_response()
 }
 
 async fn device_code(State(app): State<Shared>, body: Bytes) -> Response {
-    app.auth.device_code(&body).into_response()
+    let clients = app.read_world().clients.clone();
+    app.auth.device_code(&body, &clients).into_response()
 }
 
-/// Auth and the request budget, shared by every data route; the caller's client id.
+/// Auth and the request budget of the F&O, Dataverse and admin-API routes: any valid token
+/// except one for the management service's resource; the caller's client id.
 fn gate(app: &App, headers: &HeaderMap) -> Result<String, Reply> {
-    let client = app.auth.check(headers)?;
-    app.faults.admit(&client)?;
-    Ok(client)
+    let caller = app.auth.check(headers)?;
+    super::auth::refuse_dws_audience(&caller)?;
+    app.faults.admit(&caller.client_id)?;
+    Ok(caller.client_id)
 }
 
+/// The management service's routes (every one, `/api/DualWriteManagement/1.0/…` and the root
+/// `/api/ConnectionSet/…`): only tokens for `https://IntegratorApp.com`.
+pub(crate) fn gate_dws(app: &App, headers: &HeaderMap) -> Result<(), Reply> {
+    let caller = app.auth.check(headers)?;
+    super::auth::require_dws_audience(&caller)?;
+    app.faults.admit(&caller.client_id)
+}
 /// Service protection of the OData services: per user and service host, a `$batch` counting
 /// each of its requests (its parts that are `application/http`).
 async fn protect(
@@ -314,7 +329,7 @@ async fn dws_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = gate(&app, &headers) {
+    if let Err(r) = gate_dws(&app, &headers) {
         return r.into_response();
     }
     let ct = headers

@@ -67,6 +67,8 @@ struct T {
     emu: RunningEmulator,
     http: Client,
     token: String,
+    /// For the management service, which takes only `https://IntegratorApp.com` tokens.
+    dws_token: String,
 }
 
 impl T {
@@ -80,12 +82,14 @@ impl T {
             emu,
             http,
             token: String::new(),
+            dws_token: String::new(),
         };
-        t.token = t.token().await;
+        t.token = t.token_for("https://x/.default").await;
+        t.dws_token = t.token_for("https://IntegratorApp.com/.default").await;
         t
     }
 
-    async fn token(&self) -> String {
+    async fn token_for(&self, scope: &str) -> String {
         let r: Value = self
             .http
             .post(format!("{}/{TENANT}/oauth2/v2.0/token", self.emu.url()))
@@ -93,7 +97,7 @@ impl T {
                 ("grant_type", "client_credentials"),
                 ("client_id", CLIENT),
                 ("client_secret", "emulator-secret"),
-                ("scope", "https://x/.default"),
+                ("scope", scope),
             ])
             .send()
             .await
@@ -108,10 +112,12 @@ impl T {
     }
 
     fn req(&self, method: reqwest::Method, host: &str, path: &str) -> reqwest::RequestBuilder {
+        let dws =
+            path.starts_with("/api/DualWriteManagement/") || path.starts_with("/api/ConnectionSet");
         self.http
             .request(method, format!("{}{path}", self.emu.url()))
             .header("Host", host)
-            .bearer_auth(&self.token)
+            .bearer_auth(if dws { &self.dws_token } else { &self.token })
     }
 
     async fn get(&self, host: &str, path: &str) -> (StatusCode, Value) {
@@ -897,11 +903,8 @@ async fn auth_tokens_expire_and_refresh() {
     let url = t.emu.url();
     let dc: Value = t
         .http
-        .post(format!("{url}/common/oauth2/v2.0/devicecode"))
-        .form(&[
-            ("client_id", "public-app"),
-            ("scope", "https://IntegratorApp.com/.default"),
-        ])
+        .post(format!("{url}/{TENANT}/oauth2/v2.0/devicecode"))
+        .form(&[("client_id", DI_APP), ("scope", DWS_SCOPE)])
         .send()
         .await
         .expect("dc")
@@ -910,10 +913,10 @@ async fn auth_tokens_expire_and_refresh() {
         .expect("json");
     let tok: Value = t
         .http
-        .post(format!("{url}/common/oauth2/v2.0/token"))
+        .post(format!("{url}/{TENANT}/oauth2/v2.0/token"))
         .form(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
-            ("client_id", "public-app"),
+            ("client_id", DI_APP),
             ("device_code", dc["device_code"].as_str().unwrap_or("")),
         ])
         .send()
@@ -922,21 +925,18 @@ async fn auth_tokens_expire_and_refresh() {
         .json()
         .await
         .expect("json");
+    assert!(tok["id_token"].is_string(), "{tok}");
     let refresh = tok["refresh_token"].as_str().expect("refresh_token");
-    let tok2: Value = t
-        .http
-        .post(format!("{url}/common/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", "public-app"),
-            ("refresh_token", refresh),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    // A device-code refresh token is not a single-page app's: sent cross-origin, it is refused.
+    let (s, v) = redeem(
+        &t,
+        refresh,
+        Some("https://dataintegrator.trafficmanager.net/"),
+    )
+    .await;
+    assert_eq!((s, aadsts(&v)), (StatusCode::BAD_REQUEST, 9002326), "{v}");
+    let (s, tok2) = redeem(&t, refresh, None).await;
+    assert_eq!(s, StatusCode::OK, "{tok2}");
     let access = tok2["access_token"].as_str().expect("access_token");
     let r = t
         .http
@@ -947,7 +947,104 @@ async fn auth_tokens_expire_and_refresh() {
         .send()
         .await
         .expect("get");
-    assert_eq!(r.status(), StatusCode::OK);
+    assert_ne!(r.status(), StatusCode::UNAUTHORIZED);
+    // The user's management-service token is not valid at F&O.
+    let r = t
+        .http
+        .get(format!("{url}/data/DualWriteProjectConfigurations"))
+        .header("Host", FO)
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Nor is a token for another resource at the management service.
+    let r = t
+        .http
+        .get(format!(
+            "{url}/api/DualWriteManagement/1.0/api/ConnectionSets"
+        ))
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    t.emu.shutdown().await;
+}
+
+const DI_APP: &str = "2e49aa60-1bd3-43b6-8ab6-03ada3d9f08b";
+const DWS_SCOPE: &str = "https://IntegratorApp.com/.default openid profile offline_access";
+
+fn aadsts(v: &Value) -> u64 {
+    v["error_codes"][0].as_u64().unwrap_or(0)
+}
+
+/// A refresh-token redemption at `common`, with the portal's Origin and redirect URI when
+/// `origin` is given (DWA TokenRefresh.cs).
+async fn redeem(t: &T, refresh: &str, origin: Option<&str>) -> (StatusCode, Value) {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", DI_APP),
+        ("scope", DWS_SCOPE),
+        ("refresh_token", refresh),
+    ];
+    let mut b = t
+        .http
+        .post(format!("{}/common/oauth2/v2.0/token", t.emu.url()));
+    if let Some(o) = origin {
+        form.push((
+            "redirect_uri",
+            "https://dataintegrator.trafficmanager.net/dualWrite",
+        ));
+        b = b.header("Origin", o);
+    }
+    t.send(b.form(&form)).await
+}
+
+#[tokio::test]
+async fn portal_refresh_tokens_are_single_page_app_tokens() {
+    let mut f = quickstart();
+    f.sign_in = Some(dwlink_core::fixture::SignInFixture {
+        portal_refresh_token: Some("portal-dev-token".into()),
+        spa_refresh_ttl_secs: Some(2),
+        ..Default::default()
+    });
+    let t = T::start(f, Options::default()).await;
+    let portal = Some("https://dataintegrator.trafficmanager.net/");
+    // Without Origin, as a native client would send it: Entra's SPA refusal.
+    let (s, v) = redeem(&t, "portal-dev-token", None).await;
+    assert_eq!((s, aadsts(&v)), (StatusCode::BAD_REQUEST, 9002327), "{v}");
+    assert!(v["error_description"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("AADSTS9002327:"));
+    let (s, v) = redeem(&t, "not-a-token", portal).await;
+    assert_eq!(
+        (s, v["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (s, v) = redeem(&t, "portal-dev-token", portal).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let rotated = v["refresh_token"].as_str().expect("rotated").to_string();
+    // The rotated token keeps the first one's expiry: 24 h in Entra, 2 s here.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (s, v) = redeem(&t, &rotated, portal).await;
+    assert_eq!((s, aadsts(&v)), (StatusCode::BAD_REQUEST, 700084), "{v}");
+    // Device code for an app the tenant does not know.
+    let r: Value = t
+        .http
+        .post(format!("{}/{TENANT}/oauth2/v2.0/devicecode", t.emu.url()))
+        .form(&[
+            ("client_id", "99999999-2222-3333-4444-555555555555"),
+            ("scope", DWS_SCOPE),
+        ])
+        .send()
+        .await
+        .expect("dc")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(aadsts(&r), 700016, "{r}");
     t.emu.shutdown().await;
 }
 

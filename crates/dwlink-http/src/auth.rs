@@ -1,6 +1,7 @@
-//! Bearer tokens per resource: client credentials for F&O and Dataverse (and the emulator's
-//! management service), the device-code flow for the real management service. Tokens are cached
-//! in memory and renewed before they expire; a 401 drops the cached one (see `super::session`).
+//! Bearer tokens per resource: client credentials (the config's app registration) for F&O and
+//! Dataverse (and the emulator's management service), a signed-in user's token for the real
+//! management service ([`super::device_code`]). Tokens are cached in memory and renewed before
+//! they expire; a 401 drops the cached one (see `super::session`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,20 @@ pub struct Token {
     pub refresh: Option<Secret>,
     pub expires_at: SystemTime,
     pub lifetime: Duration,
+    /// How a user token was obtained, so its refresh is sent the same way; `None` for client
+    /// credentials.
+    pub via: Option<Via>,
+}
+
+/// Where a user token's refresh goes and in which shape, and whom it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Via {
+    /// The authority path segment: the tenant id (device code) or `common` (portal tokens).
+    pub authority: String,
+    /// Issued to the Data Integrator portal, a single-page app: refreshed cross-origin, with
+    /// the portal's `Origin` and `redirect_uri` (`super::entra`).
+    pub spa: bool,
+    pub identity: super::entra::Identity,
 }
 
 impl Token {
@@ -48,6 +63,9 @@ pub(super) struct TokenReply {
     refresh_token: Option<String>,
     #[serde(default, deserialize_with = "number_or_string")]
     expires_in: Option<u64>,
+    /// Returned with the `openid` scope; read only for who signed in.
+    #[serde(default)]
+    id_token: Option<String>,
 }
 
 impl TokenReply {
@@ -58,7 +76,12 @@ impl TokenReply {
             refresh: self.refresh_token.map(Secret::new),
             expires_at: now + lifetime,
             lifetime,
+            via: None,
         }
+    }
+
+    pub(super) fn identity(&self) -> Option<super::entra::Identity> {
+        self.id_token.as_deref().map(super::entra::identity)
     }
 }
 
@@ -76,6 +99,9 @@ fn number_or_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64
 pub struct AuthSettings {
     pub tenant_id: Uuid,
     pub client_id: Uuid,
+    /// The public client users sign in to the management service with
+    /// (`dual_write_service.client_id`, default the Dynamics Data Integration app).
+    pub dual_write_client_id: Uuid,
     /// The name of the variable holding the client secret (never the secret).
     pub client_secret_env: String,
     pub device_code: DeviceCodeSettings,
@@ -133,19 +159,30 @@ impl Auth {
         let token = match grant {
             Grant::ClientCredentials => self.client_credentials(scope).await?,
             Grant::DeviceCode => {
-                device_code::token(
-                    &self.client,
-                    &self.settings,
-                    &self.token_url()?,
-                    scope,
-                    guard.take(),
-                )
-                .await?
+                device_code::token(&self.client, &self.settings, scope, guard.take()).await?
             }
         };
         let access = token.access.clone();
         *guard = Some(token);
         Ok(access)
+    }
+
+    /// `dwlink login`: a new management-service sign-in, cached for later runs.
+    pub async fn login(
+        &self,
+        with: device_code::LoginWith,
+    ) -> Result<device_code::SignedIn, ProviderError> {
+        let slot = self.slot(super::session::DUAL_WRITE_USER_SCOPE);
+        let mut guard = slot.lock().await;
+        let (token, signed_in) = device_code::login(
+            &self.client,
+            &self.settings,
+            super::session::DUAL_WRITE_USER_SCOPE,
+            with,
+        )
+        .await?;
+        *guard = Some(token);
+        Ok(signed_in)
     }
 
     /// The service refused `refused` (revoked, clock skew): forget it so the next call renews —
@@ -227,6 +264,7 @@ mod tests {
             refresh: None,
             expires_at: now + Duration::from_secs(left),
             lifetime: Duration::from_secs(life),
+            via: None,
         };
         assert!(t(3600, 3000).fresh(now));
         assert!(!t(3600, 200).fresh(now));

@@ -1,6 +1,7 @@
-//! The OAuth2 device-code flow for the dual-write management service, which only accepts a
-//! signed-in user's token. Tokens live in a 0600 file so a user signs in once and later runs
-//! (including `--input=false` ones) refresh silently.
+//! A signed-in user's token for the dual-write management service, which takes no other: the
+//! OAuth2 device-code flow, or a refresh token captured from the Data Integrator portal
+//! (`dwlink login --refresh-token-stdin`). Tokens live in a 0600 file so a user signs in once
+//! and later runs (including `--input=false` ones) refresh silently.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,8 +11,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use super::auth::{auth_error, AuthSettings, Token, TokenReply};
+use super::auth::{AuthSettings, Token, TokenReply, Via, LOGIN_BASE};
 use super::client::{join, Client};
+use super::entra::{self, Identity, Refusal, Step};
 use super::request::ApiRequest;
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::secret::Secret;
@@ -23,8 +25,11 @@ pub type Notify = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct DeviceCodeSettings {
     /// `false` with `--input=false` or without a terminal: never start a sign-in.
     pub interactive: bool,
-    /// `None`: keep tokens in memory only (emulator runs must not touch the user's cache).
+    /// `None`: keep tokens in memory only.
     pub cache_file: Option<PathBuf>,
+    /// Prefixes the cache keys, so the tokens of different emulators (which live as long as
+    /// their emulator) never meet each other or the real service's.
+    pub cache_namespace: Option<String>,
     pub notify: Option<Notify>,
 }
 
@@ -62,6 +67,15 @@ struct CachedToken {
     refresh_token: Option<String>,
     expires_at: u64,
     lifetime: u64,
+    // Entries written before `dwlink login` lack these: device-code tokens of the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authority: Option<String>,
+    #[serde(default)]
+    spa: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tenant: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -77,19 +91,64 @@ struct DeviceCodeReply {
     message: Option<String>,
 }
 
+/// How `dwlink login` signs in.
+pub enum LoginWith {
+    /// The OAuth2 device-code flow with the management-service client.
+    DeviceCode,
+    /// A refresh token captured from the Data Integrator portal, redeemed as the portal does.
+    PortalRefreshToken(Secret),
+}
+
+/// What `dwlink login` tells the user: never a token.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: Option<String>,
+    pub tenant: Option<String>,
+    pub expires_at: SystemTime,
+    /// A portal (single-page app) token: its refresh token ends 24 hours after the portal
+    /// sign-in, however often it is refreshed (learn.microsoft.com refresh-tokens).
+    pub spa: bool,
+    pub cached_in: Option<PathBuf>,
+}
+
+fn cache_key(settings: &AuthSettings, scope: &str) -> String {
+    let key = format!(
+        "{}|{}|{}",
+        settings.tenant_id, settings.dual_write_client_id, scope
+    );
+    match &settings.device_code.cache_namespace {
+        Some(ns) => format!("{ns}|{key}"),
+        None => key,
+    }
+}
+
+/// Where `--emulator-url` runs keep their sign-ins: beside the real cache, never in it.
+pub fn emulator_cache_file() -> Option<PathBuf> {
+    default_cache_file().map(|f| f.with_file_name("emulator-tokens.json"))
+}
+
+fn token_url(authority: &str) -> Result<Url, ProviderError> {
+    let base = Url::parse(LOGIN_BASE).map_err(|e| ProviderError::Setup {
+        message: format!("bad login URL: {e}"),
+        help: "this is a bug in dwlink".into(),
+    })?;
+    join(&base, &format!("{authority}/oauth2/v2.0/token"))
+}
+
+/// A user token for the management service: the cached one while fresh, else refreshed, else
+/// (only when dwlink may prompt) a new device-code sign-in.
 pub async fn token(
     client: &Client,
     settings: &AuthSettings,
-    token_url: &Url,
     scope: &str,
     previous: Option<Token>,
 ) -> Result<Token, ProviderError> {
     let dc = &settings.device_code;
-    let key = format!("{}|{}|{}", settings.tenant_id, settings.client_id, scope);
+    let key = cache_key(settings, scope);
     let cached = match previous {
         Some(t) => Some(t),
         None => match &dc.cache_file {
-            Some(path) => load(path, &key)?,
+            Some(path) => load(path, &key, settings),
             None => None,
         },
     };
@@ -98,70 +157,155 @@ pub async fn token(
             return Ok(t.clone());
         }
     }
-    if let Some(refresh) = cached.and_then(|t| t.refresh) {
-        // A refused refresh token (expired, revoked) falls through to a new sign-in.
-        if let Ok(t) = redeem(
-            client,
-            token_url,
-            settings,
-            "refresh_token",
-            ("refresh_token", refresh),
-        )
-        .await
-        {
-            save(dc, &key, &t)?;
-            return Ok(t);
+    let mut why = None;
+    if let Some(t) = cached {
+        if let (Some(refresh), Some(via)) = (t.refresh.clone(), t.via.clone()) {
+            match redeem_refresh(client, settings, &via, refresh).await {
+                Ok(t) => {
+                    save(dc, &key, &t)?;
+                    return Ok(t);
+                }
+                // Refused (expired, revoked): a new sign-in replaces it. A network failure is
+                // not a reason to prompt.
+                Err(e) => match Refusal::of(&e) {
+                    Some(r) => {
+                        if !dc.interactive {
+                            return Err(SignInRequiredAfter(r, e).into());
+                        }
+                        why = Some(r.short());
+                    }
+                    None => return Err(e),
+                },
+            }
         }
     }
     if !dc.interactive {
         return Err(ProviderError::SignInRequired {
-            url: scope.to_string(),
+            url: "the dual-write management service".into(),
+            reason: why.or_else(|| Some("no cached sign-in".into())),
         });
     }
-    let t = sign_in(client, settings, token_url, scope).await?;
+    let t = sign_in(client, settings).await?;
     save(dc, &key, &t)?;
     Ok(t)
 }
 
-async fn redeem(
-    client: &Client,
-    token_url: &Url,
-    settings: &AuthSettings,
-    grant: &'static str,
-    field: (&'static str, Secret),
-) -> Result<Token, ProviderError> {
-    let grant_type = match grant {
-        "refresh_token" => "refresh_token",
-        _ => "urn:ietf:params:oauth:grant-type:device_code",
-    };
-    let req = ApiRequest::post(Api::Login, token_url.clone())
-        .form(vec![
-            ("grant_type", Secret::new(grant_type)),
-            ("client_id", Secret::new(settings.client_id.to_string())),
-            field,
-        ])
-        .idempotent(true);
-    let reply = client.execute(&req, None).await?;
-    Ok(reply.json::<TokenReply>()?.into_token(SystemTime::now()))
+/// A refused silent refresh without a prompt to fall back on: the refusal's own advice when it
+/// has one (MFA, consent, Conditional Access), else "run `dwlink login`".
+struct SignInRequiredAfter(Refusal, ProviderError);
+
+impl From<SignInRequiredAfter> for ProviderError {
+    fn from(SignInRequiredAfter(r, e): SignInRequiredAfter) -> Self {
+        match entra::explain(e, Step::CachedRefreshToken) {
+            refused @ ProviderError::SignInRefused { code, .. }
+                if code != "dwlink::auth::refused" && code != "dwlink::auth::invalid_grant" =>
+            {
+                refused
+            }
+            _ => ProviderError::SignInRequired {
+                url: "the dual-write management service".into(),
+                reason: Some(format!(
+                    "the cached sign-in could not be refreshed: {}",
+                    r.short()
+                )),
+            },
+        }
+    }
 }
 
-async fn sign_in(
+/// `dwlink login`.
+pub async fn login(
     client: &Client,
     settings: &AuthSettings,
-    token_url: &Url,
     scope: &str,
+    with: LoginWith,
+) -> Result<(Token, SignedIn), ProviderError> {
+    let t = match with {
+        LoginWith::DeviceCode => sign_in(client, settings).await?,
+        LoginWith::PortalRefreshToken(refresh) => {
+            let via = Via {
+                authority: entra::PORTAL_AUTHORITY.into(),
+                spa: true,
+                identity: Identity::default(),
+            };
+            redeem_refresh(client, settings, &via, refresh)
+                .await
+                .map_err(|e| entra::explain(e, Step::GivenRefreshToken))?
+        }
+    };
+    let dc = &settings.device_code;
+    save(dc, &cache_key(settings, scope), &t)?;
+    let via = t.via.clone().unwrap_or_else(|| Via {
+        authority: settings.tenant_id.to_string(),
+        spa: false,
+        identity: Identity::default(),
+    });
+    let signed_in = SignedIn {
+        user: via.identity.user,
+        tenant: via.identity.tenant,
+        expires_at: t.expires_at,
+        spa: via.spa,
+        cached_in: dc.cache_file.clone(),
+    };
+    Ok((t, signed_in))
+}
+
+/// `grant_type=refresh_token`; for a portal token in the portal's shape (`entra`: DWA
+/// TokenRefresh.cs sends `scope`, `redirect_uri` and an `Origin` header).
+async fn redeem_refresh(
+    client: &Client,
+    settings: &AuthSettings,
+    via: &Via,
+    refresh: Secret,
 ) -> Result<Token, ProviderError> {
-    let url = join(token_url, "devicecode")?;
+    let url = token_url(&via.authority)?;
+    let mut form = vec![
+        (
+            "client_id",
+            Secret::new(settings.dual_write_client_id.to_string()),
+        ),
+        ("scope", Secret::new(entra::DWS_SCOPE)),
+        ("grant_type", Secret::new("refresh_token")),
+        ("refresh_token", refresh.clone()),
+    ];
+    let mut req = ApiRequest::post(Api::Login, url);
+    if via.spa {
+        form.insert(2, ("redirect_uri", Secret::new(entra::PORTAL_REDIRECT_URI)));
+        req = req.header("Origin", entra::PORTAL_ORIGIN);
+    }
+    let req = req.form(form).idempotent(true);
+    let reply = client.execute(&req, None).await?;
+    let r: TokenReply = reply.json()?;
+    let identity = r.identity();
+    let mut t = r.into_token(SystemTime::now());
+    // Entra rotates refresh tokens but an answer without one leaves the old one good.
+    if t.refresh.is_none() {
+        t.refresh = Some(refresh);
+    }
+    t.via = Some(Via {
+        identity: identity.unwrap_or_else(|| via.identity.clone()),
+        ..via.clone()
+    });
+    Ok(t)
+}
+
+async fn sign_in(client: &Client, settings: &AuthSettings) -> Result<Token, ProviderError> {
+    // The tenant of the config, not `common`: a guest signs in to the tenant of the F&O
+    // environment instead of their home tenant.
+    let authority = settings.tenant_id.to_string();
+    let token_url = token_url(&authority)?;
+    let url = join(&token_url, "devicecode")?;
+    let client_id = settings.dual_write_client_id.to_string();
     let req = ApiRequest::post(Api::Login, url.clone())
         .form(vec![
-            ("client_id", Secret::new(settings.client_id.to_string())),
-            ("scope", Secret::new(format!("{scope} offline_access"))),
+            ("client_id", Secret::new(client_id.clone())),
+            ("scope", Secret::new(entra::DWS_SCOPE)),
         ])
         .idempotent(true);
     let reply = client
         .execute(&req, None)
         .await
-        .map_err(|e| auth_error(e, &url, scope))?;
+        .map_err(|e| entra::explain(e, Step::DeviceCode))?;
     let code: DeviceCodeReply = reply.json()?;
     let message = code.message.clone().unwrap_or_else(|| {
         format!(
@@ -176,27 +320,41 @@ async fn sign_in(
     let mut interval = Duration::from_secs(code.interval.unwrap_or(5).clamp(1, 60));
     let device_code = Secret::new(code.device_code);
     loop {
-        match redeem(
-            client,
-            token_url,
-            settings,
-            "device_code",
-            ("device_code", device_code.clone()),
-        )
-        .await
-        {
-            Ok(t) => return Ok(t),
-            Err(ProviderError::Status { code: Some(c), .. }) if c == "authorization_pending" => {}
-            Err(ProviderError::Status { code: Some(c), .. }) if c == "slow_down" => {
-                interval += Duration::from_secs(5);
+        let req = ApiRequest::post(Api::Login, token_url.clone())
+            .form(vec![
+                (
+                    "grant_type",
+                    Secret::new("urn:ietf:params:oauth:grant-type:device_code"),
+                ),
+                ("client_id", Secret::new(client_id.clone())),
+                ("device_code", device_code.clone()),
+            ])
+            .idempotent(true);
+        match client.execute(&req, None).await {
+            Ok(reply) => {
+                let r: TokenReply = reply.json()?;
+                let identity = r.identity().unwrap_or_default();
+                let mut t = r.into_token(SystemTime::now());
+                t.via = Some(Via {
+                    authority,
+                    spa: false,
+                    identity,
+                });
+                return Ok(t);
             }
-            Err(e) => return Err(auth_error(e, token_url, scope)),
+            Err(e) => match Refusal::of(&e) {
+                Some(r) if r.is("authorization_pending") => {}
+                Some(r) if r.is("slow_down") => interval += Duration::from_secs(5),
+                _ => return Err(entra::explain(e, Step::DeviceCode)),
+            },
         }
         if Instant::now() + interval > deadline {
-            return Err(ProviderError::Auth {
-                api: Api::Login,
-                url: token_url.to_string(),
-                detail: "the device code expired before the sign-in was completed".into(),
+            return Err(ProviderError::SignInRefused {
+                code: "dwlink::auth::device_code_expired",
+                what: "the device-code sign-in to the dual-write management service".into(),
+                detail: "the code expired before the sign-in was completed".into(),
+                help: "run `dwlink login` again and finish in the browser within the time it shows"
+                    .into(),
             });
         }
         tokio::time::sleep(interval).await;
@@ -218,14 +376,25 @@ fn read_file(path: &Path) -> CacheFile {
         .unwrap_or_default()
 }
 
-fn load(path: &Path, key: &str) -> Result<Option<Token>, ProviderError> {
+fn load(path: &Path, key: &str, settings: &AuthSettings) -> Option<Token> {
     let file = read_file(path);
-    Ok(file.tokens.get(key).map(|c| Token {
+    file.tokens.get(key).map(|c| Token {
         access: Secret::new(c.access_token.clone()),
         refresh: c.refresh_token.clone().map(Secret::new),
         expires_at: UNIX_EPOCH + Duration::from_secs(c.expires_at),
         lifetime: Duration::from_secs(c.lifetime.max(1)),
-    }))
+        via: Some(Via {
+            authority: c
+                .authority
+                .clone()
+                .unwrap_or_else(|| settings.tenant_id.to_string()),
+            spa: c.spa,
+            identity: Identity {
+                user: c.user.clone(),
+                tenant: c.tenant.clone(),
+            },
+        }),
+    })
 }
 
 fn save(dc: &DeviceCodeSettings, key: &str, t: &Token) -> Result<(), ProviderError> {
@@ -243,6 +412,10 @@ fn save(dc: &DeviceCodeSettings, key: &str, t: &Token) -> Result<(), ProviderErr
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
             lifetime: t.lifetime.as_secs(),
+            authority: t.via.as_ref().map(|v| v.authority.clone()),
+            spa: t.via.as_ref().is_some_and(|v| v.spa),
+            user: t.via.as_ref().and_then(|v| v.identity.user.clone()),
+            tenant: t.via.as_ref().and_then(|v| v.identity.tenant.clone()),
         },
     );
     let bytes = serde_json::to_vec_pretty(&file).map_err(|e| cache_error(path, e))?;
@@ -258,6 +431,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(dir)?;
+    // The mode above is masked by the umask and ignored for a directory that already exists:
+    // the cache's own directory is made 0700 whatever it was.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
     dwlink_core::fsutil::write_atomic(path, bytes, dwlink_core::fsutil::Access::Private)
 }
 
@@ -272,6 +452,7 @@ mod tests {
         let dc = DeviceCodeSettings {
             interactive: false,
             cache_file: Some(path.clone()),
+            cache_namespace: None,
             notify: None,
         };
         let t = Token {
@@ -279,15 +460,36 @@ mod tests {
             refresh: Some(Secret::new("ref")),
             expires_at: SystemTime::now() + Duration::from_secs(100),
             lifetime: Duration::from_secs(3600),
+            via: Some(Via {
+                authority: "common".into(),
+                spa: true,
+                identity: Identity {
+                    user: Some("ada@contoso.com".into()),
+                    tenant: None,
+                },
+            }),
         };
         save(&dc, "k", &t).unwrap();
-        let back = load(&path, "k").unwrap().unwrap();
+        let settings = AuthSettings {
+            tenant_id: uuid::Uuid::nil(),
+            client_id: uuid::Uuid::nil(),
+            dual_write_client_id: uuid::Uuid::nil(),
+            client_secret_env: "X".into(),
+            device_code: dc.clone(),
+        };
+        let back = load(&path, "k", &settings).unwrap();
         assert_eq!(back.refresh.unwrap().expose(), "ref");
+        assert_eq!(back.via, t.via);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let dir_mode = std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(dir_mode & 0o777, 0o700);
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

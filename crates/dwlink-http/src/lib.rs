@@ -22,6 +22,7 @@ pub mod client;
 pub(crate) mod dataverse;
 pub mod device_code;
 pub mod dws;
+pub mod entra;
 pub mod fo;
 pub(crate) mod metadata;
 pub mod odata;
@@ -94,6 +95,7 @@ impl ProviderSettings {
             device_code: DeviceCodeSettings {
                 interactive,
                 cache_file: device_code::default_cache_file(),
+                cache_namespace: None,
                 notify,
             },
             paging: Paging::default(),
@@ -205,6 +207,7 @@ impl HttpProvider {
             AuthSettings {
                 tenant_id: desired.auth.tenant_id,
                 client_id: desired.auth.client_id,
+                dual_write_client_id: desired.dual_write_client_id(),
                 client_secret_env: desired.auth.client_secret_env.clone(),
                 device_code: settings.device_code.clone(),
             },
@@ -233,5 +236,14 @@ impl HttpProvider {
     /// (`RetrieveFinanceAndOperationsIntegrationDetails`); `None` when it is not linked.
     pub async fn fo_integration_details(&self) -> Result<Option<FoIntegration>, ProviderError> {
         dataverse::fo_integration_details(&self.session, &self.endpoints.dataverse_api).await
+    }
+
+    /// `dwlink login`: signs a user in to the management service and caches the token (with
+    /// its refresh token) for later runs of any command.
+    pub async fn login(
+        &self,
+        with: device_code::LoginWith,
+    ) -> Result<device_code::SignedIn, ProviderError> {
+        self.session.auth.login(with).await
     }
 }

@@ -18,7 +18,8 @@ use dwlink_core::link::secret::redact_url;
 use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::key_tables::EXTERNAL_ENVIRONMENT_URL;
 use dwlink_core::model::live::{
-    FinanceOperationsIntegration, KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations, LiveState, OrgRef, Unreadable,
+    FinanceOperationsIntegration, KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations,
+    LiveState, OrgRef, Unreadable,
 };
 impl HttpProvider {
     /// [`dwlink_core::link::Link::read`]: the three services read concurrently.

@@ -158,7 +158,20 @@ pub(crate) fn error_message(
                 let msg = v["error_description"]
                     .as_str()
                     .unwrap_or("(no description)");
-                return (Some(clean(code, 80)), clean(msg, 500));
+                // Entra's `error_codes` names the AADSTS code its description usually starts
+                // with; keep it in the message when the description does not, so sign-in
+                // diagnostics can tell the refusals apart (`super::entra`).
+                let first_code = v["error_codes"]
+                    .as_array()
+                    .and_then(|a| a.first())
+                    .and_then(serde_json::Value::as_u64);
+                let msg = match first_code {
+                    Some(n) if !msg.trim_start().starts_with("AADSTS") => {
+                        format!("AADSTS{n}: {msg}")
+                    }
+                    _ => msg.to_string(),
+                };
+                return (Some(clean(code, 80)), clean(&msg, 500));
             }
         }
     }

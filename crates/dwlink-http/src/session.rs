@@ -11,8 +11,8 @@ use super::reply::Reply;
 use super::request::ApiRequest;
 use dwlink_core::link::error::{Api, ProviderError};
 
-/// The management service's resource for user tokens (public client of the Data Integrator).
-pub(crate) const DUAL_WRITE_USER_SCOPE: &str = "https://IntegratorApp.com/.default";
+/// The management service's resource; also the key of its token in the caches.
+pub(crate) const DUAL_WRITE_USER_SCOPE: &str = super::entra::DWS_RESOURCE_SCOPE;
 
 /// Cheap to clone (shared client, limiter and token cache): a page fetched ahead runs as its
 /// own task with its own handle.
@@ -26,11 +26,11 @@ pub struct Session {
 impl Session {
     pub fn scope_for(&self, api: Api, url: &Url) -> (String, Grant) {
         let resource = format!("https://{}/.default", url.host_str().unwrap_or_default());
-        match (api, self.dual_write_grant) {
-            (Api::DualWrite, Grant::DeviceCode) => {
-                (DUAL_WRITE_USER_SCOPE.to_string(), Grant::DeviceCode)
-            }
-            (Api::PowerPlatformAdmin, _) => (
+        match api {
+            // Both grants ask for the IntegratorApp resource: the service takes tokens for that
+            // audience only (the emulator checks it), not for the gateway's host name.
+            Api::DualWrite => (DUAL_WRITE_USER_SCOPE.to_string(), self.dual_write_grant),
+            Api::PowerPlatformAdmin => (
                 super::admin::ADMIN_SCOPE.to_string(),
                 Grant::ClientCredentials,
             ),

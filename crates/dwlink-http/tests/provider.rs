@@ -385,7 +385,9 @@ async fn device_code_without_a_terminal_says_how_to_sign_in() {
     let p = HttpProvider::new(&d, settings(&addr)).unwrap();
     let e = p.read(&d).await.unwrap_err();
     assert_eq!(e.code(), "dwlink::provider::sign_in_required");
-    assert!(e.to_problem().help.unwrap().contains("sign in"));
+    let help = e.to_problem().help.unwrap();
+    assert!(help.contains("dwlink login"), "{help}");
+    assert!(help.contains("--refresh-token-stdin"), "{help}");
 }
 
 #[test]

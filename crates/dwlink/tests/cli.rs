@@ -21,6 +21,8 @@ mod help;
 mod import;
 #[path = "cli/invalid.rs"]
 mod invalid;
+#[path = "cli/login.rs"]
+mod login;
 #[path = "cli/plan.rs"]
 mod plan;
 #[path = "cli/resume.rs"]

@@ -168,6 +168,11 @@ pub struct DualWriteService {
     /// `device-code` (default) or `client-credentials` (emulator).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<DualWriteAuth>,
+    /// The public client (GUID) users sign in to the management service with. Default:
+    /// `2e49aa60-1bd3-43b6-8ab6-03ada3d9f08b`, the first-party Dynamics Data Integration app the
+    /// Data Integrator portal uses. Only `device-code` sign-ins use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -236,3 +236,43 @@ fn render(p: &crate::diag::Problem) -> String {
     let _ = handler.render_report(&mut out, p);
     out
 }
+
+#[test]
+fn the_management_service_client_defaults_to_the_data_integration_app() {
+    use crate::model::desired::DATA_INTEGRATION_CLIENT_ID;
+    let l = load_text(VALID);
+    let d = l.desired.expect("valid");
+    assert_eq!(d.dual_write_client_id(), DATA_INTEGRATION_CLIENT_ID);
+    assert_eq!(
+        DATA_INTEGRATION_CLIENT_ID.to_string(),
+        "2e49aa60-1bd3-43b6-8ab6-03ada3d9f08b"
+    );
+
+    let own = format!("{DWS}  client_id: 99999999-2222-3333-4444-555555555555\n");
+    let l = load_text(&VALID.replace(DWS, &own));
+    assert_eq!(codes(&l), Vec::<&str>::new());
+    assert_eq!(
+        l.desired.expect("valid").dual_write_client_id().to_string(),
+        "99999999-2222-3333-4444-555555555555"
+    );
+
+    let bad = format!("{DWS}  client_id: not-a-guid\n");
+    let l = load_text(&VALID.replace(DWS, &bad));
+    assert_eq!(codes(&l), ["dwlink::config::invalid_guid"]);
+    assert_eq!(at(&l, "dwlink::config::invalid_guid"), (18, 14));
+
+    let unused = format!(
+        "{DWS}  auth: client-credentials\n  client_id: 99999999-2222-3333-4444-555555555555\n"
+    );
+    let l = load_text(&VALID.replace(DWS, &unused));
+    assert_eq!(codes(&l), ["dwlink::config::unused_client_id"]);
+    assert!(l.desired.is_some(), "a warning only");
+
+    let typo = format!("{DWS}  clientid: 99999999-2222-3333-4444-555555555555\n");
+    let l = load_text(&VALID.replace(DWS, &typo));
+    assert!(
+        codes(&l).iter().any(|c| c.contains("unknown")),
+        "{:?}",
+        codes(&l)
+    );
+}

@@ -354,6 +354,20 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
     if let Some(u) = text(root, "dual_write_service.url") {
         cx.url("dual_write_service.url", u);
     }
+    if let Some(g) = text(root, "dual_write_service.client_id") {
+        if cx.guid("dual_write_service.client_id", g).is_some()
+            && typed::<d::DualWriteAuth>(root, "dual_write_service.auth")
+                == Some(d::DualWriteAuth::ClientCredentials)
+        {
+            cx.warn(
+                "dwlink::config::unused_client_id",
+                "dual_write_service.client_id",
+                "`dual_write_service.client_id` is not used with `auth: client-credentials`".into(),
+                "never used",
+                "the management-service client id is for signing in a user (`auth: device-code`); remove it, or the `auth` line",
+            );
+        }
+    }
     // Optional in the schema so a config can be written before the host is known, but every
     // plan needs it: say so here rather than let the first plan be the one to fail.
     if get(root, "dual_write_service").is_none() {
@@ -406,6 +420,10 @@ pub fn desired(raw: &RawConfig) -> Option<d::Desired> {
         Some(s) => Some(d::DualWriteService {
             url: Url::parse(&s.url).ok()?,
             auth: s.auth.unwrap_or(d::DualWriteAuth::DeviceCode),
+            client_id: match &s.client_id {
+                Some(g) => Uuid::try_parse(g).ok()?,
+                None => d::DATA_INTEGRATION_CLIENT_ID,
+            },
         }),
         None => None,
     };

@@ -63,6 +63,7 @@ fn connection_config() -> d::Desired {
                 "https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com",
             ),
             auth: DualWriteAuth::ClientCredentials,
+            client_id: d::DATA_INTEGRATION_CLIENT_ID,
         }),
         restored_from: None,
     }

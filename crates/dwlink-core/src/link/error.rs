@@ -76,9 +76,20 @@ pub enum ProviderError {
     },
 
     #[error(
-        "no signed-in user for {url}, and dwlink may not prompt (--input=false or no terminal)"
+        "no usable sign-in for {url}{}, and dwlink may not prompt (--input=false or no terminal)",
+        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
     )]
-    SignInRequired { url: String },
+    SignInRequired { url: String, reason: Option<String> },
+
+    /// Microsoft Entra ID refused a sign-in step, in its own words (AADSTS code and description,
+    /// never the form that was sent), with what the user can do about it.
+    #[error("Microsoft Entra ID refused {what}: {detail}")]
+    SignInRefused {
+        code: &'static str,
+        what: String,
+        detail: String,
+        help: String,
+    },
 
     #[error("token cache {path}: {detail}")]
     TokenCache { path: String, detail: String },
@@ -126,6 +137,7 @@ impl ProviderError {
             ProviderError::BadReply { .. } => "dwlink::provider::bad_reply",
             ProviderError::Auth { .. } => "dwlink::provider::auth",
             ProviderError::SignInRequired { .. } => "dwlink::provider::sign_in_required",
+            ProviderError::SignInRefused { code, .. } => code,
             ProviderError::TokenCache { .. } => "dwlink::provider::token_cache",
             ProviderError::BatchFailed { .. } => "dwlink::provider::batch_failed",
             ProviderError::RequestFailed { .. } => "dwlink::provider::request_failed",
@@ -149,8 +161,9 @@ impl ProviderError {
                 "check auth.tenant_id, auth.client_id and the secret in the variable auth.client_secret_env names; the app needs access to this environment".into()
             }
             ProviderError::SignInRequired { .. } => {
-                "run the same command in a terminal (without --input=false) once to sign in with a device code; the token is cached and refreshed silently afterwards".into()
+                "run `dwlink login` in a terminal once (device code), or `dwlink login --refresh-token-stdin` with a refresh token from the Data Integrator portal; later runs use and refresh the cached token silently".into()
             }
+            ProviderError::SignInRefused { help, .. } => help.clone(),
             ProviderError::TokenCache { .. } => {
                 "delete the token cache file to sign in again".into()
             }

@@ -62,8 +62,33 @@ pub struct Auth {
     pub client_secret_env: String,
 }
 
+/// The first-party "Dynamics Data Integration" app: the public client the Data Integrator portal
+/// (and Microsoft's own automation) signs users in to the management service with. Sources:
+/// MicrosoftDocs/power-platform `power-platform/admin/apps-to-allow.md` (name and id) and
+/// microsoft/Dual-write-automations `DWLibary/TokenRefresh.cs` (the `client_id` it refreshes with).
+pub const DATA_INTEGRATION_CLIENT_ID: Uuid =
+    Uuid::from_u128(0x2e49aa60_1bd3_43b6_8ab6_03ada3d9f08b);
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DualWriteService {
     pub url: Url,
     pub auth: DualWriteAuth,
+    /// The public client users sign in with (`dual_write_service.client_id`, default
+    /// [`DATA_INTEGRATION_CLIENT_ID`]).
+    #[serde(default = "data_integration_client_id")]
+    pub client_id: Uuid,
+}
+
+fn data_integration_client_id() -> Uuid {
+    DATA_INTEGRATION_CLIENT_ID
+}
+
+impl Desired {
+    /// The client a user signs in to the management service with, also when no
+    /// `dual_write_service` is declared yet (`dwlink login` needs no gateway URL).
+    pub fn dual_write_client_id(&self) -> Uuid {
+        self.dual_write_service
+            .as_ref()
+            .map_or(DATA_INTEGRATION_CLIENT_ID, |s| s.client_id)
+    }
 }

@@ -113,7 +113,10 @@ pub struct LiveDataverse {
     pub friendly_name: Option<String>,
     /// The F&O environment this organization says it is integrated with: the cross-check of
     /// the admin API's Power Platform link from the other side.
-    #[serde(default, skip_serializing_if = "FinanceOperationsIntegration::is_unknown")]
+    #[serde(
+        default,
+        skip_serializing_if = "FinanceOperationsIntegration::is_unknown"
+    )]
     pub integration: FinanceOperationsIntegration,
 }
 
@@ -125,7 +128,9 @@ pub enum FinanceOperationsIntegration {
     #[default]
     Unknown,
     NotLinked,
-    Linked { url: Url },
+    Linked {
+        url: Url,
+    },
 }
 
 impl FinanceOperationsIntegration {

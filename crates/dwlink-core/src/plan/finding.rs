@@ -83,7 +83,9 @@ impl FindingCode {
             FindingCode::TargetOrganizationId => "dwlink::plan::target.organization-id",
             FindingCode::ResetDisabled => "dwlink::plan::reset.disabled",
             FindingCode::LegalEntitiesDiffer => "dwlink::plan::legal-entities.differ",
-            FindingCode::PowerPlatformLinkDisagrees => "dwlink::plan::power-platform-link.disagrees",
+            FindingCode::PowerPlatformLinkDisagrees => {
+                "dwlink::plan::power-platform-link.disagrees"
+            }
             FindingCode::Protected => "dwlink::plan::protected",
         }
     }

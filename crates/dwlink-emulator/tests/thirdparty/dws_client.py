@@ -13,14 +13,25 @@ import requests
 base = sys.argv[1].rstrip("/")
 api = f"{base}/api/DualWriteManagement/1.0/"  # DWA DWLibary/DWHttp.cs buildReqUri
 fo_host = "contoso-uat.sandbox.operations.dynamics.com"
-s = requests.Session()
-tok = s.post(f"{base}/72f988bf-0000-0000-0000-000000000000/oauth2/v2.0/token", data={
-    "grant_type": "client_credentials",
-    "client_id": "11111111-2222-3333-4444-555555555555",
-    "client_secret": "emulator-secret",
-    "scope": "https://service.powerapps.com/.default",
-}).json()
-s.headers["Authorization"] = "Bearer " + tok["access_token"]
+
+
+def session(scope):
+    """A session with a token for one resource: the management service takes only tokens for
+    `https://IntegratorApp.com` (DWA DWLibary/TokenRefresh.cs), the admin API those for
+    `https://service.powerapps.com` (TFPP internal/api/client.go)."""
+    t = requests.post(f"{base}/72f988bf-0000-0000-0000-000000000000/oauth2/v2.0/token", data={
+        "grant_type": "client_credentials",
+        "client_id": "11111111-2222-3333-4444-555555555555",
+        "client_secret": "emulator-secret",
+        "scope": scope,
+    }).json()
+    x = requests.Session()
+    x.headers["Authorization"] = "Bearer " + t["access_token"]
+    return x
+
+
+s = session("https://IntegratorApp.com/.default")
+admin = session("https://service.powerapps.com/.default")
 # DWA DWHttp.cs buildDefaultHttpRequestPost
 post_headers = {"Accept": "application/json", "Origin": "https://dataintegrator.trafficmanager.net/"}
 
@@ -101,10 +112,13 @@ assert maps and all(m["detail"]["state"] == "1" for m in maps), maps
 assert start_stop(maps[0], "1")["state"] == "2"
 
 # TFPP internal/services/environment: the admin API's list, linkedAppMetadata.url → linkedEnvironmentMetadata.
-envs = ok(s.get(f"{base}/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments",
+envs = ok(admin.get(f"{base}/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments",
                 params={"api-version": "2023-06-01"})).json()["value"]
 linked = [e for e in envs if e["properties"].get("linkedAppMetadata", {}).get("url", "").endswith(fo_host)]
 assert [e["properties"]["linkedEnvironmentMetadata"]["instanceUrl"] for e in linked] == ["https://contoso-uat.crm.dynamics.com/"], linked
+
+# The admin API's token does not open the management service.
+assert admin.get(f"{api}Environments", params={"targetType": "AX", "identifier": fo_host}).status_code == 401
 
 # The shapes an earlier dwlink invented do not exist.
 for method, path in [("GET", f"{api}api/ConnectionSets?financeOperationsUrl=https://{fo_host}"),

@@ -63,6 +63,7 @@ pub(crate) fn desired(dws_auth: DualWriteAuth) -> Desired {
         dual_write_service: Some(DualWriteService {
             url: u("https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com"),
             auth: dws_auth,
+            client_id: dwlink_core::model::desired::DATA_INTEGRATION_CLIENT_ID,
         }),
         restored_from: None,
     }
@@ -170,6 +171,12 @@ impl Fake {
                 value(json!([{"LogicalName":"msdyn_dualwriteruntimeconfig",
                 "EntitySetName":"msdyn_dualwriteruntimeconfigs","PrimaryIdAttribute":"msdyn_dualwriteruntimeconfigid"}]))
             }
+            // Not integrated with F&O (powerapps-docs: error 0x80048d0b).
+            "/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails" => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({"error": {"code": "0x80048d0b", "message": "not linked"}})),
+            )
+                .into_response(),
             // The management service answers bare arrays; an F&O environment it does not
             // know has no connection set.
             p if p.starts_with("/api/DualWriteManagement/1.0/") => {

@@ -160,6 +160,7 @@ pub(crate) async fn naive(world: World, desired: &Desired, in_flight: usize) -> 
         AuthSettings {
             tenant_id: desired.auth.tenant_id,
             client_id: desired.auth.client_id,
+            dual_write_client_id: desired.dual_write_client_id(),
             client_secret_env: desired.auth.client_secret_env.clone(),
             device_code: s.device_code.clone(),
         },

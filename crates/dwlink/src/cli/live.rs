@@ -33,6 +33,17 @@ pub(super) struct LiveArgs {
     pub emulator_url: Option<Url>,
 }
 
+impl LiveArgs {
+    /// Requests go to an emulator, which approves device codes at once.
+    pub(super) fn emulated(&self) -> bool {
+        #[cfg(feature = "emulator")]
+        if self.emulator.is_some() {
+            return true;
+        }
+        self.emulator_url.is_some()
+    }
+}
+
 /// Load and validate the config; problems (warnings too) go to the Shell.
 pub(super) fn load_config(file: Option<&Path>, ui: &mut Shell) -> Option<Desired> {
     let path = file.map_or_else(|| PathBuf::from(config::DEFAULT_FILE), Path::to_path_buf);
@@ -120,8 +131,15 @@ pub(super) async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
         });
     }
     let settings = match &args.emulator_url {
-        Some(url) => ProviderSettings::emulator(url, interactive, Some(notify))
-            .map_err(|e| e.to_problem())?,
+        Some(url) => {
+            let mut s = ProviderSettings::emulator(url, interactive, Some(notify))
+                .map_err(|e| e.to_problem())?;
+            // A running emulator outlives one command: `dwlink login --emulator-url` signs in
+            // once for the commands after it, in a cache file of its own.
+            s.device_code.cache_file = dwlink_http::device_code::emulator_cache_file();
+            s.device_code.cache_namespace = Some(url.as_str().trim_end_matches('/').to_string());
+            s
+        }
         None => ProviderSettings::direct(interactive, Some(notify)),
     };
     Ok(Route {

@@ -8,6 +8,7 @@ mod emulator;
 mod fleet;
 mod import;
 mod live;
+mod login;
 mod man;
 mod plan;
 mod restore;
@@ -45,6 +46,7 @@ const EXAMPLES: &str = "Examples:
   dwlink plan -f dwlink.yaml --out reset.plan
   dwlink show reset.plan
   dwlink apply reset.plan --confirm contoso-uat
+  dwlink login -f dwlink.yaml
   dwlink status -f dwlink.yaml --json
   dwlink import -f dwlink.yaml --out imported.yaml
   dwlink snapshot -f dwlink.yaml --out rehearsal.yaml
@@ -90,6 +92,7 @@ pub enum Command {
     Status(status::Args),
     Import(import::Args),
     Restore(restore::Args),
+    Login(login::Args),
     Schema(schema::Args),
     Snapshot(snapshot::Args),
     Completions(completions::Args),
@@ -161,6 +164,7 @@ pub fn run(command: Command, ui: &mut Shell) -> Exit {
         Command::Status(a) => status::run(a, ui),
         Command::Import(a) => import::run(a, ui),
         Command::Restore(a) => restore::run(a, ui),
+        Command::Login(a) => login::run(a, ui),
         Command::Schema(a) => schema::run(a, ui),
         Command::Snapshot(a) => snapshot::run(a, ui),
         Command::Completions(a) => completions::run(a, ui),

@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "status",
     "import",
     "restore",
+    "login",
     "schema",
     "snapshot",
     "completions",

@@ -12,6 +12,7 @@ const WARNINGS: &[&str] = &[
     "dwlink::config::no_legal_entities",
     "dwlink::config::after_reset_unused",
     "dwlink::config::no_dual_write_service",
+    "dwlink::config::unused_client_id",
 ];
 
 fn expectation(bytes: &[u8]) -> (String, String) {
