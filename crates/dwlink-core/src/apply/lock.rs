@@ -236,10 +236,11 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// The holder's note. It is written just after the lock is taken, so a refused process may look
-/// in between: it waits a moment for a note of a live holder before saying it does not know.
+/// in between: it waits a moment (up to 2 s: the note is written and synced to disk, which a
+/// loaded machine makes slow) for a note of a live holder before saying it does not know.
 fn read_holder(path: &Path) -> Option<Holder> {
     let mut last = None;
-    for _ in 0..10 {
+    for _ in 0..100 {
         let note = std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice::<Holder>(&b).ok());

@@ -743,3 +743,47 @@ fn a_secure_config_mismatch_is_stated_only_with_evidence() {
         s.message
     );
 }
+
+#[test]
+fn the_admin_api_and_dataverse_must_agree_on_the_power_platform_link() {
+    let disagrees = |l: &LiveState| {
+        diff(&desired(), l)
+            .findings
+            .into_iter()
+            .find(|f| f.code == C::PowerPlatformLinkDisagrees)
+    };
+    let fo = url("https://contoso-uat.sandbox.operations.dynamics.com/");
+    let mut l = live();
+    // Not asked (fakes, snapshots): nothing to compare.
+    assert!(disagrees(&l).is_none());
+    l.dataverse.integration = FinanceOperationsIntegration::Linked { url: fo.clone() };
+    assert!(disagrees(&l).is_none(), "both say UAT F&O ↔ UAT Dataverse");
+    l.dataverse.integration = FinanceOperationsIntegration::NotLinked;
+    let f = disagrees(&l).expect("the admin API links them, Dataverse says no");
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.message
+            .contains("integrated with no finance and operations"),
+        "{}",
+        f.message
+    );
+    l.dataverse.integration = FinanceOperationsIntegration::Linked {
+        url: url("https://contoso-prod.operations.dynamics.com/"),
+    };
+    assert!(disagrees(&l)
+        .expect("linked to another F&O")
+        .message
+        .contains("contoso-prod"));
+    // The admin API shows no link, but Dataverse points back here: also a disagreement.
+    l.finance_operations.power_platform_link = None;
+    l.dataverse.integration = FinanceOperationsIntegration::Linked { url: fo };
+    assert!(disagrees(&l).is_some());
+    l.dataverse.integration = FinanceOperationsIntegration::NotLinked;
+    assert!(disagrees(&l).is_none(), "both say: no link (scenario 3)");
+    // Cloud-hosted environments have no Power Platform link to compare.
+    l.finance_operations.environment_type = EnvironmentType::CloudHosted;
+    l.dataverse.integration = FinanceOperationsIntegration::Linked {
+        url: url("https://contoso-uat.sandbox.operations.dynamics.com/"),
+    };
+    assert!(disagrees(&l).is_none());
+}

@@ -117,6 +117,26 @@ envs = ok(admin.get(f"{base}/providers/Microsoft.BusinessAppPlatform/scopes/admi
 linked = [e for e in envs if e["properties"].get("linkedAppMetadata", {}).get("url", "").endswith(fo_host)]
 assert [e["properties"]["linkedEnvironmentMetadata"]["instanceUrl"] for e in linked] == ["https://contoso-uat.crm.dynamics.com/"], linked
 
+# F&O and Dataverse under their real names (UO data-entities/odata.md; powerapps-docs Web API
+# functions; research: d365-agent DualWriteProjectConfigurationsApi.ts).
+fo = session(f"https://{fo_host}/.default")
+rows = ok(fo.get(f"{base}/data/DualWriteProjectConfigurations",
+                 params={"cross-company": "true", "$select": "ProjectName,ExternalEnvironmentUrl,Status,IsDebugMode"})).json()["value"]
+assert rows and all(r["Status"] in ("Enabled", "Disabled", "Queueing") and r["IsDebugMode"] in ("No", "Yes") for r in rows), rows[:2]
+assert rows[0]["ExternalEnvironmentUrl"] == "https://contoso-uat.crm.dynamics.com", rows[0]
+assert fo.get(f"{base}/data/DualWriteProjectConfigurations", params={"$select": "ExternalEnvironmentURL"}).status_code == 400
+assert fo.get(f"{base}/data/DualWriteProjectFieldConfigurations").status_code == 404
+meta = ok(fo.get(f"{base}/data/$metadata")).text
+assert 'Name="DualWriteProjectConfigurations"' in meta, meta[:500]
+dv = session("https://contoso-uat.crm.dynamics.com/.default")
+org = ok(dv.get(f"{base}/api/data/v9.2/RetrieveCurrentOrganization(AccessType=@p1)",
+                params={"@p1": "Microsoft.Dynamics.CRM.EndpointAccessType'Default'"})).json()["Detail"]
+assert (org["UniqueName"], org["FriendlyName"], org["OrganizationId"]) == (
+    "org6459f7a8", "ContosoUAT", "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10"), org
+assert dv.get(f"{base}/api/data/v9.2/organizations", params={"$select": "uniquename"}).status_code == 400
+link = ok(dv.get(f"{base}/api/data/v9.2/RetrieveFinanceAndOperationsIntegrationDetails")).json()
+assert link["Url"].rstrip("/") == f"https://{fo_host}", link
+
 # The admin API's token does not open the management service.
 assert admin.get(f"{api}Environments", params={"targetType": "AX", "identifier": fo_host}).status_code == 401
 
