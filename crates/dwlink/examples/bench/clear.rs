@@ -89,7 +89,7 @@ impl World {
     }
 
     async fn spawn(&self) -> RunningEmulator {
-        let text = super::fixture_yaml(10, 10, self.fo_rows, self.dv_rows);
+        let text = super::fixture_yaml(10, self.fo_rows, 0, self.dv_rows);
         let f = fixture::parse_str("bench.yaml", &text).unwrap_or_else(|p| panic!("{:?}", p.0));
         let options = Options {
             faults: FaultOptions {
@@ -115,7 +115,8 @@ async fn keys(provider: &HttpProvider, desired: &Desired) -> Vec<KeyTable> {
     live.key_tables
         .into_iter()
         .filter(|t| {
-            t.table == "DualWriteProjectFieldConfiguration" || t.service == Service::Dataverse
+            // The F&O table with an OData set ($metadata); the field configurations have none.
+            t.table == "DualWriteProjectConfiguration" || t.service == Service::Dataverse
         })
         .collect()
 }

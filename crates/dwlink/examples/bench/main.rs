@@ -88,7 +88,7 @@ fn main() {
     );
     let bound = world.bound(clear::MAX_PER_BATCH);
     println!(
-        "| clear 20,000 F&O + 2,000 Dataverse rows, {LATENCY_MS} ms, {RATE} req/s | {} ({} requests) | lower bound {} | {:.2}x | <= 1.25x |",
+        "| clear 20,000 F&O project rows + 2,000 Dataverse rows, {LATENCY_MS} ms, {RATE} req/s | {} ({} requests) | lower bound {} | {:.2}x | <= 1.25x |",
         ms(wall),
         world.requests(clear::MAX_PER_BATCH),
         ms(bound),
@@ -145,8 +145,8 @@ fn processes(dir: &Path) {
     let bin = release_binary();
     let p = plan::run(&bin, dir, LATENCY_MS);
     println!(
-        "| plan {} maps, {} field rows, {} runtime rows, {} ms (median of 7) | {:.0} ms | critical path {} x {} ms = {:.0} ms | {:.2}x | <= 1.5x |",
-        plan::MAPS, plan::FIELDS, plan::RUNTIME, p.latency_ms,
+        "| plan {} maps, {} project rows, {} runtime rows, {} ms (median of 7) | {:.0} ms | critical path {} x {} ms = {:.0} ms | {:.2}x | <= 1.3x |",
+        plan::MAPS, plan::PROJECTS, plan::RUNTIME, p.latency_ms,
         p.run.median_ms, p.chain, p.latency_ms, p.bound_ms, p.run.median_ms / p.bound_ms,
     );
     println!(
