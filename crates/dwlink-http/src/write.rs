@@ -411,7 +411,7 @@ impl HttpProvider {
             &self.session,
             gw,
             self.confirm(),
-            &connection.name,
+            &set,
             options.force,
             &options.legal_entities,
             org_host,

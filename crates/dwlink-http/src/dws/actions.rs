@@ -387,22 +387,22 @@ pub(crate) fn requested_les(les: &[String]) -> Vec<String> {
     les
 }
 
-/// Reset the connection set. The service answers a plain 2xx when the reset is done and names
+/// Reset the connection set, as the caller just read it. The service answers a plain 2xx when the reset is done and names
 /// no request (DWA reads none), so success is what the connection set shows afterwards: the
 /// requested legal entities and, when dwlink knows it, the organization the reset links to.
 pub(crate) async fn reset(
     session: &Session,
     gw: &Gateway,
     confirm: Confirm,
-    cname: &str,
+    set: &ConnectionSet,
     force: bool,
     legal_entities: &[String],
     org_host: Option<String>,
 ) -> Result<RequestId, ProviderError> {
-    let (set, _) = connection_set(session, gw, cname).await?;
+    let cname = set.name.as_str();
     let at = url_with_query(&gw.root, &format!("api/ConnectionSet/{}", seg(cname)), &[])?;
     let les = requested_les(legal_entities);
-    let body = reset_body(&set, &les)
+    let body = reset_body(set, &les)
         .map_err(|d| ProviderError::bad_reply(Api::DualWrite, at.to_string(), d))?;
     // DWA formats the flag with C#'s bool.ToString(): `True` / `False`.
     let flag = if force { "True" } else { "False" };
@@ -418,7 +418,7 @@ pub(crate) async fn reset(
         legal_entities: les,
     };
     let before = maps(session, gw, &set.id).await?;
-    let probe = if check.holds(&set, &before) {
+    let probe = if check.holds(set, &before) {
         Probe::Blind
     } else {
         Probe::Reset(check)

@@ -1,9 +1,7 @@
 //! `dwlink plan` of a fleet: many small environments in one emulator process with injected
 //! latency, planned `--parallelism` at a time, against the bound the parallelism implies.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use super::{measure, Measured};
 
@@ -70,24 +68,7 @@ pub(crate) fn run(bin: &Path, dir: &Path, latency_ms: u64, chain: usize) -> Flee
     for i in 0..ENVIRONMENTS {
         std::fs::write(configs.join(format!("env{i:03}.yaml")), config(i)).expect("config");
     }
-    let mut emu = Command::new(bin)
-        .args(["emulator", "--listen", "127.0.0.1:0", "--latency-ms"])
-        .arg(latency_ms.to_string())
-        .arg("--fixture")
-        .arg(&fixture_path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the emulator");
-    let mut line = String::new();
-    BufReader::new(emu.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("emulator address");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .expect("url")
-        .to_string();
+    let (mut emu, url) = super::emulator_process(bin, &fixture_path, latency_ms);
     let run = measure(RUNS, dir, bin, |cmd| {
         cmd.args(["plan", "--quiet", "--json", "--parallelism"])
             .arg(PARALLELISM.to_string())

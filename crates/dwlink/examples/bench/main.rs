@@ -286,6 +286,34 @@ pub fn measure(runs: usize, dir: &Path, bin: &Path, args: impl Fn(&mut Command))
     }
 }
 
+/// `dwlink emulator` as a process of its own with injected latency, and the URL it serves.
+pub fn emulator_process(
+    bin: &Path,
+    fixture: &Path,
+    latency_ms: u64,
+) -> (std::process::Child, String) {
+    use std::io::{BufRead, BufReader};
+    let mut emu = Command::new(bin)
+        .args(["emulator", "--listen", "127.0.0.1:0", "--latency-ms"])
+        .arg(latency_ms.to_string())
+        .arg("--fixture")
+        .arg(fixture)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the emulator");
+    let mut line = String::new();
+    BufReader::new(emu.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("emulator address");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .expect("url")
+        .to_string();
+    (emu, url)
+}
+
 fn release_binary() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(cargo)

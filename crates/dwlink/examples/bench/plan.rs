@@ -1,9 +1,7 @@
 //! `dwlink plan` of a large environment (the release binary, a separate emulator process with
 //! injected latency), against the critical-path lower bound.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use super::{measure, Measured};
 
@@ -51,24 +49,7 @@ pub(crate) fn run(bin: &Path, dir: &Path, latency_ms: u64) -> PlanResult {
     )
     .expect("write fixture");
     std::fs::write(&config, super::CONFIG).expect("write config");
-    let mut emu = Command::new(bin)
-        .args(["emulator", "--listen", "127.0.0.1:0", "--latency-ms"])
-        .arg(latency_ms.to_string())
-        .arg("--fixture")
-        .arg(&fixture)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the emulator");
-    let mut line = String::new();
-    BufReader::new(emu.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("emulator address");
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http"))
-        .expect("url")
-        .to_string();
+    let (mut emu, url) = super::emulator_process(bin, &fixture, latency_ms);
     let floor_ms = median_f(
         (0..RUNS)
             .map(|_| server_floor(&url).as_secs_f64() * 1000.0)
