@@ -55,9 +55,12 @@ fn environments(world: &World) -> Vec<Value> {
         .orgs
         .iter()
         .map(|o| {
+            // Once per organization, not per pair: a fleet's world has every org times every F&O
+            // environment, asked once per plan.
+            let org_url = normalize_url(&o.url);
             let linked_fo = world.fo.iter().find(|e| {
                 e.env_type != EnvType::CloudHosted
-                    && e.power_platform_link.as_deref() == Some(normalize_url(&o.url).as_str())
+                    && e.power_platform_link.as_deref() == Some(org_url.as_str())
             });
             let name = power_apps_environment(&o.host);
             let sku = linked_fo.map_or("Sandbox", |f| f.env_type.service_name());

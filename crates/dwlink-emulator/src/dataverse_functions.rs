@@ -88,10 +88,11 @@ fn tenant(world: &World) -> Uuid {
 /// is what Dataverse answers a request it refuses for the state of the data (not a missing
 /// resource: the function exists).
 pub(crate) fn fo_integration(world: &World, org: &Org, req: &Req) -> Reply {
+    let org_url = normalize_url(&org.url);
     let linked = world.fo.iter().find(|e| {
         e.power_platform_link
             .as_deref()
-            .is_some_and(|l| normalize_url(l) == normalize_url(&org.url))
+            .is_some_and(|l| normalize_url(l) == org_url)
     });
     match linked {
         Some(env) => Reply::ok(json!({

@@ -1519,8 +1519,9 @@ fn bad_fixtures_get_spanned_diagnostics() {
     assert!(fixture::quickstart().is_ok());
 }
 
-/// Clients we did not write (python `requests`): plain OData v4, and the management service and
-/// admin API as Microsoft's own code calls them. Skipped without python3.
+/// A client we did not write (python `requests`): plain OData v4. The management service and
+/// admin API as Microsoft's own code calls them are checked against a `dwlink emulator` process
+/// (crates/dwlink/tests/cli/thirdparty.rs). Skipped without python3.
 #[tokio::test]
 async fn third_party_python_clients() {
     let has = std::process::Command::new("python3")
@@ -1531,7 +1532,7 @@ async fn third_party_python_clients() {
         eprintln!("skip: python3 with `requests` is not installed (pip install requests)");
         return;
     }
-    for script in ["odata_client.py", "dws_client.py"] {
+    for script in ["odata_client.py"] {
         let emu = emulator::spawn(quickstart(), Options::default())
             .await
             .expect("spawn");

@@ -51,6 +51,15 @@ pub(crate) fn stated_set<'m>(
     Ok(Some(set))
 }
 
+/// Whether `$metadata` states `def`'s set exactly as dwlink reads it without asking: same key,
+/// its filter and fact column present. Only then do rows read before `$metadata` arrived count.
+pub(crate) fn read_as_known(metadata: &Metadata, def: &TableDef) -> bool {
+    let Ok(Some(set)) = stated_set(metadata, def, def.entity_set) else {
+        return false;
+    };
+    filter_fits(def, set) && def.fact.is_none_or(|f| set.properties.contains(f))
+}
+
 /// Whether `$filter` (dwlink's own, `Property op literal`) names only properties of `set`.
 pub(crate) fn filter_fits(def: &TableDef, set: &SetInfo) -> bool {
     def.filter

@@ -51,6 +51,7 @@ use self::session::Session;
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::model::desired::{Desired, DualWriteAuth};
 
+pub use self::admin::SharedAdminList;
 pub use self::dataverse::FoIntegration;
 pub use self::route::Scheme;
 
@@ -75,6 +76,8 @@ pub struct ProviderSettings {
     /// apply solution) whose reply was lost (5xx, broken connection) before sending it again:
     /// seen, the request counts as done; not seen, it is taken as never received.
     pub confirm_window: Duration,
+    /// Set for fleets: plans of one run share one read of the admin API's list.
+    pub shared_admin_list: Option<admin::SharedAdminList>,
 }
 
 impl ProviderSettings {
@@ -108,6 +111,7 @@ impl ProviderSettings {
             poll_interval: Duration::from_millis(500),
             max_poll_interval: Duration::from_secs(10),
             confirm_window: Duration::from_secs(30),
+            shared_admin_list: None,
         }
     }
 

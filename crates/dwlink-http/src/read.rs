@@ -35,18 +35,37 @@ impl HttpProvider {
         // Which F&O sets exist is learnt once per run, before any of them is read; the other
         // services are read meanwhile.
         let fo_tables = async {
-            let metadata = self.fo_metadata().await?;
-            let fo_table = |def: &'static TableDef| {
-                let (session, data) = (self.session.clone(), ep.fo_data.clone());
-                Task::spawn(read_fo_table(
-                    session,
-                    data,
-                    def,
-                    metadata.clone(),
-                    fo_paging,
-                ))
+            // A set public sources show is read as dwlink knows it while `$metadata` is on its
+            // way (one round trip off the plan's longest chain); the rows count only if
+            // `$metadata` then states the set exactly as read, otherwise they are dropped and
+            // the set is read as stated.
+            let early = |def: &'static TableDef| {
+                def.known_public.then(|| {
+                    let (session, data) = (self.session.clone(), ep.fo_data.clone());
+                    Task::spawn(read_fo_table_as_known(session, data, def, fo_paging))
+                })
             };
-            let (t0, t1, t2) = (fo_table(projects), fo_table(fields), fo_table(events));
+            let early_projects = early(projects);
+            let metadata = self.fo_metadata().await?;
+            let fo_table = |def: &'static TableDef, early: Option<Task<KeyTable>>| {
+                let (session, data) = (self.session.clone(), ep.fo_data.clone());
+                let read_as_known = early.filter(|_| fo::read_as_known(&metadata, def));
+                match read_as_known {
+                    Some(task) => task,
+                    None => Task::spawn(read_fo_table(
+                        session,
+                        data,
+                        def,
+                        metadata.clone(),
+                        fo_paging,
+                    )),
+                }
+            };
+            let (t0, t1, t2) = (
+                fo_table(projects, early_projects),
+                fo_table(fields, None),
+                fo_table(events, None),
+            );
             tokio::try_join!(
                 t0.join(fo, fo_url),
                 t1.join(fo, fo_url),
@@ -107,7 +126,15 @@ impl HttpProvider {
         let fo_url = desired.finance_operations.url.clone();
         let (entry, linked) = tokio::try_join!(
             dws::find_environment(&self.session, gw, &fo_url),
-            admin::linked_environment(&self.session, &ep.admin, &fo_url),
+            admin::linked_environment(
+                &self.session,
+                &ep.admin,
+                &fo_url,
+                self.settings
+                    .shared_admin_list
+                    .as_ref()
+                    .map(|c| (c, (desired.auth.tenant_id, desired.auth.client_id))),
+            ),
         )?;
         let power_platform_link = linked.map(|l| l.organization);
         let declared = desired.finance_operations.environment_type;
@@ -125,7 +152,12 @@ impl HttpProvider {
             };
             return Ok((fo, None));
         };
-        let (set, _) = dws::connection_set(&self.session, gw, &entry.cname).await?;
+        // The lookup already names the set's id, which is all the map list needs: the set and
+        // its maps are read at once.
+        let ((set, _), maps) = tokio::try_join!(
+            dws::connection_set(&self.session, gw, &entry.cname),
+            dws::maps(&self.session, gw, &entry.cid),
+        )?;
         let shown = redact_url(&gw.root);
         let bad = |d: String| {
             ProviderError::bad_reply(
@@ -155,9 +187,10 @@ impl HttpProvider {
             }
             None => None,
         };
-        let maps = dws::maps(&self.session, gw, &set.id).await?;
         let connection = LiveConnection {
-            id: set.id.clone(),
+            // DWA names the set by the lookup's `cid` in every later call (Entities, Start,
+            // SolutionAware, Reset), never by the set's own `id`.
+            id: entry.cid.clone(),
             name: set.name.clone(),
             organization,
             legal_entities: set.legal_entities(),
@@ -214,24 +247,52 @@ async fn read_fo_table(
     count_table(&session, def, def.entity_set, def.keys, fact, url, paging).await
 }
 
+/// The table read by the set, key and fact column dwlink knows, before `$metadata` confirms them.
+async fn read_fo_table_as_known(
+    session: Session,
+    data: Url,
+    def: &'static TableDef,
+    paging: Paging,
+) -> Result<KeyTable, ProviderError> {
+    let url = fo::collection_url(&data, def.entity_set, def, Some(select(def.keys, def.fact)))?;
+    count_table(
+        &session,
+        def,
+        def.entity_set,
+        def.keys,
+        def.fact,
+        url,
+        paging,
+    )
+    .await
+}
+
 async fn read_runtime_table(
     session: Session,
     api: Url,
     def: &'static TableDef,
     paging: Paging,
 ) -> Result<KeyTable, ProviderError> {
-    let Some(EntitySet { name, primary_id }) =
-        dataverse::runtime_entity_set(&session, &api).await?
-    else {
+    // The table's set and its columns are asked for at once (both are named by the logical
+    // name): one round trip instead of two on the plan's longest chain.
+    let attributes = async {
+        match def.fact {
+            Some(_) => dataverse::attributes(&session, &api, def.table)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    let (set, attributes) = tokio::join!(dataverse::runtime_entity_set(&session, &api), attributes);
+    let Some(EntitySet { name, primary_id }) = set? else {
+        // No such table (dual-write's solutions are not installed): its Attributes answer 404,
+        // which says nothing more.
         return Ok(KeyCounter::new(def, def.entity_set, def.keys, None).finish());
     };
     // A column naming the rows' organization is counted only where the table really has it.
-    let fact = match def.fact {
-        Some(f) => dataverse::attributes(&session, &api, def.table)
-            .await?
-            .contains(f)
-            .then_some(f),
-        None => None,
+    let fact = match (def.fact, attributes?) {
+        (Some(f), Some(columns)) => columns.contains(f).then_some(f),
+        _ => None,
     };
     let keys = [primary_id.as_str()];
     let url = dataverse::collection_url(&api, &name, Some(select(&keys, fact)))?;

@@ -377,9 +377,15 @@ impl HttpProvider {
         let linked = if cloud_hosted {
             None
         } else {
-            admin::linked_environment(&self.session, &self.endpoints.admin, &self.endpoints.fo)
-                .await?
-                .and_then(|l| dws::host_of(l.organization.url.as_str()))
+            // Read afresh, never from a fleet's shared list: the reset acts on what is true now.
+            admin::linked_environment(
+                &self.session,
+                &self.endpoints.admin,
+                &self.endpoints.fo,
+                None,
+            )
+            .await?
+            .and_then(|l| dws::host_of(l.organization.url.as_str()))
         };
         let org_host = match (options.target, cloud_hosted) {
             // Scenario 4: the reset refreshes the connection as it is.
@@ -411,6 +417,7 @@ impl HttpProvider {
             &self.session,
             gw,
             self.confirm(),
+            &connection.id,
             &set,
             options.force,
             &options.legal_entities,

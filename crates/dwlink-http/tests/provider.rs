@@ -79,6 +79,117 @@ async fn a_well_behaved_world_reads() {
     assert_eq!(live.key_tables[3].fact_column, None);
 }
 
+/// A fleet's plans share one read of the admin API's list; a single plan reads its own.
+#[tokio::test]
+async fn plans_of_a_fleet_share_one_read_of_the_admin_list() {
+    let (addr, fake) = serve_fake(3600, |_, _| None).await;
+    let mut s = settings(&addr);
+    s.shared_admin_list = Some(dwlink_http::SharedAdminList::default());
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let (a, b) = (
+        HttpProvider::new(&d, s.clone()).unwrap(),
+        HttpProvider::new(&d, s).unwrap(),
+    );
+    let (ra, rb) = tokio::join!(a.read(&d), b.read(&d));
+    ra.unwrap();
+    rb.unwrap();
+    let admin_reads = |fake: &Fake| {
+        fake.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.contains("/scopes/admin/environments"))
+            .count()
+    };
+    assert_eq!(admin_reads(&fake), 1);
+    provider(&addr).read(&d).await.unwrap();
+    assert_eq!(admin_reads(&fake), 2);
+}
+
+/// The project table is read while `$metadata` is on its way; those rows count only when
+/// `$metadata` states the set as read. Otherwise the table is what `$metadata` says it is.
+#[tokio::test]
+async fn rows_read_before_metadata_count_only_when_metadata_agrees() {
+    let rows = || {
+        axum::response::IntoResponse::into_response(axum::Json(json!({"value": [
+            {"ProjectName": "a", "ExternalEnvironmentUrl": "https://other.crm.dynamics.com"}
+        ]})))
+    };
+    // Agrees: one read of the set, its rows and facts kept.
+    let (addr, fake) = serve_fake(3600, move |r, _| {
+        (r.path == "/data/DualWriteProjectConfigurations").then(rows)
+    })
+    .await;
+    let live = provider(&addr)
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap();
+    let reqs = fake.requests.lock().unwrap().clone();
+    let reads = |reqs: &[String]| {
+        reqs.iter()
+            .filter(|r| r.starts_with("GET /data/DualWriteProjectConfigurations"))
+            .count()
+    };
+    assert_eq!(reads(&reqs), 1, "{reqs:#?}");
+    assert_eq!(live.key_tables[0].count(), Some(1));
+    assert_eq!(live.key_tables[0].external_urls.len(), 1);
+
+    // No such set: whatever the early read got is dropped, the table is unreadable.
+    let no_set = METADATA.replace(
+        "<EntitySet Name=\"DualWriteProjectConfigurations\" EntityType=\"Microsoft.Dynamics.DataEntities.DualWriteProjectConfiguration\"/>",
+        "",
+    );
+    assert_ne!(no_set, METADATA);
+    let (addr, _) = serve_fake(3600, move |r, _| match r.path.as_str() {
+        "/data/$metadata" => Some(status(200, "application/xml", no_set.clone())),
+        "/data/DualWriteProjectConfigurations" => Some(rows()),
+        _ => None,
+    })
+    .await;
+    let live = provider(&addr)
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap();
+    assert_eq!(live.key_tables[0].count(), None);
+
+    // No fact column: the early read (which asked for it) is dropped and the set read again
+    // by its key alone, as `$metadata` states it.
+    let no_fact = METADATA.replace(
+        "<Property Name=\"ExternalEnvironmentUrl\" Type=\"Edm.String\"/>",
+        "",
+    );
+    assert_ne!(no_fact, METADATA);
+    let (addr, fake) = serve_fake(3600, move |r, _| match r.path.as_str() {
+        "/data/$metadata" => Some(status(200, "application/xml", no_fact.clone())),
+        "/data/DualWriteProjectConfigurations" if r.query.contains("ExternalEnvironmentUrl") => {
+            Some(status(
+                400,
+                "application/json",
+                r#"{"error":{"code":"","message":"no such property"}}"#,
+            ))
+        }
+        "/data/DualWriteProjectConfigurations" => Some(rows()),
+        _ => None,
+    })
+    .await;
+    let live = provider(&addr)
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap();
+    let reqs = fake.requests.lock().unwrap().clone();
+    assert_eq!(live.key_tables[0].count(), Some(1), "{reqs:#?}");
+    assert!(live.key_tables[0].external_urls.is_empty());
+    assert_eq!(live.key_tables[0].fact_column, None);
+    assert!(
+        reqs.iter().any(
+            |r| r.starts_with("GET /data/DualWriteProjectConfigurations")
+                && r.contains("$select=ProjectName?")
+                || r.ends_with("$select=ProjectName")
+        ),
+        "{reqs:#?}"
+    );
+}
+
 #[tokio::test]
 async fn an_html_page_is_a_bad_reply_naming_the_logical_url() {
     let (addr, _) = serve_fake(3600, |r, _| {

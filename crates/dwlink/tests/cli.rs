@@ -31,3 +31,5 @@ mod resume;
 mod schema;
 #[path = "cli/snapshot.rs"]
 mod snapshot;
+#[path = "cli/thirdparty.rs"]
+mod thirdparty;

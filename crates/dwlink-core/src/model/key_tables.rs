@@ -29,6 +29,9 @@ pub struct KeyTableDef {
     pub filter: Option<&'static str>,
     /// The column the plan counts rows by, if any, when the service lists it.
     pub fact: Option<&'static str>,
+    /// A public source shows this set on real environments, so the plan reads its rows while
+    /// `$metadata` is still on its way, and keeps them only if `$metadata` states the set as read.
+    pub known_public: bool,
 }
 
 pub const PROJECT_CONFIGURATION: &str = "DualWriteProjectConfiguration";
@@ -54,6 +57,7 @@ pub const KEY_TABLES: [KeyTableDef; 4] = [
         guid_key: false,
         filter: None,
         fact: Some(EXTERNAL_ENVIRONMENT_URL),
+        known_public: true,
     },
     KeyTableDef {
         service: Service::FinanceOperations,
@@ -63,6 +67,7 @@ pub const KEY_TABLES: [KeyTableDef; 4] = [
         guid_key: false,
         filter: None,
         fact: None,
+        known_public: false,
     },
     KeyTableDef {
         service: Service::FinanceOperations,
@@ -72,6 +77,7 @@ pub const KEY_TABLES: [KeyTableDef; 4] = [
         guid_key: false,
         filter: Some("IsDualWrite eq true"),
         fact: None,
+        known_public: false,
     },
     KeyTableDef {
         service: Service::Dataverse,
@@ -81,6 +87,7 @@ pub const KEY_TABLES: [KeyTableDef; 4] = [
         guid_key: true,
         filter: None,
         fact: Some(SECURE_CONFIG_ORGANIZATION),
+        known_public: false,
     },
 ];
 

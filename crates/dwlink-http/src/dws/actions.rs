@@ -104,6 +104,7 @@ enum Probe<'a> {
 /// The connection set as a completed reset leaves it: the requested legal entities, linked to
 /// the organization the reset links to (when dwlink knows it), no map running.
 pub(crate) struct ResetCheck<'a> {
+    pub cid: &'a str,
     pub cname: &'a str,
     pub org_host: Option<String>,
     pub legal_entities: Vec<String>,
@@ -124,8 +125,10 @@ impl ResetCheck<'_> {
     }
 
     async fn seen(&self, session: &Session, gw: &Gateway) -> Result<bool, ProviderError> {
-        let (set, _) = connection_set(session, gw, self.cname).await?;
-        let maps = maps(session, gw, &set.id).await?;
+        let ((set, _), maps) = tokio::try_join!(
+            connection_set(session, gw, self.cname),
+            maps(session, gw, self.cid)
+        )?;
         Ok(self.holds(&set, &maps))
     }
 }
@@ -387,13 +390,15 @@ pub(crate) fn requested_les(les: &[String]) -> Vec<String> {
     les
 }
 
-/// Reset the connection set, as the caller just read it. The service answers a plain 2xx when the reset is done and names
+/// Reset the connection set `cid` (the environment lookup's id, which DWA
+/// `ResetLinkEngine.cs` puts in the route), as the caller just read it. The service answers a plain 2xx when the reset is done and names
 /// no request (DWA reads none), so success is what the connection set shows afterwards: the
 /// requested legal entities and, when dwlink knows it, the organization the reset links to.
 pub(crate) async fn reset(
     session: &Session,
     gw: &Gateway,
     confirm: Confirm,
+    cid: &str,
     set: &ConnectionSet,
     force: bool,
     legal_entities: &[String],
@@ -408,16 +413,17 @@ pub(crate) async fn reset(
     let flag = if force { "True" } else { "False" };
     let u = url_with_query(
         &gw.root,
-        &format!("api/ConnectionSet/{}/Reset", seg(&set.id)),
+        &format!("api/ConnectionSet/{}/Reset", seg(cid)),
         &[("targetType", "AX".into()), ("forceReset", flag.into())],
     )?;
     let req = post(u).json(body).timeout(RESET_TIMEOUT);
     let check = ResetCheck {
+        cid,
         cname,
         org_host,
         legal_entities: les,
     };
-    let before = maps(session, gw, &set.id).await?;
+    let before = maps(session, gw, cid).await?;
     let probe = if check.holds(set, &before) {
         Probe::Blind
     } else {

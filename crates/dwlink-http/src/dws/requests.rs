@@ -130,7 +130,7 @@ pub(crate) async fn requests_in_flight(
         .and_then(|d| d.solution_aware_requests.as_ref());
     for (id, _) in requests_listed(listed, &at)? {
         out.push(RequestId {
-            id: solution_request_id(&set.id, &id),
+            id: solution_request_id(&connection.id, &id),
             what: "apply solution".into(),
         });
     }

@@ -23,6 +23,9 @@ pub(crate) struct EnvironmentEntry {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ConnectionSet {
+    /// Required, as DWA takes a set without one for a failed read (`getConnectionSet` retries);
+    /// later calls name the set by the lookup's `cid`, as DWA does.
+    #[allow(dead_code)]
     pub id: String,
     pub name: String,
     /// Keyed by environment name (a `Dictionary<string, DWConnSetEnvironment>` in DWA).

@@ -10,6 +10,12 @@ pub(crate) const PARALLELISM: usize = 16;
 const RUNS: usize = 5;
 
 pub(crate) struct FleetResult {
+    /// The latency alone: waves of `PARALLELISM` plans, each its critical path.
+    pub latency_bound_ms: f64,
+    /// The emulator's CPU time per run, shared by the two cores with dwlink: the server's own
+    /// work, which no client can make the machine skip.
+    pub emulator_cpu_ms: Option<f64>,
+    pub cores: usize,
     pub bound_ms: f64,
     pub run: Measured,
 }
@@ -69,6 +75,7 @@ pub(crate) fn run(bin: &Path, dir: &Path, latency_ms: u64, chain: usize) -> Flee
         std::fs::write(configs.join(format!("env{i:03}.yaml")), config(i)).expect("config");
     }
     let (mut emu, url) = super::emulator_process(bin, &fixture_path, latency_ms);
+    let emu_before = super::process_cpu_ms(emu.id());
     let run = measure(RUNS, dir, bin, |cmd| {
         cmd.args(["plan", "--quiet", "--json", "--parallelism"])
             .arg(PARALLELISM.to_string())
@@ -77,12 +84,22 @@ pub(crate) fn run(bin: &Path, dir: &Path, latency_ms: u64, chain: usize) -> Flee
             .args(["--emulator-url", &url])
             .env("DWLINK_CLIENT_SECRET", super::SECRET);
     });
+    let emu_after = super::process_cpu_ms(emu.id());
     let _ = emu.kill();
     let _ = emu.wait();
     // Each environment's plan is at least its critical path; PARALLELISM of them at once.
     let waves = ENVIRONMENTS.div_ceil(PARALLELISM);
+    let latency_bound_ms = (waves * chain) as f64 * latency_ms as f64;
+    let emulator_cpu_ms = emu_before
+        .zip(emu_after)
+        .map(|(b, a)| (a - b) / RUNS as f64);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu_bound = emulator_cpu_ms.map_or(0.0, |c| c / cores as f64);
     FleetResult {
-        bound_ms: (waves * chain) as f64 * latency_ms as f64,
+        latency_bound_ms,
+        emulator_cpu_ms,
+        cores,
+        bound_ms: latency_bound_ms.max(cpu_bound),
         run,
     }
 }

@@ -33,7 +33,11 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     };
     let results: Vec<(PathBuf, Result<Plan, Problem>)> = rt.block_on(async {
         let route = match live::route(&args.live, ui).await {
-            Ok(r) => r,
+            Ok(mut r) => {
+                // The admin API's list is the tenant's: read once for the whole fleet.
+                r.settings.shared_admin_list = Some(dwlink_http::SharedAdminList::default());
+                r
+            }
             Err(p) => {
                 return configs
                     .into_iter()
