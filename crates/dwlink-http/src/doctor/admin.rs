@@ -30,7 +30,10 @@ pub(crate) async fn link(ctx: &Ctx<'_>) -> (Vec<Check>, Option<Option<AdminLink>
     let (signin, signed_in) = signin::check(ctx, Service::Admin).await;
     if !signed_in {
         return (
-            vec![signin, link_spec().skipped("sign-in to the Power Platform admin API failed")],
+            vec![
+                signin,
+                link_spec().skipped("sign-in to the Power Platform admin API failed"),
+            ],
             None,
         );
     }
@@ -72,17 +75,29 @@ pub(crate) fn cross_check(
 ) -> Check {
     let spec = cross_spec();
     let (Some(link), Some(integration)) = (link, integration) else {
-        return spec.skipped("the admin API's link or Dataverse's integration details could not be read");
+        return spec
+            .skipped("the admin API's link or Dataverse's integration details could not be read");
     };
     let fo_url = &ctx.desired.finance_operations.url;
     let declared = &ctx.desired.dataverse.url;
     let admin = match &link {
-        Some(l) => format!("the admin API links {} to {}", host(fo_url), host(&l.organization.url)),
+        Some(l) => format!(
+            "the admin API links {} to {}",
+            host(fo_url),
+            host(&l.organization.url)
+        ),
         None => format!("the admin API shows no link for {}", host(fo_url)),
     };
     let dataverse = match &integration {
-        Some(i) => format!("{} says it is integrated with {}", host(declared), host(&i.url)),
-        None => format!("{} says it is integrated with no F&O environment", host(declared)),
+        Some(i) => format!(
+            "{} says it is integrated with {}",
+            host(declared),
+            host(&i.url)
+        ),
+        None => format!(
+            "{} says it is integrated with no F&O environment",
+            host(declared)
+        ),
     };
     let seen = format!("{admin}; {dataverse}");
     let (status, fix) = if ctx.desired.finance_operations.environment_type

@@ -7,6 +7,10 @@ use super::{Failed, Status};
 use crate::reply::Reply;
 use dwlink_core::link::error::ProviderError;
 
+/// What to do about a service that did not answer in time.
+pub(crate) const SLOW: &str =
+    "check the network path to the service; run again with a larger --timeout if it is only slow";
+
 /// The four audiences dwlink signs in to; each names what a refusal needs granted (README
 /// "Permissions a real tenant needs").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +61,11 @@ pub(crate) fn failed(e: &ProviderError, service: Service, client_id: &str, login
         ProviderError::Transport { detail, .. } => Failed {
             status: Status::Unreachable,
             seen: detail.clone(),
-            fix: Some("check the URL in the config, the network, proxies and firewalls".into()),
+            fix: Some(if detail.contains("timeout") {
+                SLOW.into()
+            } else {
+                "check the URL in the config, the network, proxies and firewalls".into()
+            }),
         },
         ProviderError::Throttled { waited, .. } => Failed {
             status: Status::Unreachable,
@@ -81,11 +89,8 @@ pub(crate) fn failed(e: &ProviderError, service: Service, client_id: &str, login
         ProviderError::SignInRequired { reason, .. } => Failed {
             status: Status::NotPermitted,
             seen: format!(
-                "no cached sign-in{}, and doctor may not prompt",
-                reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
+                "{}; doctor may not prompt",
+                reason.as_deref().unwrap_or("no cached sign-in")
             ),
             fix: Some(format!("run `{login}` in a terminal once (device code), or `{login} --refresh-token-stdin` with a refresh token from the Data Integrator portal")),
         },

@@ -115,7 +115,10 @@ async fn runtime(ctx: &Ctx<'_>) -> (Check, Check) {
     })
     .await;
     let Some(EntitySet { primary_id, .. }) = set else {
-        return (table, attributes_spec().skipped("the table's definition could not be read"));
+        return (
+            table,
+            attributes_spec().skipped("the table's definition could not be read"),
+        );
     };
     let (attrs, _) = run(attributes_spec(), limit, async {
         let url = dv::attributes_url(api, RUNTIME_CONFIGURATION).map_err(|e| fail(ctx, &e))?;
@@ -126,7 +129,11 @@ async fn runtime(ctx: &Ctx<'_>) -> (Check, Check) {
             .collect::<Result<Vec<_>, _>>()
             .map_err(Failed::differs)?;
         let listed = |c: &str| names.iter().any(|n| n == c);
-        let more = if more { " (first page; more follow)" } else { "" };
+        let more = if more {
+            " (first page; more follow)"
+        } else {
+            ""
+        };
         if !listed(&primary_id) {
             return Err(Failed::differs(format!(
                 "{} attributes{more}, without {primary_id}",
@@ -142,7 +149,11 @@ async fn runtime(ctx: &Ctx<'_>) -> (Check, Check) {
         Ok(Found::seen(format!(
             "{} attributes{more}, with {primary_id}{}; {SECURE_CONFIG_ORGANIZATION} {secure}",
             names.len(),
-            if primary_id == RUNTIME_PRIMARY_ID { "" } else { " (the stated primary id)" },
+            if primary_id == RUNTIME_PRIMARY_ID {
+                ""
+            } else {
+                " (the stated primary id)"
+            },
         )))
     })
     .await;

@@ -10,6 +10,7 @@ use crate::dws::shapes::{map_state, ConnectionSet, EnvironmentEntry, MapEntry, S
 use crate::dws::{connection_set_url, entities_url, environments_url, solutions_url, Gateway};
 use crate::request::ApiRequest;
 use dwlink_core::link::error::Api;
+use dwlink_core::plan::describe::plural;
 
 fn environments_spec() -> Spec {
     Spec::new(
@@ -69,8 +70,13 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let fo_url = &ctx.desired.finance_operations.url;
     let (check, entry) = run(environments_spec(), limit, async {
         let list: Vec<EnvironmentEntry> = get(ctx, environments_url(gw, fo_url)).await?;
-        if let Some(i) = list.iter().position(|e| e.cid.is_empty() || e.cname.is_empty()) {
-            return Err(Failed::differs(format!("at `[{i}]`: an empty cid or cname")));
+        if let Some(i) = list
+            .iter()
+            .position(|e| e.cid.is_empty() || e.cname.is_empty())
+        {
+            return Err(Failed::differs(format!(
+                "at `[{i}]`: an empty cid or cname"
+            )));
         }
         let seen = match list.first() {
             Some(e) => format!("connection set {} (cid {})", e.cname, e.cid),
@@ -108,7 +114,10 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
 }
 
 /// One GET as dwlink sends it, its reply as `T`.
-async fn get<T: DeserializeOwned>(ctx: &Ctx<'_>, url: Result<Url, dwlink_core::link::error::ProviderError>) -> Result<T, Failed> {
+async fn get<T: DeserializeOwned>(
+    ctx: &Ctx<'_>,
+    url: Result<Url, dwlink_core::link::error::ProviderError>,
+) -> Result<T, Failed> {
     let fail = |e: &_| {
         failed(
             e,
@@ -168,7 +177,11 @@ async fn maps(ctx: &Ctx<'_>, gw: &Gateway, cid: &str) -> Check {
                 )));
             }
         }
-        Ok(Found::seen(format!("{} maps", maps.len())))
+        Ok(Found::seen(format!(
+            "{} map{}",
+            maps.len(),
+            plural(maps.len())
+        )))
     })
     .await
     .0
@@ -177,7 +190,11 @@ async fn maps(ctx: &Ctx<'_>, gw: &Gateway, cid: &str) -> Check {
 async fn solutions(ctx: &Ctx<'_>, gw: &Gateway, cid: &str) -> Check {
     run(solutions_spec(), ctx.options.timeout, async {
         let list: Vec<SolutionEntry> = get(ctx, solutions_url(gw, cid)).await?;
-        Ok(Found::seen(format!("{} solutions", list.len())))
+        Ok(Found::seen(format!(
+            "{} solution{}",
+            list.len(),
+            plural(list.len())
+        )))
     })
     .await
     .0

@@ -71,13 +71,29 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let client_id = ctx.desired.auth.client_id.to_string();
     let login = &ctx.options.login_command;
     let (check, metadata) = run(metadata_spec(), ctx.options.timeout, async {
-        crate::fo::metadata(&ctx.provider.session, &ctx.endpoints.fo_data)
+        let fail = |e: &_| failed(e, Service::FinanceOperations, &client_id, login);
+        let reply = ctx
+            .provider
+            .session
+            .send(&crate::fo::metadata_request(&ctx.endpoints.fo_data).map_err(|e| fail(&e))?)
             .await
-            .map(|m| Found {
-                seen: format!("a CSDL document with {} keyed entity sets", m.set_count()),
-                value: m,
-            })
-            .map_err(|e| failed(&e, Service::FinanceOperations, &client_id, login))
+            .map_err(|e| fail(&e))?;
+        let m = Metadata::parse(&reply.body).map_err(|d| {
+            Failed::differs(format!(
+                "{d}; HTTP {}, content-type `{}`, starts with `{}`",
+                reply.status,
+                crate::client::content_type(&reply.headers),
+                crate::reply::preview(&reply.body)
+            ))
+        })?;
+        Ok(Found {
+            seen: format!(
+                "a CSDL document with {} keyed entity set{}",
+                m.set_count(),
+                dwlink_core::plan::describe::plural(m.set_count())
+            ),
+            value: m,
+        })
     })
     .await;
     out.push(check);
@@ -85,7 +101,11 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
         let spec = set_spec(def);
         out.push(match &metadata {
             None => spec.skipped("$metadata could not be read"),
-            Some(m) => run(spec, ctx.options.timeout, async { set_check(m, def) }).await.0,
+            Some(m) => {
+                run(spec, ctx.options.timeout, async { set_check(m, def) })
+                    .await
+                    .0
+            }
         });
     }
     out
@@ -112,7 +132,12 @@ fn set_check(metadata: &Metadata, def: &TableDef) -> Result<Found<()>, Failed> {
             def.table
         )));
     };
-    if set.keys.iter().map(String::as_str).ne(def.keys.iter().copied()) {
+    if set
+        .keys
+        .iter()
+        .map(String::as_str)
+        .ne(def.keys.iter().copied())
+    {
         return Err(Failed::differs(format!(
             "listed with key ({})",
             set.keys.join(", ")

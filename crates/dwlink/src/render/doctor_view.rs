@@ -31,7 +31,11 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
         .max()
         .unwrap_or(0)
         .max("CHECK".len());
-    let status_w = Status::ALL.iter().map(|s| s.as_str().len()).max().unwrap_or(0);
+    let status_w = Status::ALL
+        .iter()
+        .map(|s| s.as_str().len())
+        .max()
+        .unwrap_or(0);
     let mut out = format!("{:id_w$}  {:status_w$}  TITLE\n", "CHECK", "STATUS");
     for c in &report.checks {
         let status = format!("{:status_w$}", c.status.as_str());
