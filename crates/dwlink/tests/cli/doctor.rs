@@ -284,6 +284,13 @@ fn a_server_that_only_issues_tokens_fails_every_check_in_bounded_time() {
     ] {
         let fake = Fake::start(answer);
         let (code, report, human, took) = doctor_against(&fake, &[]);
+        // Read-only: nothing but GETs besides the token requests.
+        let sent = fake.seen.lock().unwrap().clone();
+        assert!(!sent.is_empty(), "{name}");
+        assert!(
+            sent.iter().all(|r| r.starts_with("GET ")),
+            "{name}: {sent:?}"
+        );
         assert_eq!(code, 1, "{name}: {human}");
         assert!(took < Duration::from_secs(60), "{name}: took {took:?}");
         let st = statuses(&report);
@@ -380,4 +387,56 @@ fn a_timeout_of_zero_is_refused() {
     let o = dwlink(&root(), &["doctor", "--timeout", "0"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("--timeout"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_management_service_reply_of_another_shape_names_the_json_path() {
+    let fake = Fake::start(Answer::Scripted(Arc::new(|_, path, _| {
+        let json = |body: &str| Some((200, "application/json", body.to_string()));
+        if path.ends_with("/Environments") {
+            return json(r#"[{"cid": "c1", "cname": "set1"}]"#);
+        }
+        if path == "/api/ConnectionSet/set1" {
+            return json(
+                r#"{"id": "c1", "name": "set1", "environments": {"ax": {"targetType": 7}}}"#,
+            );
+        }
+        if path.ends_with("/Entities") {
+            return json(r#"[{"detail": {"tName": "Customers", "state": "9", "tid": "t1"}}]"#);
+        }
+        if path.ends_with("/SolutionAware/c1/Solutions/") {
+            return json(r#"[{"name": "Dual-write core solution"}]"#);
+        }
+        None
+    })));
+    let (code, report, human, _) = doctor_against(&fake, &[]);
+    let seen = |id: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id}"))["seen"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let st = statuses(&report);
+    assert_eq!(st["dws.environments"], "ok", "{human}");
+    for id in ["dws.connection-set", "dws.maps", "dws.solutions"] {
+        assert_eq!(st[id], "differs", "{id}: {human}");
+    }
+    assert!(
+        seen("dws.connection-set").starts_with("at `environments.ax.targetType`"),
+        "{human}"
+    );
+    assert!(
+        seen("dws.maps").starts_with("at `[0].detail.state`"),
+        "{human}"
+    );
+    assert!(
+        seen("dws.solutions").contains("at `[0]`: missing field `uniquename`"),
+        "{human}"
+    );
+    assert_eq!(code, 1);
 }

@@ -3,7 +3,7 @@
 //! Reached with `--emulator-url`, so requests carry the logical host in `Host`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -29,6 +29,8 @@ pub(crate) enum Answer {
 
 pub(crate) struct Fake {
     pub url: String,
+    /// `METHOD host path` of every request but the token requests, in arrival order.
+    pub seen: Arc<Mutex<Vec<String>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -48,7 +50,12 @@ fn reply(status: u16, content_type: &str, body: impl Into<Body>) -> Response {
         .expect("a response")
 }
 
-async fn answer(answer: Arc<Answer>, pages: Arc<AtomicU64>, req: Request) -> Response {
+async fn answer(
+    answer: Arc<Answer>,
+    pages: Arc<AtomicU64>,
+    seen: Arc<Mutex<Vec<String>>>,
+    req: Request,
+) -> Response {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let host = req
@@ -64,6 +71,9 @@ async fn answer(answer: Arc<Answer>, pages: Arc<AtomicU64>, req: Request) -> Res
             r#"{"token_type":"Bearer","expires_in":3600,"access_token":"fake-access-token"}"#,
         );
     }
+    seen.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(format!("{} {host} {path}", req.method()));
     match &*answer {
         Answer::NotFound => reply(404, "text/plain", ""),
         Answer::Status(s) => reply(
@@ -97,6 +107,8 @@ async fn answer(answer: Arc<Answer>, pages: Arc<AtomicU64>, req: Request) -> Res
 impl Fake {
     pub(crate) fn start(a: Answer) -> Fake {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -111,8 +123,9 @@ impl Fake {
                     .send(listener.local_addr().expect("an address"))
                     .expect("hand the address over");
                 let (a, pages) = (Arc::new(a), Arc::new(AtomicU64::new(0)));
-                let app = axum::Router::new()
-                    .fallback(move |req: Request| answer(a.clone(), pages.clone(), req));
+                let app = axum::Router::new().fallback(move |req: Request| {
+                    answer(a.clone(), pages.clone(), log.clone(), req)
+                });
                 // Dropping the runtime when told to stop ends the hanging requests too.
                 tokio::select! {
                     _ = axum::serve(listener, app) => {}
@@ -123,6 +136,7 @@ impl Fake {
         let addr = addr_rx.recv().expect("the fake starts");
         Fake {
             url: format!("http://{addr}"),
+            seen,
             stop: Some(stop),
         }
     }
