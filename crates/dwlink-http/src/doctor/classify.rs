@@ -72,6 +72,16 @@ pub(crate) fn failed(e: &ProviderError, service: Service, client_id: &str, login
             seen: format!("throttled (HTTP 429) for {} ms", waited.as_millis()),
             fix: Some("the service's request budget is spent; run again in a few minutes".into()),
         },
+        // A refused wait (Retry-After past doctor's cap) is the service's budget, not its shape.
+        ProviderError::Status {
+            status: 429,
+            message,
+            ..
+        } => Failed {
+            status: Status::Unreachable,
+            seen: format!("throttled (HTTP 429): {message}"),
+            fix: Some("the service's request budget is spent; run again in a few minutes".into()),
+        },
         ProviderError::Status {
             status: s @ (401 | 403),
             code,
@@ -131,4 +141,63 @@ pub(crate) fn shaped<T: DeserializeOwned>(reply: &Reply) -> Result<T, Failed> {
         let path = e.path().to_string();
         Failed::differs(format!("at `{path}`: {}", e.inner()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dwlink_core::link::error::Api;
+
+    fn status(status: u16) -> ProviderError {
+        ProviderError::Status {
+            api: Api::Dataverse,
+            method: "GET".into(),
+            url: "https://org.example/api/data/v9.2/x".into(),
+            status,
+            code: None,
+            message: "m".into(),
+        }
+    }
+
+    #[test]
+    fn each_failure_has_its_status_and_refusals_say_what_to_grant() {
+        let f =
+            |e: &ProviderError| failed(e, Service::Dataverse, "app-1", "dwlink login -f x.yaml");
+        for s in [401, 403] {
+            let out = f(&status(s));
+            assert_eq!(out.status, Status::NotPermitted);
+            assert!(out.fix.unwrap().contains("application user"));
+        }
+        assert_eq!(f(&status(404)).status, Status::Differs);
+        assert_eq!(f(&status(500)).status, Status::Differs);
+        assert_eq!(f(&status(429)).status, Status::Unreachable);
+        let down = ProviderError::Transport {
+            api: Api::Dataverse,
+            url: "u".into(),
+            detail: "connection failed (refused)".into(),
+        };
+        assert_eq!(f(&down).status, Status::Unreachable);
+        let login = f(&ProviderError::SignInRequired {
+            url: "u".into(),
+            reason: None,
+        });
+        assert_eq!(login.status, Status::NotPermitted);
+        assert!(login.fix.unwrap().contains("`dwlink login -f x.yaml`"));
+        let odd = ProviderError::bad_reply(Api::Dataverse, "u", "an HTML page instead of JSON");
+        assert_eq!(f(&odd).seen, "an HTML page instead of JSON");
+    }
+
+    #[test]
+    fn every_service_names_the_app_it_needs_access_for() {
+        for s in [
+            Service::FinanceOperations,
+            Service::Dataverse,
+            Service::Admin,
+        ] {
+            assert!(s.grant("app-1", "l").contains("app-1"), "{s:?}");
+        }
+        assert!(Service::ManagementService
+            .grant("a", "dwlink login")
+            .contains("`dwlink login`"));
+    }
 }

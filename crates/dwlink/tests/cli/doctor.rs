@@ -222,8 +222,9 @@ fn a_user_never_signed_in_is_told_to_run_login_and_nothing_prompts() {
 }
 
 /// `doctor` as a process against the fake, with the failed checks' ids and the time it took.
-fn doctor_against(fake: &Fake, extra: &[&str]) -> (i32, Value, String, Duration) {
-    let dir = scratch("doctor-fake");
+fn doctor_against(fake: &Fake, name: &str) -> (i32, Value, String, Duration) {
+    // A directory per test: `scratch` empties it, and tests run at once.
+    let dir = scratch(&format!("doctor-fake-{name}"));
     let cfg = path("examples/scenario-1-same-organization.yaml");
     let mut args = vec![
         "doctor",
@@ -236,7 +237,6 @@ fn doctor_against(fake: &Fake, extra: &[&str]) -> (i32, Value, String, Duration)
         "--emulator-url",
         &fake.url,
     ];
-    args.extend(extra);
     let started = Instant::now();
     let human = run(&dir, &args, &[]);
     let took = started.elapsed();
@@ -277,13 +277,14 @@ fn a_server_that_only_issues_tokens_fails_every_check_in_bounded_time() {
         (Answer::NotFound, "differs", "404"),
         (Answer::Status(401), "not-permitted", "401"),
         (Answer::Status(403), "not-permitted", "403"),
+        (Answer::Status(429), "unreachable", "429"),
         (Answer::Html, "differs", "html"),
         (Answer::GarbageJson, "differs", "garbage"),
         (Answer::EndlessNextLink, "differs", "nextlink"),
         (Answer::Hang, "unreachable", "hang"),
     ] {
         let fake = Fake::start(answer);
-        let (code, report, human, took) = doctor_against(&fake, &[]);
+        let (code, report, human, took) = doctor_against(&fake, name);
         // Read-only: nothing but GETs besides the token requests.
         let sent = fake.seen.lock().unwrap().clone();
         assert!(!sent.is_empty(), "{name}");
@@ -340,7 +341,7 @@ fn a_removed_set_and_an_unexpected_one_differ() {
         (path == "/data/$metadata")
             .then(|| (200, "application/xml", CSDL_WITHOUT_PROJECTS.to_string()))
     })));
-    let (code, report, human, _) = doctor_against(&fake, &[]);
+    let (code, report, human, _) = doctor_against(&fake, "removed-set");
     let st = statuses(&report);
     assert_eq!(st["fo.metadata"], "ok", "{human}");
     assert_eq!(st["fo.set.project-configuration"], "differs");
@@ -370,7 +371,7 @@ fn a_power_platform_link_dataverse_denies_differs() {
         }
         None
     })));
-    let (code, report, human, _) = doctor_against(&fake, &[]);
+    let (code, report, human, _) = doctor_against(&fake, "disagrees");
     let st = statuses(&report);
     assert_eq!(st["admin.power-platform-link"], "ok", "{human}");
     assert_eq!(st["dataverse.fo-integration"], "ok", "{human}");
@@ -409,7 +410,7 @@ fn a_management_service_reply_of_another_shape_names_the_json_path() {
         }
         None
     })));
-    let (code, report, human, _) = doctor_against(&fake, &[]);
+    let (code, report, human, _) = doctor_against(&fake, "shapes");
     let seen = |id: &str| {
         report["checks"]
             .as_array()

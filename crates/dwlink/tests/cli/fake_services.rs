@@ -76,11 +76,17 @@ async fn answer(
         .push(format!("{} {host} {path}", req.method()));
     match &*answer {
         Answer::NotFound => reply(404, "text/plain", ""),
-        Answer::Status(s) => reply(
-            *s,
-            "application/json",
-            format!(r#"{{"error":{{"code":"Refused{s}","message":"the fake refuses this"}}}}"#),
-        ),
+        Answer::Status(s) => {
+            let mut r = reply(
+                *s,
+                "application/json",
+                format!(r#"{{"error":{{"code":"Refused{s}","message":"the fake refuses this"}}}}"#),
+            );
+            // An hour: far past any wait a preflight sits out.
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("3600"));
+            r
+        }
         Answer::Html => reply(
             200,
             "text/html; charset=utf-8",
