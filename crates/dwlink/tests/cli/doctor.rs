@@ -441,3 +441,65 @@ fn a_management_service_reply_of_another_shape_names_the_json_path() {
     );
     assert_eq!(code, 1);
 }
+
+#[test]
+fn against_a_running_emulator_doctor_passes_once_a_user_signed_in() {
+    let dir = scratch("doctor-signed-in");
+    let emu = crate::harness::start_emu(
+        &path("examples/fixtures/scenario-1-same-organization.yaml"),
+        &dir.join("state.json"),
+        &[],
+    );
+    let cfg = config(&dir, |t| {
+        t.lines()
+            .filter(|l| !l.trim_start().starts_with("auth: client-credentials"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    });
+    let cache = dir.join("cache");
+    let env = [
+        ("XDG_CACHE_HOME", cache.to_str().expect("utf-8")),
+        ("CI", "true"),
+    ];
+    let dwlink_in = |args: &[&str]| {
+        crate::harness::command(&dir, args, &env)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("dwlink runs")
+    };
+    let doctor = [
+        "doctor",
+        "--no-color",
+        "--input=false",
+        "-f",
+        &cfg,
+        "--emulator-url",
+        &emu.url,
+    ];
+    let before = dwlink_in(&doctor);
+    assert_eq!(before.status.code(), Some(1), "{}", stdout(&before));
+    assert!(
+        stdout(&before).contains("\nsignin.management-service not-permitted\n"),
+        "{}",
+        stdout(&before)
+    );
+    assert!(stdout(&before).contains(&format!("`dwlink login -f {cfg}`")));
+
+    let login = dwlink_in(&[
+        "login",
+        "--no-color",
+        "-f",
+        &cfg,
+        "--emulator-url",
+        &emu.url,
+    ]);
+    assert_eq!(login.status.code(), Some(0), "{}", stderr(&login));
+
+    let after = dwlink_in(&doctor);
+    assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
+    assert!(
+        stdout(&after).contains("18 ok, 0 differs, 0 unreachable, 0 not-permitted, 0 unknown"),
+        "{}",
+        stdout(&after)
+    );
+}
