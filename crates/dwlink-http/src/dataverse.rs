@@ -131,15 +131,7 @@ pub(crate) async fn attributes(
     api: &Url,
     logical_name: &str,
 ) -> Result<BTreeSet<String>, ProviderError> {
-    let path = format!(
-        "EntityDefinitions(LogicalName={})/Attributes",
-        encode(&quote(logical_name))
-    );
-    let url = url_with_query(
-        api,
-        &path,
-        &[("$select", "LogicalName,AttributeType".into())],
-    )?;
+    let url = attributes_url(api, logical_name)?;
     let rows = read_all(session, Api::Dataverse, url.clone(), Paging::default()).await?;
     rows.iter()
         .map(|r| {
@@ -156,21 +148,16 @@ pub(crate) async fn runtime_entity_set(
     session: &Session,
     api: &Url,
 ) -> Result<Option<EntitySet>, ProviderError> {
-    let url = url_with_query(
-        api,
-        "EntityDefinitions",
-        &[
-            (
-                "$filter",
-                format!("LogicalName eq {}", quote(RUNTIME_CONFIGURATION)),
-            ),
-            (
-                "$select",
-                "LogicalName,EntitySetName,PrimaryIdAttribute".into(),
-            ),
-        ],
-    )?;
+    let url = runtime_definition_url(api)?;
     let rows = read_all(session, Api::Dataverse, url.clone(), Paging::default()).await?;
+    runtime_set_of(&rows, &url)
+}
+
+/// The entity set of the runtime-configuration table's definition row; `None` when no row.
+pub(crate) fn runtime_set_of(
+    rows: &[super::odata::Row],
+    url: &Url,
+) -> Result<Option<EntitySet>, ProviderError> {
     let Some(row) = rows.first() else {
         return Ok(None);
     };
@@ -186,6 +173,36 @@ pub(crate) async fn runtime_entity_set(
         _ => RUNTIME_PRIMARY_ID.to_string(),
     };
     Ok(Some(EntitySet { name, primary_id }))
+}
+
+pub(crate) fn attributes_url(api: &Url, logical_name: &str) -> Result<Url, ProviderError> {
+    let path = format!(
+        "EntityDefinitions(LogicalName={})/Attributes",
+        encode(&quote(logical_name))
+    );
+    url_with_query(
+        api,
+        &path,
+        &[("$select", "LogicalName,AttributeType".into())],
+    )
+}
+
+/// The runtime-configuration table's definition: its entity set and primary id.
+pub(crate) fn runtime_definition_url(api: &Url) -> Result<Url, ProviderError> {
+    url_with_query(
+        api,
+        "EntityDefinitions",
+        &[
+            (
+                "$filter",
+                format!("LogicalName eq {}", quote(RUNTIME_CONFIGURATION)),
+            ),
+            (
+                "$select",
+                "LogicalName,EntitySetName,PrimaryIdAttribute".into(),
+            ),
+        ],
+    )
 }
 
 pub(crate) fn collection_url(

@@ -13,12 +13,15 @@ use dwlink_core::link::error::{Api, ProviderError};
 
 /// `GET /data/$metadata`: the sets, keys and properties this environment really has.
 pub(crate) async fn metadata(session: &Session, data: &Url) -> Result<Metadata, ProviderError> {
-    let url = url_with_query(data, "$metadata", &[])?;
-    let req = ApiRequest::get(Api::FinanceOperations, url)
-        .odata()
-        .header("Accept", "application/xml");
-    let reply = session.send(&req).await?;
+    let reply = session.send(&metadata_request(data)?).await?;
     Metadata::parse(&reply.body).map_err(|d| reply.bad(d))
+}
+
+pub(crate) fn metadata_request(data: &Url) -> Result<ApiRequest, ProviderError> {
+    let url = url_with_query(data, "$metadata", &[])?;
+    Ok(ApiRequest::get(Api::FinanceOperations, url)
+        .odata()
+        .header("Accept", "application/xml"))
 }
 
 /// The set of `def` as `$metadata` states it, checked against what dwlink knows of the table:

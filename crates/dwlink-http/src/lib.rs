@@ -21,6 +21,7 @@ pub(crate) mod batch;
 pub mod client;
 pub(crate) mod dataverse;
 pub mod device_code;
+pub mod doctor;
 pub mod dws;
 pub mod entra;
 pub mod fo;

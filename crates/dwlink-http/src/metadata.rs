@@ -36,6 +36,11 @@ impl Metadata {
         self.sets.get(name)
     }
 
+    /// Sets with a key, as `dwlink doctor` reports the document.
+    pub(crate) fn set_count(&self) -> usize {
+        self.sets.len()
+    }
+
     /// Reads a CSDL document. Errors name what is wrong and where (byte offset), never panic.
     pub(crate) fn parse(xml: &[u8]) -> Result<Metadata, String> {
         let text = std::str::from_utf8(xml)

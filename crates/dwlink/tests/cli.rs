@@ -9,8 +9,12 @@ mod apply;
 mod busy;
 #[path = "cli/converge.rs"]
 mod converge;
+#[path = "cli/doctor.rs"]
+mod doctor;
 #[path = "cli/examples.rs"]
 mod examples;
+#[path = "cli/fake_services.rs"]
+mod fake_services;
 #[path = "cli/fleet.rs"]
 mod fleet;
 #[path = "cli/harness.rs"]

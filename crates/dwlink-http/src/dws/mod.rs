@@ -78,15 +78,7 @@ pub(crate) async fn find_environment(
     gw: &Gateway,
     fo_url: &Url,
 ) -> Result<Option<EnvironmentEntry>, ProviderError> {
-    let host = fo_url.host_str().unwrap_or_default().trim_end_matches('.');
-    let u = url_with_query(
-        &gw.api,
-        "Environments",
-        &[
-            ("targetType", "AX".into()),
-            ("identifier", host.to_string()),
-        ],
-    )?;
+    let u = environments_url(gw, fo_url)?;
     let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
     let mut list: Vec<EnvironmentEntry> = bare_array(&reply, "the environment lookup")?;
     if list.iter().any(|e| e.cid.is_empty() || e.cname.is_empty()) {
@@ -100,12 +92,45 @@ pub(crate) async fn find_environment(
     })
 }
 
+/// The environment lookup's URL (also `dwlink doctor`'s probe of it).
+pub(crate) fn environments_url(gw: &Gateway, fo_url: &Url) -> Result<Url, ProviderError> {
+    let host = fo_url.host_str().unwrap_or_default().trim_end_matches('.');
+    url_with_query(
+        &gw.api,
+        "Environments",
+        &[
+            ("targetType", "AX".into()),
+            ("identifier", host.to_string()),
+        ],
+    )
+}
+
+pub(crate) fn connection_set_url(gw: &Gateway, cname: &str) -> Result<Url, ProviderError> {
+    url_with_query(&gw.root, &format!("api/ConnectionSet/{}", seg(cname)), &[])
+}
+
+pub(crate) fn entities_url(gw: &Gateway, cid: &str) -> Result<Url, ProviderError> {
+    url_with_query(
+        &gw.api,
+        "Entities",
+        &[("targetType", "AX".into()), ("cid", cid.to_string())],
+    )
+}
+
+pub(crate) fn solutions_url(gw: &Gateway, cid: &str) -> Result<Url, ProviderError> {
+    url_with_query(
+        &gw.api,
+        &format!("SolutionAware/{}/Solutions/", seg(cid)),
+        &[],
+    )
+}
+
 pub(crate) async fn connection_set(
     session: &Session,
     gw: &Gateway,
     cname: &str,
 ) -> Result<(ConnectionSet, Value), ProviderError> {
-    let u = url_with_query(&gw.root, &format!("api/ConnectionSet/{}", seg(cname)), &[])?;
+    let u = connection_set_url(gw, cname)?;
     let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
     let raw = reply.json_value()?;
     let typed = serde_json::from_value(raw.clone())
@@ -119,11 +144,7 @@ pub(crate) async fn map_entries(
     gw: &Gateway,
     cid: &str,
 ) -> Result<(Vec<MapEntry>, Url), ProviderError> {
-    let u = url_with_query(
-        &gw.api,
-        "Entities",
-        &[("targetType", "AX".into()), ("cid", cid.to_string())],
-    )?;
+    let u = entities_url(gw, cid)?;
     let reply = session
         .send(&ApiRequest::get(Api::DualWrite, u.clone()))
         .await?;
@@ -170,11 +191,7 @@ pub(crate) async fn solutions(
     gw: &Gateway,
     cid: &str,
 ) -> Result<Vec<Solution>, ProviderError> {
-    let u = url_with_query(
-        &gw.api,
-        &format!("SolutionAware/{}/Solutions/", seg(cid)),
-        &[],
-    )?;
+    let u = solutions_url(gw, cid)?;
     let reply = session.send(&ApiRequest::get(Api::DualWrite, u)).await?;
     let list: Vec<SolutionEntry> = bare_array(&reply, "the solution listing")?;
     Ok(list

@@ -3,6 +3,7 @@
 
 mod apply;
 mod completions;
+mod doctor;
 #[cfg(feature = "emulator")]
 mod emulator;
 mod fleet;
@@ -48,6 +49,7 @@ const EXAMPLES: &str = "Examples:
   dwlink apply reset.plan --confirm contoso-uat
   dwlink login -f dwlink.yaml
   dwlink status -f dwlink.yaml --json
+  dwlink doctor -f dwlink.yaml --input=false
   dwlink import -f dwlink.yaml --out imported.yaml
   dwlink snapshot -f dwlink.yaml --out rehearsal.yaml
   dwlink restore .dwlink/backups/contoso-uat-20261123T093000.000Z.json
@@ -90,6 +92,7 @@ pub enum Command {
     Apply(apply::Args),
     Show(show::Args),
     Status(status::Args),
+    Doctor(doctor::Args),
     Import(import::Args),
     Restore(restore::Args),
     Login(login::Args),
@@ -162,6 +165,7 @@ pub fn run(command: Command, ui: &mut Shell) -> Exit {
         Command::Apply(a) => apply::run(a, ui),
         Command::Show(a) => show::run(a, ui),
         Command::Status(a) => status::run(a, ui),
+        Command::Doctor(a) => doctor::run(a, ui),
         Command::Import(a) => import::run(a, ui),
         Command::Restore(a) => restore::run(a, ui),
         Command::Login(a) => login::run(a, ui),

@@ -2,6 +2,7 @@
 
 pub(crate) mod apply_view;
 mod clip;
+pub(crate) mod doctor_view;
 pub(crate) mod plan_view;
 pub(crate) mod restore_view;
 pub(crate) mod shell;

@@ -9,6 +9,7 @@ const COMMANDS: &[&str] = &[
     "apply",
     "show",
     "status",
+    "doctor",
     "import",
     "restore",
     "login",
