@@ -39,7 +39,7 @@ pub(crate) async fn link(ctx: &Ctx<'_>) -> (Vec<Check>, Option<Option<AdminLink>
     }
     let fo_url = &ctx.desired.finance_operations.url;
     let (check, link) = run(link_spec(), ctx.options.timeout, async {
-        let link = linked_environment(&ctx.provider.session, &ctx.endpoints.admin, fo_url)
+        let link = linked_environment(&ctx.provider.session, &ctx.endpoints.admin, fo_url, None)
             .await
             .map_err(|e| {
                 failed(
