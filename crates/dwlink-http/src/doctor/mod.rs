@@ -128,7 +128,7 @@ const NOT_CHECKED: [NotChecked; 5] = [
         why: "starts or stops maps: no read-only form",
     },
     NotChecked {
-        route: "POST {gateway}api/ConnectionSet/{id}/Reset",
+        route: "POST {gateway}api/ConnectionSet/{cid}/Reset",
         why: "resets the link: no read-only form",
     },
     NotChecked {
