@@ -13,6 +13,8 @@ use super::request::{ApiRequest, Body};
 use super::retry::{parse_retry_after, secs, Failure, RetryPolicy};
 use super::route::Route;
 use super::throttle::Limiter;
+use dwlink_core::har::entry::{self as har, Exchange, Outcome, SentBody, SentRequest};
+use dwlink_core::har::writer::Recorder;
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::link::secret::{redact_url, Secret};
 
@@ -32,6 +34,8 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
     /// Extra roots, e.g. the CA of an emulator served with `--tls`.
     pub extra_root_pem: Option<Vec<u8>>,
+    /// `--record FILE`: every attempt (retries, 429s and failures included) goes into it.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 impl Default for ClientSettings {
@@ -44,6 +48,7 @@ impl Default for ClientSettings {
             max_concurrency: 48,
             retry: RetryPolicy::default(),
             extra_root_pem: None,
+            recorder: None,
         }
     }
 }
@@ -120,7 +125,10 @@ impl Client {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let (failure, error, retry_after, sent_at) = match self.attempt(req, bearer).await? {
+            let (failure, error, retry_after, sent_at) = match self
+                .attempt(req, bearer, attempt + 1)
+                .await?
+            {
                 Attempt::Done(reply) => return Ok(reply),
                 Attempt::Failed {
                     failure,
@@ -173,6 +181,7 @@ impl Client {
         &self,
         req: &ApiRequest,
         bearer: Option<&Secret>,
+        number: u32,
     ) -> Result<Attempt, ProviderError> {
         let shown = redact_url(&req.url);
         let (physical, host) = self.settings.route.physical(&req.url)?;
@@ -216,10 +225,28 @@ impl Client {
 
         let ticket = self.limiter.acquire().await;
         let sent_at = ticket.sent_at;
+        let mut tape = self.settings.recorder.as_deref().map(|r| Tape {
+            recorder: r,
+            req,
+            bearer: bearer.is_some(),
+            number,
+            started: SystemTime::now(),
+            sent_at,
+            wait: Duration::ZERO,
+        });
         let mut resp = match builder.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(transport_failure(req, &shown, &e, sent_at)),
+            Err(e) => {
+                let failed = transport_failure(req, &shown, &e, sent_at);
+                if let Some(t) = &tape {
+                    t.failed(&failed);
+                }
+                return Ok(failed);
+            }
         };
+        if let Some(t) = &mut tape {
+            t.wait = sent_at.elapsed();
+        }
         let status = resp.status().as_u16();
         if status != 429 {
             self.limiter.succeeded();
@@ -233,8 +260,17 @@ impl Client {
         };
         let (body, over_cap) = match read_capped(&mut resp, cap).await {
             Ok(b) => b,
-            Err(e) => return Ok(transport_failure(req, &shown, &e, sent_at)),
+            Err(e) => {
+                let failed = transport_failure(req, &shown, &e, sent_at);
+                if let Some(t) = &tape {
+                    t.failed(&failed);
+                }
+                return Ok(failed);
+            }
         };
+        if let Some(t) = &tape {
+            t.reply(resp.status(), &headers, &body, over_cap);
+        }
         drop(resp);
         drop(ticket);
         if success {
@@ -274,6 +310,111 @@ impl Client {
             retry_after,
             sent_at,
         })
+    }
+}
+
+/// One attempt on its way into the recording.
+struct Tape<'a> {
+    recorder: &'a Recorder,
+    req: &'a ApiRequest,
+    bearer: bool,
+    number: u32,
+    started: SystemTime,
+    sent_at: Instant,
+    /// Until the status line.
+    wait: Duration,
+}
+
+impl Tape<'_> {
+    fn write(&self, outcome: Outcome<'_>, wait: Duration, receive: Duration) {
+        let req = self.req;
+        let mut headers: Vec<(String, String)> = vec![(
+            "User-Agent".into(),
+            concat!("dwlink/", env!("CARGO_PKG_VERSION")).into(),
+        )];
+        headers.extend(req.headers.iter().map(|(n, v)| ((*n).to_string(), v.clone())));
+        if self.bearer {
+            // The value never reaches the recording: the entry builder redacts it by name.
+            headers.push(("Authorization".into(), "Bearer".into()));
+        }
+        let json;
+        let body = match &req.body {
+            Body::Empty => SentBody::Empty,
+            Body::Json(v) => {
+                json = serde_json::to_vec(v).unwrap_or_default();
+                headers.push(("Content-Type".into(), "application/json".into()));
+                SentBody::Bytes {
+                    mime: "application/json".into(),
+                    bytes: &json,
+                }
+            }
+            Body::Form(fields) => {
+                headers.push((
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ));
+                SentBody::Form(fields.iter().map(|(k, v)| (*k, v.expose())).collect())
+            }
+            Body::Raw {
+                content_type,
+                bytes,
+            } => {
+                headers.push(("Content-Type".into(), content_type.clone()));
+                SentBody::Bytes {
+                    mime: content_type.clone(),
+                    bytes,
+                }
+            }
+        };
+        let entry = har::entry(&Exchange {
+            started: self.started,
+            wait,
+            receive,
+            api: req.api.id(),
+            attempt: self.number,
+            request: SentRequest {
+                method: req.method.as_str(),
+                url: &req.url,
+                headers,
+                body,
+            },
+            outcome,
+        });
+        self.recorder.record(&entry);
+    }
+
+    fn reply(&self, status: reqwest::StatusCode, headers: &HeaderMap, body: &[u8], cut: bool) {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let total = self.sent_at.elapsed();
+        self.write(
+            Outcome::Reply {
+                status: status.as_u16(),
+                status_text: status.canonical_reason().unwrap_or(""),
+                headers,
+                body,
+                cut_by_client: cut,
+            },
+            self.wait,
+            total.saturating_sub(self.wait),
+        );
+    }
+
+    fn failed(&self, attempt: &Attempt) {
+        let error = match attempt {
+            Attempt::Failed { error, .. } => error.to_string(),
+            Attempt::Done(_) => return,
+        };
+        let total = self.sent_at.elapsed();
+        let wait = if self.wait.is_zero() { total } else { self.wait };
+        self.write(Outcome::Failed { error }, wait, total.saturating_sub(wait));
     }
 }
 

@@ -28,6 +28,7 @@ pub(crate) mod metadata;
 pub mod odata;
 pub(crate) mod picked;
 mod read;
+pub mod replay;
 pub(crate) mod reply;
 pub mod request;
 pub(crate) mod retry;

@@ -41,6 +41,9 @@ pub struct Entry {
     /// `dual-write`, `power-platform-admin`, `login`) and which attempt.
     #[serde(default, rename = "_dwlink")]
     pub dwlink: Option<DwlinkExt>,
+    /// Where the recorder says a body was cut.
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -90,6 +93,10 @@ pub struct Content {
 }
 
 impl Entry {
+    pub fn comment(&self) -> Option<&str> {
+        self.comment.as_deref()
+    }
+
     /// The reply body, when the recording kept one.
     pub fn reply_text(&self) -> Option<&str> {
         self.response.content.as_ref()?.text.as_deref()

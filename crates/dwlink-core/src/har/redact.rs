@@ -55,6 +55,10 @@ pub fn is_secret_form_field(name: &str) -> bool {
 /// (`connectionstring`, `secret`, `password`, `token`, `sas` anywhere in the name) plus the
 /// device code.
 pub fn is_secret_key(name: &str) -> bool {
+    // `token_type` ("Bearer") names a kind of token, not one.
+    if name.eq_ignore_ascii_case("token_type") {
+        return false;
+    }
     is_secret_column(name) || SECRET_JSON_KEYS.iter().any(|k| name.eq_ignore_ascii_case(k))
 }
 

@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "completions",
     "man",
     "emulator",
+    "conformance",
 ];
 
 #[test]
