@@ -125,18 +125,16 @@ impl Client {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let (failure, error, retry_after, sent_at) = match self
-                .attempt(req, bearer, attempt + 1)
-                .await?
-            {
-                Attempt::Done(reply) => return Ok(reply),
-                Attempt::Failed {
-                    failure,
-                    error,
-                    retry_after,
-                    sent_at,
-                } => (failure, error, retry_after, sent_at),
-            };
+            let (failure, error, retry_after, sent_at) =
+                match self.attempt(req, bearer, attempt + 1).await? {
+                    Attempt::Done(reply) => return Ok(reply),
+                    Attempt::Failed {
+                        failure,
+                        error,
+                        retry_after,
+                        sent_at,
+                    } => (failure, error, retry_after, sent_at),
+                };
             attempt += 1;
             let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
             let too_long = retry_after.filter(|ra| *ra > policy.max_retry_after);
@@ -332,7 +330,11 @@ impl Tape<'_> {
             "User-Agent".into(),
             concat!("dwlink/", env!("CARGO_PKG_VERSION")).into(),
         )];
-        headers.extend(req.headers.iter().map(|(n, v)| ((*n).to_string(), v.clone())));
+        headers.extend(
+            req.headers
+                .iter()
+                .map(|(n, v)| ((*n).to_string(), v.clone())),
+        );
         if self.bearer {
             // The value never reaches the recording: the entry builder redacts it by name.
             headers.push(("Authorization".into(), "Bearer".into()));
@@ -413,7 +415,11 @@ impl Tape<'_> {
             Attempt::Done(_) => return,
         };
         let total = self.sent_at.elapsed();
-        let wait = if self.wait.is_zero() { total } else { self.wait };
+        let wait = if self.wait.is_zero() {
+            total
+        } else {
+            self.wait
+        };
         self.write(Outcome::Failed { error }, wait, total.saturating_sub(wait));
     }
 }

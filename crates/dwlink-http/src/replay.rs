@@ -145,8 +145,9 @@ impl Replayer {
             }
         }
         if let Some(t) = bearer {
-            let mut v = HeaderValue::try_from(format!("Bearer {t}"))
-                .map_err(|_| bad("the emulator issued a token that is not a header value".into()))?;
+            let mut v = HeaderValue::try_from(format!("Bearer {t}")).map_err(|_| {
+                bad("the emulator issued a token that is not a header value".into())
+            })?;
             v.set_sensitive(true);
             b = b.header(AUTHORIZATION, v);
         }
@@ -305,7 +306,13 @@ impl Replayer {
             Some(self.token(&scope_of(api, &url)).await?)
         };
         let (status, reply) = self
-            .send(&entry.request.method, &url, &headers, body, bearer.as_deref())
+            .send(
+                &entry.request.method,
+                &url,
+                &headers,
+                body,
+                bearer.as_deref(),
+            )
             .await?;
         r.emulator_status = Some(status);
         if status != r.recorded_status {
@@ -316,7 +323,8 @@ impl Replayer {
             });
         }
         if cut("reply") {
-            r.note = Some("compared by status only: the recording kept only part of the reply".into());
+            r.note =
+                Some("compared by status only: the recording kept only part of the reply".into());
             return Ok(r);
         }
         let recorded: Option<Value> = entry

@@ -7,6 +7,8 @@ mod support;
 mod apply;
 #[path = "cli/busy.rs"]
 mod busy;
+#[path = "cli/conformance.rs"]
+mod conformance;
 #[path = "cli/converge.rs"]
 mod converge;
 #[path = "cli/examples.rs"]
@@ -25,6 +27,8 @@ mod invalid;
 mod login;
 #[path = "cli/plan.rs"]
 mod plan;
+#[path = "cli/record.rs"]
+mod record;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/schema.rs"]

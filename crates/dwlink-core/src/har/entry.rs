@@ -28,7 +28,10 @@ pub enum SentBody<'a> {
     Empty,
     /// Form fields with their values; secret ones are replaced before anything is kept.
     Form(Vec<(&'a str, &'a str)>),
-    Bytes { mime: String, bytes: &'a [u8] },
+    Bytes {
+        mime: String,
+        bytes: &'a [u8],
+    },
 }
 
 /// What came back, or why nothing did.

@@ -159,8 +159,14 @@ pub fn parse(name: &str, text: String) -> Result<Har, Problem> {
         )
         .help("record a shorter run, or cut the file into smaller HARs"));
     }
-    serde_json::from_str::<Har>(text)
-        .map_err(|e| at_error(&source, &e, "dwlink::har::bad_entry", "has an entry dwlink cannot read"))
+    serde_json::from_str::<Har>(text).map_err(|e| {
+        at_error(
+            &source,
+            &e,
+            "dwlink::har::bad_entry",
+            "has an entry dwlink cannot read",
+        )
+    })
 }
 
 #[cfg(test)]
@@ -183,7 +189,10 @@ mod tests {
         assert_eq!(p.code, "dwlink::har::not_har");
         assert_eq!(p.line_col(), Some((1, 10)));
         assert_eq!(err("[1, 2]").code, "dwlink::har::not_har");
-        assert_eq!(err("{\"log\": {\"version\": \"1.2\"}}").code, "dwlink::har::not_har");
+        assert_eq!(
+            err("{\"log\": {\"version\": \"1.2\"}}").code,
+            "dwlink::har::not_har"
+        );
         let p = err("{\"log\": {\"version\": \"1.2\", \"entries\": [{\"request\": 5}]}}");
         assert_eq!(p.code, "dwlink::har::bad_entry");
         assert!(p.line_col().is_some());

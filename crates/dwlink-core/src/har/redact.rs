@@ -10,7 +10,12 @@ use crate::snapshot::is_secret_column;
 pub const REDACTED: &str = "[redacted]";
 
 /// Headers that carry credentials or session state.
-const SECRET_HEADERS: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "set-cookie"];
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 /// Token-request and device-code form fields that are credentials or one-time codes. `scope`,
 /// `client_id` and `grant_type` stay: they say what was asked for, and nobody signs in with them.
@@ -48,7 +53,10 @@ pub fn is_secret_header(name: &str) -> bool {
 }
 
 pub fn is_secret_form_field(name: &str) -> bool {
-    SECRET_FORM_FIELDS.iter().any(|f| name.eq_ignore_ascii_case(f)) || is_secret_column(name)
+    SECRET_FORM_FIELDS
+        .iter()
+        .any(|f| name.eq_ignore_ascii_case(f))
+        || is_secret_column(name)
 }
 
 /// A JSON member whose value never goes into a recording: the snapshot's secret-column rule
@@ -59,7 +67,10 @@ pub fn is_secret_key(name: &str) -> bool {
     if name.eq_ignore_ascii_case("token_type") {
         return false;
     }
-    is_secret_column(name) || SECRET_JSON_KEYS.iter().any(|k| name.eq_ignore_ascii_case(k))
+    is_secret_column(name)
+        || SECRET_JSON_KEYS
+            .iter()
+            .any(|k| name.eq_ignore_ascii_case(k))
 }
 
 /// Redacts `value` in place: secret-named members (unless null, so the shape stays), and
@@ -205,7 +216,10 @@ mod tests {
     #[test]
     fn assignments_are_scrubbed_in_text() {
         let out = text("Endpoint=sb://x/;SharedAccessKey=K3Y=;EntityPath=q\nxsig=keep");
-        assert_eq!(out, "Endpoint=sb://x/;SharedAccessKey=[redacted];EntityPath=q\nxsig=keep");
+        assert_eq!(
+            out,
+            "Endpoint=sb://x/;SharedAccessKey=[redacted];EntityPath=q\nxsig=keep"
+        );
         assert_eq!(body("<Edmx Version=\"4.0\"/>"), "<Edmx Version=\"4.0\"/>");
     }
 

@@ -97,7 +97,10 @@ impl Shape {
             Value::Object(map) => {
                 for (k, child) in map {
                     let is_enum = ENUM_KEYS.contains(&k.as_str());
-                    self.fields.entry(k.clone()).or_default().add(child, is_enum);
+                    self.fields
+                        .entry(k.clone())
+                        .or_default()
+                        .add(child, is_enum);
                 }
             }
             Value::Array(items) => {
@@ -217,7 +220,10 @@ fn diff(path: &str, rec: &Shape, emu: &Shape, out: &mut Vec<Difference>) {
             .map(|m| Value::String(m.clone()).to_string())
             .collect::<Vec<_>>()
     };
-    let (r_only, e_only) = (only(&rec.members, &emu.members), only(&emu.members, &rec.members));
+    let (r_only, e_only) = (
+        only(&rec.members, &emu.members),
+        only(&emu.members, &rec.members),
+    );
     if !r_only.is_empty() || !e_only.is_empty() {
         let side = |v: Vec<String>| {
             if v.is_empty() {

@@ -59,7 +59,10 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let results = live::block_on(async {
         let emu = dwlink_emulator::spawn(fixture, dwlink_emulator::Options::default()).await?;
         let url = url::Url::parse(&emu.url()).map_err(|e| {
-            Problem::error("dwlink::internal::emulator", format!("emulator address: {e}"))
+            Problem::error(
+                "dwlink::internal::emulator",
+                format!("emulator address: {e}"),
+            )
         })?;
         let mut replayer = Replayer::new(&url, credentials).map_err(|e| e.to_problem())?;
         let out = replayer.replay(&har).await.map_err(|e| e.to_problem());

@@ -25,7 +25,10 @@ fn request(r: &Replayed) -> String {
 /// Prints the report; whether anything differs.
 pub(crate) fn show(ui: &Shell, results: &[Replayed], as_json: bool) -> bool {
     let differences: usize = results.iter().map(|r| r.differences.len()).sum();
-    let skipped: Vec<&Replayed> = results.iter().filter(|r| r.emulator_status.is_none()).collect();
+    let skipped: Vec<&Replayed> = results
+        .iter()
+        .filter(|r| r.emulator_status.is_none())
+        .collect();
     let replayed = results.len() - skipped.len();
     if as_json {
         let diffs: Vec<_> = results
