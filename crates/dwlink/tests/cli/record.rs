@@ -233,3 +233,51 @@ fn an_unusable_record_path_stops_the_command_before_any_request() {
         assert!(stderr(&o).contains(want), "{}", stderr(&o));
     }
 }
+
+#[test]
+fn a_run_killed_mid_way_leaves_a_har_that_opens() {
+    let dir = scratch("record-killed");
+    let har = dir.join("killed.har");
+    let emu = crate::support::Emulator::with_flags(
+        &crate::support::root().join(FIXTURE),
+        &dir.join("world.json"),
+        &["--latency-ms", "150"],
+    );
+    let har_s = har.display().to_string();
+    let mut child = crate::harness::command(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            &path(CONFIG),
+            "--emulator-url",
+            &emu.url,
+            "--record",
+            &har_s,
+        ],
+        &[],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("start dwlink");
+    let recorded = |n: usize| {
+        fs::read(&har)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|v| v["log"]["entries"].as_array().is_some_and(|e| e.len() >= n))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !recorded(3) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGKILL: nothing of dwlink runs after it.
+    child.kill().expect("kill dwlink");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the plan finished before it was killed");
+    let v: Value =
+        serde_json::from_slice(&fs::read(&har).unwrap()).expect("still one JSON document");
+    assert_eq!(v["log"]["version"], "1.2");
+    assert!(entries(&v).len() >= 3, "{} entries", entries(&v).len());
+    assert_no_secret(&har);
+}
