@@ -86,20 +86,20 @@ fn mime_of(headers: &[(String, String)]) -> String {
         .map_or_else(String::new, |(_, v)| v.clone())
 }
 
-/// Body bytes as recorded text: lossy UTF-8, cut at [`MAX_BODY_TEXT`] on a char boundary,
-/// redacted. The bool says whether it was cut.
+/// Body bytes as recorded: lossy UTF-8, redacted whole, then cut at [`MAX_BODY_TEXT`] on a char
+/// boundary (redacting first: a cut JSON document no longer parses, and its secret-named members
+/// could not be found). The bool says whether it was cut.
 fn body_text(bytes: &[u8]) -> (String, bool) {
-    let cut = bytes.len() > MAX_BODY_TEXT;
-    let kept = &bytes[..bytes.len().min(MAX_BODY_TEXT)];
-    let mut text = String::from_utf8_lossy(kept).into_owned();
-    if cut {
-        // A cut JSON document no longer parses as one: scrub it as text, line by line.
-        while text.len() > MAX_BODY_TEXT {
-            text.pop();
-        }
-        return (redact::text(&text), true);
+    let mut text = redact::body(&String::from_utf8_lossy(bytes));
+    if text.len() <= MAX_BODY_TEXT {
+        return (text, false);
     }
-    (redact::body(&text), false)
+    let mut end = MAX_BODY_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    (text, true)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -302,6 +302,30 @@ mod tests {
         assert_eq!(e["response"]["status"], 0);
         assert_eq!(e["_error"], "connection reset");
         assert!(!e.to_string().contains("s3"));
+    }
+
+    #[test]
+    fn a_long_json_page_is_redacted_before_it_is_cut() {
+        let url = Url::parse("https://x.operations.dynamics.com/data/Rows").unwrap();
+        let rows: Vec<Value> = (0..40_000)
+            .map(|i| json!({"Name": format!("row-{i}"), "ApiToken": format!("tok-{i}")}))
+            .collect();
+        let page = serde_json::to_vec(&json!({"value": rows})).unwrap();
+        assert!(page.len() > MAX_BODY_TEXT);
+        let e = entry(&exchange(
+            &url,
+            SentBody::Empty,
+            Outcome::Reply {
+                status: 200,
+                status_text: "OK",
+                headers: vec![],
+                body: &page,
+                cut_by_client: false,
+            },
+        ));
+        let text = e["response"]["content"]["text"].as_str().unwrap();
+        assert!(text.len() <= MAX_BODY_TEXT && text.contains("row-1"));
+        assert!(!text.contains("tok-"), "a token survived the cut");
     }
 
     #[test]
