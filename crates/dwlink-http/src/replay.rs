@@ -7,7 +7,7 @@
 //! and every other request carries a token the replayer asked the emulator for, for the scope
 //! dwlink would use ([`super::session::scope_of`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST};
@@ -89,11 +89,18 @@ fn bad(message: String) -> ProviderError {
     }
 }
 
+/// The longest pause kept between two replayed requests: enough for the emulator's
+/// asynchronous requests to complete as they did when recorded, short enough that a recording
+/// of long polls against a real service does not replay for minutes.
+const MAX_PAUSE: Duration = Duration::from_secs(2);
+
 pub struct Replayer {
     http: reqwest::Client,
     route: Route,
     credentials: Vec<Credential>,
     tokens: HashMap<String, String>,
+    /// Recorded id → the emulator's, from the replies so far.
+    ids: BTreeMap<String, String>,
 }
 
 impl Replayer {
@@ -108,6 +115,7 @@ impl Replayer {
             route: Route::emulator_url(emulator_url)?,
             credentials,
             tokens: HashMap::new(),
+            ids: BTreeMap::new(),
         })
     }
 
@@ -214,13 +222,35 @@ impl Replayer {
         Ok(token)
     }
 
-    /// Replays every entry in order; an emulator that cannot be reached ends the run.
+    /// Replays every entry in order, keeping the recorded pauses between them (up to
+    /// [`MAX_PAUSE`]), so polls find the emulator's asynchronous requests as far along as the
+    /// recorded ones were. An emulator that cannot be reached ends the run.
     pub async fn replay(&mut self, har: &Har) -> Result<Vec<Replayed>, ProviderError> {
         let mut out = Vec::with_capacity(har.log.entries.len());
+        let mut last: Option<(jiff::Timestamp, std::time::Instant)> = None;
         for entry in &har.log.entries {
+            let started = entry.started_at();
+            if let (Some(now), Some((before, sent))) = (started, last) {
+                let gap = now.duration_since(before).unsigned_abs().min(MAX_PAUSE);
+                tokio::time::sleep(gap.saturating_sub(sent.elapsed())).await;
+            }
+            if let Some(s) = started {
+                last = Some((s, std::time::Instant::now()));
+            }
             out.push(self.one(entry).await?);
         }
         Ok(out)
+    }
+
+    /// `text` with every recorded id the emulator knows by another id replaced.
+    fn substitute(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (recorded, replayed) in &self.ids {
+            if out.contains(recorded.as_str()) {
+                out = out.replace(recorded.as_str(), replayed);
+            }
+        }
+        out
     }
 
     async fn one(&mut self, entry: &Entry) -> Result<Replayed, ProviderError> {
@@ -232,7 +262,7 @@ impl Replayer {
             differences: Vec::new(),
             note: None,
         };
-        let Ok(url) = Url::parse(&entry.request.url) else {
+        let Ok(url) = Url::parse(&self.substitute(&entry.request.url)) else {
             r.note = Some("not replayed: the URL does not parse".into());
             return Ok(r);
         };
@@ -267,7 +297,8 @@ impl Replayer {
             .request
             .post_data
             .as_ref()
-            .and_then(|p| p.text.clone());
+            .and_then(|p| p.text.as_deref())
+            .map(|t| self.substitute(t));
         let api = api_of(entry, &url);
         let bearer = if api == Api::Login {
             let fields = form(body.as_deref().unwrap_or(""));
@@ -338,7 +369,10 @@ impl Replayer {
             serde_json::from_slice(&reply).ok()
         };
         match (recorded, replied) {
-            (Some(a), Some(b)) => r.differences.extend(shape::compare(&a, &b)),
+            (Some(a), Some(b)) => {
+                shape::generated_ids(&a, &b, &mut self.ids);
+                r.differences.extend(shape::compare(&a, &b));
+            }
             (None, None) => r.note = Some("compared by status only: neither reply is JSON".into()),
             (a, b) => {
                 let kind = |v: &Option<Value>| if v.is_some() { "JSON" } else { "not JSON" };

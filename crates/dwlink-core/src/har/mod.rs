@@ -35,6 +35,8 @@ pub struct Creator {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Entry {
+    #[serde(default, rename = "startedDateTime")]
+    pub started: Option<String>,
     pub request: Request,
     pub response: Response,
     /// dwlink's own extension: which service (`finance-and-operations`, `dataverse`,
@@ -93,6 +95,11 @@ pub struct Content {
 }
 
 impl Entry {
+    /// When the request was sent, if the recording says so in a form that parses.
+    pub fn started_at(&self) -> Option<jiff::Timestamp> {
+        self.started.as_deref()?.parse().ok()
+    }
+
     pub fn comment(&self) -> Option<&str> {
         self.comment.as_deref()
     }

@@ -250,6 +250,39 @@ impl Shape {
     }
 }
 
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// Ids the service generated: GUID strings at the same place of both documents (objects by
+/// member, arrays by position when both have as many elements) that differ, recorded → replayed.
+/// A replay sends later requests with these substituted, so a polled request id or a created
+/// row's id names what the emulator made, not what the recorded service made.
+pub fn generated_ids(recorded: &Value, emulator: &Value, into: &mut BTreeMap<String, String>) {
+    match (recorded, emulator) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in a {
+                if let Some(w) = b.get(k) {
+                    generated_ids(v, w, into);
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (v, w) in a.iter().zip(b) {
+                generated_ids(v, w, into);
+            }
+        }
+        (Value::String(a), Value::String(b)) if a != b && is_guid(a) && is_guid(b) => {
+            into.entry(a.clone()).or_insert_with(|| b.clone());
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,6 +311,19 @@ mod tests {
                 "$.value[].Gone: recorded present (number), emulator missing",
                 "$.value[].New: recorded missing, emulator present (null)",
             ]
+        );
+    }
+
+    #[test]
+    fn generated_ids_pair_up_by_place() {
+        let a = json!({"requestId": "067cdabd-cea8-4223-b687-27238f3de127", "same": "00000000-0000-0000-0000-000000000001", "n": ["x"]});
+        let b = json!({"requestId": "3b1233d0-2eb0-47e1-b69e-980542644a8f", "same": "00000000-0000-0000-0000-000000000001", "n": ["y"]});
+        let mut ids = BTreeMap::new();
+        generated_ids(&a, &b, &mut ids);
+        assert_eq!(ids.len(), 1);
+        assert_eq!(
+            ids["067cdabd-cea8-4223-b687-27238f3de127"],
+            "3b1233d0-2eb0-47e1-b69e-980542644a8f"
         );
     }
 

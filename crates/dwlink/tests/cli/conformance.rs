@@ -84,6 +84,35 @@ fn a_recording_replays_clean_and_a_changed_type_is_reported_by_path() {
     assert!(paths.contains(&"$.value[].ProjectName"), "{v}");
 }
 
+/// An apply's recording replays too: the ids the emulator generates (the management requests
+/// it polls) are paired with the recorded ones, so no poll meets an unknown id. What may still
+/// differ is timing: a poll that saw a request waiting can, on a loaded machine, see it done.
+#[test]
+fn an_apply_recording_replays_with_generated_ids_paired() {
+    let dir = scratch("conformance-apply");
+    let fx = path(crate::harness::RESTORED);
+    let har = dir.join("apply.har");
+    record(
+        &dir,
+        &har,
+        &[
+            "apply",
+            "-f",
+            &path(CONFIG),
+            "--emulator",
+            &fx,
+            "--auto-approve",
+        ],
+    );
+    let o = conformance(&har, &fx, &[]);
+    let out = stdout(&o);
+    for line in out.lines() {
+        let polled_state = line.contains("/Status/") && line.contains(": recorded member");
+        assert!(polled_state, "not a timing difference: {line}\n{out}");
+    }
+    assert!(stderr(&o).contains("0 skipped"), "{}", stderr(&o));
+}
+
 #[test]
 fn a_bad_recording_is_a_diagnostic_with_the_file_and_position() {
     let dir = scratch("conformance-bad");
