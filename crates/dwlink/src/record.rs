@@ -31,11 +31,16 @@ impl Recording {
         Ok(self.recorder.get_or_init(|| created).clone())
     }
 
-    /// What to tell the user when the command is done: where the exchanges went, or why some
-    /// are missing. `None` when the command never reached the services.
-    pub fn finish(&self) -> Option<Result<String, Problem>> {
-        let r = self.recorder.get()?;
-        Some(match r.finish() {
+    /// What to tell the user when the command is done: where the exchanges went, why some are
+    /// missing, or that the command sent nothing (and left FILE as it was).
+    pub fn finish(&self) -> Result<String, Problem> {
+        let Some(r) = self.recorder.get() else {
+            return Ok(format!(
+                "Nothing recorded to {}: the command did not talk to the services.",
+                self.path.display()
+            ));
+        };
+        match r.finish() {
             Some(problem) => Err(problem),
             None => Ok(format!(
                 "Recorded {} HTTP exchange{} to {}.",
@@ -43,6 +48,6 @@ impl Recording {
                 if r.entries() == 1 { "" } else { "s" },
                 self.path.display()
             )),
-        })
+        }
     }
 }

@@ -170,7 +170,7 @@ pub(crate) fn fail(ui: &mut Shell, problem: &dwlink_core::diag::Problem) -> Exit
 
 pub fn run(command: Command, ui: &mut Shell) -> Exit {
     let exit = dispatch(command, ui);
-    match ui.recording().and_then(|r| r.finish()) {
+    match ui.recording().map(|r| r.finish()) {
         Some(Ok(done)) => ui.status(&done),
         Some(Err(problem)) => ui.problem(&problem),
         None => {}

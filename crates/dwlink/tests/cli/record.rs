@@ -209,6 +209,16 @@ fn apply_records_its_delete_batches() {
 }
 
 #[test]
+fn a_command_that_sends_nothing_says_so_and_writes_no_file() {
+    let (dir, har) = fresh("record-nothing");
+    let h = har.display().to_string();
+    let o = dwlink_live(&dir, &["validate", &path(CONFIG), "--record", &h]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("Nothing recorded to"), "{}", stderr(&o));
+    assert!(!har.exists());
+}
+
+#[test]
 fn an_unusable_record_path_stops_the_command_before_any_request() {
     let dir = scratch("record-bad-path");
     let cases = [
