@@ -35,6 +35,7 @@ pub(crate) mod retry;
 pub(crate) mod route;
 pub(crate) mod session;
 pub(crate) mod tables;
+mod tape;
 mod task;
 pub(crate) mod throttle;
 mod write;
