@@ -291,3 +291,33 @@ fn a_run_killed_mid_way_leaves_a_har_that_opens() {
     assert!(entries(&v).len() >= 3, "{} entries", entries(&v).len());
     assert_no_secret(&har);
 }
+
+/// A fleet plan (`plan -f DIR`) reaches every environment through one route: one recording
+/// holds all of them.
+#[test]
+fn a_fleet_plan_records_every_environment() {
+    let (dir, har) = fresh("record-fleet");
+    let h = har.display().to_string();
+    let o = dwlink_live(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            &path("crates/dwlink/tests/fixtures/fleet"),
+            "--emulator",
+            &path("crates/dwlink/tests/fixtures/fleet-world.yaml"),
+            "--record",
+            &h,
+        ],
+    );
+    assert!(stderr(&o).contains("HTTP exchanges to"), "{}", stderr(&o));
+    assert_no_secret(&har);
+    let v: Value = serde_json::from_slice(&fs::read(&har).unwrap()).unwrap();
+    let hosts: std::collections::BTreeSet<String> = entries(&v)
+        .iter()
+        .filter_map(|e| url::Url::parse(e["request"]["url"].as_str()?).ok())
+        .filter_map(|u| u.host_str().map(str::to_string))
+        .filter(|h| h.ends_with(".operations.dynamics.com") || h.ends_with(".cloudax.dynamics.com"))
+        .collect();
+    assert!(hosts.len() >= 2, "{hosts:?}");
+}
