@@ -199,6 +199,16 @@ mod tests {
     }
 
     #[test]
+    fn too_many_entries_are_refused_before_any_is_read() {
+        let entries = vec!["{}"; MAX_ENTRIES + 1].join(",");
+        let p = err(&format!(
+            "{{\"log\": {{\"version\": \"1.2\", \"entries\": [{entries}]}}}}"
+        ));
+        assert_eq!(p.code, "dwlink::har::too_large");
+        assert!(p.message.contains("100000"), "{}", p.message);
+    }
+
+    #[test]
     fn a_minimal_har_reads() {
         let har = parse(
             "t.har",
