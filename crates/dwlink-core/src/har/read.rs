@@ -33,7 +33,15 @@ fn at_error(source: &Source, e: &serde_json::Error, code: &'static str, what: &s
     if start == text.len() && start > 0 {
         start -= 1;
     }
-    let end = (start + 1).min(text.len());
+    // serde_json counts columns in bytes or chars depending on the error; a caret must start
+    // and end on a char boundary whatever the text.
+    while start > 0 && !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let mut end = (start + 1).min(text.len());
+    while end < text.len() && !text.is_char_boundary(end) {
+        end += 1;
+    }
     let (line, column) = crate::diag::line_col(text, start);
     Problem::error(
         code,
@@ -96,7 +104,11 @@ pub fn load(path: &Path) -> Result<Har, Problem> {
 }
 
 /// The checks of [`load`] after the file is read: `name` is how messages call the file.
-pub fn parse(name: &str, text: String) -> Result<Har, Problem> {
+pub fn parse(name: &str, mut text: String) -> Result<Har, Problem> {
+    // HAR 1.2: "tools support and ignore a BOM".
+    if text.starts_with('\u{feff}') {
+        text.drain(..'\u{feff}'.len_utf8());
+    }
     let source = Source::json(name, text);
     let text = source.text();
     let value: Value = serde_json::from_str(text).map_err(|e| {
@@ -209,6 +221,15 @@ mod tests {
     }
 
     #[test]
+    fn a_caret_after_wide_characters_stays_on_a_char_boundary() {
+        let p = err("{\"log\": {\"comment\": \"ééééé\" ü}}");
+        assert_eq!(p.code, "dwlink::har::not_json");
+        let span = p.labels[0].span.clone();
+        let text = "{\"log\": {\"comment\": \"ééééé\" ü}}";
+        assert!(text.is_char_boundary(span.start) && text.is_char_boundary(span.end));
+    }
+
+    #[test]
     fn a_minimal_har_reads() {
         let har = parse(
             "t.har",
@@ -219,5 +240,10 @@ mod tests {
         .unwrap();
         assert_eq!(har.log.entries.len(), 1);
         assert_eq!(har.log.entries[0].response.status, 200);
+        let bom = parse(
+            "b.har",
+            "\u{feff}{\"log\":{\"version\":\"1.2\",\"entries\":[]}}".into(),
+        );
+        assert!(bom.is_ok(), "a BOM is ignored");
     }
 }
