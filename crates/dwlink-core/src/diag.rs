@@ -38,6 +38,11 @@ impl Source {
         Source(Arc::new(NamedSource::new(name, text).with_language("yaml")))
     }
 
+    /// A JSON file (a recording).
+    pub fn json(name: impl AsRef<str>, text: String) -> Self {
+        Source(Arc::new(NamedSource::new(name, text).with_language("json")))
+    }
+
     pub fn name(&self) -> &str {
         self.0.name()
     }

@@ -15,6 +15,7 @@ pub mod diag;
 pub mod fixture;
 pub mod fleet;
 pub mod fsutil;
+pub mod har;
 pub mod import;
 pub mod link;
 pub mod model;

@@ -12,7 +12,9 @@ use super::reply::{error_message, Reply};
 use super::request::{ApiRequest, Body};
 use super::retry::{parse_retry_after, secs, Failure, RetryPolicy};
 use super::route::Route;
+use super::tape::Tape;
 use super::throttle::Limiter;
+use dwlink_core::har::writer::Recorder;
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::link::secret::{redact_url, Secret};
 
@@ -32,6 +34,8 @@ pub struct ClientSettings {
     pub retry: RetryPolicy,
     /// Extra roots, e.g. the CA of an emulator served with `--tls`.
     pub extra_root_pem: Option<Vec<u8>>,
+    /// `--record FILE`: every attempt (retries, 429s and failures included) goes into it.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 impl Default for ClientSettings {
@@ -44,6 +48,7 @@ impl Default for ClientSettings {
             max_concurrency: 48,
             retry: RetryPolicy::default(),
             extra_root_pem: None,
+            recorder: None,
         }
     }
 }
@@ -63,7 +68,7 @@ impl std::fmt::Debug for Client {
     }
 }
 
-enum Attempt {
+pub(crate) enum Attempt {
     Done(Reply),
     Failed {
         failure: Failure,
@@ -120,15 +125,16 @@ impl Client {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let (failure, error, retry_after, sent_at) = match self.attempt(req, bearer).await? {
-                Attempt::Done(reply) => return Ok(reply),
-                Attempt::Failed {
-                    failure,
-                    error,
-                    retry_after,
-                    sent_at,
-                } => (failure, error, retry_after, sent_at),
-            };
+            let (failure, error, retry_after, sent_at) =
+                match self.attempt(req, bearer, attempt + 1).await? {
+                    Attempt::Done(reply) => return Ok(reply),
+                    Attempt::Failed {
+                        failure,
+                        error,
+                        retry_after,
+                        sent_at,
+                    } => (failure, error, retry_after, sent_at),
+                };
             attempt += 1;
             let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
             let too_long = retry_after.filter(|ra| *ra > policy.max_retry_after);
@@ -173,6 +179,7 @@ impl Client {
         &self,
         req: &ApiRequest,
         bearer: Option<&Secret>,
+        number: u32,
     ) -> Result<Attempt, ProviderError> {
         let shown = redact_url(&req.url);
         let (physical, host) = self.settings.route.physical(&req.url)?;
@@ -216,10 +223,28 @@ impl Client {
 
         let ticket = self.limiter.acquire().await;
         let sent_at = ticket.sent_at;
+        let mut tape = self.settings.recorder.as_deref().map(|r| Tape {
+            recorder: r,
+            req,
+            bearer: bearer.is_some(),
+            number,
+            started: SystemTime::now(),
+            sent_at,
+            wait: Duration::ZERO,
+        });
         let mut resp = match builder.send().await {
             Ok(r) => r,
-            Err(e) => return Ok(transport_failure(req, &shown, &e, sent_at)),
+            Err(e) => {
+                let failed = transport_failure(req, &shown, &e, sent_at);
+                if let Some(t) = &tape {
+                    t.failed(&failed);
+                }
+                return Ok(failed);
+            }
         };
+        if let Some(t) = &mut tape {
+            t.wait = sent_at.elapsed();
+        }
         let status = resp.status().as_u16();
         if status != 429 {
             self.limiter.succeeded();
@@ -233,8 +258,17 @@ impl Client {
         };
         let (body, over_cap) = match read_capped(&mut resp, cap).await {
             Ok(b) => b,
-            Err(e) => return Ok(transport_failure(req, &shown, &e, sent_at)),
+            Err(e) => {
+                let failed = transport_failure(req, &shown, &e, sent_at);
+                if let Some(t) = &tape {
+                    t.failed(&failed);
+                }
+                return Ok(failed);
+            }
         };
+        if let Some(t) = &tape {
+            t.reply(resp.status(), &headers, &body, over_cap);
+        }
         drop(resp);
         drop(ticket);
         if success {

@@ -23,19 +23,24 @@ pub struct Session {
     pub dual_write_grant: Grant,
 }
 
+/// The scope a request to `url` of `api` is sent with a token for.
+pub(crate) fn scope_of(api: Api, url: &Url) -> String {
+    match api {
+        // Both grants ask for the IntegratorApp resource: the service takes tokens for that
+        // audience only (the emulator checks it), not for the gateway's host name.
+        Api::DualWrite => DUAL_WRITE_USER_SCOPE.to_string(),
+        Api::PowerPlatformAdmin => super::admin::ADMIN_SCOPE.to_string(),
+        _ => format!("https://{}/.default", url.host_str().unwrap_or_default()),
+    }
+}
+
 impl Session {
     pub fn scope_for(&self, api: Api, url: &Url) -> (String, Grant) {
-        let resource = format!("https://{}/.default", url.host_str().unwrap_or_default());
-        match api {
-            // Both grants ask for the IntegratorApp resource: the service takes tokens for that
-            // audience only (the emulator checks it), not for the gateway's host name.
-            Api::DualWrite => (DUAL_WRITE_USER_SCOPE.to_string(), self.dual_write_grant),
-            Api::PowerPlatformAdmin => (
-                super::admin::ADMIN_SCOPE.to_string(),
-                Grant::ClientCredentials,
-            ),
-            _ => (resource, Grant::ClientCredentials),
-        }
+        let grant = match api {
+            Api::DualWrite => self.dual_write_grant,
+            _ => Grant::ClientCredentials,
+        };
+        (scope_of(api, url), grant)
     }
 
     pub async fn send(&self, req: &ApiRequest) -> Result<Reply, ProviderError> {

@@ -671,3 +671,112 @@ async fn malformed_organization_metadata_and_integration_replies_are_bad_replies
         ("https://fo.example/", None, None)
     );
 }
+
+/// `--record`: one entry per attempt, 429s, 5xx and failures included, with the logical URL
+/// and without the secret or any token the fake issued.
+mod recording {
+    use super::*;
+    use dwlink_core::har::writer::Recorder;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn recorded(path: &std::path::Path) -> Vec<serde_json::Value> {
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+        v["log"]["entries"].as_array().unwrap().clone()
+    }
+
+    fn har_path(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("dwlink-http-har-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[tokio::test]
+    async fn every_attempt_is_an_entry() {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let h = hits.clone();
+        let (addr, fake) = serve_fake(3600, move |r, _| {
+            if r.path != ORG_PATH {
+                return None;
+            }
+            match h.fetch_add(1, Ordering::SeqCst) {
+                0 => {
+                    let mut resp = status(
+                        429,
+                        "application/json",
+                        r#"{"error":{"code":"0x80072321","message":"slow down"}}"#,
+                    );
+                    resp.headers_mut()
+                        .insert("retry-after", "0".parse().unwrap());
+                    Some(resp)
+                }
+                1 => Some(status(503, "text/plain", "busy")),
+                _ => None,
+            }
+        })
+        .await;
+        let path = har_path("attempts.har");
+        let mut s = settings(&addr);
+        s.client.recorder = Some(Arc::new(Recorder::create(&path, "test").unwrap()));
+        HttpProvider::new(&desired(DualWriteAuth::ClientCredentials), s)
+            .unwrap()
+            .read(&desired(DualWriteAuth::ClientCredentials))
+            .await
+            .unwrap();
+        let entries = recorded(&path);
+        let org: Vec<(u64, u64)> = entries
+            .iter()
+            .filter(|e| {
+                e["request"]["url"]
+                    .as_str()
+                    .unwrap()
+                    .contains("RetrieveCurrentOrganization")
+            })
+            .map(|e| {
+                (
+                    e["response"]["status"].as_u64().unwrap(),
+                    e["_dwlink"]["attempt"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(org, [(429, 1), (503, 2), (200, 3)]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains(SECRET), "the secret is in the HAR");
+        assert!(!text.contains(TOKEN_PREFIX), "a token is in the HAR");
+        assert!(
+            !text.contains("127.0.0.1"),
+            "the physical address is in the HAR"
+        );
+        assert!(fake.tokens_issued.load(Ordering::SeqCst) > 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_without_a_reply_is_status_zero_with_the_reason() {
+        // A port nothing listens on: every attempt is refused.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        let path = har_path("refused.har");
+        let mut s = settings(&addr);
+        s.client.recorder = Some(Arc::new(Recorder::create(&path, "test").unwrap()));
+        let e = HttpProvider::new(&desired(DualWriteAuth::ClientCredentials), s)
+            .unwrap()
+            .read(&desired(DualWriteAuth::ClientCredentials))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ProviderError::Transport { .. }), "{e}");
+        let entries = recorded(&path);
+        assert!(!entries.is_empty());
+        for e in &entries {
+            assert_eq!(e["response"]["status"], 0);
+            assert!(
+                e["_error"].as_str().unwrap().contains("connection failed"),
+                "{e}"
+            );
+            assert!(e["request"]["url"]
+                .as_str()
+                .unwrap()
+                .starts_with("https://login.microsoftonline.com/"));
+        }
+    }
+}

@@ -3,4 +3,5 @@
 //! through one [`render::shell::Shell`] (the shell), which tests build over an in-memory writer.
 
 pub mod cli;
+pub(crate) mod record;
 pub(crate) mod render;

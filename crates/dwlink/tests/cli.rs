@@ -7,6 +7,8 @@ mod support;
 mod apply;
 #[path = "cli/busy.rs"]
 mod busy;
+#[path = "cli/conformance.rs"]
+mod conformance;
 #[path = "cli/converge.rs"]
 mod converge;
 #[path = "cli/doctor.rs"]
@@ -29,6 +31,8 @@ mod invalid;
 mod login;
 #[path = "cli/plan.rs"]
 mod plan;
+#[path = "cli/record.rs"]
+mod record;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/schema.rs"]

@@ -19,6 +19,31 @@ pub enum Api {
     Login,
 }
 
+impl Api {
+    pub const ALL: [Api; 5] = [
+        Api::FinanceOperations,
+        Api::Dataverse,
+        Api::DualWrite,
+        Api::PowerPlatformAdmin,
+        Api::Login,
+    ];
+
+    /// A stable name for files (a recording's `_dwlink.api`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Api::FinanceOperations => "finance-and-operations",
+            Api::Dataverse => "dataverse",
+            Api::DualWrite => "dual-write",
+            Api::PowerPlatformAdmin => "power-platform-admin",
+            Api::Login => "login",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Api> {
+        Api::ALL.into_iter().find(|a| a.id() == id)
+    }
+}
+
 impl fmt::Display for Api {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

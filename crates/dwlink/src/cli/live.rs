@@ -109,6 +109,14 @@ pub(super) struct Route {
 }
 
 pub(super) async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
+    let mut route = route_unrecorded(args, ui).await?;
+    if let Some(recording) = ui.recording() {
+        route.settings.client.recorder = Some(recording.recorder()?);
+    }
+    Ok(route)
+}
+
+async fn route_unrecorded(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem> {
     let interactive = ui.settings().interactive;
     // The device-code prompt must reach the user whatever the verbosity, from the sign-in task.
     let prompt_to = ui.clone();
@@ -148,11 +156,16 @@ pub(super) async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
     })
 }
 
-/// The in-process emulator of `--emulator FIXTURE`; the first of the fixture's problems, with a
-/// count of the rest.
+/// The in-process emulator of `--emulator FIXTURE`.
 #[cfg(feature = "emulator")]
 async fn spawn_emulator(fixture: &Path) -> Result<dwlink_emulator::RunningEmulator, Problem> {
-    let fx = dwlink_core::fixture::load(fixture).map_err(|problems| {
+    dwlink_emulator::spawn(load_fixture(fixture)?, dwlink_emulator::Options::default()).await
+}
+
+/// A fixture file; the first of its problems, with a count of the rest.
+#[cfg(feature = "emulator")]
+pub(super) fn load_fixture(fixture: &Path) -> Result<dwlink_core::fixture::Fixture, Problem> {
+    dwlink_core::fixture::load(fixture).map_err(|problems| {
         let n = problems.0.len();
         let mut first = problems.0.into_iter().next().unwrap_or_else(|| {
             Problem::error(
@@ -168,8 +181,7 @@ async fn spawn_emulator(fixture: &Path) -> Result<dwlink_emulator::RunningEmulat
             );
         }
         first
-    })?;
-    dwlink_emulator::spawn(fx, dwlink_emulator::Options::default()).await
+    })
 }
 
 impl Route {

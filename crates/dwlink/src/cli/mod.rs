@@ -5,6 +5,8 @@ mod apply;
 mod completions;
 mod doctor;
 #[cfg(feature = "emulator")]
+mod conformance;
+#[cfg(feature = "emulator")]
 mod emulator;
 mod fleet;
 mod import;
@@ -23,6 +25,7 @@ use std::process::ExitCode;
 
 use clap::{ArgAction, Parser, Subcommand};
 
+use crate::record::Recording;
 use crate::render::shell::{Shell, UiSettings};
 
 /// Exit codes of spec section 1.
@@ -45,6 +48,7 @@ impl From<Exit> for ExitCode {
 const EXAMPLES: &str = "Examples:
   dwlink validate -f dwlink.yaml
   dwlink plan -f dwlink.yaml --out reset.plan
+  dwlink plan -f dwlink.yaml --record first-contact.har
   dwlink show reset.plan
   dwlink apply reset.plan --confirm contoso-uat
   dwlink login -f dwlink.yaml
@@ -56,7 +60,8 @@ const EXAMPLES: &str = "Examples:
   dwlink schema > dwlink.schema.json
   dwlink completions bash > /etc/bash_completion.d/dwlink
   dwlink man > dwlink.1
-  dwlink emulator --fixture examples/fixtures/quickstart.yaml";
+  dwlink emulator --fixture examples/fixtures/quickstart.yaml
+  dwlink conformance first-contact.har --emulator snapshot.yaml";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -83,6 +88,11 @@ pub struct Cli {
     /// `--input=false`: never prompt (CI); commands that need an answer refuse instead.
     #[arg(long, global = true, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub input: bool,
+    /// Write every HTTP exchange of a live command to FILE, an HTTP Archive 1.2 (HAR) that
+    /// browser developer tools open; credentials, tokens, cookies and secret-bearing columns are
+    /// redacted (docs/recording.md). The file is readable by you only.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub record: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +112,8 @@ pub enum Command {
     Man(man::Args),
     #[cfg(feature = "emulator")]
     Emulator(emulator::Args),
+    #[cfg(feature = "emulator")]
+    Conformance(conformance::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -118,7 +130,7 @@ pub fn main() -> ExitCode {
         }
     };
     let settings = UiSettings::resolve(cli.no_color, cli.quiet, cli.verbose, cli.input);
-    let mut ui = Shell::new(settings);
+    let mut ui = Shell::new(settings).with_recording(cli.record.map(Recording::new));
     run(cli.command, &mut ui).into()
 }
 
@@ -148,7 +160,8 @@ where
         }
     };
     let verbosity = UiSettings::resolve(true, cli.quiet, cli.verbose, false).verbosity;
-    let mut shell = Shell::from_write(out, err, verbosity);
+    let mut shell =
+        Shell::from_write(out, err, verbosity).with_recording(cli.record.map(Recording::new));
     run(cli.command, &mut shell)
 }
 
@@ -159,6 +172,16 @@ pub(crate) fn fail(ui: &mut Shell, problem: &dwlink_core::diag::Problem) -> Exit
 }
 
 pub fn run(command: Command, ui: &mut Shell) -> Exit {
+    let exit = dispatch(command, ui);
+    match ui.recording().map(|r| r.finish()) {
+        Some(Ok(done)) => ui.status(&done),
+        Some(Err(problem)) => ui.problem(&problem),
+        None => {}
+    }
+    exit
+}
+
+fn dispatch(command: Command, ui: &mut Shell) -> Exit {
     match command {
         Command::Validate(a) => validate::run(a, ui),
         Command::Plan(a) => plan::run(a, ui),
@@ -175,6 +198,8 @@ pub fn run(command: Command, ui: &mut Shell) -> Exit {
         Command::Man(a) => man::run(a, ui),
         #[cfg(feature = "emulator")]
         Command::Emulator(a) => emulator::run(a, ui),
+        #[cfg(feature = "emulator")]
+        Command::Conformance(a) => conformance::run(a, ui),
     }
 }
 

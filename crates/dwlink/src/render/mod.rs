@@ -2,6 +2,8 @@
 
 pub(crate) mod apply_view;
 mod clip;
+#[cfg(feature = "emulator")]
+pub(crate) mod conformance_view;
 pub(crate) mod doctor_view;
 pub(crate) mod plan_view;
 pub(crate) mod restore_view;

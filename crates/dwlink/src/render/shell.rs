@@ -72,6 +72,9 @@ pub struct Shell {
     err_is_terminal: bool,
     /// Answers for prompts when the shell is not a terminal's (tests); `None`: ask on the terminal.
     answers: Option<Arc<Mutex<VecDeque<String>>>>,
+    /// The global `--record FILE`: carried with the shell because every command is handed one,
+    /// and the live plumbing (`cli::live::route`) reaches it from there.
+    recording: Option<Arc<crate::record::Recording>>,
 }
 
 fn stream(w: impl Write + Send + 'static) -> Stream {
@@ -93,6 +96,7 @@ impl Shell {
             err: stream(io::stderr()),
             err_is_terminal: io::stderr().is_terminal(),
             answers: None,
+            recording: None,
         }
     }
 
@@ -114,6 +118,7 @@ impl Shell {
             err: stream(err),
             err_is_terminal: false,
             answers: None,
+            recording: None,
         }
     }
 
@@ -122,6 +127,15 @@ impl Shell {
         self.answers = Some(Arc::new(Mutex::new(answers.into_iter().collect())));
         self.settings.interactive = true;
         self
+    }
+
+    pub fn with_recording(mut self, recording: Option<crate::record::Recording>) -> Self {
+        self.recording = recording.map(Arc::new);
+        self
+    }
+
+    pub fn recording(&self) -> Option<&crate::record::Recording> {
+        self.recording.as_deref()
     }
 
     pub fn settings(&self) -> &UiSettings {

@@ -329,3 +329,81 @@ fn login_refuses_what_it_cannot_do() {
         all(&o)
     );
 }
+
+#[test]
+fn a_recorded_sign_in_holds_no_token_or_code() {
+    let dir = scratch("login-record");
+    let emu = start_emu(
+        &fixture(&dir, "").display().to_string(),
+        &dir.join("state.json"),
+        &[],
+    );
+    let cfg = config(&dir, "");
+    let device = dir.join("device.har");
+    let portal = dir.join("portal.har");
+    let args = |har: &Path| {
+        vec![
+            "login".to_string(),
+            "-f".into(),
+            cfg.clone(),
+            "--emulator-url".into(),
+            emu.url.clone(),
+            "--record".into(),
+            har.display().to_string(),
+        ]
+    };
+    let run = |har: &Path, extra: &[&str], stdin: &str| {
+        let mut a = args(har);
+        a.extend(extra.iter().map(|s| s.to_string()));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        run_in(&dir, &a, stdin)
+    };
+    let o = run(&device, &[], "");
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+    let mut secrets = cached_tokens(&dir);
+    let o = run(
+        &portal,
+        &["--refresh-token-stdin"],
+        &format!("{PORTAL_TOKEN}\n"),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", all(&o));
+    secrets.extend(cached_tokens(&dir));
+    secrets.push(PORTAL_TOKEN.into());
+    for har in [&device, &portal] {
+        crate::record::assert_no_secret(har);
+        let text = std::fs::read_to_string(har).expect("har");
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "a token is in {}",
+                har.display()
+            );
+        }
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&device).expect("har")).expect("json");
+    let reply = v["log"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .find(|e| {
+            e["request"]["url"]
+                .as_str()
+                .is_some_and(|u| u.ends_with("/devicecode"))
+        })
+        .map(|e| {
+            e["response"]["content"]["text"]
+                .as_str()
+                .expect("text")
+                .to_string()
+        })
+        .expect("the device-code request is recorded");
+    let reply: serde_json::Value = serde_json::from_str(&reply).expect("json reply");
+    assert_eq!(reply["device_code"], "[redacted]");
+    assert!(
+        reply["user_code"]
+            .as_str()
+            .is_some_and(|c| c != "[redacted]"),
+        "{reply}"
+    );
+}
