@@ -123,6 +123,28 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// Sign-ins shared by the plans of a fleet: environments signed in with one app registration
+/// (and one management-service user) use one [`Auth`], so a token for a resource they share (the
+/// management service, the admin API) is fetched once for the run, not once per environment.
+#[derive(Debug, Clone, Default)]
+pub struct SharedAuth(Arc<Mutex<HashMap<(Uuid, Uuid, Uuid, String), Arc<Auth>>>>);
+
+impl SharedAuth {
+    /// The run's `Auth` for these settings, made with `client` the first time.
+    pub(crate) fn get(&self, client: &Client, settings: AuthSettings) -> Arc<Auth> {
+        let key = (
+            settings.tenant_id,
+            settings.client_id,
+            settings.dual_write_client_id,
+            settings.client_secret_env.clone(),
+        );
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        all.entry(key)
+            .or_insert_with(|| Arc::new(Auth::new(client.clone(), settings)))
+            .clone()
+    }
+}
+
 impl Auth {
     pub fn new(client: Client, settings: AuthSettings) -> Self {
         Auth {

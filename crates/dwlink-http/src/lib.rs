@@ -81,6 +81,8 @@ pub struct ProviderSettings {
     pub confirm_window: Duration,
     /// Set for fleets: plans of one run share one read of the admin API's list.
     pub shared_admin_list: Option<admin::SharedAdminList>,
+    /// Set for fleets: plans signed in alike share their tokens.
+    pub shared_auth: Option<auth::SharedAuth>,
 }
 
 impl ProviderSettings {
@@ -115,6 +117,7 @@ impl ProviderSettings {
             max_poll_interval: Duration::from_secs(10),
             confirm_window: Duration::from_secs(30),
             shared_admin_list: None,
+            shared_auth: None,
         }
     }
 
@@ -209,16 +212,17 @@ impl HttpProvider {
             check_scheme(&d.root)?;
         }
         let client = Client::new(settings.client.clone())?;
-        let auth = std::sync::Arc::new(Auth::new(
-            client.clone(),
-            AuthSettings {
-                tenant_id: desired.auth.tenant_id,
-                client_id: desired.auth.client_id,
-                dual_write_client_id: desired.dual_write_client_id(),
-                client_secret_env: desired.auth.client_secret_env.clone(),
-                device_code: settings.device_code.clone(),
-            },
-        ));
+        let auth_settings = AuthSettings {
+            tenant_id: desired.auth.tenant_id,
+            client_id: desired.auth.client_id,
+            dual_write_client_id: desired.dual_write_client_id(),
+            client_secret_env: desired.auth.client_secret_env.clone(),
+            device_code: settings.device_code.clone(),
+        };
+        let auth = match &settings.shared_auth {
+            Some(shared) => shared.get(&client, auth_settings),
+            None => std::sync::Arc::new(Auth::new(client.clone(), auth_settings)),
+        };
         let dual_write_grant = match desired.dual_write_service.as_ref().map(|s| s.auth) {
             Some(DualWriteAuth::ClientCredentials) => Grant::ClientCredentials,
             _ => Grant::DeviceCode,

@@ -79,12 +79,14 @@ async fn a_well_behaved_world_reads() {
     assert_eq!(live.key_tables[3].fact_column, None);
 }
 
-/// A fleet's plans share one read of the admin API's list; a single plan reads its own.
+/// A fleet's plans share one read of the admin API's list and their tokens; a single plan reads
+/// its own.
 #[tokio::test]
-async fn plans_of_a_fleet_share_one_read_of_the_admin_list() {
+async fn plans_of_a_fleet_share_one_read_of_the_admin_list_and_tokens() {
     let (addr, fake) = serve_fake(3600, |_, _| None).await;
     let mut s = settings(&addr);
     s.shared_admin_list = Some(dwlink_http::SharedAdminList::default());
+    s.shared_auth = Some(dwlink_http::auth::SharedAuth::default());
     let d = desired(DualWriteAuth::ClientCredentials);
     let (a, b) = (
         HttpProvider::new(&d, s.clone()).unwrap(),
@@ -102,8 +104,17 @@ async fn plans_of_a_fleet_share_one_read_of_the_admin_list() {
             .count()
     };
     assert_eq!(admin_reads(&fake), 1);
+    // Both environments are the same here, so every token is shared: one per resource.
+    assert_eq!(
+        fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
+        4
+    );
     provider(&addr).read(&d).await.unwrap();
     assert_eq!(admin_reads(&fake), 2);
+    assert_eq!(
+        fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
+        8
+    );
 }
 
 /// The project table is read while `$metadata` is on its way; those rows count only when

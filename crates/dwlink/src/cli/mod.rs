@@ -3,9 +3,9 @@
 
 mod apply;
 mod completions;
-mod doctor;
 #[cfg(feature = "emulator")]
 mod conformance;
+mod doctor;
 #[cfg(feature = "emulator")]
 mod emulator;
 mod fleet;

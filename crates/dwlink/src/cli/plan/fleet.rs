@@ -36,6 +36,9 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             Ok(mut r) => {
                 // The admin API's list is the tenant's: read once for the whole fleet.
                 r.settings.shared_admin_list = Some(dwlink_http::SharedAdminList::default());
+                // Tokens for resources every environment shares (the management service, the
+                // admin API) are fetched once for the run.
+                r.settings.shared_auth = Some(dwlink_http::auth::SharedAuth::default());
                 r
             }
             Err(p) => {
