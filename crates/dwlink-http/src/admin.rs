@@ -8,6 +8,9 @@
 //! what `linkedAppMetadata` means (the F&O app linked to the environment). Service principals
 //! work with this API (TFPP), so the config's `auth` app registration signs in.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use serde_json::Value;
 use url::Url;
 use uuid::Uuid;
@@ -48,7 +51,7 @@ pub(crate) fn environments_url(admin: &Url) -> Result<Url, ProviderError> {
 /// names).
 #[derive(Debug, Default)]
 pub(crate) struct AdminList {
-    by_fo_host: std::collections::HashMap<HostKey, Vec<Result<AdminLink, String>>>,
+    by_fo_host: HashMap<HostKey, Vec<Result<AdminLink, String>>>,
     /// The first page's URL, for messages.
     url: String,
 }
@@ -57,22 +60,15 @@ pub(crate) struct AdminList {
 /// the same for each of its F&O environments): a fleet of N asks once instead of N times.
 /// Keyed by tenant and app registration, since what the list shows depends on who asks.
 #[derive(Debug, Clone, Default)]
-pub struct SharedAdminList(
-    std::sync::Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<
-                (Uuid, Uuid),
-                std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<AdminList>>>,
-            >,
-        >,
-    >,
-);
+pub struct SharedAdminList(Arc<Mutex<HashMap<Asker, Arc<ListCell>>>>);
+
+/// Tenant and app registration.
+type Asker = (Uuid, Uuid);
+/// One tenant's list, read by the first plan that asks; the others wait for it.
+type ListCell = tokio::sync::OnceCell<Arc<AdminList>>;
 
 impl SharedAdminList {
-    fn cell(
-        &self,
-        key: (Uuid, Uuid),
-    ) -> std::sync::Arc<tokio::sync::OnceCell<std::sync::Arc<AdminList>>> {
+    fn cell(&self, key: Asker) -> Arc<ListCell> {
         let mut cells = self.0.lock().unwrap_or_else(|p| p.into_inner());
         cells.entry(key).or_default().clone()
     }
@@ -91,10 +87,10 @@ pub(crate) async fn linked_environment(
     let list = match shared {
         Some((cache, key)) => cache
             .cell(key)
-            .get_or_try_init(|| async { list(session, admin).await.map(std::sync::Arc::new) })
+            .get_or_try_init(|| async { list(session, admin).await.map(Arc::new) })
             .await?
             .clone(),
-        None => std::sync::Arc::new(list(session, admin).await?),
+        None => Arc::new(list(session, admin).await?),
     };
     link_of(&list, fo_url)
 }

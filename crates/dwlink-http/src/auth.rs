@@ -127,7 +127,11 @@ impl std::fmt::Debug for Auth {
 /// (and one management-service user) use one [`Auth`], so a token for a resource they share (the
 /// management service, the admin API) is fetched once for the run, not once per environment.
 #[derive(Debug, Clone, Default)]
-pub struct SharedAuth(Arc<Mutex<HashMap<(Uuid, Uuid, Uuid, String), Arc<Auth>>>>);
+pub struct SharedAuth(Arc<Mutex<HashMap<AuthKey, Arc<Auth>>>>);
+
+/// Tenant, app registration, management-service app and the secret's variable: what makes two
+/// environments sign in alike.
+type AuthKey = (Uuid, Uuid, Uuid, String);
 
 impl SharedAuth {
     /// The run's `Auth` for these settings, made with `client` the first time.
