@@ -180,3 +180,43 @@ fn every_contract_recording_replays_without_a_difference() {
         );
     }
 }
+
+/// `doctor --record`: the preflight's own exchanges are recorded like any command's, nothing
+/// secret in them, and they replay against the same fixture without a difference.
+#[test]
+fn a_doctor_recording_holds_no_secret_and_replays_clean() {
+    let dir = scratch("record-doctor");
+    let har = dir.join("doctor.har");
+    let v = record(
+        &dir,
+        &har,
+        &[
+            "doctor",
+            "-f",
+            &path(CONFIG),
+            "--emulator",
+            &path(FIXTURE),
+            "--input=false",
+        ],
+    );
+    let urls: Vec<&str> = v["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request"]["url"].as_str().unwrap())
+        .collect();
+    for part in [
+        "/data/$metadata",
+        "RetrieveCurrentOrganization",
+        "/scopes/admin/environments",
+        "/api/ConnectionSet/",
+        "Solutions/",
+    ] {
+        assert!(
+            urls.iter().any(|u| u.contains(part)),
+            "no {part}: {urls:#?}"
+        );
+    }
+    let o = conformance(&har, &path(FIXTURE), &[]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+}
