@@ -124,15 +124,8 @@ pub(crate) const PROJECT_COLUMNS: [&str; 23] = [
     "SyncExecutionId",
 ];
 
-/// Project properties of enum type `NoYes` (same source), sent as member names.
-pub(crate) const NO_YES_COLUMNS: [&str; 6] = [
-    "DisablePerfEnhancements",
-    "EnableBatchLookup",
-    "EnableCache",
-    "EnableFailureReconciliation",
-    "IsDebugMode",
-    "IsDelete",
-];
+/// Project properties of enum type `NoYes`, sent as member names (core's registry).
+pub(crate) use dwlink_core::model::key_tables::PROJECT_NO_YES_PROPERTIES as NO_YES_COLUMNS;
 
 /// `DualWriteProjectStatus` members by value (ntrtd/d365-agent `DualWriteProjectStatus.ts`).
 pub(crate) const PROJECT_STATUS: [(i64, &str); 3] =

@@ -24,13 +24,17 @@ async fn read_err(addr: &str) -> ProviderError {
     e
 }
 
+async fn read_ok(addr: &str) -> dwlink_core::model::live::LiveState {
+    provider(addr)
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_well_behaved_world_reads() {
     let (addr, fake) = serve_fake(3600, |_, _| None).await;
-    let live = provider(&addr)
-        .read(&desired(DualWriteAuth::ClientCredentials))
-        .await
-        .unwrap();
+    let live = read_ok(&addr).await;
     assert!(live.connection.is_none());
     assert_eq!(live.dataverse.organization_id.to_string(), ORG);
     assert_eq!(live.dataverse.friendly_name.as_deref(), Some("ContosoUAT"));
@@ -131,10 +135,7 @@ async fn rows_read_before_metadata_count_only_when_metadata_agrees() {
         (r.path == "/data/DualWriteProjectConfigurations").then(rows)
     })
     .await;
-    let live = provider(&addr)
-        .read(&desired(DualWriteAuth::ClientCredentials))
-        .await
-        .unwrap();
+    let live = read_ok(&addr).await;
     let reqs = fake.requests.lock().unwrap().clone();
     let reads = |reqs: &[String]| {
         reqs.iter()
@@ -157,10 +158,7 @@ async fn rows_read_before_metadata_count_only_when_metadata_agrees() {
         _ => None,
     })
     .await;
-    let live = provider(&addr)
-        .read(&desired(DualWriteAuth::ClientCredentials))
-        .await
-        .unwrap();
+    let live = read_ok(&addr).await;
     assert_eq!(live.key_tables[0].count(), None);
 
     // No fact column: the early read (which asked for it) is dropped and the set read again
@@ -183,10 +181,7 @@ async fn rows_read_before_metadata_count_only_when_metadata_agrees() {
         _ => None,
     })
     .await;
-    let live = provider(&addr)
-        .read(&desired(DualWriteAuth::ClientCredentials))
-        .await
-        .unwrap();
+    let live = read_ok(&addr).await;
     let reqs = fake.requests.lock().unwrap().clone();
     assert_eq!(live.key_tables[0].count(), Some(1), "{reqs:#?}");
     assert!(live.key_tables[0].external_urls.is_empty());
@@ -323,10 +318,7 @@ async fn throttling_honours_retry_after() {
     })
     .await;
     let started = Instant::now();
-    provider(&addr)
-        .read(&desired(DualWriteAuth::ClientCredentials))
-        .await
-        .unwrap();
+    read_ok(&addr).await;
     assert!(
         started.elapsed() >= Duration::from_millis(950),
         "{:?}",
@@ -446,10 +438,7 @@ async fn a_revoked_token_is_replaced_once() {
         })
     })
     .await;
-    provider(&addr)
-        .read(&desired(DualWriteAuth::ClientCredentials))
-        .await
-        .unwrap();
+    read_ok(&addr).await;
     assert_eq!(
         fake.tokens_issued.load(std::sync::atomic::Ordering::SeqCst),
         8

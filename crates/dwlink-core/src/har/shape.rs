@@ -9,6 +9,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::redact::REDACTED;
+use crate::model::key_tables::PROJECT_NO_YES_PROPERTIES;
 use crate::snapshot::REDACTED as SNAPSHOT_REDACTED;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,23 +47,15 @@ impl Kind {
 }
 
 /// Members whose string values are enum members in the services dwlink reads, so a value the
-/// emulator never serves is a difference: the F&O project configuration's `Status` and `NoYes`
-/// properties (served as member names, emulator `generate.rs`), and the management service's
-/// numeric-string `state`/`status`/`action` and `targetType` (DWA `DWEnums.cs`). Any other
-/// string compares by type only: names, ids and timestamps differ between any two worlds.
-pub const ENUM_KEYS: [&str; 11] = [
-    "Status",
-    "state",
-    "status",
-    "action",
-    "targetType",
-    "DisablePerfEnhancements",
-    "EnableBatchLookup",
-    "EnableCache",
-    "EnableFailureReconciliation",
-    "IsDebugMode",
-    "IsDelete",
-];
+/// emulator never serves is a difference: the F&O project configuration's `Status` and its
+/// `NoYes` properties ([`PROJECT_NO_YES_PROPERTIES`], served as member names), and the management
+/// service's numeric-string `state`/`status`/`action` and `targetType` (DWA `DWEnums.cs`). Any
+/// other string compares by type only: names, ids and timestamps differ between any two worlds.
+pub const ENUM_KEYS: [&str; 5] = ["Status", "state", "status", "action", "targetType"];
+
+pub fn is_enum_key(key: &str) -> bool {
+    ENUM_KEYS.contains(&key) || PROJECT_NO_YES_PROPERTIES.contains(&key)
+}
 
 fn is_redacted(v: &Value) -> bool {
     v.as_str()
@@ -77,7 +70,7 @@ struct Shape {
     fields: BTreeMap<String, Shape>,
     /// Array elements, over every array seen here; `None` when every array was empty.
     items: Option<Box<Shape>>,
-    /// String values, kept only under an [`ENUM_KEYS`] member.
+    /// String values, kept only under an [`is_enum_key`] member.
     members: BTreeSet<String>,
     /// Only redacted values were seen: matches anything.
     redacted: bool,
@@ -96,7 +89,7 @@ impl Shape {
         match v {
             Value::Object(map) => {
                 for (k, child) in map {
-                    let is_enum = ENUM_KEYS.contains(&k.as_str());
+                    let is_enum = is_enum_key(k);
                     self.fields
                         .entry(k.clone())
                         .or_default()

@@ -47,6 +47,19 @@ pub const SECURE_CONFIG_ORGANIZATION: &str = "msdyn_secureconfigorganization";
 /// `DualWriteProjectConfigurationsApi.ts`, generated from a real `$metadata`).
 pub const EXTERNAL_ENVIRONMENT_URL: &str = "ExternalEnvironmentUrl";
 
+/// DualWriteProjectConfigurations properties of the enum type `NoYes`, sent as member names
+/// (`No`/`Yes`) (ntrtd/d365-agent `asset/client/src/DualWriteProjectConfigurationsApi.ts`,
+/// generated from a real `$metadata`). The emulator serves them so; `conformance` compares their
+/// members.
+pub const PROJECT_NO_YES_PROPERTIES: [&str; 6] = [
+    "DisablePerfEnhancements",
+    "EnableBatchLookup",
+    "EnableCache",
+    "EnableFailureReconciliation",
+    "IsDebugMode",
+    "IsDelete",
+];
+
 /// In the order plans list them: F&O tables first.
 pub const KEY_TABLES: [KeyTableDef; 4] = [
     KeyTableDef {

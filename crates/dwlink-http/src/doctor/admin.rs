@@ -118,13 +118,5 @@ pub(crate) fn cross_check(
             (Status::Differs, Some("check the environment's Power Platform integration in the Power Platform admin center (a link being changed, or a copied environment); plan refuses to choose a reset scenario until both agree".to_string()))
         }
     };
-    Check {
-        id: spec.id,
-        title: spec.title,
-        status,
-        expected: spec.expected,
-        seen,
-        fix,
-        duration: std::time::Duration::ZERO,
-    }
+    spec.ended(status, seen, fix, std::time::Duration::ZERO)
 }

@@ -203,17 +203,33 @@ impl Spec {
         }
     }
 
-    /// Not run, because `why` (a failed dependency).
-    pub(crate) fn skipped(self, why: &str) -> Check {
+    /// The check this spec ends in.
+    pub(crate) fn ended(
+        self,
+        status: Status,
+        seen: String,
+        fix: Option<String>,
+        duration: Duration,
+    ) -> Check {
         Check {
             id: self.id,
             title: self.title,
-            status: Status::Unknown,
+            status,
             expected: self.expected,
-            seen: format!("not checked: {why}"),
-            fix: None,
-            duration: Duration::ZERO,
+            seen,
+            fix,
+            duration,
         }
+    }
+
+    /// Not run, because `why` (a failed dependency).
+    pub(crate) fn skipped(self, why: &str) -> Check {
+        self.ended(
+            Status::Unknown,
+            format!("not checked: {why}"),
+            None,
+            Duration::ZERO,
+        )
     }
 }
 
@@ -244,16 +260,7 @@ pub(crate) async fn run<T>(
         Ok(f) => (Status::Ok, f.seen, None, Some(f.value)),
         Err(f) => (f.status, f.seen, f.fix, None),
     };
-    let check = Check {
-        id: spec.id,
-        title: spec.title,
-        status,
-        expected: spec.expected,
-        seen,
-        fix,
-        duration,
-    };
-    (check, value)
+    (spec.ended(status, seen, fix, duration), value)
 }
 
 /// What every probe needs.
