@@ -1521,7 +1521,7 @@ fn bad_fixtures_get_spanned_diagnostics() {
 
 /// A client we did not write (python `requests`): plain OData v4. The management service and
 /// admin API as Microsoft's own code calls them are checked against a `dwlink emulator` process
-/// (crates/dwlink/tests/cli/thirdparty.rs). Skipped without python3.
+/// (tests/cli/thirdparty.rs). Skipped without python3.
 #[tokio::test]
 async fn third_party_python_clients() {
     let has = std::process::Command::new("python3")

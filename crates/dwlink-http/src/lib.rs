@@ -1,4 +1,4 @@
-//! The production [`dwlink_core::link::Link`]: one [`client::Client`] sends everything (production and emulator alike);
+//! The production [`dwlink_core::link::Link`]: one [`transport::client::Client`] sends everything (production and emulator alike);
 //! the service modules build requests and read replies.
 //!
 //! ```no_run
@@ -15,48 +15,31 @@
 //! # let _ = (direct, live); Ok(()) }
 //! ```
 
-pub(crate) mod admin;
-pub mod auth;
-pub(crate) mod batch;
-pub mod client;
-pub(crate) mod dataverse;
-pub mod device_code;
 pub mod doctor;
-pub mod dws;
-pub mod entra;
-pub mod fo;
-pub(crate) mod metadata;
-pub mod odata;
-pub(crate) mod picked;
-mod read;
+mod link;
 pub mod replay;
-pub(crate) mod reply;
-pub mod request;
-pub(crate) mod retry;
-pub(crate) mod route;
-pub(crate) mod session;
-pub(crate) mod tables;
-mod tape;
-mod task;
-pub(crate) mod throttle;
-mod write;
+pub mod services;
+pub mod signin;
+pub mod transport;
 
 use std::time::Duration;
 
 use url::Url;
 
-use self::auth::{Auth, AuthSettings, Grant};
-use self::client::{join, Client, ClientSettings};
-use self::device_code::{DeviceCodeSettings, Notify};
-use self::odata::Paging;
-use self::route::{check_scheme, Route};
-use self::session::Session;
+use self::services::odata::Paging;
+use self::services::{admin, dataverse, dws, metadata};
+use self::signin::auth::{self as auth, Auth, AuthSettings, Grant};
+use self::signin::device_code;
+use self::signin::device_code::{DeviceCodeSettings, Notify};
+use self::signin::session::Session;
+use self::transport::client::{join, Client, ClientSettings};
+use self::transport::route::{check_scheme, Route};
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::model::desired::{Desired, DualWriteAuth};
 
-pub use self::admin::SharedAdminList;
-pub use self::dataverse::FoIntegration;
-pub use self::route::Scheme;
+pub use self::services::admin::SharedAdminList;
+pub use self::services::dataverse::FoIntegration;
+pub use self::transport::route::Scheme;
 
 #[derive(Debug, Clone)]
 pub struct ProviderSettings {
@@ -66,7 +49,7 @@ pub struct ProviderSettings {
     /// F&O grants pages of up to 10,000 rows (Dataverse 5,000): fewer round trips per table.
     pub fo_page_size: u32,
     /// `$batch` change sets in flight at once per table when deleting rows; the client's
-    /// limiter ([`throttle`]) still bounds all requests together and backs off on 429.
+    /// limiter ([`transport::throttle`]) still bounds all requests together and backs off on 429.
     pub batch_concurrency: usize,
     /// Rows per `$batch` change set (atomic unit of a delete or create). Both services take up
     /// to 1,000 requests in one batch: fewer round trips and fewer requests against the budget.

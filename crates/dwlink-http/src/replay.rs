@@ -5,7 +5,7 @@
 //! Recorded credentials are redacted, so the replayer signs in by itself: a recorded
 //! client-credentials token request is sent again with the fixture's secret for that client,
 //! and every other request carries a token the replayer asked the emulator for, for the scope
-//! dwlink would use ([`super::session::scope_of`]).
+//! dwlink would use ([`crate::signin::session::scope_of`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -14,9 +14,9 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION, HOST};
 use serde_json::Value;
 use url::Url;
 
-use super::client::MAX_REPLY_BYTES;
-use super::route::Route;
-use super::session::scope_of;
+use crate::signin::session::scope_of;
+use crate::transport::client::MAX_REPLY_BYTES;
+use crate::transport::route::Route;
 use dwlink_core::har::redact::REDACTED;
 use dwlink_core::har::shape::{self, Difference};
 use dwlink_core::har::{Entry, Har};

@@ -90,7 +90,7 @@ async fn plans_of_a_fleet_share_one_read_of_the_admin_list_and_tokens() {
     let (addr, fake) = serve_fake(3600, |_, _| None).await;
     let mut s = settings(&addr);
     s.shared_admin_list = Some(dwlink_http::SharedAdminList::default());
-    s.shared_auth = Some(dwlink_http::auth::SharedAuth::default());
+    s.shared_auth = Some(dwlink_http::signin::auth::SharedAuth::default());
     let d = desired(DualWriteAuth::ClientCredentials);
     let (a, b) = (
         HttpProvider::new(&d, s.clone()).unwrap(),

@@ -1,11 +1,11 @@
-//! `admin.*`: the Power Platform link from the admin API (`crate::admin`), and whether
+//! `admin.*`: the Power Platform link from the admin API (`crate::services::admin`), and whether
 //! Dataverse tells the same story (`RetrieveFinanceAndOperationsIntegrationDetails`), as the
 //! plan's `power-platform-link.disagrees` finding compares them.
 
 use super::classify::{failed, Service};
 use super::dataverse::Integration;
 use super::{run, signin, Check, Ctx, Found, Spec, Status};
-use crate::admin::{linked_environment, AdminLink};
+use crate::services::admin::{linked_environment, AdminLink};
 use dwlink_core::model::desired::EnvironmentType;
 use dwlink_core::model::identity::same_host;
 

@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 
 use super::{Failed, Status};
-use crate::reply::Reply;
+use crate::transport::reply::Reply;
 use dwlink_core::link::error::ProviderError;
 
 /// What to do about a service that did not answer in time.

@@ -1,14 +1,14 @@
 //! `dataverse.*`: the runtime-configuration table (its entity set and the attributes dwlink
-//! uses), the organization's identity and its F&O integration (`crate::dataverse`).
+//! uses), the organization's identity and its F&O integration (`crate::services::dataverse`).
 
 use url::Url;
 
 use super::classify::{failed, Service};
 use super::{run, signin, Check, Ctx, Failed, Found, Spec};
-use crate::dataverse::{self as dv, EntitySet, FoIntegration};
-use crate::odata::{split_page, str_field, Row};
-use crate::request::ApiRequest;
-use crate::tables::{RUNTIME_CONFIGURATION, RUNTIME_PRIMARY_ID};
+use crate::services::dataverse::{self as dv, EntitySet, FoIntegration};
+use crate::services::odata::{split_page, str_field, Row};
+use crate::services::tables::{RUNTIME_CONFIGURATION, RUNTIME_PRIMARY_ID};
+use crate::transport::request::ApiRequest;
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::model::key_tables::SECURE_CONFIG_ORGANIZATION;
 

@@ -1,14 +1,18 @@
-//! `dws.*`: every read-only management-service route dwlink calls (`crate::dws`), sent as dwlink
-//! sends it, its reply checked against the shapes dwlink reads (`crate::dws::shapes`).
+//! `dws.*`: every read-only management-service route dwlink calls (`crate::services::dws`), sent as dwlink
+//! sends it, its reply checked against the shapes dwlink reads (`crate::services::dws::shapes`).
 
 use serde::de::DeserializeOwned;
 use url::Url;
 
 use super::classify::{failed, shaped, Service};
 use super::{run, signin, Check, Ctx, Failed, Found, Spec};
-use crate::dws::shapes::{map_state, ConnectionSet, EnvironmentEntry, MapEntry, SolutionEntry};
-use crate::dws::{connection_set_url, entities_url, environments_url, solutions_url, Gateway};
-use crate::request::ApiRequest;
+use crate::services::dws::shapes::{
+    map_state, ConnectionSet, EnvironmentEntry, MapEntry, SolutionEntry,
+};
+use crate::services::dws::{
+    connection_set_url, entities_url, environments_url, solutions_url, Gateway,
+};
+use crate::transport::request::ApiRequest;
 use dwlink_core::link::error::Api;
 use dwlink_core::plan::describe::plural;
 

@@ -1,10 +1,10 @@
 //! `fo.*`: F&O's `$metadata`, and each key-table set in it with the key and properties dwlink
-//! uses (`crate::fo`, `crate::tables`). Sets with no public OData set are expected absent.
+//! uses (`crate::services::fo`, `crate::services::tables`). Sets with no public OData set are expected absent.
 
 use super::classify::{failed, Service};
 use super::{run, signin, Check, Ctx, Failed, Found, Spec};
-use crate::metadata::Metadata;
-use crate::tables::{TableDef, TABLES};
+use crate::services::metadata::Metadata;
+use crate::services::tables::{TableDef, TABLES};
 use dwlink_core::model::key_tables::{BUSINESS_EVENTS, FIELD_CONFIGURATION};
 use dwlink_core::model::live::Service as Side;
 
@@ -75,15 +75,18 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
         let reply = ctx
             .provider
             .session
-            .send(&crate::fo::metadata_request(&ctx.endpoints.fo_data).map_err(|e| fail(&e))?)
+            .send(
+                &crate::services::fo::metadata_request(&ctx.endpoints.fo_data)
+                    .map_err(|e| fail(&e))?,
+            )
             .await
             .map_err(|e| fail(&e))?;
         let m = Metadata::parse(&reply.body).map_err(|d| {
             Failed::differs(format!(
                 "{d}; HTTP {}, content-type `{}`, starts with `{}`",
                 reply.status,
-                crate::client::content_type(&reply.headers),
-                crate::reply::preview(&reply.body)
+                crate::transport::client::content_type(&reply.headers),
+                crate::transport::reply::preview(&reply.body)
             ))
         })?;
         Ok(Found {

@@ -3,7 +3,7 @@
 
 use super::classify::{failed, Service};
 use super::{run, Check, Ctx, Found, Spec, DEVICE_CODE_LIMIT};
-use crate::auth::Grant;
+use crate::signin::auth::Grant;
 use dwlink_core::link::error::Api;
 
 fn id(service: Service) -> &'static str {

@@ -1,0 +1,87 @@
+//! `dwlink plan` of a fleet: every environment read and planned concurrently (bounded), each
+//! plan shown, then the summary table.
+
+use std::path::{Path, PathBuf};
+
+use crate::render::{shell::Shell, view};
+use dwlink_core::diag::Problem;
+use dwlink_core::model::desired::Desired;
+use dwlink_core::plan::{planfile, Plan};
+
+use super::super::fleet;
+use super::super::live;
+use super::super::{fail, Exit};
+use super::{exit_for, Args};
+
+/// Plan every environment concurrently (bounded), print each plan, then the summary table.
+pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
+    let files = match args.fleet.resolve() {
+        Ok(f) => f,
+        Err(p) => return fail(ui, &p),
+    };
+    if files.is_empty() {
+        ui.status("This shard holds no config; nothing to plan.");
+        return Exit::Ok;
+    }
+    let configs: Vec<(PathBuf, Option<Desired>)> = files
+        .iter()
+        .map(|f| (f.clone(), live::load_config(Some(f), ui)))
+        .collect();
+    let rt = match live::runtime() {
+        Ok(rt) => rt,
+        Err(p) => return fail(ui, &p),
+    };
+    let results: Vec<(PathBuf, Result<Plan, Problem>)> = rt.block_on(async {
+        let route = match live::route(&args.live, ui).await {
+            Ok(mut r) => {
+                // The admin API's list is the tenant's: read once for the whole fleet.
+                r.settings.shared_admin_list = Some(dwlink_http::SharedAdminList::default());
+                // Tokens for resources every environment shares (the management service, the
+                // admin API) are fetched once for the run.
+                r.settings.shared_auth = Some(dwlink_http::signin::auth::SharedAuth::default());
+                r
+            }
+            Err(p) => {
+                return configs
+                    .into_iter()
+                    .map(|(f, _)| (f, Err(p.clone())))
+                    .collect()
+            }
+        };
+        fleet::plan_all(&route, configs, args.fleet.parallelism).await
+    });
+
+    let mut plans = Vec::new();
+    let mut rows = Vec::new();
+    for (file, result) in &results {
+        match result {
+            Ok(plan) => {
+                if let Some(dir) = &args.out {
+                    if let Err(p) = save_in(dir, plan) {
+                        ui.problem(&p);
+                    }
+                }
+                rows.push(fleet::Row::of(plan));
+                plans.push((file.as_path(), plan));
+            }
+            Err(p) => {
+                ui.problem(p);
+                rows.push(fleet::Row::failed(file, p));
+            }
+        }
+    }
+    view::choose(args.json).plans(ui, &plans);
+    ui.status(&fleet::table(&rows));
+    let results: Vec<Result<Plan, Problem>> = results.into_iter().map(|(_, r)| r).collect();
+    exit_for(&results, args.detailed_exitcode)
+}
+
+fn save_in(dir: &Path, plan: &Plan) -> Result<(), Problem> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Problem::error(
+            "dwlink::plan::write",
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    planfile::write(&dir.join(format!("{}.plan", plan.environment.name)), plan)
+}

@@ -1,0 +1,162 @@
+//! Fleets: a directory of configs planned in one run against one emulated world.
+
+use crate::support::{code, dwlink_live, root, scratch, stderr, stdout};
+
+const WORLD: &str = "tests/fixtures/fleet-world.yaml";
+const DIR: &str = "tests/fixtures/fleet";
+const NAMES: [&str; 3] = ["contoso-uat", "contoso-dev", "contoso-devbox"];
+
+#[test]
+fn a_directory_is_planned_per_environment_with_a_summary_and_the_worst_exit_code() {
+    let out = dwlink_live(
+        &root(),
+        &[
+            "plan",
+            "--no-color",
+            "-f",
+            DIR,
+            "--emulator",
+            WORLD,
+            "--parallelism",
+            "2",
+        ],
+    );
+    // contoso-dev cannot reset (blank Power Platform link): the worst result is an error.
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let table = stderr(&out);
+    assert!(
+        table.contains("ENVIRONMENT") && table.contains("RESULT"),
+        "{table}"
+    );
+    for n in NAMES {
+        assert!(table.contains(n), "{n} in the summary: {table}");
+        assert!(
+            stdout(&out).contains(&format!("── {n} (")),
+            "{n} has its own plan"
+        );
+    }
+    assert!(table.contains("1 error finding(s)") && table.contains("changes"));
+}
+
+#[test]
+fn shards_split_the_directory_without_overlap() {
+    let mut seen = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let out = dwlink_live(
+            &root(),
+            &[
+                "plan",
+                "--json",
+                "-f",
+                DIR,
+                "--emulator",
+                WORLD,
+                "--shard",
+                shard,
+            ],
+        );
+        assert!(code(&out) == 0 || code(&out) == 1, "{}", stderr(&out));
+        let plans: Vec<serde_json::Value> = serde_json::from_str(&stdout(&out)).unwrap_or_default();
+        seen.extend(
+            plans
+                .iter()
+                .map(|p| p["environment"]["name"].as_str().unwrap().to_string()),
+        );
+    }
+    seen.sort();
+    let mut want: Vec<String> = NAMES.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+#[test]
+fn one_broken_config_does_not_stop_the_others_and_out_writes_a_plan_each() {
+    let dir = scratch("fleet-broken");
+    for n in ["scenario-1-same-organization", "scenario-4-cloud-hosted"] {
+        std::fs::copy(
+            root().join(DIR).join(format!("{n}.yaml")),
+            dir.join(format!("{n}.yaml")),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.join("broken.yaml"),
+        "apiVersion: dwlink/v1\nkind: Nope\n",
+    )
+    .unwrap();
+    let plans = dir.join("plans");
+    let world = root().join(WORLD).display().to_string();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            ".",
+            "--emulator",
+            &world,
+            "--out",
+            plans.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("error: dwlink::fleet::invalid_config"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(plans.join("contoso-uat.plan").is_file());
+    assert!(plans.join("contoso-devbox.plan").is_file());
+}
+
+#[test]
+fn a_bad_shard_is_a_usage_error() {
+    let out = dwlink_live(&root(), &["plan", "-f", DIR, "--shard", "4/3"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("not a shard"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_fleet_applies_one_environment_after_another_and_reports_the_worst() {
+    let dir = scratch("fleet-apply");
+    let world = root().join(WORLD).display().to_string();
+    let envs = root().join(DIR).display().to_string();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "--no-color",
+            "-f",
+            &envs,
+            "--emulator",
+            &world,
+            "--auto-approve",
+        ],
+    );
+    // contoso-dev's plan has an error finding: refused (3) is the worst result.
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("contoso-dev     refused"), "{err}");
+    assert!(
+        err.contains("contoso-uat     ok") && err.contains("contoso-devbox  ok"),
+        "{err}"
+    );
+    let backups = std::fs::read_dir(dir.join(".dwlink/backups"))
+        .unwrap()
+        .count();
+    assert_eq!(backups, 2, "one backup per applied environment");
+
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "-f",
+            &envs,
+            "--emulator",
+            &world,
+            "--confirm",
+            "contoso-uat",
+        ],
+    );
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("dwlink::apply::confirm_fleet"));
+}
