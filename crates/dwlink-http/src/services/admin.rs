@@ -25,8 +25,6 @@ use dwlink_core::model::live::OrgRef;
 
 /// The public cloud's host (TFPP `constants` `BapiUrl` for the public cloud).
 pub const ADMIN_API: &str = "https://api.bap.microsoft.com/";
-/// TFPP `internal/api/client.go`: the BAP token's resource.
-pub(crate) const ADMIN_SCOPE: &str = "https://service.powerapps.com/.default";
 /// TFPP `constants.BAP_API_VERSION`.
 const API_VERSION: &str = "2023-06-01";
 const ENVIRONMENTS: &str = "providers/Microsoft.BusinessAppPlatform/scopes/admin/environments";

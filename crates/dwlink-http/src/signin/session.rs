@@ -13,6 +13,9 @@ use dwlink_core::link::error::{Api, ProviderError};
 
 /// The management service's resource; also the key of its token in the caches.
 pub(crate) const DUAL_WRITE_USER_SCOPE: &str = crate::signin::entra::DWS_RESOURCE_SCOPE;
+/// The Power Platform admin API's resource (TFPP `internal/api/client.go`: the BAP token's
+/// resource). Sign-in owns every scope, so the services depend on it and not the reverse.
+pub(crate) const ADMIN_SCOPE: &str = "https://service.powerapps.com/.default";
 
 /// Cheap to clone (shared client, limiter and token cache): a page fetched ahead runs as its
 /// own task with its own handle.
@@ -29,7 +32,7 @@ pub(crate) fn scope_of(api: Api, url: &Url) -> String {
         // Both grants ask for the IntegratorApp resource: the service takes tokens for that
         // audience only (the emulator checks it), not for the gateway's host name.
         Api::DualWrite => DUAL_WRITE_USER_SCOPE.to_string(),
-        Api::PowerPlatformAdmin => crate::services::admin::ADMIN_SCOPE.to_string(),
+        Api::PowerPlatformAdmin => ADMIN_SCOPE.to_string(),
         _ => format!("https://{}/.default", url.host_str().unwrap_or_default()),
     }
 }
