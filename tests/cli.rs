@@ -19,6 +19,8 @@ mod examples;
 mod fake_services;
 #[path = "cli/fleet.rs"]
 mod fleet;
+#[path = "cli/forged.rs"]
+mod forged;
 #[path = "cli/harness.rs"]
 mod harness;
 #[path = "cli/help.rs"]

@@ -48,9 +48,9 @@ pub(super) async fn apply(
     let journal_dir = args.state_dir.join("journal");
     let mut unfinished = None;
     let plan = match saved {
-        Some(plan) => match guard::still_fresh(&plan, &state) {
-            Ok(()) => plan,
-            Err(r) => return refuse(ui, r.to_problem()),
+        Some(saved) => match super::saved::rederive(&saved, &desired, &state) {
+            Ok(plan) => plan,
+            Err(p) => return refuse(ui, p),
         },
         None => match resume::prepare(&desired, &state, &journal_dir) {
             Ok(prepared) => {

@@ -1,0 +1,46 @@
+//! `apply PLAN`: the saved plan is read, its identifiers and declaration checked before any of
+//! them names a file, and the plan that runs is the one dwlink makes again from the declaration
+//! and the live state, which must be the file itself.
+
+use std::path::Path;
+
+use crate::render::shell::Shell;
+use dwlink_core::apply::guard;
+use dwlink_core::diag::Problem;
+use dwlink_core::model::desired::Desired;
+use dwlink_core::model::live::LiveState;
+use dwlink_core::plan::{planfile, verify_saved, Plan};
+
+use super::super::live;
+use super::super::{fail, Exit};
+use super::refuse;
+
+/// The saved plan and the declaration it is applied with: with `-f CONFIG`, that config, which
+/// must be the one the plan was made from; without, the plan's own, once it has passed the
+/// validator.
+pub(super) fn load(
+    path: &Path,
+    config: Option<&Path>,
+    ui: &mut Shell,
+) -> Result<(Plan, Desired), Exit> {
+    let plan = planfile::read(path).map_err(|p| fail(ui, &p))?;
+    guard::made_by_this_version(&plan).map_err(|r| refuse(ui, r.to_problem()))?;
+    verify_saved::identifiers(&plan).map_err(|p| refuse(ui, p))?;
+    let desired = match config {
+        Some(file) => {
+            let d = live::load_config(Some(file), ui).ok_or(Exit::Error)?;
+            guard::saved_plan_with_config(&plan, &d).map_err(|r| refuse(ui, r.to_problem()))?;
+            verify_saved::same_declaration(&plan, &d).map_err(|p| refuse(ui, p))?;
+            d
+        }
+        None => plan.desired.clone(),
+    };
+    Ok((plan, desired))
+}
+
+/// The plan to run: made now from the declaration and live state, refused when live state moved
+/// since the file was made (stale) or when the file is not that plan (tampered).
+pub(super) fn rederive(saved: &Plan, desired: &Desired, live: &LiveState) -> Result<Plan, Problem> {
+    guard::still_fresh(saved, live).map_err(|r| r.to_problem())?;
+    verify_saved::rederive(saved, desired, live)
+}
