@@ -201,3 +201,100 @@ fn a_plan_applied_with_another_config_than_its_own_is_refused() {
     );
     assert_refused(&dir, "other config", &out, "dwlink::apply::config_mismatch");
 }
+
+#[test]
+fn identifiers_that_are_paths_are_refused_before_anything_is_written() {
+    let dir = scratch("forged-paths");
+    let cfg = restore_cfg();
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
+    let (plan, original) = saved(&dir, &cfg, &emu);
+    let victim = dir.join("x").join("victim");
+    let forgeries: Vec<(&str, Value)> = vec![
+        ("absolute plan_id", {
+            let mut v = original.clone();
+            v["plan_id"] = victim.display().to_string().into();
+            v
+        }),
+        ("name that climbs out of .dwlink", {
+            let mut v = original.clone();
+            v["desired"]["name"] = "../../../../x/N".into();
+            v["environment"]["name"] = "../../../../x/N".into();
+            v
+        }),
+    ];
+    for (what, forged) in forgeries {
+        write(&plan, &forged);
+        let out = run(
+            &dir,
+            &["apply", &plan, "--emulator-url", &emu.url, "--auto-approve"],
+            &[],
+        );
+        assert_refused(&dir, what, &out, "dwlink::plan::tampered");
+        assert!(!dir.join("x").exists(), "{what}: wrote outside .dwlink");
+        assert!(!dir.join(".dwlink").exists(), "{what}: wrote state");
+    }
+}
+
+#[test]
+fn a_plan_without_its_config_is_protected_when_the_admin_api_lists_production() {
+    let dir = scratch("forged-unprotected");
+    let fx = path("examples/fixtures/protected-production.yaml");
+    let emu = start_emu(&fx, &dir.join("world.json"), &[]);
+    // The plan of a config that drops protection and forces the reset: a consistent file, which
+    // dwlink re-derives exactly, but whose declaration is the file's word only.
+    let text = std::fs::read_to_string(path("examples/protected-production.yaml"))
+        .unwrap()
+        .replace(
+            "  name: contoso-prod\n",
+            "  name: contoso-prod\n  protected: false\n",
+        )
+        .replace(
+            "  when: on-mismatch\n",
+            "  when: on-mismatch\n  force: true\n",
+        );
+    let cfg = dir.join("unprotected.yaml");
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.display().to_string();
+    let before = world(&dir, &cfg, &emu);
+    let (plan, v) = saved(&dir, &cfg, &emu);
+    assert_eq!(v["summary"]["errors"], 0, "{v}");
+    let out = run(
+        &dir,
+        &[
+            "apply",
+            &plan,
+            "--emulator-url",
+            &emu.url,
+            "--confirm",
+            "contoso-prod",
+        ],
+        &[],
+    );
+    assert_refused(&dir, "production", &out, "dwlink::apply::protected");
+    assert!(stderr(&out).contains("admin API lists it as a production environment"));
+    assert_eq!(world(&dir, &cfg, &emu), before, "production changed");
+}
+
+/// Plan files decide what an apply may do: readable by their owner only, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn plan_files_are_written_0600_under_umask_000() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("forged-umask");
+    let plan = dir.join("reset.plan");
+    let out = std::process::Command::new("sh")
+        .args(["-c", "umask 000; exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_dwlink"))
+        .args(["plan", "--no-color", "-f", &restore_cfg(), "--emulator"])
+        .arg(path(RESTORED))
+        .arg("--out")
+        .arg(&plan)
+        .current_dir(&dir)
+        .env("DWLINK_CLIENT_SECRET", crate::support::SECRET)
+        .env(crate::harness::LOCK_DIR_ENV, crate::harness::lock_dir(&dir))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", all(&out));
+    let mode = std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

@@ -48,10 +48,12 @@ pub(super) async fn apply(
     let journal_dir = args.state_dir.join("journal");
     let mut unfinished = None;
     let plan = match saved {
-        Some(saved) => match super::saved::rederive(&saved, &desired, &state) {
-            Ok(plan) => plan,
-            Err(p) => return refuse(ui, p),
-        },
+        Some(saved) => {
+            match super::saved::rederive(&saved, &desired, &state, !args.fleet.files.is_empty()) {
+                Ok(plan) => plan,
+                Err(p) => return refuse(ui, p),
+            }
+        }
         None => match resume::prepare(&desired, &state, &journal_dir) {
             Ok(prepared) => {
                 if let Some(u) = &prepared.unfinished {

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::render::shell::Shell;
 use dwlink_core::apply::guard;
 use dwlink_core::diag::Problem;
-use dwlink_core::model::desired::Desired;
+use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::live::LiveState;
 use dwlink_core::plan::{planfile, verify_saved, Plan};
 
@@ -39,8 +39,30 @@ pub(super) fn load(
 }
 
 /// The plan to run: made now from the declaration and live state, refused when live state moved
-/// since the file was made (stale) or when the file is not that plan (tampered).
-pub(super) fn rederive(saved: &Plan, desired: &Desired, live: &LiveState) -> Result<Plan, Problem> {
+/// since the file was made (stale) or when the file is not that plan (tampered). Without a config
+/// the declaration is the file's, so an environment the admin API lists as production is
+/// protected whatever it says.
+pub(super) fn rederive(
+    saved: &Plan,
+    desired: &Desired,
+    live: &LiveState,
+    with_config: bool,
+) -> Result<Plan, Problem> {
     guard::still_fresh(saved, live).map_err(|r| r.to_problem())?;
-    verify_saved::rederive(saved, desired, live)
+    let plan = verify_saved::rederive(saved, desired, live)?;
+    if !with_config && live.finance_operations.environment_type == EnvironmentType::Production {
+        let mut guarded = desired.clone();
+        guarded.protected = true;
+        guard::may_execute(&guarded, &plan).map_err(|r| {
+            let p = r.to_problem();
+            Problem {
+                message: format!(
+                    "{} (the Power Platform admin API lists it as a production environment, whatever the plan file declares)",
+                    p.message
+                ),
+                ..p
+            }
+        })?;
+    }
+    Ok(plan)
 }

@@ -26,9 +26,11 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
     })
 }
 
-/// A plan is written atomically (see [`crate::fsutil::write_atomic`]).
+/// A plan is written atomically (see [`crate::fsutil::write_atomic`]) and readable by its owner
+/// only: it decides what an apply may do and names the environment's rows. Snapshots and imported
+/// configs are written the same way.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::fsutil::write_atomic(path, bytes, crate::fsutil::Access::Shared)
+    crate::fsutil::write_atomic(path, bytes, crate::fsutil::Access::Private)
 }
 
 /// Steps this dwlink does not plan: named before serde's "unknown variant" would, since that
