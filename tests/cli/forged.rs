@@ -298,3 +298,62 @@ fn plan_files_are_written_0600_under_umask_000() {
     let mode = std::fs::metadata(&plan).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn with_a_plan_key_only_the_unaltered_signed_file_applies() {
+    const KEY: &str = "0123456789abcdef0123456789abcdef-ci-secret";
+    let dir = scratch("forged-signed");
+    let cfg = restore_cfg();
+    let emu = start_emu(&path(RESTORED), &dir.join("world.json"), &[]);
+    let plan_with = |file: &str, key: Option<&str>| {
+        let env: Vec<(&str, &str)> = key.map(|k| ("DWLINK_PLAN_KEY", k)).into_iter().collect();
+        let out = run(
+            &dir,
+            &[
+                "plan",
+                "-f",
+                &cfg,
+                "--emulator-url",
+                &emu.url,
+                "--out",
+                file,
+            ],
+            &env,
+        );
+        assert_eq!(code(&out), 0, "{}", all(&out));
+        std::fs::read_to_string(file).unwrap()
+    };
+    let apply_with = |file: &str, key: &str| {
+        run(
+            &dir,
+            &["apply", file, "--emulator-url", &emu.url, "--auto-approve"],
+            &[("DWLINK_PLAN_KEY", key)],
+        )
+    };
+    let signed = dir.join("signed.plan").display().to_string();
+    let unsigned = dir.join("unsigned.plan").display().to_string();
+    let text = plan_with(&signed, Some(KEY));
+    assert!(text.contains("\"signature\": \"hmac-sha256:"), "{text}");
+    plan_with(&unsigned, None);
+
+    let out = apply_with(&unsigned, KEY);
+    assert_refused(&dir, "unsigned", &out, "dwlink::plan::unsigned");
+    assert!(stderr(&out).contains("help"), "{}", stderr(&out));
+    let out = apply_with(&signed, "another-key-another-key-another-key!!");
+    assert_refused(&dir, "other key", &out, "dwlink::plan::signature");
+    // An edit that changes nothing dwlink re-derives still breaks the signature.
+    let altered = dir.join("altered.plan").display().to_string();
+    std::fs::write(
+        &altered,
+        text.replacen("\"created_at\": \"", "\"created_at\": \"1", 1),
+    )
+    .unwrap();
+    let out = apply_with(&altered, KEY);
+    assert_refused(&dir, "altered", &out, "dwlink::plan::signature");
+    let out = apply_with(&signed, "short");
+    assert_eq!(code(&out), 1, "{}", all(&out));
+    assert!(stderr(&out).contains("dwlink::plan::weak_key"));
+
+    let out = apply_with(&signed, KEY);
+    assert_eq!(code(&out), 0, "{}", all(&out));
+}

@@ -9,7 +9,7 @@ use dwlink_core::apply::guard;
 use dwlink_core::diag::Problem;
 use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::live::LiveState;
-use dwlink_core::plan::{planfile, verify_saved, Plan};
+use dwlink_core::plan::{planfile, signature, verify_saved, Plan};
 
 use super::super::live;
 use super::super::{fail, Exit};
@@ -23,7 +23,11 @@ pub(super) fn load(
     config: Option<&Path>,
     ui: &mut Shell,
 ) -> Result<(Plan, Desired), Exit> {
-    let plan = planfile::read(path).map_err(|p| fail(ui, &p))?;
+    let bytes = planfile::read_bytes(path).map_err(|p| fail(ui, &p))?;
+    let key = signature::Key::from_env().map_err(|p| fail(ui, &p))?;
+    signature::verify(&path.display().to_string(), &bytes, key.as_ref())
+        .map_err(|p| refuse(ui, p))?;
+    let plan = planfile::parse(path, &bytes).map_err(|p| fail(ui, &p))?;
     guard::made_by_this_version(&plan).map_err(|r| refuse(ui, r.to_problem()))?;
     verify_saved::identifiers(&plan).map_err(|p| refuse(ui, p))?;
     let desired = match config {
