@@ -11,6 +11,8 @@ mod busy;
 mod conformance;
 #[path = "cli/converge.rs"]
 mod converge;
+#[path = "cli/dead_ends.rs"]
+mod dead_ends;
 #[path = "cli/doctor.rs"]
 mod doctor;
 #[path = "cli/examples.rs"]

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::render::shell::Shell;
-use dwlink_core::apply::guard;
+use dwlink_core::apply::{guard, journal};
 use dwlink_core::diag::Problem;
 use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::live::LiveState;
@@ -54,19 +54,54 @@ pub(super) fn rederive(
 ) -> Result<Plan, Problem> {
     guard::still_fresh(saved, live).map_err(|r| r.to_problem())?;
     let plan = verify_saved::rederive(saved, desired, live)?;
-    if !with_config && live.finance_operations.environment_type == EnvironmentType::Production {
-        let mut guarded = desired.clone();
-        guarded.protected = true;
-        guard::may_execute(&guarded, &plan).map_err(|r| {
-            let p = r.to_problem();
-            Problem {
-                message: format!(
-                    "{} (the Power Platform admin API lists it as a production environment, whatever the plan file declares)",
-                    p.message
-                ),
-                ..p
-            }
-        })?;
-    }
+    production_guard(desired, live, &plan, with_config)?;
     Ok(plan)
+}
+
+/// Without a config the declaration is the file's word only: an environment the admin API lists
+/// as production is protected whatever it says.
+pub(super) fn production_guard(
+    desired: &Desired,
+    live: &LiveState,
+    plan: &Plan,
+    with_config: bool,
+) -> Result<(), Problem> {
+    if with_config || live.finance_operations.environment_type != EnvironmentType::Production {
+        return Ok(());
+    }
+    let mut guarded = desired.clone();
+    guarded.protected = true;
+    guard::may_execute(&guarded, plan).map_err(|r| {
+        let p = r.to_problem();
+        Problem {
+            message: format!(
+                "{} (the Power Platform admin API lists it as a production environment, whatever the plan file declares)",
+                p.message
+            ),
+            ..p
+        }
+    })
+}
+
+/// Whether `saved` is the plan of the environment's unfinished apply, which `apply PLAN` then
+/// finishes from the journal and live state as `apply -f` does. The journal names the plan by
+/// id and digest: a file with that id but other contents is refused.
+pub(super) fn resumes(saved: &Plan, journal_dir: &Path) -> Result<bool, Problem> {
+    match journal::find_unfinished(journal_dir, &saved.environment.name) {
+        Some(u) if u.plan_id == saved.plan_id => {
+            if u.plan_digest.as_deref() == Some(verify_saved::digest(saved).as_str()) {
+                Ok(true)
+            } else {
+                Err(Problem::error(
+                    verify_saved::TAMPERED,
+                    format!(
+                        "the plan file has the id of the unfinished apply {} but is not the plan that apply was made from; nothing was changed",
+                        saved.plan_id
+                    ),
+                )
+                .help("finish that apply with the original plan file, or with `dwlink apply -f CONFIG`"))
+            }
+        }
+        _ => Ok(false),
+    }
 }

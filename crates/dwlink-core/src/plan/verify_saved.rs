@@ -180,6 +180,18 @@ pub fn rederive(saved: &Plan, desired: &Desired, live: &LiveState) -> Result<Pla
     )))
 }
 
+/// The SHA-256 of a plan's JSON: the journal of an apply records it, so that `apply PLAN` run
+/// again after an interruption knows the file is the one that apply was made from (the plan a
+/// saved file re-derives to serializes exactly as the file parsed).
+pub fn digest(plan: &Plan) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(plan).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
