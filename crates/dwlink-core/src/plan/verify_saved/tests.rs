@@ -42,7 +42,8 @@ fn the_plan_dwlink_made_is_accepted_and_the_fresh_plan_keeps_its_id() {
 fn every_forged_action_list_is_refused() {
     let (d, l) = world();
     let saved = Plan::make(&d, &l);
-    let forgeries: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let forgeries: Vec<(&str, Edit)> = vec![
         (
             "no backup",
             Box::new(|v| {
