@@ -78,6 +78,10 @@ fn saved_plan_killed_then_finished_by_the_same_command(point: &str) {
     );
     assert_settled_on_uat(&status(&dir, &restore_cfg(), &emu));
     assert_all_backed_up(&dir, &before);
+    // Once more: the plan is done, which is no reason to refuse.
+    let out = apply_plan(&dir, &plan, &emu, &[]);
+    assert_eq!(code(&out), 0, "a third run: {}", all(&out));
+    assert!(all(&out).contains("applied already"), "{}", all(&out));
 }
 
 macro_rules! saved_plan_killed_at {

@@ -55,6 +55,19 @@ pub(super) async fn apply(
         },
         None => false,
     };
+    if let Some(done) = saved
+        .as_ref()
+        .filter(|_| !resume_saved)
+        .and_then(|s| super::saved::applied_before(s, &journal_dir))
+    {
+        if !Plan::make(&desired, &state).has_changes() {
+            ui.status(&format!(
+                "This plan was applied already (journal {}) and live state matches its declaration: nothing to apply.",
+                done.display()
+            ));
+            return Exit::Ok;
+        }
+    }
     let mut unfinished = None;
     let plan = match saved {
         Some(saved) if !resume_saved => {

@@ -105,3 +105,22 @@ pub(super) fn resumes(saved: &Plan, journal_dir: &Path) -> Result<bool, Problem>
         _ => Ok(false),
     }
 }
+
+/// The journal of `saved` when its apply ran to the end (or was finished by a later apply), so
+/// that running the same `apply PLAN` again says so instead of calling the plan stale.
+pub(super) fn applied_before(saved: &Plan, journal_dir: &Path) -> Option<std::path::PathBuf> {
+    // `plan_id` was checked to be a UUID before it names a file.
+    let path = journal_dir.join(format!("{}.jsonl", saved.plan_id));
+    let entries = journal::read(&path).ok()?;
+    let begun = entries.first().is_some_and(|e| {
+        e.event == journal::Event::Begin && e.environment == saved.environment.name
+    });
+    let finished = entries.iter().any(|e| {
+        e.event == journal::Event::Completed
+            && !e
+                .detail
+                .as_deref()
+                .is_some_and(|d| d.starts_with("discarded"))
+    });
+    (begun && finished).then_some(path)
+}
