@@ -112,6 +112,11 @@ fn every_forged_plan_of_the_review_is_refused_with_nothing_changed() {
             &[],
         );
         assert_refused(&dir, what, &out, "dwlink::plan::tampered");
+        assert!(
+            stderr(&out).contains("differs from dwlink's plan"),
+            "{what}: a caret in the file: {}",
+            stderr(&out)
+        );
         assert_eq!(world(&dir, &cfg, &emu), before, "{what}: the world changed");
     }
     // The untouched file still applies.

@@ -24,7 +24,7 @@ use super::{refuse, Args};
 pub(super) async fn apply(
     args: &Args,
     route: &live::Route,
-    saved: Option<Plan>,
+    saved: Option<super::saved::Saved>,
     desired: dwlink_core::model::desired::Desired,
     ui: &mut Shell,
 ) -> Exit {
@@ -49,7 +49,7 @@ pub(super) async fn apply(
     let with_config = !args.fleet.files.is_empty();
     // A saved plan whose apply was interrupted is finished as `apply -f` finishes one.
     let resume_saved = match &saved {
-        Some(s) => match super::saved::resumes(s, &journal_dir) {
+        Some(s) => match super::saved::resumes(&s.plan, &journal_dir) {
             Ok(r) => r,
             Err(p) => return refuse(ui, p),
         },
@@ -58,7 +58,7 @@ pub(super) async fn apply(
     if let Some(done) = saved
         .as_ref()
         .filter(|_| !resume_saved)
-        .and_then(|s| super::saved::applied_before(s, &journal_dir))
+        .and_then(|s| super::saved::applied_before(&s.plan, &journal_dir))
     {
         if !Plan::make(&desired, &state).has_changes() {
             ui.status(&format!(

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::render::shell::Shell;
 use dwlink_core::apply::{guard, journal};
-use dwlink_core::diag::Problem;
+use dwlink_core::diag::{Problem, Source};
 use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::live::LiveState;
 use dwlink_core::plan::{planfile, signature, verify_saved, Plan};
@@ -15,6 +15,12 @@ use super::super::live;
 use super::super::{fail, Exit};
 use super::refuse;
 
+/// A saved plan and the text it was read from (for carets in refusals).
+pub(super) struct Saved {
+    pub plan: Plan,
+    pub source: Source,
+}
+
 /// The saved plan and the declaration it is applied with: with `-f CONFIG`, that config, which
 /// must be the one the plan was made from; without, the plan's own, once it has passed the
 /// validator.
@@ -22,14 +28,30 @@ pub(super) fn load(
     path: &Path,
     config: Option<&Path>,
     ui: &mut Shell,
-) -> Result<(Plan, Desired), Exit> {
+) -> Result<(Saved, Desired), Exit> {
     let bytes = planfile::read_bytes(path).map_err(|p| fail(ui, &p))?;
     let key = signature::Key::from_env().map_err(|p| fail(ui, &p))?;
     signature::verify(&path.display().to_string(), &bytes, key.as_ref())
         .map_err(|p| refuse(ui, p))?;
     let plan = planfile::parse(path, &bytes).map_err(|p| fail(ui, &p))?;
+    let source = Source::json(
+        path.display().to_string(),
+        String::from_utf8_lossy(&bytes).into_owned(),
+    );
     guard::made_by_this_version(&plan).map_err(|r| refuse(ui, r.to_problem()))?;
-    verify_saved::identifiers(&plan).map_err(|p| refuse(ui, p))?;
+    verify_saved::identifiers(&plan).map_err(|p| {
+        let at = ["plan_id", "desired"]
+            .iter()
+            .find(|m| p.message.contains(&format!("`{m}`")))
+            .and_then(|m| verify_saved::locate(source.text(), m));
+        let p = match at {
+            Some(span) => p
+                .in_source(&source)
+                .at(span, "not an identifier dwlink writes"),
+            None => p,
+        };
+        refuse(ui, p)
+    })?;
     let desired = match config {
         Some(file) => {
             let d = live::load_config(Some(file), ui).ok_or(Exit::Error)?;
@@ -39,7 +61,7 @@ pub(super) fn load(
         }
         None => plan.desired.clone(),
     };
-    Ok((plan, desired))
+    Ok((Saved { plan, source }, desired))
 }
 
 /// The plan to run: made now from the declaration and live state, refused when live state moved
@@ -47,13 +69,13 @@ pub(super) fn load(
 /// the declaration is the file's, so an environment the admin API lists as production is
 /// protected whatever it says.
 pub(super) fn rederive(
-    saved: &Plan,
+    saved: &Saved,
     desired: &Desired,
     live: &LiveState,
     with_config: bool,
 ) -> Result<Plan, Problem> {
-    guard::still_fresh(saved, live).map_err(|r| r.to_problem())?;
-    let plan = verify_saved::rederive(saved, desired, live)?;
+    guard::still_fresh(&saved.plan, live).map_err(|r| r.to_problem())?;
+    let plan = verify_saved::rederive_in(&saved.plan, desired, live, Some(&saved.source))?;
     production_guard(desired, live, &plan, with_config)?;
     Ok(plan)
 }

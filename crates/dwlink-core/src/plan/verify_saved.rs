@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::config::load::{self, CONFIG_LIMITS};
 use crate::config::raw::{self, RawConfig};
-use crate::diag::Problem;
+use crate::diag::{Problem, Source};
 use crate::model::desired::{Desired, DATA_INTEGRATION_CLIENT_ID};
 use crate::model::live::LiveState;
 
@@ -150,15 +150,33 @@ pub fn same_declaration(plan: &Plan, config: &Desired) -> Result<(), Problem> {
 /// has checked the live fingerprint first, so a difference here is an edit of the file (or a
 /// plan of another dwlink build), never a live change.
 pub fn rederive(saved: &Plan, desired: &Desired, live: &LiveState) -> Result<Plan, Problem> {
+    rederive_in(saved, desired, live, None)
+}
+
+/// [`rederive`], with the refusal's caret in `file` (the plan file's text) when given.
+pub fn rederive_in(
+    saved: &Plan,
+    desired: &Desired,
+    live: &LiveState,
+    file: Option<&Source>,
+) -> Result<Plan, Problem> {
     let mut fresh = Plan::make(desired, live);
     fresh.plan_id = saved.plan_id.clone();
     fresh.created_at = saved.created_at.clone();
+    let file_source = file;
     let (now, file) = (to_value(&fresh), to_value(saved));
     if now == file {
         return Ok(fresh);
     }
     let mut what = differing_members(&file, &now);
+    let first = what.first().map(|m| m.trim_matches('`').to_string());
+    let mut action = None;
     if let (Some(a), Some(b)) = (file["actions"].as_array(), now["actions"].as_array()) {
+        action = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x != y)
+            .or((a.len() != b.len()).then_some(a.len().min(b.len()).saturating_sub(1)));
         if a.len() != b.len() {
             what.push(format!(
                 "the file lists {} actions, dwlink plans {}",
@@ -174,10 +192,55 @@ pub fn rederive(saved: &Plan, desired: &Desired, live: &LiveState) -> Result<Pla
             ));
         }
     }
-    Err(tampered(format!(
+    let problem = tampered(format!(
         "the plan file is not the plan dwlink makes from its declaration and the live state ({}); nothing was changed",
         what.join("; ")
-    )))
+    ));
+    let member = if file["actions"] != now["actions"] {
+        Some("actions".to_string())
+    } else {
+        first
+    };
+    Err(point(problem, file_source, member.as_deref(), action))
+}
+
+/// The caret at `member` of the plan file (and at its `action`-th action), when found.
+fn point(
+    problem: Problem,
+    file: Option<&Source>,
+    member: Option<&str>,
+    action: Option<usize>,
+) -> Problem {
+    let (Some(src), Some(member)) = (file, member) else {
+        return problem;
+    };
+    let Some(mut span) = locate(src.text(), member) else {
+        return problem;
+    };
+    let mut label = format!("`{member}` differs from dwlink's plan");
+    if let (Some(i), "actions") = (action, member) {
+        let from = span.end;
+        if let Some(at) = src.text()[from..]
+            .match_indices("\"kind\"")
+            .nth(i)
+            .map(|(at, _)| from + at)
+        {
+            span = at..at + "\"kind\"".len();
+            label = format!("action {} differs from dwlink's plan", i + 1);
+        }
+    }
+    problem.in_source(src).at(span, label)
+}
+
+/// The byte range of the top-level key `member` in a plan file's text (pretty JSON as dwlink
+/// writes it; otherwise the first occurrence of the key).
+pub fn locate(text: &str, member: &str) -> Option<std::ops::Range<usize>> {
+    let key = format!("\"{member}\"");
+    let at = text
+        .find(&format!("\n  {key}:"))
+        .map(|i| i + 3)
+        .or_else(|| text.find(&format!("{key}:")))?;
+    Some(at..at + key.len())
 }
 
 /// The SHA-256 of a plan's JSON: the journal of an apply records it, so that `apply PLAN` run
