@@ -18,7 +18,7 @@ use super::{fail, Exit};
 /// List the applies journaled in the state directory, or end an unfinished one.
 ///
 /// Example: `dwlink journal list`
-/// Example: `dwlink journal discard 0b6f…-… --confirm contoso-uat`
+/// Example: `dwlink journal discard 2b1c4a2e-7f0d-4c1e-9a51-3f7e0d2c9b10 --confirm contoso-uat`
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
