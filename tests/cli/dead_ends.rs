@@ -262,7 +262,21 @@ fn a_failed_step_names_the_command_that_finishes_it_as_typed() {
     std::fs::write(&fixture, world).unwrap();
     let emu = start_emu(fixture.to_str().unwrap(), &dir.join("world.json"), &[]);
     let cfg = restore_cfg();
-    let out = apply(&dir, &cfg, &emu, &[]);
+    let out = run(
+        &dir,
+        &[
+            "apply",
+            "--no-color",
+            "-f",
+            &cfg,
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+            "--record",
+            "first.har",
+        ],
+        &[],
+    );
     let text = all(&out);
     assert_eq!(code(&out), 1, "{text}");
     let again = quoted_command(&text, "failed. Journal");
@@ -275,7 +289,9 @@ fn a_failed_step_names_the_command_that_finishes_it_as_typed() {
             &cfg,
             "--emulator-url",
             &emu.url,
-            "--auto-approve"
+            "--auto-approve",
+            "--record",
+            "first.har"
         ],
         "{text}"
     );
@@ -287,4 +303,5 @@ fn a_failed_step_names_the_command_that_finishes_it_as_typed() {
         "{}",
         all(&out)
     );
+    assert!(dir.join("first.har").exists());
 }
