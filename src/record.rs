@@ -22,6 +22,11 @@ impl Recording {
         }
     }
 
+    /// The file this run records to.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// The run's recorder, creating the file on first use.
     pub fn recorder(&self) -> Result<Arc<Recorder>, Problem> {
         if let Some(r) = self.recorder.get() {

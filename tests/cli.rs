@@ -11,6 +11,8 @@ mod busy;
 mod conformance;
 #[path = "cli/converge.rs"]
 mod converge;
+#[path = "cli/dead_ends.rs"]
+mod dead_ends;
 #[path = "cli/doctor.rs"]
 mod doctor;
 #[path = "cli/examples.rs"]
@@ -19,6 +21,8 @@ mod examples;
 mod fake_services;
 #[path = "cli/fleet.rs"]
 mod fleet;
+#[path = "cli/forged.rs"]
+mod forged;
 #[path = "cli/harness.rs"]
 mod harness;
 #[path = "cli/help.rs"]

@@ -10,10 +10,12 @@ mod doctor;
 mod emulator;
 mod fleet;
 mod import;
+mod journal;
 mod live;
 mod login;
 mod man;
 mod plan;
+mod rerun;
 mod restore;
 mod schema;
 mod show;
@@ -57,6 +59,7 @@ const EXAMPLES: &str = "Examples:
   dwlink import -f dwlink.yaml --out imported.yaml
   dwlink snapshot -f dwlink.yaml --out rehearsal.yaml
   dwlink restore .dwlink/backups/contoso-uat-20261123T093000.000Z.json
+  dwlink journal list
   dwlink schema > dwlink.schema.json
   dwlink completions bash > /etc/bash_completion.d/dwlink
   dwlink man > dwlink.1
@@ -105,6 +108,7 @@ pub enum Command {
     Doctor(doctor::Args),
     Import(import::Args),
     Restore(restore::Args),
+    Journal(journal::Args),
     Login(login::Args),
     Schema(schema::Args),
     Snapshot(snapshot::Args),
@@ -191,6 +195,7 @@ fn dispatch(command: Command, ui: &mut Shell) -> Exit {
         Command::Doctor(a) => doctor::run(a, ui),
         Command::Import(a) => import::run(a, ui),
         Command::Restore(a) => restore::run(a, ui),
+        Command::Journal(a) => journal::run(a, ui),
         Command::Login(a) => login::run(a, ui),
         Command::Schema(a) => schema::run(a, ui),
         Command::Snapshot(a) => snapshot::run(a, ui),

@@ -34,5 +34,6 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     };
     let plan = Plan::make(&desired, &state);
     view::choose(args.json).status(ui, &state, &plan);
+    super::journal::notice(ui, &desired, args.file.as_deref(), &args.live);
     Exit::Ok
 }

@@ -28,6 +28,9 @@ pub(crate) struct EventPrinter {
     bars: bool,
     bar: Mutex<Option<ProgressBar>>,
     shell: Shell,
+    /// The command that finishes this apply after a failure or an interruption, as the user
+    /// typed it (see `cli::rerun`); `None`: "the same `dwlink apply`".
+    rerun: Option<String>,
 }
 
 impl EventPrinter {
@@ -40,6 +43,20 @@ impl EventPrinter {
             bars: !json && shell.bars(),
             bar: Mutex::new(None),
             shell: shell.clone(),
+            rerun: None,
+        }
+    }
+
+    /// Name the command that finishes this apply in every hint.
+    pub(crate) fn with_rerun(mut self, command: String) -> Self {
+        self.rerun = Some(command);
+        self
+    }
+
+    fn rerun(&self) -> String {
+        match &self.rerun {
+            Some(c) => format!("`{c}`"),
+            None => "the same `dwlink apply`".into(),
         }
     }
 
@@ -161,10 +178,11 @@ impl EventPrinter {
             }) => {
                 self.shell.problem(problem);
                 self.shell.status(&format!(
-                    "Step {} failed. Journal: {}{}. Run the same `dwlink apply` again to finish from live state.",
+                    "Step {} failed. Journal: {}{}. Run {} again to finish from live state.",
                     step + 1,
                     journal.display(),
-                    also(backup)
+                    also(backup),
+                    self.rerun()
                 ));
             }
             Err(ApplyError::Interrupted {
@@ -172,9 +190,10 @@ impl EventPrinter {
                 journal,
                 backup,
             }) => self.shell.status(&format!(
-                "Interrupted after {completed} step(s). Journal: {}{}. Run the same `dwlink apply` again to finish.",
+                "Interrupted after {completed} step(s). Journal: {}{}. Run {} again to finish.",
                 journal.display(),
-                also(backup)
+                also(backup),
+                self.rerun()
             )),
             Err(ApplyError::Io(p)) => self.shell.problem(p),
             Err(ApplyError::Refused(r)) => self.shell.problem(&r.to_problem()),
@@ -187,11 +206,14 @@ impl EventPrinter {
             b.suspend(|| {});
         }
         let text = if second {
-            "Interrupted again: stopping now. Run the same `dwlink apply` to finish from the journal and live state."
+            format!(
+                "Interrupted again: stopping now. Run {} to finish from the journal and live state.",
+                self.rerun()
+            )
         } else {
-            "Interrupt received: stopping after the current step (press Ctrl-C again to stop at once)."
+            "Interrupt received: stopping after the current step (press Ctrl-C again to stop at once).".into()
         };
-        self.shell.err_line(&paint(self.color, Style::Warn, text));
+        self.shell.err_line(&paint(self.color, Style::Warn, &text));
     }
 }
 

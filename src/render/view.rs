@@ -19,7 +19,8 @@ pub(crate) trait View {
     /// A fleet's plans, `(config file, plan)` in input order.
     fn plans(&self, shell: &Shell, plans: &[(&Path, &Plan)]);
     /// A plan was saved to `path` (for `dwlink apply PATH`).
-    fn saved(&self, shell: &Shell, path: &Path);
+    /// `apply` is the command that applies it, as it runs.
+    fn saved(&self, shell: &Shell, path: &Path, apply: &str);
     /// `dwlink status`: the live state and what a plan of it finds.
     fn status(&self, shell: &Shell, live: &LiveState, plan: &Plan);
     /// What an apply prints as its steps run.
@@ -52,10 +53,9 @@ impl View for Human {
         }
     }
 
-    fn saved(&self, shell: &Shell, path: &Path) {
+    fn saved(&self, shell: &Shell, path: &Path, apply: &str) {
         shell.status(&format!(
-            "Saved the plan to {}. Apply exactly this plan with `dwlink apply {}`.",
-            path.display(),
+            "Saved the plan to {}. Apply exactly this plan with `{apply}`.",
             path.display()
         ));
     }
@@ -88,7 +88,7 @@ impl View for Json {
     }
 
     /// The document on stdout is the plan; where it was also saved is the caller's to know.
-    fn saved(&self, _shell: &Shell, _path: &Path) {}
+    fn saved(&self, _shell: &Shell, _path: &Path, _apply: &str) {}
 
     fn status(&self, shell: &Shell, live: &LiveState, plan: &Plan) {
         pretty(

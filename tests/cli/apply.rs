@@ -645,6 +645,15 @@ fn no_secret_or_token_reaches_output_plan_journal_or_backup() {
         let v: Value = serde_json::from_str(doc).unwrap();
         fingerprints.push(v["live_fingerprint"].as_str().unwrap().to_string());
     }
+    // So are the plan digests the journal's `begin` lines record.
+    for line in journals(&dir).lines() {
+        if let Some(d) = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|v| v["plan_digest"].as_str().map(str::to_string))
+        {
+            fingerprints.push(d);
+        }
+    }
     assert_no_secrets("apply output", &applied, &fingerprints);
     assert_no_secrets("status output", &status, &fingerprints);
     assert_no_secrets("the plan", &plan_text, &fingerprints);

@@ -229,8 +229,13 @@ fn ctrl_c_stops_after_the_current_step_and_says_how_to_resume() {
     let text = all(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("stopping after the current step"), "{text}");
+    // The hint is the command as it was typed.
     assert!(
-        text.contains("Run the same `dwlink apply` again to finish"),
+        text.contains(&format!(
+            "Run `dwlink apply -f {} --emulator-url {}/ --auto-approve` again to finish",
+            restore_cfg(),
+            emu.url.trim_end_matches('/')
+        )),
         "{text}"
     );
     assert!(journals(&dir).contains("\"event\":\"interrupted\""));

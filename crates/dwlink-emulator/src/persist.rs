@@ -30,7 +30,7 @@ impl Persist {
             world: world.clone(),
         })
         .map_err(std::io::Error::other)?;
-        dwlink_core::fsutil::write_atomic(&self.path, &bytes, dwlink_core::fsutil::Access::Shared)
+        dwlink_core::fsutil::write_atomic(&self.path, &bytes, dwlink_core::fsutil::Access::Private)
     }
 
     /// The saved world, `None` when there is no state file yet.

@@ -3,13 +3,12 @@
 
 mod fleet;
 mod one;
+mod saved;
 
 use std::path::PathBuf;
 
 use crate::render::shell::Shell;
-use dwlink_core::apply::guard;
 use dwlink_core::diag::Problem;
-use dwlink_core::plan::planfile;
 
 use super::fleet::FleetArgs;
 use super::live::{self, LiveArgs};
@@ -53,35 +52,16 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     if args.plan.is_none() && !args.fleet.is_single() {
         return fleet::run(args, ui);
     }
-    let saved = match &args.plan {
-        Some(path) => match planfile::read(path) {
-            Ok(p) => Some(p),
-            Err(p) => return fail(ui, &p),
+    let (saved, desired) = match &args.plan {
+        Some(path) => match saved::load(path, args.fleet.files.first().map(PathBuf::as_path), ui) {
+            Ok((plan, desired)) => (Some(plan), desired),
+            Err(exit) => return exit,
         },
-        None => None,
-    };
-    let desired = match &saved {
-        Some(plan) => {
-            if let Some(file) = args.fleet.files.first() {
-                let Some(d) = live::load_config(Some(file), ui) else {
-                    return Exit::Error;
-                };
-                match guard::saved_plan_with_config(plan, &d) {
-                    Ok(guarded) => guarded,
-                    Err(r) => return refuse(ui, r.to_problem()),
-                }
-            } else {
-                plan.desired.clone()
-            }
-        }
         None => match live::load_config(args.fleet.files.first().map(PathBuf::as_path), ui) {
-            Some(d) => d,
+            Some(d) => (None, d),
             None => return Exit::Error,
         },
     };
-    if let Some(Err(r)) = saved.as_ref().map(guard::made_by_this_version) {
-        return refuse(ui, r.to_problem());
-    }
     let rt = match live::runtime() {
         Ok(rt) => rt,
         Err(p) => return fail(ui, &p),

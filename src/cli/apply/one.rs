@@ -24,7 +24,7 @@ use super::{refuse, Args};
 pub(super) async fn apply(
     args: &Args,
     route: &live::Route,
-    saved: Option<Plan>,
+    saved: Option<super::saved::Saved>,
     desired: dwlink_core::model::desired::Desired,
     ui: &mut Shell,
 ) -> Exit {
@@ -46,13 +46,37 @@ pub(super) async fn apply(
         Err(p) => return fail(ui, &p),
     };
     let journal_dir = args.state_dir.join("journal");
+    let with_config = !args.fleet.files.is_empty();
+    // A saved plan whose apply was interrupted is finished as `apply -f` finishes one.
+    let resume_saved = match &saved {
+        Some(s) => match super::saved::resumes(&s.plan, &journal_dir) {
+            Ok(r) => r,
+            Err(p) => return refuse(ui, p),
+        },
+        None => false,
+    };
+    if let Some(done) = saved
+        .as_ref()
+        .filter(|_| !resume_saved)
+        .and_then(|s| super::saved::applied_before(&s.plan, &journal_dir))
+    {
+        if !Plan::make(&desired, &state).has_changes() {
+            ui.status(&format!(
+                "This plan was applied already (journal {}) and live state matches its declaration: nothing to apply.",
+                done.display()
+            ));
+            return Exit::Ok;
+        }
+    }
     let mut unfinished = None;
     let plan = match saved {
-        Some(plan) => match guard::still_fresh(&plan, &state) {
-            Ok(()) => plan,
-            Err(r) => return refuse(ui, r.to_problem()),
-        },
-        None => match resume::prepare(&desired, &state, &journal_dir) {
+        Some(saved) if !resume_saved => {
+            match super::saved::rederive(&saved, &desired, &state, with_config) {
+                Ok(plan) => plan,
+                Err(p) => return refuse(ui, p),
+            }
+        }
+        _ => match resume::prepare(&desired, &state, &journal_dir) {
             Ok(prepared) => {
                 if let Some(u) = &prepared.unfinished {
                     ui.status(&format!(
@@ -81,6 +105,11 @@ pub(super) async fn apply(
         ui.status("Nothing to apply.");
         return Exit::Ok;
     }
+    if resume_saved {
+        if let Err(p) = super::saved::production_guard(&desired, &state, &plan, with_config) {
+            return refuse(ui, p);
+        }
+    }
     if let Err(r) = guard::may_execute(&desired, &plan) {
         return refuse(ui, r.to_problem());
     }
@@ -93,7 +122,7 @@ pub(super) async fn apply(
     }
 
     let cancel = Arc::new(AtomicBool::new(false));
-    let printer = Arc::new(view.events(ui));
+    let printer = Arc::new(view.events(ui).with_rerun(rerun(args, ui)));
     let ctrl_c = tokio::spawn(watch_ctrl_c(cancel.clone(), printer.clone()));
     let on_event = |e| printer.event(e);
     let executor = Executor {
@@ -145,4 +174,26 @@ async fn watch_ctrl_c(cancel: Arc<AtomicBool>, printer: Arc<EventPrinter>) {
         printer.interrupt_notice(true);
         std::process::exit(Exit::Error as i32);
     }
+}
+
+/// The command that finishes this apply: the same one, as typed.
+fn rerun(args: &Args, ui: &Shell) -> String {
+    let mut c = super::super::rerun::Command::new(&["dwlink", "apply"]);
+    if let Some(plan) = &args.plan {
+        c = c.arg(plan);
+    }
+    c = c
+        .files(&args.fleet.files)
+        .live(&args.live)
+        .state_dir(&args.state_dir);
+    if let Some(name) = &args.confirm {
+        c = c.flag("--confirm", name);
+    }
+    if args.auto_approve {
+        c = c.arg("--auto-approve");
+    }
+    if args.json {
+        c = c.arg("--json");
+    }
+    c.record(ui).to_string()
 }

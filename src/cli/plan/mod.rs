@@ -61,8 +61,18 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let view = view::choose(args.json);
     view.plan(ui, &plan);
     if let Some(out) = &args.out {
-        view.saved(ui, out);
+        let apply = super::rerun::Command::new(&["dwlink", "apply"])
+            .arg(out)
+            .live(&args.live)
+            .record(ui);
+        view.saved(ui, out, &apply.to_string());
     }
+    super::journal::notice(
+        ui,
+        &desired,
+        args.fleet.files.first().map(PathBuf::as_path),
+        &args.live,
+    );
     exit_for(&[Ok(plan)], args.detailed_exitcode)
 }
 

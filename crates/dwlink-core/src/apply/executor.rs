@@ -87,6 +87,7 @@ impl<'a, L: Link> Executor<'a, L> {
         let mut begin = journal.entry(Event::Begin);
         begin.actions = plan.actions.iter().map(|a| a.action.clone()).collect();
         begin.detail = Some(plan.live_fingerprint.clone());
+        begin.plan_digest = Some(crate::plan::verify_saved::digest(plan));
         journal
             .append(&begin)
             .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;

@@ -40,6 +40,10 @@ pub struct Entry {
     pub detail: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// With `begin`: the digest of the plan applied ([`crate::plan::verify_saved::digest`]), so
+    /// `apply PLAN` can tell that a file is the one whose apply this journal holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_digest: Option<String>,
 }
 
 pub struct Journal {
@@ -90,6 +94,7 @@ impl Journal {
             actions: Vec::new(),
             detail: None,
             backup: None,
+            plan_digest: None,
         }
     }
 
@@ -188,6 +193,10 @@ pub struct Unfinished {
     /// A step that started but has no `done`: it may or may not have taken effect.
     pub in_flight: Option<usize>,
     pub backups: Vec<String>,
+    /// The environment, the begin time and the digest of the plan, from the `begin` line.
+    pub environment: String,
+    pub began_at: String,
+    pub plan_digest: Option<String>,
 }
 
 /// The most recent journal of `environment` that has no `completed` line.
@@ -210,26 +219,34 @@ pub fn find_unfinished(dir: &Path, environment: &str) -> Option<Unfinished> {
         if entries.iter().any(|e| e.event == Event::Completed) {
             return None;
         }
-        let done: Vec<usize> = entries
-            .iter()
-            .filter(|e| e.event == Event::Done)
-            .filter_map(|e| e.step)
-            .collect();
-        let in_flight = entries
-            .iter()
-            .filter(|e| e.event == Event::Start)
-            .filter_map(|e| e.step)
-            .rfind(|s| !done.contains(s));
-        return Some(Unfinished {
-            path,
-            plan_id: begin.plan_id.clone(),
-            actions: begin.actions.clone(),
-            done,
-            in_flight,
-            backups: entries.iter().filter_map(|e| e.backup.clone()).collect(),
-        });
+        return Some(unfinished(path, begin, &entries));
     }
     None
+}
+
+/// What the journal at `path` (first line `begin`, no `completed`) still owes.
+pub fn unfinished(path: PathBuf, begin: &Entry, entries: &[Entry]) -> Unfinished {
+    let done: Vec<usize> = entries
+        .iter()
+        .filter(|e| e.event == Event::Done)
+        .filter_map(|e| e.step)
+        .collect();
+    let in_flight = entries
+        .iter()
+        .filter(|e| e.event == Event::Start)
+        .filter_map(|e| e.step)
+        .rfind(|s| !done.contains(s));
+    Unfinished {
+        path,
+        plan_id: begin.plan_id.clone(),
+        actions: begin.actions.clone(),
+        done,
+        in_flight,
+        backups: entries.iter().filter_map(|e| e.backup.clone()).collect(),
+        environment: begin.environment.clone(),
+        began_at: begin.at.clone(),
+        plan_digest: begin.plan_digest.clone(),
+    }
 }
 
 /// Close an unfinished journal: its remaining intent now lives in `new_plan`, so a later apply

@@ -8,6 +8,7 @@ pub mod event;
 pub mod executor;
 pub mod guard;
 pub mod journal;
+pub mod journal_admin;
 pub mod lock;
 pub mod resume;
 pub mod steps;

@@ -53,7 +53,7 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
                     unfinished.plan_id
                 ),
             )
-            .help("someone changed the link since; review with `dwlink plan` and `dwlink status` before applying"));
+            .help(format!("someone changed the link since: review with `dwlink plan` and `dwlink status`; if that change is meant to stay, end the unfinished apply with `dwlink journal discard {}` and apply again", unfinished.plan_id)));
         }
     }
 

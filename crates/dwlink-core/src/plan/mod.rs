@@ -8,6 +8,8 @@ pub mod describe;
 pub mod diff;
 pub mod finding;
 pub mod planfile;
+pub mod signature;
+pub mod verify_saved;
 
 use std::collections::BTreeMap;
 

@@ -10,13 +10,18 @@ use super::{Plan, FORMAT_VERSION};
 /// A plan file is small; anything much larger is not one.
 const MAX_PLAN_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Write `plan` to `path`, signed when `DWLINK_PLAN_KEY` is set ([`super::signature`]).
 pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
-    let text = serde_json::to_string_pretty(plan).map_err(|e| {
+    let key = super::signature::Key::from_env()?;
+    let mut text = serde_json::to_string_pretty(plan).map_err(|e| {
         Problem::error(
             "dwlink::plan::write",
             format!("cannot serialize the plan: {e}"),
         )
     })?;
+    if let Some(key) = &key {
+        text = super::signature::sign(&text, key);
+    }
     write_atomic(path, text.as_bytes()).map_err(|e| {
         Problem::error(
             "dwlink::plan::write",
@@ -26,9 +31,11 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
     })
 }
 
-/// A plan is written atomically (see [`crate::fsutil::write_atomic`]).
+/// A plan is written atomically (see [`crate::fsutil::write_atomic`]) and readable by its owner
+/// only: it decides what an apply may do and names the environment's rows. Snapshots and imported
+/// configs are written the same way.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    crate::fsutil::write_atomic(path, bytes, crate::fsutil::Access::Shared)
+    crate::fsutil::write_atomic(path, bytes, crate::fsutil::Access::Private)
 }
 
 /// Steps this dwlink does not plan: named before serde's "unknown variant" would, since that
@@ -67,6 +74,12 @@ fn unknown_steps(value: &serde_json::Value) -> Result<(), Problem> {
 }
 
 pub fn read(path: &Path) -> Result<Plan, Problem> {
+    let bytes = read_bytes(path)?;
+    parse(path, &bytes)
+}
+
+/// The bytes of a plan file, bounded, for [`parse`] (and a signature check before it).
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Problem> {
     let shown = path.display();
     let meta = fs::metadata(path).map_err(|e| {
         Problem::error("dwlink::plan::unreadable", format!("{shown}: {e}"))
@@ -79,9 +92,13 @@ pub fn read(path: &Path) -> Result<Plan, Problem> {
         )
         .help("pass a file written by `dwlink plan --out PLAN`"));
     }
-    let bytes = fs::read(path)
-        .map_err(|e| Problem::error("dwlink::plan::unreadable", format!("{shown}: {e}")))?;
-    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+    fs::read(path).map_err(|e| Problem::error("dwlink::plan::unreadable", format!("{shown}: {e}")))
+}
+
+/// A plan from the bytes of the file at `path` (named in messages).
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Plan, Problem> {
+    let shown = path.display();
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         Problem::error(
             "dwlink::plan::not_a_plan",
             format!("{shown} is not a plan file: {e}"),

@@ -14,23 +14,23 @@ use crate::model::live::*;
 use super::diff::diff;
 use super::{ActionKind, FindingCode as C, Plan, Scenario};
 
-const UAT: &str = "https://contoso-uat.crm.dynamics.com";
-const PROD: &str = "https://contoso-prod.crm.dynamics.com";
-const UAT_ID: &str = "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10";
-const PROD_ID: &str = "9b1d0c2a-1111-4a43-9a60-5a3c2c1d9b10";
+pub(super) const UAT: &str = "https://contoso-uat.crm.dynamics.com";
+pub(super) const PROD: &str = "https://contoso-prod.crm.dynamics.com";
+pub(super) const UAT_ID: &str = "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10";
+pub(super) const PROD_ID: &str = "9b1d0c2a-1111-4a43-9a60-5a3c2c1d9b10";
 
-fn url(s: &str) -> Url {
+pub(super) fn url(s: &str) -> Url {
     Url::parse(s).unwrap()
 }
 
-fn org(u: &str, id: &str) -> OrgRef {
+pub(super) fn org(u: &str, id: &str) -> OrgRef {
     OrgRef {
         url: url(u),
         organization_id: Some(Uuid::parse_str(id).unwrap()),
     }
 }
 
-fn desired() -> d::Desired {
+pub(super) fn desired() -> d::Desired {
     d::Desired {
         kind: Kind::DualWriteLink,
         name: "contoso-uat".into(),
@@ -86,7 +86,7 @@ fn table(t: usize, rows: usize, ext: Option<&str>, secure: Option<&str>) -> KeyT
 }
 
 /// A sandbox linked to its own organization, healthy.
-fn live() -> LiveState {
+pub(super) fn live() -> LiveState {
     LiveState {
         finance_operations: LiveFinanceOperations {
             url: url("https://contoso-uat.sandbox.operations.dynamics.com"),

@@ -137,8 +137,14 @@ impl HttpProvider {
                     .map(|c| (c, (desired.auth.tenant_id, desired.auth.client_id))),
             ),
         )?;
+        // The admin API's word that this is production outranks a declaration, which may come
+        // from an edited plan file.
+        let production = linked.as_ref().is_some_and(|l| l.production);
         let power_platform_link = linked.map(|l| l.organization);
-        let declared = desired.finance_operations.environment_type;
+        let declared = match desired.finance_operations.environment_type {
+            _ if production => EnvironmentType::Production,
+            t => t,
+        };
         let Some(entry) = entry else {
             // Never linked. Cloud-hosted environments are not in the admin API's list, so a
             // declared cloud-hosted environment that the list shows linked is not one.

@@ -38,6 +38,10 @@ pub(crate) struct AdminLink {
     pub environment: String,
     /// Its Dataverse organization (`instanceUrl`, `resourceId`).
     pub organization: OrgRef,
+    /// `properties.environmentSku` is `Production` (TFPP `dto.go` `EnvironmentSku`; its values
+    /// are the admin center's environment types): a saved plan of it is protected whatever the
+    /// file says.
+    pub production: bool,
 }
 
 pub(crate) fn environments_url(admin: &Url) -> Result<Url, ProviderError> {
@@ -203,8 +207,13 @@ fn read_link(item: &Value, props: Option<&Value>, app_url: &str) -> Result<Admin
         Some(s) => Some(Uuid::try_parse(s).map_err(|_| format!("resourceId `{s}` is not a GUID"))?),
         None => None,
     };
+    let production = props
+        .and_then(|p| p.get("environmentSku"))
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.eq_ignore_ascii_case("production"));
     Ok(AdminLink {
         environment: name,
+        production,
         organization: OrgRef {
             url,
             organization_id,
