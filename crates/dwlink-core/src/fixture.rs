@@ -104,7 +104,9 @@ pub enum MapStateShape {
     String,
     /// A JSON number (`4`).
     Number,
-    /// `null` for every map (DWA reads it as 0, None).
+    /// `null` for every map (DWA reads it as 0, None). Spelled `json-null`: a YAML `null` would
+    /// mean "not set".
+    #[serde(rename = "json-null")]
     Null,
 }
 

@@ -10,6 +10,7 @@ use axum::http::Method;
 use dwlink_core::fixture;
 use dwlink_core::link::{Link, ProviderError, ResetOptions};
 use dwlink_core::model::desired::{DualWriteAuth, ResetTarget};
+use dwlink_core::model::live::{ConnectionDoubt, MapState};
 use dwlink_emulator::{self as emulator, Options, RunningEmulator};
 use dwlink_http::HttpProvider;
 
@@ -197,4 +198,155 @@ async fn a_lost_reset_that_no_read_can_prove_unrun_is_not_sent_again() {
     );
     assert_eq!(proxy.count(&Method::POST, "/Reset"), (1, 0));
     emu.shutdown().await;
+}
+
+/// The quickstart world with lines added to its connection set (`dual_write`) and to its F&O
+/// environment, served directly.
+async fn shaped(dual_write: &str, fo: &str) -> (RunningEmulator, HttpProvider) {
+    let text = fixture::QUICKSTART
+        .replace("emulator-secret", SECRET)
+        .replace(
+            "      legal_entities: [USMF, DEMF]\n",
+            &format!("      legal_entities: [USMF, DEMF]\n{dual_write}"),
+        )
+        .replace(
+            "    power_platform_link: https://contoso-uat.crm.dynamics.com\n",
+            &format!("    power_platform_link: https://contoso-uat.crm.dynamics.com\n{fo}"),
+        );
+    let f = fixture::parse_str("shaped.yaml", &format!("{text}\nasync_ms: 20\n"))
+        .unwrap_or_else(|p| panic!("{:?}", p.0));
+    let emu = emulator::spawn(f, Options::default()).await.unwrap();
+    let mut s = settings(&emu.url());
+    s.reset_window = Duration::from_secs(3);
+    let p = HttpProvider::new(&desired(DualWriteAuth::ClientCredentials), s).unwrap();
+    (emu, p)
+}
+
+#[tokio::test]
+async fn several_dataverse_entries_are_read_as_a_doubt_and_never_reset_by_guess() {
+    let (emu, p) = shaped(
+        "      extra_dataverse: [https://contoso-uat.crm.dynamics.com]\n",
+        "",
+    )
+    .await;
+    let c = p
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap()
+        .connection
+        .unwrap();
+    assert_eq!(c.organization, None);
+    assert_eq!(
+        c.doubt,
+        Some(ConnectionDoubt::SeveralDataverse {
+            entries: vec![
+                "contoso-prod.crm.dynamics.com".into(),
+                "contoso-uat.crm.dynamics.com".into()
+            ]
+        })
+    );
+    let e = p
+        .reset(&c, &reset_to(ResetTarget::CurrentEnvironment))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("does not guess"), "{e}");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_direct_url_its_power_apps_environment_contradicts_is_read_as_a_doubt() {
+    // Connected to contoso-prod by `directUrl`, the entry's environment is contoso-uat's.
+    let (emu, p) = shaped(
+        "      power_apps_environment_of: https://contoso-uat.crm.dynamics.com\n",
+        "",
+    )
+    .await;
+    let c = p
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap()
+        .connection
+        .unwrap();
+    match c.doubt {
+        Some(ConnectionDoubt::OrganizationDisagrees {
+            direct_url,
+            environment_url,
+            ..
+        }) => {
+            assert_eq!(direct_url.host_str(), Some("contoso-prod.crm.dynamics.com"));
+            assert_eq!(
+                environment_url.host_str(),
+                Some("contoso-uat.crm.dynamics.com")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    emu.shutdown().await;
+}
+
+/// Every F&O environment's initial Power Platform environment is linked to it without a
+/// Dataverse: scenario 3, not a bad reply.
+#[tokio::test]
+async fn a_linked_environment_without_dataverse_is_scenario_3() {
+    let text = fixture::QUICKSTART
+        .replace("emulator-secret", SECRET)
+        .replace(
+            "    power_platform_link: https://contoso-uat.crm.dynamics.com\n",
+            "    power_platform_link: null\n    initial_power_platform_environment: true\n",
+        );
+    let f = fixture::parse_str("initial.yaml", &format!("{text}\nasync_ms: 20\n"))
+        .unwrap_or_else(|p| panic!("{:?}", p.0));
+    let emu = emulator::spawn(f, Options::default()).await.unwrap();
+    let p = HttpProvider::new(
+        &desired(DualWriteAuth::ClientCredentials),
+        settings(&emu.url()),
+    )
+    .unwrap();
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let live = p.read(&d).await.unwrap();
+    assert_eq!(live.finance_operations.power_platform_link, None);
+    let plan = dwlink_core::plan::Plan::make(&d, &live);
+    assert_eq!(plan.scenario.number, 3, "{:?}", plan.findings);
+    emu.shutdown().await;
+}
+
+/// The set prints another `name` than the lookup's `cname`: every read of it, the reset's
+/// included, goes by `cname`, as DWA's do.
+#[tokio::test]
+async fn the_connection_set_is_read_by_the_lookups_cname() {
+    let (emu, p) = shaped("      set_name: Contoso UAT dual-write\n", "").await;
+    let c = p
+        .read(&desired(DualWriteAuth::ClientCredentials))
+        .await
+        .unwrap()
+        .connection
+        .unwrap();
+    assert_eq!(c.name, "dw-contoso-uat");
+    p.reset(&c, &reset_to(ResetTarget::PowerPlatformLink))
+        .await
+        .unwrap();
+    assert_eq!(linked_host(&p).await, "contoso-uat.crm.dynamics.com");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn null_and_numeric_map_states_are_read_as_dwa_reads_them() {
+    for (shape, want) in [
+        (
+            "number",
+            [MapState::Running, MapState::Stopped, MapState::Running],
+        ),
+        ("json-null", [MapState::NotRunning; 3]),
+    ] {
+        let (emu, p) = shaped(&format!("      map_state_shape: {shape}\n"), "").await;
+        let c = p
+            .read(&desired(DualWriteAuth::ClientCredentials))
+            .await
+            .unwrap()
+            .connection
+            .unwrap();
+        let states: Vec<MapState> = c.maps.iter().map(|m| m.state).collect();
+        assert_eq!(states, want, "{shape}: {:?}", c.maps);
+        emu.shutdown().await;
+    }
 }
