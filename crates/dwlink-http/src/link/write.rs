@@ -413,10 +413,12 @@ impl HttpProvider {
             gw,
             self.reset_confirm(),
             (&connection.id, &connection.name, &set),
-            target,
-            options.force,
-            &options.legal_entities,
-            org_host,
+            dws::ResetAsk {
+                target,
+                force: options.force,
+                legal_entities: &options.legal_entities,
+                org_host,
+            },
         )
         .await
     }

@@ -502,11 +502,14 @@ pub(crate) async fn reset(
     gw: &Gateway,
     confirm: Confirm,
     (cid, cname, set): (&str, &str, &ConnectionSet),
-    target: BodyTarget<'_>,
-    force: bool,
-    legal_entities: &[String],
-    org_host: Option<String>,
+    ask: ResetAsk<'_>,
 ) -> Result<RequestId, ProviderError> {
+    let ResetAsk {
+        target,
+        force,
+        legal_entities,
+        org_host,
+    } = ask;
     let at = url_with_query(&gw.root, &format!("api/ConnectionSet/{}", seg(cname)), &[])?;
     let les = requested_les(legal_entities);
     let body = reset_body(set, target, &les)
@@ -544,6 +547,15 @@ pub(crate) async fn reset(
         read_back(session, gw, confirm, check, &at).await?;
     }
     Ok(id)
+}
+
+/// What a reset is asked to do: link to `target` (the organization `org_host`, when dwlink
+/// knows it) with `legal_entities`, stopping running maps when `force`.
+pub(crate) struct ResetAsk<'a> {
+    pub target: BodyTarget<'a>,
+    pub force: bool,
+    pub legal_entities: &'a [String],
+    pub org_host: Option<String>,
 }
 
 /// A reset that answered 2xx but left the connection set as it was is a failure, not a success
