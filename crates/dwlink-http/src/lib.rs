@@ -63,7 +63,8 @@ pub struct ProviderSettings {
     /// counts as done; not seen, and not listed by the service, it never ran and is sent again.
     pub confirm_window: Duration,
     /// The same for the reset: DWA's 300 s (`ResetLinkEngine.cs` 52), the time the service
-    /// takes to answer one. Also how long a reset's read-back looks for its outcome.
+    /// takes to answer one. A reset is sent again only when, after all of it, the connection
+    /// set and its maps are exactly as before.
     pub reset_window: Duration,
     /// Set for fleets: plans of one run share one read of the admin API's list.
     pub shared_admin_list: Option<admin::SharedAdminList>,

@@ -1,7 +1,7 @@
 //! The management requests that change something: map start/stop (`POST {api}Start`), apply a
 //! solution (`POST {api}SolutionAware/{cid}/RestoreTemplates`) and reset
-//! (`POST {gateway}api/ConnectionSet/{cid}/Reset`), each sent at most a few times and only
-//! when a read proves the previous send did not take effect.
+//! (`POST {gateway}api/ConnectionSet/{cid}/Reset`), each sent once, and again only when a read
+//! proves the previous send did not run.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -44,6 +44,9 @@ pub(crate) struct Confirm {
     pub window: Duration,
     pub poll: Duration,
 }
+
+/// How long a reset answered 2xx is read back for its outcome before the step fails.
+const READ_BACK_AFTER_2XX: Duration = Duration::from_secs(30);
 
 /// One management POST is sent at most this many times, each resend only after a read proved
 /// the previous send did not run.
@@ -567,7 +570,9 @@ async fn read_back(
     check: &ResetCheck<'_>,
     at: &url::Url,
 ) -> Result<(), ProviderError> {
-    let deadline = Instant::now() + confirm.window;
+    // The service answers a reset when it is done (DWA `ResetLinkEngine.cs` 72–83): after a
+    // 2xx the outcome is there, so a short look, not the reset's whole window, tells.
+    let deadline = Instant::now() + confirm.window.min(READ_BACK_AFTER_2XX);
     let mut interval = confirm.poll;
     loop {
         if check.seen(session, gw).await? {
