@@ -529,7 +529,10 @@ impl Link for HttpProvider {
             dws::apply_solution(
                 &self.session,
                 self.endpoints.dws()?,
-                self.confirm(),
+                dws::Confirm {
+                    window: self.settings.solution_window,
+                    poll: self.settings.poll_interval,
+                },
                 &connection.id,
                 &connection.name,
                 solution,
