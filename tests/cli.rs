@@ -37,6 +37,8 @@ mod login;
 mod plan;
 #[path = "cli/record.rs"]
 mod record;
+#[path = "cli/reset_evidence.rs"]
+mod reset_evidence;
 #[path = "cli/resume.rs"]
 mod resume;
 #[path = "cli/schema.rs"]

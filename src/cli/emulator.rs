@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::render::shell::Shell;
+use dwlink_core::fixture::ResetEffect;
 use dwlink_emulator::{self, FaultOptions, Options};
 
 use super::{fail, Exit};
@@ -51,6 +52,20 @@ pub struct Args {
     /// How long asynchronous management requests stay Waiting, in milliseconds.
     #[arg(long, value_name = "MS")]
     async_ms: Option<u64>,
+    /// How long a reset takes before it is answered, in milliseconds (default: --async-ms).
+    #[arg(long, value_name = "MS")]
+    reset_ms: Option<u64>,
+    /// When a reset's effect shows in reads: at the start of --reset-ms, or only at its end.
+    #[arg(long, value_name = "WHEN", value_parser = parse_effect)]
+    reset_effect: Option<ResetEffect>,
+}
+
+fn parse_effect(s: &str) -> Result<ResetEffect, String> {
+    match s {
+        "start" => Ok(ResetEffect::Start),
+        "end" => Ok(ResetEffect::End),
+        _ => Err(format!("`{s}` is not `start` or `end`")),
+    }
 }
 
 fn parse_rate(s: &str) -> Result<u32, String> {
@@ -96,6 +111,8 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         tls_dir: args.tls_dir,
         token_ttl_secs: args.token_ttl,
         async_ms: args.async_ms,
+        reset_ms: args.reset_ms,
+        reset_effect: args.reset_effect,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -124,15 +124,23 @@ async fn route_unrecorded(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
         Arc::new(move |msg: &str| prompt_to.err_line(msg));
     #[cfg(feature = "emulator")]
     if let Some(fixture) = &args.emulator {
-        let running = Arc::new(spawn_emulator(fixture).await?);
+        let fixture = load_fixture(fixture)?;
+        // A rehearsed reset that takes longer than emulator mode's window is still read back
+        // for all of it (docs/http-contract.md, "Lost replies").
+        let reset_takes = fixture.reset_ms.or(fixture.async_ms).unwrap_or(0);
+        let running =
+            Arc::new(dwlink_emulator::spawn(fixture, dwlink_emulator::Options::default()).await?);
         let url = Url::parse(&running.url()).map_err(|e| {
             Problem::error(
                 "dwlink::internal::emulator",
                 format!("emulator address: {e}"),
             )
         })?;
-        let settings = ProviderSettings::emulator(&url, interactive, Some(notify))
+        let mut settings = ProviderSettings::emulator(&url, interactive, Some(notify))
             .map_err(|e| e.to_problem())?;
+        settings.reset_window = settings.reset_window.max(std::time::Duration::from_millis(
+            reset_takes.saturating_mul(2),
+        ));
         return Ok(Route {
             settings,
             emulator: Some(running),
@@ -154,12 +162,6 @@ async fn route_unrecorded(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
         settings,
         emulator: None,
     })
-}
-
-/// The in-process emulator of `--emulator FIXTURE`.
-#[cfg(feature = "emulator")]
-async fn spawn_emulator(fixture: &Path) -> Result<dwlink_emulator::RunningEmulator, Problem> {
-    dwlink_emulator::spawn(load_fixture(fixture)?, dwlink_emulator::Options::default()).await
 }
 
 /// A fixture file; the first of its problems, with a count of the rest.

@@ -40,6 +40,14 @@ pub struct Fixture {
     /// How long asynchronous management requests stay `Waiting` (default 200).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub async_ms: Option<u64>,
+    /// How long a reset takes: its POST is answered this many ms after it arrives (default
+    /// `async_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_ms: Option<u64>,
+    /// When a reset's effect shows in reads: from the `start` of its `reset_ms` (default) or only
+    /// at its `end`, when it is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_effect: Option<ResetEffect>,
     /// The management service's logical URL (only used for the TLS certificate's names).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dual_write_service_url: Option<String>,
@@ -76,6 +84,32 @@ pub struct SignInFixture {
     pub refuse_device_code: bool,
 }
 
+/// When an emulated reset's effect is visible.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetEffect {
+    /// From the moment the POST arrives (the answer comes `reset_ms` later).
+    #[default]
+    Start,
+    /// Only when the POST is answered, `reset_ms` after it arrived.
+    End,
+}
+
+/// How the map listing writes `detail.state`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapStateShape {
+    /// A numeric string (`"4"`), as in every public example.
+    #[default]
+    String,
+    /// A JSON number (`4`).
+    Number,
+    /// `null` for every map (DWA reads it as 0, None). Spelled `json-null`: a YAML `null` would
+    /// mean "not set".
+    #[serde(rename = "json-null")]
+    Null,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum EnvType {
@@ -107,6 +141,11 @@ pub struct FoFixture {
     pub dual_write: Option<DualWriteFixture>,
     #[serde(default)]
     pub key_tables: KeyTablesFixture,
+    /// The admin API also lists the initial Power Platform environment of this F&O
+    /// environment: linked to it, without a Dataverse (`linkedEnvironmentMetadata`). Meant with
+    /// `power_platform_link: null` (scenario 3).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub initial_power_platform_environment: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -126,6 +165,20 @@ pub struct DualWriteFixture {
     /// a failed asynchronous request is reported.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing_maps: Vec<String>,
+    /// The connection set's own `name` member, when the service prints another name than the
+    /// environment lookup's `cname` (only `cname` reads the set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_name: Option<String>,
+    /// The organization whose Power Platform environment the CRM entry's `powerAppsEnvironment`
+    /// names (default: `connected_to`'s): another one makes `directUrl` and it disagree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_apps_environment_of: Option<String>,
+    /// More Dataverse (CRM) entries in the connection set, by organization URL.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_dataverse: Vec<String>,
+    /// How the map listing writes each map's `state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_state_shape: Option<MapStateShape>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]

@@ -262,6 +262,10 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
                 .collect()
         }),
         failing_maps: Vec::new(),
+        set_name: None,
+        power_apps_environment_of: None,
+        extra_dataverse: Vec::new(),
+        map_state_shape: None,
     });
     Fixture {
         finance_operations: vec![FoFixture {
@@ -277,6 +281,7 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
                 ),
                 business_events_definition: rows_of(captured, "BusinessEventsDefinition"),
             },
+            initial_power_platform_environment: false,
         }],
         dataverse: captured
             .orgs
@@ -301,6 +306,8 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
         faults: None,
         token_ttl_secs: None,
         async_ms: None,
+        reset_ms: None,
+        reset_effect: None,
         dual_write_service_url: desired
             .dual_write_service
             .as_ref()

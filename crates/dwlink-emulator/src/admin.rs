@@ -51,7 +51,7 @@ pub(crate) fn handle(world: &World, path: &str, query: Option<&str>) -> Reply {
 }
 
 fn environments(world: &World) -> Vec<Value> {
-    world
+    let mut list: Vec<Value> = world
         .orgs
         .iter()
         .map(|o| {
@@ -85,5 +85,31 @@ fn environments(world: &World) -> Vec<Value> {
                 "location": "unitedstates", "name": name, "properties": props,
             })
         })
-        .collect()
+        .collect();
+    list.extend(
+        world
+            .fo
+            .iter()
+            .filter(|e| e.initial_environment)
+            .map(initial),
+    );
+    list
+}
+
+/// The initial Power Platform environment every F&O environment gets, linked one to one, with
+/// no Dataverse yet (Learn, "Enable Power Platform integration"): no `linkedEnvironmentMetadata`.
+fn initial(fo: &super::store::FoEnv) -> Value {
+    let name = name_uuid("initial-power-platform-environment", &fo.host);
+    json!({
+        "id": format!("/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments/{name}"),
+        "type": "Microsoft.BusinessAppPlatform/scopes/environments",
+        "location": "unitedstates", "name": name,
+        "properties": {
+            "displayName": format!("{} (initial)", fo.host),
+            "environmentSku": fo.env_type.service_name(),
+            "linkedAppMetadata": {
+                "id": name_uuid("lcs-environment", &fo.host), "type": "Linked", "url": fo.url,
+            },
+        },
+    })
 }

@@ -57,6 +57,10 @@ pub struct Options {
     pub token_ttl_secs: Option<u64>,
     /// Overrides the fixture's `async_ms`.
     pub async_ms: Option<u64>,
+    /// Overrides the fixture's `reset_ms`.
+    pub reset_ms: Option<u64>,
+    /// Overrides the fixture's `reset_effect`.
+    pub reset_effect: Option<dwlink_core::fixture::ResetEffect>,
 }
 
 impl Default for Options {
@@ -69,6 +73,8 @@ impl Default for Options {
             tls_dir: None,
             token_ttl_secs: None,
             async_ms: None,
+            reset_ms: None,
+            reset_effect: None,
         }
     }
 }
@@ -120,6 +126,12 @@ pub async fn spawn(fixture: Fixture, options: Options) -> Result<RunningEmulator
     let mut world = loaded.unwrap_or_else(|| store::World::from_fixture(&fixture));
     if let Some(ms) = options.async_ms {
         world.async_ms = ms;
+    }
+    if let Some(ms) = options.reset_ms {
+        world.reset_ms = Some(ms);
+    }
+    if let Some(e) = options.reset_effect {
+        world.reset_effect = e;
     }
     // Requests still waiting when the last run stopped complete now.
     let waiting: Vec<String> = world.requests.keys().cloned().collect();

@@ -336,7 +336,7 @@ async fn dws_route(
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let (outcome, delay) = {
+    let (mut outcome, delay, reset_delay) = {
         let mut w = app.write_world();
         let o = dws::handle(&mut w, &method, uri.path(), uri.query(), ct, &body);
         if o.changed {
@@ -344,10 +344,27 @@ async fn dws_route(
                 return r.into_response();
             }
         }
-        (o, w.async_ms)
+        (o, w.async_ms, w.reset_ms.unwrap_or(w.async_ms))
     };
     if outcome.answer_late {
-        tokio::time::sleep(Duration::from_millis(delay)).await;
+        // The service goes on with a reset whether or not anyone waits for its answer: the
+        // change that shows at the end is made by a task of its own, not by this request.
+        let pending = outcome.pending.take();
+        let app = app.clone();
+        let done = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(reset_delay)).await;
+            match pending {
+                Some(p) => {
+                    let mut w = app.write_world();
+                    p.apply(&mut w);
+                    app.commit(&w)
+                }
+                None => Ok(()),
+            }
+        });
+        if let Ok(Err(r)) = done.await {
+            return r.into_response();
+        }
     }
     if let Some(id) = outcome.started {
         let app = app.clone();

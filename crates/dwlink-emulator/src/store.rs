@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::table::{GenSpec, Table, TableKind};
 use dwlink_core::fixture::{
-    host_of, ClientFixture, EnvType, Fixture, MapStateFixture, SolutionFixture, TableFixture,
+    host_of, ClientFixture, EnvType, Fixture, MapStateFixture, MapStateShape, ResetEffect,
+    SolutionFixture, TableFixture,
 };
 use dwlink_core::model::live::MapState;
 
@@ -26,6 +27,12 @@ pub(crate) struct World {
     pub token_ttl_secs: u64,
     pub async_ms: u64,
     pub dws_host: Option<String>,
+    /// How long a reset takes (`None`: `async_ms`).
+    #[serde(default)]
+    pub reset_ms: Option<u64>,
+    /// When a reset's effect shows: at once, or only when it is answered.
+    #[serde(default)]
+    pub reset_effect: ResetEffect,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -37,6 +44,10 @@ pub(crate) struct FoEnv {
     pub connection: Option<Connection>,
     /// In [`TableKind::FO`] order.
     pub tables: Vec<Table>,
+    /// The admin API lists this environment's initial Power Platform environment (linked, no
+    /// Dataverse).
+    #[serde(default)]
+    pub initial_environment: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +61,17 @@ pub(crate) struct Connection {
     /// Map names whose Start ends in `Error`.
     #[serde(default)]
     pub failing_maps: Vec<String>,
+    /// The set's own `name` member when it differs from the lookup's `cname` (`name` above).
+    #[serde(default)]
+    pub set_name: Option<String>,
+    /// The organization (URL) whose Power Platform environment the CRM entry names.
+    #[serde(default)]
+    pub power_apps_environment_of: Option<String>,
+    /// More CRM entries, by organization URL.
+    #[serde(default)]
+    pub extra_dataverse: Vec<String>,
+    #[serde(default)]
+    pub map_state_shape: MapStateShape,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -208,6 +230,13 @@ impl World {
                         .map(|m| new_map(id, &m.name, map_state(m.state)))
                         .collect(),
                     solutions,
+                    set_name: d.set_name.clone(),
+                    power_apps_environment_of: d
+                        .power_apps_environment_of
+                        .as_deref()
+                        .map(normalize_url),
+                    extra_dataverse: d.extra_dataverse.iter().map(|u| normalize_url(u)).collect(),
+                    map_state_shape: d.map_state_shape.unwrap_or_default(),
                 }
             });
             fo.push(FoEnv {
@@ -217,6 +246,7 @@ impl World {
                 power_platform_link: e.power_platform_link.as_deref().map(normalize_url),
                 connection,
                 tables,
+                initial_environment: e.initial_power_platform_environment,
             });
         }
         let orgs = f
@@ -267,6 +297,8 @@ impl World {
             token_ttl_secs: f.token_ttl_secs.unwrap_or(DEFAULT_TOKEN_TTL),
             async_ms: f.async_ms.unwrap_or(DEFAULT_ASYNC_MS),
             dws_host: f.dual_write_service_url.as_deref().and_then(host_of),
+            reset_ms: f.reset_ms,
+            reset_effect: f.reset_effect.unwrap_or_default(),
         }
     }
 

@@ -258,6 +258,19 @@ fn reset_body(c: &Value, les: &[&str]) -> Value {
            "legalEntities": les})
 }
 
+/// The body naming another Dataverse environment than the current one, as dwlink sends it for
+/// `reset_target: power-platform-link` (the environment's unique name and URL; no
+/// `powerAppsEnvironment` needed).
+fn reset_body_to(c: &Value, les: &[&str], url: &str, unique_name: &str) -> Value {
+    let mut body = reset_body(c, les);
+    body.as_object_mut()
+        .unwrap()
+        .remove("powerAppsEnvironmentName");
+    body["environments"][0] = json!({"targetType": "CRM", "name": unique_name,
+        "displayName": unique_name, "isDevInstance": false, "directUrl": url});
+    body
+}
+
 fn legal_entities(c: &Value) -> Vec<String> {
     c["dualWriteDetail"]["legalEntityMappings"]["mappings"]
         .as_array()
@@ -1257,8 +1270,14 @@ async fn maps_stop_start_and_reset_scenarios() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(t.wait(&req).await, "2");
     assert_eq!(t.maps(&id).await[0]["detail"]["state"], "1");
+    let to_link = reset_body_to(
+        &c,
+        &["usmf", "DEMF"],
+        "https://contoso-uat.crm.dynamics.com",
+        "contoso-uat",
+    );
     let (s, v) = t
-        .root(reqwest::Method::POST, &reset(false), Some(body.clone()))
+        .root(reqwest::Method::POST, &reset(false), Some(to_link))
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let c = t.connection(FO).await;

@@ -58,10 +58,16 @@ pub struct ProviderSettings {
     /// First wait between two `Status/{id}` polls; doubles up to `max_poll_interval`.
     pub poll_interval: Duration,
     pub max_poll_interval: Duration,
-    /// How long dwlink looks for the effect of a management request (reset, map start/stop,
-    /// apply solution) whose reply was lost (5xx, broken connection) before sending it again:
-    /// seen, the request counts as done; not seen, it is taken as never received.
+    /// How long dwlink looks for the effect of a map start/stop whose reply was lost (5xx,
+    /// broken connection) before concluding anything: seen, the request counts as done; not
+    /// seen, and not listed by the service, it never ran and is sent again.
     pub confirm_window: Duration,
+    /// The same for an apply solution.
+    pub solution_window: Duration,
+    /// The same for the reset: DWA's 300 s (`ResetLinkEngine.cs` 52), the time the service
+    /// takes to answer one. A reset is sent again only when, after all of it, the connection
+    /// set and its maps are exactly as before.
+    pub reset_window: Duration,
     /// Set for fleets: plans of one run share one read of the admin API's list.
     pub shared_admin_list: Option<admin::SharedAdminList>,
     /// Set for fleets: plans signed in alike share their tokens.
@@ -99,6 +105,8 @@ impl ProviderSettings {
             poll_interval: Duration::from_millis(500),
             max_poll_interval: Duration::from_secs(10),
             confirm_window: Duration::from_secs(30),
+            solution_window: Duration::from_secs(30),
+            reset_window: Duration::from_secs(300),
             shared_admin_list: None,
             shared_auth: None,
         }
@@ -119,6 +127,11 @@ impl ProviderSettings {
         // 25 times the emulator's default `async_ms` (40): a request it took shows its effect
         // long before.
         s.confirm_window = Duration::from_secs(1);
+        s.solution_window = Duration::from_secs(1);
+        // An emulated reset takes `--reset-ms` (default the 40 ms of `async_ms`): ten seconds
+        // see any the emulator is told to take up to that, without a run that lost a reset's
+        // reply to an injected fault waiting five minutes.
+        s.reset_window = Duration::from_secs(10);
         // The emulator answers in microseconds and its faults are injected at random, so a short
         // backoff tests the same retry paths without waiting like a cloud service needs.
         s.client.retry.base_delay = Duration::from_millis(50);

@@ -4,6 +4,8 @@
 #[path = "provider_support/emulated.rs"]
 mod emulated;
 mod provider_support;
+#[path = "provider_support/reset_evidence.rs"]
+mod reset_evidence;
 
 use std::time::{Duration, Instant};
 

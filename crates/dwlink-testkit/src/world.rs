@@ -157,6 +157,7 @@ fn live(connected_to: OrgRef, customers: MapState, vendors: MapState) -> LiveSta
                     state: vendors,
                 },
             ],
+            doubt: None,
         }),
         dataverse: LiveDataverse {
             url: url(UAT),

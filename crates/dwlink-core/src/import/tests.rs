@@ -109,6 +109,7 @@ fn mismatch() -> LiveState {
                 name: "Customers V3 (accounts)".into(),
                 state: MapState::Running,
             }],
+            doubt: None,
         }),
         dataverse: LiveDataverse {
             url: url(TEST),

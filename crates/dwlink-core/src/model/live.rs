@@ -48,6 +48,28 @@ pub struct LiveConnection {
     pub legal_entities: Vec<String>,
     /// Sorted by name.
     pub maps: Vec<LiveMap>,
+    /// What makes the current organization unknowable from the connection set; `None` when its
+    /// one Dataverse entry's `directUrl` and `powerAppsEnvironment` agree (or the latter says
+    /// nothing dwlink can check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doubt: Option<ConnectionDoubt>,
+}
+
+/// Why dwlink does not take the connection set's word for the current organization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum ConnectionDoubt {
+    /// Several Dataverse (CRM/CDS) entries, by their keys in the set. DWA takes the first in
+    /// JSON order (`DWCommonEngine.cs` 127–153); dwlink does not guess, so
+    /// [`LiveConnection::organization`] is `None`.
+    SeveralDataverse { entries: Vec<String> },
+    /// The Dataverse entry's `directUrl` names one organization, while the Power Platform
+    /// environment its `powerAppsEnvironment` names is, per the admin API, another.
+    OrganizationDisagrees {
+        direct_url: Url,
+        power_apps_environment: String,
+        environment_url: Url,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,6 +40,15 @@ pub enum FindingCode {
     PowerPlatformLinkDisagrees,
     #[serde(rename = "protected")]
     Protected,
+    /// The connection set lists several Dataverse environments.
+    #[serde(rename = "connection.several-dataverse")]
+    ConnectionSeveralDataverse,
+    /// The connection set's `directUrl` and `powerAppsEnvironment` name two organizations.
+    #[serde(rename = "connection.organization-disagrees")]
+    ConnectionOrganizationDisagrees,
+    /// The reset request's choice of target rests on dwlink's inference.
+    #[serde(rename = "reset.body-inferred")]
+    ResetBodyInferred,
 }
 
 impl FindingCode {
@@ -59,6 +68,9 @@ impl FindingCode {
             FindingCode::LegalEntitiesDiffer => "legal-entities.differ",
             FindingCode::PowerPlatformLinkDisagrees => "power-platform-link.disagrees",
             FindingCode::Protected => "protected",
+            FindingCode::ConnectionSeveralDataverse => "connection.several-dataverse",
+            FindingCode::ConnectionOrganizationDisagrees => "connection.organization-disagrees",
+            FindingCode::ResetBodyInferred => "reset.body-inferred",
         }
     }
 
@@ -87,6 +99,11 @@ impl FindingCode {
                 "dwlink::plan::power-platform-link.disagrees"
             }
             FindingCode::Protected => "dwlink::plan::protected",
+            FindingCode::ConnectionSeveralDataverse => "dwlink::plan::connection.several-dataverse",
+            FindingCode::ConnectionOrganizationDisagrees => {
+                "dwlink::plan::connection.organization-disagrees"
+            }
+            FindingCode::ResetBodyInferred => "dwlink::plan::reset.body-inferred",
         }
     }
 }

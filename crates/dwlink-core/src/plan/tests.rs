@@ -103,6 +103,7 @@ pub(super) fn live() -> LiveState {
                 name: "Customers V3 (accounts)".into(),
                 state: MapState::Stopped,
             }],
+            doubt: None,
         }),
         dataverse: LiveDataverse {
             url: url(UAT),

@@ -168,12 +168,24 @@ pub(crate) fn restore_templates(body: &Map<String, Value>) -> Result<String, Rep
 pub(crate) struct ResetEnvironment {
     pub target_type: String,
     pub name: String,
+    /// The Power Platform environment (`powerAppsEnvironment` of the connection set's entry).
+    pub id: Option<String>,
+    pub direct_url: Option<String>,
 }
 
 /// The reset body (DWA `DWLibary/Struct/ResetLinkPayload.cs`).
 pub(crate) struct ResetBody {
+    pub power_apps_environment_name: Option<String>,
     pub environments: Vec<ResetEnvironment>,
     pub legal_entities: Vec<String>,
+}
+
+/// A member DWA leaves out when null (`NullValueHandling.Ignore`): absent, or a non-empty string.
+fn optional_text(obj: &Map<String, Value>, key: &str, what: &str) -> Result<Option<String>, Reply> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => text(obj, key, what).map(|s| Some(s.to_string())),
+    }
 }
 
 pub(crate) fn reset(body: &Map<String, Value>) -> Result<ResetBody, Reply> {
@@ -200,6 +212,8 @@ pub(crate) fn reset(body: &Map<String, Value>) -> Result<ResetBody, Reply> {
         environments.push(ResetEnvironment {
             target_type: text(e, "targetType", "a Reset environment")?.to_string(),
             name: text(e, "name", "a Reset environment")?.to_string(),
+            id: optional_text(e, "id", "a Reset environment")?,
+            direct_url: optional_text(e, "directUrl", "a Reset environment")?,
         });
     }
     let legal_entities = match body.get("legalEntities") {
@@ -230,6 +244,7 @@ pub(crate) fn reset(body: &Map<String, Value>) -> Result<ResetBody, Reply> {
         }
     };
     Ok(ResetBody {
+        power_apps_environment_name: optional_text(body, "powerAppsEnvironmentName", WHAT)?,
         environments,
         legal_entities,
     })

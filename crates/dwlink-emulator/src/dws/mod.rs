@@ -17,13 +17,14 @@ use super::store::{Action, AsyncRequest, RequestState, World};
 use dwlink_core::model::live::MapState;
 
 /// What a management call did: its reply, whether the world changed, the asynchronous request
-/// it started (completed after `async_ms`), and whether the reply itself waits `async_ms`
-/// (a reset answers only when it is done).
+/// it started (completed after `async_ms`), whether the reply itself waits (a reset answers
+/// only when it is done, `reset_ms`), and a reset's change that shows only then.
 pub(crate) struct Outcome {
     pub reply: Reply,
     pub changed: bool,
     pub started: Option<String>,
     pub answer_late: bool,
+    pub pending: Option<reset::Pending>,
 }
 
 fn reply(r: Reply) -> Outcome {
@@ -32,6 +33,7 @@ fn reply(r: Reply) -> Outcome {
         changed: false,
         started: None,
         answer_late: false,
+        pending: None,
     }
 }
 
@@ -167,12 +169,15 @@ fn entities(world: &World, target: Option<&str>, cid: Option<&str>) -> Result<Re
     target_ax(target)?;
     let cid = cid.ok_or_else(|| bad_request("cid is required"))?;
     let i = connection_by_id(world, cid)?;
-    let maps = world.fo[i]
+    let list: Vec<Value> = world.fo[i]
         .connection
-        .as_ref()
-        .map(|c| &c.maps[..])
-        .unwrap_or_default();
-    let list: Vec<Value> = maps.iter().map(|m| shapes::map(world, m)).collect();
+        .iter()
+        .flat_map(|c| {
+            c.maps
+                .iter()
+                .map(|m| shapes::map_in(world, m, c.map_state_shape))
+        })
+        .collect();
     Ok(Reply::ok(Value::Array(list)))
 }
 
@@ -192,6 +197,7 @@ fn begin(world: &mut World, action: Action, message: &str) -> Outcome {
         changed: true,
         started: Some(id),
         answer_late: false,
+        pending: None,
     }
 }
 

@@ -1,20 +1,24 @@
 //! `POST {gateway}api/ConnectionSet/{cid}/Reset?targetType=AX&forceReset=` with Microsoft's
 //! payload (DWA `DWLibary/Engines/ResetLinkEngine.cs`, `DWLibary/Struct/ResetLinkPayload.cs`).
-//! The service answers when the reset is done (DWA waits up to 300 s and reads no request id);
-//! here the world changes at once and the answer comes `async_ms` later.
+//! The service answers when the reset is done (DWA waits up to 300 s and reads no request id):
+//! here the answer comes `reset_ms` (default `async_ms`) after the POST, and the world changes
+//! at the start of that time or only at its end (fixture `reset_effect`).
 //!
 //! What a reset does is the emulator's model of Microsoft's "Reset dual-write" page
 //! (unified-operations `data-entities/dual-write/reset.md`): maps stopped first unless forced,
-//! the key tables cleared, the connection re-created from the Power Platform integration
-//! (scenario 4, cloud-hosted: as it is; scenario 3, no integration: refused), the legal
-//! entities of the body, and no maps until solutions are applied again.
+//! the key tables cleared, the connection re-created to the Dataverse environment the body names
+//! — the current one or the Power Platform integration's, the two targets that page offers; any
+//! other is refused (scenario 4, cloud-hosted: only the current; scenario 3, no integration:
+//! refused) — the legal entities of the body, and no maps until solutions are applied again.
+//! That the body selects the target is dwlink's inference (docs/http-contract.md, "The reset").
 
 use axum::http::StatusCode;
 
 use super::super::odata::error::{bad_request, Reply};
 use super::super::store::World;
+use super::shapes::power_apps_environment;
 use super::{bodies, connection_by_id, target_ax, Outcome};
-use dwlink_core::fixture::EnvType;
+use dwlink_core::fixture::{EnvType, ResetEffect};
 use dwlink_core::model::live::MapState;
 
 pub(crate) fn reset(
@@ -43,11 +47,6 @@ pub(crate) fn reset(
     let Some(c) = &env.connection else {
         return Err(bad_request("no connection set"));
     };
-    let crm_name = c
-        .connected_to
-        .as_deref()
-        .and_then(|u| world.org_by_url(u))
-        .map(|o| o.unique_name.clone());
     let names = |t: &str| -> Vec<&str> {
         payload
             .environments
@@ -62,13 +61,18 @@ pub(crate) fn reset(
             env.host
         )));
     }
-    if let Some(crm) = &crm_name {
-        if !names("CRM").iter().any(|n| n.eq_ignore_ascii_case(crm)) {
-            return Err(bad_request(format!(
-                "`environments` must hold the connection set's CRM environment `{crm}`"
-            )));
-        }
-    }
+    // DWA's `getConnectionSetEnvironment`: the Dataverse side is `CRM` or a type containing `CDS`.
+    let crm: Vec<&bodies::ResetEnvironment> = payload
+        .environments
+        .iter()
+        .filter(|e| e.target_type == "CRM" || e.target_type.contains("CDS"))
+        .collect();
+    let [crm] = crm.as_slice() else {
+        return Err(bad_request(format!(
+            "`environments` must hold one Dataverse (CRM) environment, not {}",
+            crm.len()
+        )));
+    };
     let active: Vec<&str> = c
         .maps
         .iter()
@@ -85,31 +89,136 @@ pub(crate) fn reset(
             ),
         ));
     }
-    let relink_to = match env.env_type {
-        EnvType::CloudHosted => c.connected_to.clone(),
-        _ => match &env.power_platform_link {
-            Some(pp) => Some(pp.clone()),
-            None => {
-                return Err(Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    "NoPowerPlatformLink",
-                    "the environment has no Power Platform integration: set it to the current Dataverse environment first, then reset",
-                ))
-            }
-        },
-    };
-    let Some(relink_to) = relink_to else {
-        return Err(bad_request(
-            "the connection set is not linked; there is no current environment to refresh",
+    let cloud_hosted = env.env_type == EnvType::CloudHosted;
+    if !cloud_hosted && env.power_platform_link.is_none() {
+        return Err(Reply::error(
+            StatusCode::BAD_REQUEST,
+            "NoPowerPlatformLink",
+            "the environment has no Power Platform integration: set it to the current Dataverse environment first, then reset",
         ));
+    }
+    let current = c.connected_to.clone();
+    let link = if cloud_hosted {
+        None
+    } else {
+        env.power_platform_link.clone()
     };
-    apply(world, i, relink_to, payload.legal_entities);
+    let candidates: Vec<&String> = current.iter().chain(link.iter()).collect();
+    let named = named_target(world, &candidates, payload.power_apps_environment_name.as_deref(), crm)
+        .map_err(|d| {
+            let or_none = |o: &Option<String>| o.clone().unwrap_or_else(|| "none".into());
+            Reply::error(
+                StatusCode::BAD_REQUEST,
+                "InvalidResetTarget",
+                format!(
+                    "{d}: a reset relinks to the current Dataverse environment ({}) or the Power Platform link ({})",
+                    or_none(&current),
+                    or_none(&link)
+                ),
+            )
+        })?;
+    let pending = Pending {
+        fo: i,
+        relink_to: named,
+        legal_entities: payload.legal_entities,
+    };
+    let at_end = world.reset_effect == ResetEffect::End;
+    let pending = if at_end {
+        Some(pending)
+    } else {
+        pending.apply(world);
+        None
+    };
     Ok(Outcome {
         reply: Reply::empty(StatusCode::OK),
-        changed: true,
+        changed: !at_end,
         started: None,
         answer_late: true,
+        pending,
     })
+}
+
+/// Which of `candidates` (normalised organization URLs: the current one, the Power Platform
+/// link) the body's Dataverse entry names. Every member that names one —
+/// `powerAppsEnvironmentName` and the entry's `id` (a Power Platform environment, as the
+/// connection set's `powerAppsEnvironment`), `directUrl`, `name` (the unique name the connection
+/// set's entry carries) — must name a candidate, and all the same one.
+fn named_target(
+    world: &World,
+    candidates: &[&String],
+    power_apps_environment_name: Option<&str>,
+    crm: &bodies::ResetEnvironment,
+) -> Result<String, String> {
+    let host = |u: &str| dwlink_core::fixture::host_of(u).unwrap_or_default();
+    let unique = |u: &str| {
+        world.org_by_url(u).map_or_else(
+            || host(u).split('.').next().unwrap_or_default().to_string(),
+            |o| o.unique_name.clone(),
+        )
+    };
+    let find = |what: &str, value: &str, hit: &dyn Fn(&str) -> bool| {
+        candidates
+            .iter()
+            .find(|c| hit(c))
+            .map(|c| c.to_string())
+            .ok_or_else(|| {
+                format!("the reset body's {what} `{value}` names another Dataverse environment")
+            })
+    };
+    let is_environment = |c: &str, id: &str| {
+        power_apps_environment(&host(c))
+            .to_string()
+            .eq_ignore_ascii_case(id.trim())
+    };
+    let mut named: Vec<(&str, String)> = Vec::new();
+    if let Some(p) = power_apps_environment_name {
+        named.push((
+            "powerAppsEnvironmentName",
+            find("powerAppsEnvironmentName", p, &|c: &str| {
+                is_environment(c, p)
+            })?,
+        ));
+    }
+    if let Some(id) = &crm.id {
+        named.push((
+            "CRM `id`",
+            find("CRM `id`", id, &|c: &str| is_environment(c, id))?,
+        ));
+    }
+    if let Some(u) = &crm.direct_url {
+        let h = host(u);
+        named.push((
+            "CRM `directUrl`",
+            find("CRM `directUrl`", u, &|c: &str| host(c) == h)?,
+        ));
+    }
+    let name = crm.name.trim();
+    named.push((
+        "CRM `name`",
+        find("CRM `name`", name, &|c: &str| {
+            unique(c).eq_ignore_ascii_case(name)
+        })?,
+    ));
+    let (first_what, first) = named[0].clone();
+    if let Some((what, other)) = named.iter().find(|(_, u)| *u != first) {
+        return Err(format!(
+            "the reset body names two Dataverse environments, {first} ({first_what}) and {other} ({what})"
+        ));
+    }
+    Ok(first)
+}
+
+/// A reset's change to the world, applied when its effect shows.
+pub(crate) struct Pending {
+    fo: usize,
+    relink_to: String,
+    legal_entities: Vec<String>,
+}
+
+impl Pending {
+    pub(crate) fn apply(self, world: &mut World) {
+        apply(world, self.fo, self.relink_to, self.legal_entities);
+    }
 }
 
 fn apply(world: &mut World, i: usize, relink_to: String, legal_entities: Vec<String>) {

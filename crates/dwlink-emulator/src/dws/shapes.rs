@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::super::store::{name_uuid, Action, AsyncRequest, DwMap, FoEnv, RequestState, World};
-use dwlink_core::fixture::EnvType;
+use dwlink_core::fixture::{EnvType, MapStateShape};
 use dwlink_core::model::live::MapState;
 
 /// DWA `DWLibary/DWEnums.cs` `MapStatus`. No code marks a map in error: the emulator shows a
@@ -76,23 +76,16 @@ pub(crate) fn connection_set(world: &World, env: &FoEnv) -> Value {
             "isDevInstance": env.env_type == EnvType::CloudHosted, "schemas": [],
         }),
     );
-    let crm_key = c.connected_to.as_deref().map(|url| {
-        let host = dwlink_core::fixture::host_of(url).unwrap_or_default();
-        let (name, display) = match world.org_by_url(url) {
-            Some(o) => (o.unique_name.clone(), o.friendly_name.clone()),
-            None => (label(&host).to_string(), label(&host).to_string()),
-        };
-        envs.insert(
-            host.clone(),
-            json!({
-                "name": name, "connectionSetName": c.name, "targetType": "CRM",
-                "environmentDisplayName": display, "directUrl": url,
-                "powerAppsEnvironment": power_apps_environment(&host),
-                "isDevInstance": false, "schemas": [],
-            }),
-        );
-        host
-    });
+    // The CRM entry of the organization connected to, then any a fixture adds (several
+    // Dataverse entries: a shape dwlink must refuse to guess from).
+    let pp_of = c.power_apps_environment_of.as_deref();
+    let crm_key = c
+        .connected_to
+        .as_deref()
+        .map(|url| crm_entry(world, &mut envs, &c.name, url, pp_of.unwrap_or(url)));
+    for url in &c.extra_dataverse {
+        crm_entry(world, &mut envs, &c.name, url, url);
+    }
     let mappings: Vec<Value> = c
         .legal_entities
         .iter()
@@ -104,8 +97,9 @@ pub(crate) fn connection_set(world: &World, env: &FoEnv) -> Value {
         .filter(|r| matches!(&r.action, Action::ApplySolution { connection, .. } if *connection == c.id))
         .map(solution_request)
         .collect();
+    let name = c.set_name.as_deref().unwrap_or(&c.name);
     json!({
-        "id": c.id, "name": c.name, "displayName": c.name, "environments": envs,
+        "id": c.id, "name": name, "displayName": name, "environments": envs,
         "tenant": name_uuid("tenant", "emulated"), "forDualWrite": true,
         "dualWriteDetail": {
             "legalEntityMappings": {"leftEnvironment": env.host, "rightEnvironment": crm_key,
@@ -114,6 +108,33 @@ pub(crate) fn connection_set(world: &World, env: &FoEnv) -> Value {
             "solutionAwareRequests": solution_requests,
         },
     })
+}
+
+/// A CRM entry keyed by its host: `name` the organization's unique name, `powerAppsEnvironment`
+/// the Power Platform environment of `pp_of` (normally the same organization).
+fn crm_entry(
+    world: &World,
+    envs: &mut serde_json::Map<String, Value>,
+    set: &str,
+    url: &str,
+    pp_of: &str,
+) -> String {
+    let host = dwlink_core::fixture::host_of(url).unwrap_or_default();
+    let (name, display) = match world.org_by_url(url) {
+        Some(o) => (o.unique_name.clone(), o.friendly_name.clone()),
+        None => (label(&host).to_string(), label(&host).to_string()),
+    };
+    let pp_host = dwlink_core::fixture::host_of(pp_of).unwrap_or_default();
+    envs.insert(
+        host.clone(),
+        json!({
+            "name": name, "connectionSetName": set, "targetType": "CRM",
+            "environmentDisplayName": display, "directUrl": url,
+            "powerAppsEnvironment": power_apps_environment(&pp_host),
+            "isDevInstance": false, "schemas": [],
+        }),
+    );
+    host
 }
 
 /// DWA `DWConnectionSet.cs` `SolutionAwareRequest`, also the reply of
@@ -148,6 +169,18 @@ fn last_requests(world: &World, map: &DwMap) -> Vec<Value> {
                    "errorMessage": error})
         })
         .collect()
+}
+
+/// DWA `DWMaps.cs` `DWMap`: `leftEntity` (F&O), `rightEntity` (Dataverse), `detail`; `state` as
+/// the fixture's `map_state_shape` writes it (a numeric string unless told otherwise).
+pub(crate) fn map_in(world: &World, m: &DwMap, shape: MapStateShape) -> Value {
+    let mut v = map(world, m);
+    v["detail"]["state"] = match shape {
+        MapStateShape::String => json!(map_code(m.state)),
+        MapStateShape::Number => json!(map_code(m.state).parse::<u8>().unwrap_or(0)),
+        MapStateShape::Null => Value::Null,
+    };
+    v
 }
 
 /// DWA `DWMaps.cs` `DWMap`: `leftEntity` (F&O), `rightEntity` (Dataverse), `detail`.

@@ -94,7 +94,27 @@ ok(s.post(f"{base}/api/ConnectionSet/{cid}/Reset", params={"targetType": "AX", "
           json=payload, headers=post_headers, timeout=300))
 cs = ok(s.get(f"{base}/api/ConnectionSet/{cname}")).json()
 crm = next(e for e in cs["environments"].values() if e["targetType"] == "CRM")
+# DWA's body names the current environment; the emulator keeps it (dwlink's inference that the
+# body selects the reset's target: docs/http-contract.md, "The reset").
+assert crm["directUrl"] == "https://contoso-prod.crm.dynamics.com", crm
+# dwlink's body for `reset_target: power-platform-link`: the same payload with the CRM entry of the
+# Power Platform link's environment (admin API name, uniqueName, instanceUrl).
+envs = ok(admin.get(f"{base}/providers/Microsoft.BusinessAppPlatform/scopes/admin/environments",
+                params={"api-version": "2023-06-01"})).json()["value"]
+pp = next(e for e in envs if e["properties"].get("linkedAppMetadata", {}).get("url", "").endswith(fo_host))
+meta = pp["properties"]["linkedEnvironmentMetadata"]
+payload["powerAppsEnvironmentName"] = pp["name"]
+payload["environments"][0] = {"targetType": "CRM", "name": meta["uniqueName"], "displayName": pp["properties"]["displayName"],
+                              "id": pp["name"], "isDevInstance": False, "directUrl": meta["instanceUrl"].rstrip("/")}
+ok(s.post(f"{base}/api/ConnectionSet/{cid}/Reset", params={"targetType": "AX", "forceReset": "False"},
+          json=payload, headers=post_headers, timeout=300))
+cs = ok(s.get(f"{base}/api/ConnectionSet/{cname}")).json()
+crm = next(e for e in cs["environments"].values() if e["targetType"] == "CRM")
 assert crm["directUrl"] == "https://contoso-uat.crm.dynamics.com", crm  # the Power Platform link
+# A body naming neither the current environment nor the Power Platform link is refused.
+payload["environments"][0]["directUrl"] = "https://contoso-test.crm.dynamics.com"
+assert s.post(f"{base}/api/ConnectionSet/{cid}/Reset", params={"targetType": "AX", "forceReset": "False"},
+              json=payload, headers=post_headers).status_code == 400
 
 # DWA DWCommonEngine.cs getSolutions and DWSolutionEngine.cs: one solution per RestoreTemplates.
 sols = ok(s.get(f"{api}SolutionAware/{cid}/Solutions/")).json()

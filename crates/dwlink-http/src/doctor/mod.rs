@@ -122,7 +122,7 @@ pub fn tune(settings: &mut ProviderSettings, timeout: Duration) {
 }
 
 /// Routes with no read-only request, listed so the report says what it did not vouch for.
-const NOT_CHECKED: [NotChecked; 5] = [
+const NOT_CHECKED: [NotChecked; 6] = [
     NotChecked {
         route: "POST {api}Start",
         why: "starts or stops maps: no read-only form",
@@ -130,6 +130,11 @@ const NOT_CHECKED: [NotChecked; 5] = [
     NotChecked {
         route: "POST {gateway}api/ConnectionSet/{cid}/Reset",
         why: "resets the link: no read-only form",
+    },
+    // docs/http-contract.md, "The reset": the body's meaning is dwlink's inference.
+    NotChecked {
+        route: "the Reset body's target (powerAppsEnvironmentName, its CRM entry)",
+        why: "that naming the Power Platform link's environment relinks there, and naming the current one keeps it, is inferred (Microsoft's own code always names the current one); apply reads the connection set back after a reset",
     },
     NotChecked {
         route: "POST {api}SolutionAware/{cid}/RestoreTemplates",

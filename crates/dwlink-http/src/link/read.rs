@@ -19,8 +19,8 @@ use dwlink_core::link::secret::redact_url;
 use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::key_tables::EXTERNAL_ENVIRONMENT_URL;
 use dwlink_core::model::live::{
-    FinanceOperationsIntegration, KeyTable, LiveConnection, LiveDataverse, LiveFinanceOperations,
-    LiveState, OrgRef, Unreadable,
+    ConnectionDoubt, FinanceOperationsIntegration, KeyTable, LiveConnection, LiveDataverse,
+    LiveFinanceOperations, LiveState, OrgRef, Unreadable,
 };
 impl HttpProvider {
     /// [`dwlink_core::link::Link::read`]: the three services read concurrently.
@@ -125,18 +125,18 @@ impl HttpProvider {
     ) -> Result<(LiveFinanceOperations, Option<LiveConnection>), ProviderError> {
         let gw = ep.dws()?;
         let fo_url = desired.finance_operations.url.clone();
-        let (entry, linked) = tokio::try_join!(
+        let (entry, admin_list) = tokio::try_join!(
             dws::find_environment(&self.session, gw, &fo_url),
-            admin::linked_environment(
+            admin::admin_list(
                 &self.session,
                 &ep.admin,
-                &fo_url,
                 self.settings
                     .shared_admin_list
                     .as_ref()
                     .map(|c| (c, (desired.auth.tenant_id, desired.auth.client_id))),
             ),
         )?;
+        let linked = admin::link_of(&admin_list, &fo_url)?;
         // The admin API's word that this is production outranks a declaration, which may come
         // from an edited plan file.
         let production = linked.as_ref().is_some_and(|l| l.production);
@@ -177,31 +177,17 @@ impl HttpProvider {
             .finance_operations()
             .ok_or_else(|| bad("no AX (finance and operations) environment".into()))?;
         let environment_type = live_type(declared, ax.is_dev_instance);
-        let organization = match set.dataverse() {
-            Some(crm) => {
-                let url = crm
-                    .direct_url
-                    .as_deref()
-                    .ok_or_else(|| bad("the CRM environment has no directUrl".into()))?;
-                let url = Url::parse(url)
-                    .map_err(|e| bad(format!("directUrl `{url}` is not a URL: {e}")))?;
-                // The entry's `powerAppsEnvironment` is the Power Platform environment's id, not
-                // the organization's: the organization is known by its URL here.
-                Some(OrgRef {
-                    url,
-                    organization_id: None,
-                })
-            }
-            None => None,
-        };
+        let (organization, doubt) = current_organization(&set, &admin_list, &bad)?;
         let connection = LiveConnection {
             // DWA names the set by the lookup's `cid` in every later call (Entities, Start,
-            // SolutionAware, Reset), never by the set's own `id`.
+            // SolutionAware, Reset), never by the set's own `id`, and reads the set by the
+            // lookup's `cname` (`DWCommonEngine.cs` 366), never by the `name` it prints.
             id: entry.cid.clone(),
-            name: set.name.clone(),
+            name: entry.cname.clone(),
             organization,
             legal_entities: set.legal_entities(),
             maps,
+            doubt,
         };
         let power_platform_link = match environment_type {
             EnvironmentType::CloudHosted => None,
@@ -214,6 +200,49 @@ impl HttpProvider {
         };
         Ok((fo, Some(connection)))
     }
+}
+
+/// The organization dual-write is connected to now: the one Dataverse entry's `directUrl`
+/// (which DWA never reads: dwlink's choice, so it is checked), cross-checked with the Power
+/// Platform environment the entry's `powerAppsEnvironment` names, as the admin API lists it.
+/// Several Dataverse entries, or the two disagreeing: a [`ConnectionDoubt`] the plan reports as
+/// an error, and with several no organization at all (no guess).
+fn current_organization(
+    set: &dws::shapes::ConnectionSet,
+    admin_list: &admin::AdminList,
+    bad: &dyn Fn(String) -> ProviderError,
+) -> Result<(Option<OrgRef>, Option<ConnectionDoubt>), ProviderError> {
+    if let Some(entries) = set.several_dataverse() {
+        return Ok((None, Some(ConnectionDoubt::SeveralDataverse { entries })));
+    }
+    let Some(crm) = set.dataverse() else {
+        return Ok((None, None));
+    };
+    let url = crm
+        .direct_url
+        .as_deref()
+        .ok_or_else(|| bad("the CRM environment has no directUrl".into()))?;
+    let url = Url::parse(url).map_err(|e| bad(format!("directUrl `{url}` is not a URL: {e}")))?;
+    // The entry's `powerAppsEnvironment` is the Power Platform environment's id, not the
+    // organization's: the organization is known by its URL, which the admin API confirms.
+    let doubt = match crm.power_apps_environment.as_deref() {
+        Some(env) => match admin_list.organization_of(env)? {
+            Some(listed) if !dwlink_core::model::identity::same_host(&listed, &url) => {
+                Some(ConnectionDoubt::OrganizationDisagrees {
+                    direct_url: url.clone(),
+                    power_apps_environment: env.to_string(),
+                    environment_url: listed,
+                })
+            }
+            _ => None,
+        },
+        None => None,
+    };
+    let organization = OrgRef {
+        url,
+        organization_id: None,
+    };
+    Ok((Some(organization), doubt))
 }
 
 /// Cloud-hosted is what the connection set's F&O entry says (`isDevInstance`, DWA

@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::Value;
 use url::Url;
 
-use crate::services::dws::{self, RequestState};
+use crate::services::dws::{self, BodyTarget, RequestState};
 use crate::services::odata::{encode, url_with_query, Pages};
 use crate::services::tables::{table_def, TableDef};
 use crate::services::{admin, dataverse, fo};
@@ -54,6 +54,13 @@ impl HttpProvider {
     fn confirm(&self) -> dws::Confirm {
         dws::Confirm {
             window: self.settings.confirm_window,
+            poll: self.settings.poll_interval,
+        }
+    }
+
+    fn reset_confirm(&self) -> dws::Confirm {
+        dws::Confirm {
+            window: self.settings.reset_window,
             poll: self.settings.poll_interval,
         }
     }
@@ -359,10 +366,9 @@ impl HttpProvider {
         .await
     }
 
-    /// The organization a completed reset links to, as far as dwlink can know it: the Power
-    /// Platform link's, read again from the admin API. Keeping a current organization that
-    /// differs from the Power Platform link has no public request (Microsoft's reset page:
-    /// support makes that change), so it is refused before anything is sent.
+    /// The reset, its body naming the declared target (`dws::reset_body`): the Power Platform
+    /// link's environment, read afresh from the admin API, or the current one. The connection
+    /// set is read by the lookup's `cname` (DWA `DWCommonEngine.cs` 366), as every read is.
     async fn reset_impl(
         &self,
         connection: &LiveConnection,
@@ -386,42 +392,33 @@ impl HttpProvider {
                 None,
             )
             .await?
-            .and_then(|l| dws::host_of(l.organization.url.as_str()))
         };
-        let org_host = match (options.target, cloud_hosted) {
+        let (target, org_host) = match (options.target, cloud_hosted, &linked) {
             // Scenario 4: the reset refreshes the connection as it is.
-            (_, true) => current,
-            (ResetTarget::PowerPlatformLink, false) => match linked {
-                Some(h) => Some(h),
-                None => {
-                    return Err(ProviderError::Setup {
-                        message: "the environment has no Power Platform integration: a reset cannot proceed (scenario 3)".into(),
-                        help: "set the Power Platform integration to the current Dataverse environment first (Power Platform admin center), then plan again".into(),
-                    })
-                }
-            },
-            (ResetTarget::CurrentEnvironment, false) => {
-                if linked.is_some() && linked != current {
-                    return Err(ProviderError::Setup {
-                        message: format!(
-                            "keeping the current organization {} differs from the Power Platform link {}: no public request does that",
-                            current.as_deref().unwrap_or("(none)"),
-                            linked.as_deref().unwrap_or("(none)")
-                        ),
-                        help: "Microsoft support makes that change (Reset dual-write, scenario 2); or use `reset_target: power-platform-link`".into(),
-                    });
-                }
-                current
+            (_, true, _) => (BodyTarget::Current, current),
+            (ResetTarget::PowerPlatformLink, false, Some(l)) => (
+                BodyTarget::PowerPlatformLink(l),
+                dws::host_of(l.organization.url.as_str()),
+            ),
+            (ResetTarget::PowerPlatformLink, false, None) => {
+                return Err(ProviderError::Setup {
+                    message: "the environment has no Power Platform integration: a reset cannot proceed (scenario 3)".into(),
+                    help: "set the Power Platform integration to the current Dataverse environment first (Power Platform admin center), then plan again".into(),
+                })
             }
+            (ResetTarget::CurrentEnvironment, false, _) => (BodyTarget::Current, current),
         };
         dws::reset(
             &self.session,
             gw,
-            self.confirm(),
-            (&connection.id, &set),
-            options.force,
-            &options.legal_entities,
-            org_host,
+            self.reset_confirm(),
+            (&connection.id, &connection.name, &set),
+            dws::ResetAsk {
+                target,
+                force: options.force,
+                legal_entities: &options.legal_entities,
+                org_host,
+            },
         )
         .await
     }
@@ -532,7 +529,10 @@ impl Link for HttpProvider {
             dws::apply_solution(
                 &self.session,
                 self.endpoints.dws()?,
-                self.confirm(),
+                dws::Confirm {
+                    window: self.settings.solution_window,
+                    poll: self.settings.poll_interval,
+                },
                 &connection.id,
                 &connection.name,
                 solution,

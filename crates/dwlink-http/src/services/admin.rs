@@ -34,7 +34,8 @@ const MAX_PAGES: usize = 200;
 /// The Power Platform environment linked to the F&O environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct AdminLink {
-    /// The Power Platform environment's name (a GUID), for messages.
+    /// The Power Platform environment's name (a GUID): the reset body's `powerAppsEnvironmentName`
+    /// and its CRM entry's `id` when the reset targets this environment.
     pub environment: String,
     /// Its Dataverse organization (`instanceUrl`, `resourceId`).
     pub organization: OrgRef,
@@ -42,6 +43,12 @@ pub(crate) struct AdminLink {
     /// are the admin center's environment types): a saved plan of it is protected whatever the
     /// file says.
     pub production: bool,
+    /// `linkedEnvironmentMetadata.uniqueName`: the reset body's CRM entry `name` (inferred: the
+    /// connection set names its CRM entry so in every public example, no public code says so).
+    pub unique_name: Option<String>,
+    /// `properties.displayName` (else `linkedEnvironmentMetadata.friendlyName`): the CRM entry's
+    /// `displayName`.
+    pub display_name: Option<String>,
 }
 
 pub(crate) fn environments_url(admin: &Url) -> Result<Url, ProviderError> {
@@ -53,7 +60,13 @@ pub(crate) fn environments_url(admin: &Url) -> Result<Url, ProviderError> {
 /// names).
 #[derive(Debug, Default)]
 pub(crate) struct AdminList {
-    by_fo_host: HashMap<HostKey, Vec<Result<AdminLink, String>>>,
+    /// `Ok(None)`: an environment linked to the F&O environment without a Dataverse
+    /// (`linkedEnvironmentMetadata`): the initial Power Platform environment every F&O
+    /// environment gets (Learn, "Enable Power Platform integration"), scenario 3.
+    by_fo_host: HashMap<HostKey, Vec<Result<Option<AdminLink>, String>>>,
+    /// Each environment's Dataverse by the environment's `name` (lower case), for the
+    /// connection set's `powerAppsEnvironment`.
+    by_name: HashMap<String, Result<Option<Url>, String>>,
     /// The first page's URL, for messages.
     url: String,
 }
@@ -86,18 +99,44 @@ pub(crate) async fn linked_environment(
     fo_url: &Url,
     shared: Option<(&SharedAdminList, (Uuid, Uuid))>,
 ) -> Result<Option<AdminLink>, ProviderError> {
-    let list = match shared {
+    let list: Arc<AdminList> = admin_list(session, admin, shared).await?;
+    link_of(&list, fo_url)
+}
+
+/// The tenant's list, read once per run when `shared`.
+pub(crate) async fn admin_list(
+    session: &Session,
+    admin: &Url,
+    shared: Option<(&SharedAdminList, (Uuid, Uuid))>,
+) -> Result<Arc<AdminList>, ProviderError> {
+    Ok(match shared {
         Some((cache, key)) => cache
             .cell(key)
             .get_or_try_init(|| async { list(session, admin).await.map(Arc::new) })
             .await?
             .clone(),
         None => Arc::new(list(session, admin).await?),
-    };
-    link_of(&list, fo_url)
+    })
 }
 
-fn link_of(list: &AdminList, fo_url: &Url) -> Result<Option<AdminLink>, ProviderError> {
+impl AdminList {
+    /// The Dataverse URL of the Power Platform environment `name` (the connection set's
+    /// `powerAppsEnvironment`): `Ok(None)` when the list does not hold it or it has no
+    /// Dataverse, an error when its item cannot be read.
+    pub(crate) fn organization_of(&self, name: &str) -> Result<Option<Url>, ProviderError> {
+        match self.by_name.get(&name.trim().to_ascii_lowercase()) {
+            None => Ok(None),
+            Some(Ok(u)) => Ok(u.clone()),
+            Some(Err(d)) => Err(ProviderError::bad_reply(
+                Api::PowerPlatformAdmin,
+                self.url.clone(),
+                d.clone(),
+            )),
+        }
+    }
+}
+
+pub(crate) fn link_of(list: &AdminList, fo_url: &Url) -> Result<Option<AdminLink>, ProviderError> {
     let found = identity::host_key(fo_url)
         .and_then(|h| list.by_fo_host.get(&h))
         .map(Vec::as_slice)
@@ -105,7 +144,11 @@ fn link_of(list: &AdminList, fo_url: &Url) -> Result<Option<AdminLink>, Provider
     let bad = |d: String| ProviderError::bad_reply(Api::PowerPlatformAdmin, list.url.clone(), d);
     let mut links = Vec::new();
     for f in found {
-        links.push(f.clone().map_err(bad)?);
+        // An environment without a Dataverse links no organization (scenario 3), whatever
+        // else the list holds.
+        if let Some(l) = f.clone().map_err(bad)? {
+            links.push(l);
+        }
     }
     match links.len() {
         0 => Ok(None),
@@ -133,6 +176,7 @@ async fn list(session: &Session, admin: &Url) -> Result<AdminList, ProviderError
     let first = environments_url(admin)?;
     let mut out = AdminList {
         by_fo_host: Default::default(),
+        by_name: Default::default(),
         url: first.to_string(),
     };
     let mut next = Some(first);
@@ -151,6 +195,10 @@ async fn list(session: &Session, admin: &Url) -> Result<AdminList, ProviderError
             return Err(reply.bad("expected `{\"value\": [environments]}`"));
         };
         for (i, item) in items.iter().enumerate() {
+            if let Some((name, org)) = read_named(item) {
+                let org = org.map_err(|d| format!("{}: environment {i}: {d}", reply.url));
+                out.by_name.insert(name, org);
+            }
             if let Some((host, link)) = read_item(item) {
                 let link = link.map_err(|d| format!("{}: environment {i}: {d}", reply.url));
                 out.by_fo_host.entry(host).or_default().push(link);
@@ -178,31 +226,59 @@ async fn list(session: &Session, admin: &Url) -> Result<AdminList, ProviderError
     Ok(out)
 }
 
+/// An item's `name` and its Dataverse URL (`None`: no `linkedEnvironmentMetadata`).
+fn read_named(item: &Value) -> Option<(String, Result<Option<Url>, String>)> {
+    let name = item.get("name").and_then(Value::as_str)?;
+    let org = match item
+        .get("properties")
+        .and_then(|p| p.get("linkedEnvironmentMetadata"))
+    {
+        None | Some(Value::Null) => Ok(None),
+        Some(meta) => instance_url(meta).map(Some),
+    };
+    Some((name.trim().to_ascii_lowercase(), org))
+}
+
+fn instance_url(meta: &Value) -> Result<Url, String> {
+    let instance = meta
+        .get("instanceUrl")
+        .and_then(Value::as_str)
+        .ok_or("linkedEnvironmentMetadata has no instanceUrl")?;
+    Url::parse(instance).map_err(|e| format!("instanceUrl `{instance}`: {e}"))
+}
+
 /// The F&O host an item of the list is linked to, and the link it describes; `None` for an
 /// environment without a linked F&O app.
-fn read_item(item: &Value) -> Option<(HostKey, Result<AdminLink, String>)> {
+fn read_item(item: &Value) -> Option<(HostKey, Result<Option<AdminLink>, String>)> {
     let props = item.get("properties");
     let app_url = props
         .and_then(|p| p.get("linkedAppMetadata"))
         .and_then(|a| a.get("url"))
         .and_then(Value::as_str)?;
-    Some((host_of(app_url)?, read_link(item, props, app_url)))
+    Some((host_of(app_url)?, read_link(item, props)))
 }
 
-fn read_link(item: &Value, props: Option<&Value>, app_url: &str) -> Result<AdminLink, String> {
+/// `Ok(None)` for an environment linked to the F&O app without a Dataverse: every F&O
+/// environment gets such an initial Power Platform environment, linked one to one, before any
+/// Dataverse is provisioned (Learn, "Enable Power Platform integration"): scenario 3, not a bad
+/// reply.
+fn read_link(item: &Value, props: Option<&Value>) -> Result<Option<AdminLink>, String> {
     let name = item
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    let meta = props
-        .and_then(|p| p.get("linkedEnvironmentMetadata"))
-        .ok_or_else(|| format!("linked to {app_url} but has no linkedEnvironmentMetadata"))?;
-    let instance = meta
-        .get("instanceUrl")
-        .and_then(Value::as_str)
-        .ok_or("linkedEnvironmentMetadata has no instanceUrl")?;
-    let url = Url::parse(instance).map_err(|e| format!("instanceUrl `{instance}`: {e}"))?;
+    let meta = match props.and_then(|p| p.get("linkedEnvironmentMetadata")) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(m) => m,
+    };
+    let url = instance_url(meta)?;
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
     let organization_id = match meta.get("resourceId").and_then(Value::as_str) {
         Some(s) => Some(Uuid::try_parse(s).map_err(|_| format!("resourceId `{s}` is not a GUID"))?),
         None => None,
@@ -211,14 +287,17 @@ fn read_link(item: &Value, props: Option<&Value>, app_url: &str) -> Result<Admin
         .and_then(|p| p.get("environmentSku"))
         .and_then(Value::as_str)
         .is_some_and(|s| s.eq_ignore_ascii_case("production"));
-    Ok(AdminLink {
+    Ok(Some(AdminLink {
         environment: name,
         production,
         organization: OrgRef {
             url,
             organization_id,
         },
-    })
+        unique_name: text(meta.get("uniqueName")),
+        display_name: text(props.and_then(|p| p.get("displayName")))
+            .or_else(|| text(meta.get("friendlyName"))),
+    }))
 }
 
 #[cfg(test)]
@@ -233,10 +312,13 @@ mod tests {
             "linkedAppMetadata": {"type": "Linked", "url": "https://CONTOSO-UAT.sandbox.operations.dynamics.com"},
             "linkedEnvironmentMetadata": {"instanceUrl": "https://org-uat.crm.dynamics.com/",
                 "resourceId": "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10"}}});
-        let other = json!({"name": "e2", "properties": {"linkedAppMetadata": {"url": "https://other.operations.dynamics.com"}}});
+        let broken = json!({"name": "e2", "properties": {"linkedAppMetadata": {"url": "https://other.operations.dynamics.com"},
+            "linkedEnvironmentMetadata": {"uniqueName": "no instance url"}}});
         let plain = json!({"name": "e3", "properties": {"displayName": "no app"}});
+        // The initial Power Platform environment of an F&O environment: linked, no Dataverse.
+        let initial = json!({"name": "e4", "properties": {"linkedAppMetadata": {"url": "https://blank.operations.dynamics.com"}}});
         let mut list = AdminList::default();
-        for i in [&item, &other, &plain] {
+        for i in [&item, &broken, &plain, &initial] {
             if let Some((host, link)) = read_item(i) {
                 list.by_fo_host.entry(host).or_default().push(link);
             }
@@ -247,6 +329,10 @@ mod tests {
             Some("org-uat.crm.dynamics.com")
         );
         assert!(link.organization.organization_id.is_some());
+        assert_eq!(link.environment, "e1");
+        // Scenario 3, not a bad reply.
+        let blank = Url::parse("https://blank.operations.dynamics.com/").unwrap();
+        assert_eq!(link_of(&list, &blank).unwrap(), None);
         // The broken item names another environment: only that environment's plan fails.
         let unlinked = Url::parse("https://third.operations.dynamics.com/").unwrap();
         assert_eq!(link_of(&list, &unlinked).unwrap(), None);

@@ -78,6 +78,8 @@ pub(crate) fn settings(addr: &str) -> ProviderSettings {
     s.client.request_timeout = Duration::from_secs(5);
     // The emulator worlds of these tests complete requests after 20 ms.
     s.confirm_window = Duration::from_millis(500);
+    s.solution_window = Duration::from_millis(500);
+    s.reset_window = Duration::from_millis(500);
     s
 }
 

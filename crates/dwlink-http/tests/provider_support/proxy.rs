@@ -14,6 +14,9 @@ pub(crate) enum Lose {
     Before,
     /// Forward, drop the service's answer, answer 503.
     After,
+    /// Forward, and answer 504 after this long whatever the service does meanwhile (a gateway
+    /// that gives up on a slow request the service goes on with).
+    GatewayTimeout(std::time::Duration),
 }
 
 #[derive(Debug, Clone)]
@@ -75,6 +78,16 @@ impl Proxy {
     }
 }
 
+fn gateway_timeout() -> Response {
+    Response::builder()
+        .status(StatusCode::GATEWAY_TIMEOUT)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"error":{"code":"GatewayTimeout","message":"timed out by the test proxy"}}"#,
+        ))
+        .unwrap()
+}
+
 fn unavailable() -> Response {
     Response::builder()
         .status(StatusCode::SERVICE_UNAVAILABLE)
@@ -125,6 +138,16 @@ pub(crate) async fn serve_proxy(upstream: String) -> Proxy {
                 let mut req = client.request(method, target).body(body);
                 for (k, v) in headers.iter().filter(|(k, _)| forwardable(k.as_str())) {
                     req = req.header(k, v);
+                }
+                if let Some(Lose::GatewayTimeout(after)) = lose {
+                    // The service goes on; only the gateway stops waiting.
+                    tokio::spawn(async move {
+                        if let Ok(r) = req.send().await {
+                            let _ = r.bytes().await;
+                        }
+                    });
+                    tokio::time::sleep(after).await;
+                    return gateway_timeout();
                 }
                 let resp = req.send().await.unwrap();
                 if lose == Some(Lose::After) {

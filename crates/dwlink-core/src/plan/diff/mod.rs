@@ -5,6 +5,7 @@
 
 mod actions;
 mod drift;
+mod evidence;
 mod findings;
 mod reset;
 
@@ -58,6 +59,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
     let mut findings = Vec::new();
     findings::organization_id(&mut findings, desired, live);
     findings::integration(&mut findings, desired, live);
+    evidence::connection_doubt(&mut findings, live);
     let current = live
         .connection
         .as_ref()
@@ -72,6 +74,7 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
         &pp,
     );
     findings::target(&mut findings, desired, live, scenario, &decision, &drift);
+    evidence::body_inferred(&mut findings, desired, live, scenario, decision.reset);
     findings::copied_rows(&mut findings, desired, live, &drift, decision.clears);
     findings::legal_entities(&mut findings, desired, &drift, decision.reset);
     if decision.reset {

@@ -1,7 +1,7 @@
 //! The management requests that change something: map start/stop (`POST {api}Start`), apply a
 //! solution (`POST {api}SolutionAware/{cid}/RestoreTemplates`) and reset
-//! (`POST {gateway}api/ConnectionSet/{cid}/Reset`), each sent at most a few times and only
-//! when a read proves the previous send did not take effect.
+//! (`POST {gateway}api/ConnectionSet/{cid}/Reset`), each sent once, and again only when a read
+//! proves the previous send did not run.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -10,8 +10,10 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::requests::{request_ids, solution_request_id};
-use super::shapes::{ConnectionSet, SetEnvironment, ACTION_START, ACTION_STOP};
-use super::{connection_set, map_entries, maps, seg, Gateway};
+use super::reset_body::{reset_body, BodyTarget};
+use super::shapes::MapEntry;
+use super::shapes::{ConnectionSet, ACTION_START, ACTION_STOP};
+use super::{connection_set, map_entries, maps, maps_of, seg, Gateway};
 use crate::services::odata::url_with_query;
 use crate::signin::session::Session;
 use crate::transport::reply::Reply;
@@ -34,15 +36,20 @@ pub(crate) const RESET_TIMEOUT: Duration = Duration::from_secs(300);
 /// Service ids are GUIDs; this prefix is not.
 pub(crate) const CONFIRMED_BY_READ: &str = "dwlink-confirmed-by-read:";
 
-/// How long to look for the effect of a management request whose reply was lost, before
-/// sending it again.
+/// How long to look for the effect of a management request whose reply was lost before
+/// concluding anything, and how often. Each POST has its own window (`ProviderSettings`): the
+/// reset's is DWA's 300 s (`ResetLinkEngine.cs` 52), the time the service takes to answer one.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Confirm {
     pub window: Duration,
     pub poll: Duration,
 }
 
-/// One management POST is sent at most this many times.
+/// How long a reset answered 2xx is read back for its outcome before the step fails.
+const READ_BACK_AFTER_2XX: Duration = Duration::from_secs(30);
+
+/// One management POST is sent at most this many times, each resend only after a read proved
+/// the previous send did not run.
 const MAX_SENDS: u32 = 3;
 
 fn post(gw_url: url::Url) -> ApiRequest {
@@ -95,8 +102,12 @@ enum Probe<'a> {
         cname: &'a str,
         before: BTreeSet<String>,
     },
-    /// The connection set as the reset leaves it, when it was not so before.
-    Reset(ResetCheck<'a>),
+    /// The connection set as the reset leaves it, when it was not so before; `before` is what a
+    /// read must still show for the reset to be proven not to have run.
+    Reset {
+        check: ResetCheck<'a>,
+        before: Footprint,
+    },
     /// Nothing a read shows tells whether it ran: never sent again.
     Blind,
 }
@@ -130,6 +141,62 @@ impl ResetCheck<'_> {
             maps(session, gw, self.cid)
         )?;
         Ok(self.holds(&set, &maps))
+    }
+}
+
+/// What a reset changes, as a read shows it: the organization, the legal entities, and the
+/// maps with their projects (a reset removes every map: UO `data-entities/dual-write/reset.md`).
+/// A read still showing all of it as before, after the reset's whole window, proves the reset did
+/// not run: the service answers a reset within that window (DWA waits no longer,
+/// `ResetLinkEngine.cs` 52), and no reset leaves every map in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Footprint {
+    organization: Option<String>,
+    legal_entities: Vec<String>,
+    maps: Vec<(String, Option<String>, String)>,
+}
+
+impl Footprint {
+    fn of(set: &ConnectionSet, maps: &[MapEntry]) -> Footprint {
+        let mut m: Vec<(String, Option<String>, String)> = maps
+            .iter()
+            .map(|m| {
+                let d = &m.detail;
+                (
+                    d.template_id().unwrap_or_default().to_string(),
+                    d.pid.clone(),
+                    d.state.clone(),
+                )
+            })
+            .collect();
+        m.sort();
+        Footprint {
+            organization: set
+                .dataverse()
+                .and_then(|e| e.direct_url.as_deref())
+                .and_then(host_of),
+            legal_entities: set.legal_entities(),
+            maps: m,
+        }
+    }
+
+    async fn read(
+        session: &Session,
+        gw: &Gateway,
+        cid: &str,
+        cname: &str,
+    ) -> Result<Footprint, ProviderError> {
+        let ((set, _), (maps, _)) = tokio::try_join!(
+            connection_set(session, gw, cname),
+            map_entries(session, gw, cid)
+        )?;
+        Ok(Footprint::of(&set, &maps))
+    }
+
+    /// Whether there is anything a reset would remove: with no map listed, a reset that ran
+    /// and one that did not can look alike.
+    fn has_maps(&self) -> bool {
+        !self.maps.is_empty()
     }
 }
 
@@ -197,20 +264,78 @@ impl Probe<'_> {
                         what: what.to_string(),
                     })
             }
-            Probe::Reset(check) => check
+            Probe::Reset { check, .. } => check
                 .seen(session, gw)
                 .await?
                 .then(|| confirmed(what.to_string())),
             Probe::Blind => None,
         })
     }
+
+    /// After the request's whole window without a sign of it: whether a read proves it never
+    /// ran, so that sending it again cannot make it run twice. Map and solution requests: the
+    /// service lists every request it took (`lastRequests`, `solutionAwareRequests`; DWA follows
+    /// them there, `DWMapEngine.cs` 1860–1920, `DWSolutionEngine.cs` 60–95), so none new in the
+    /// listing (checked by [`Probe::seen`] just before) is that proof. The reset: its footprint
+    /// unchanged. `Err` with what the read showed when it proves nothing.
+    async fn not_run(
+        &self,
+        session: &Session,
+        gw: &Gateway,
+    ) -> Result<Result<(), String>, ProviderError> {
+        Ok(match self {
+            Probe::Map { .. } | Probe::Solution { .. } => Ok(()),
+            Probe::Reset { check, before } => {
+                let now = Footprint::read(session, gw, check.cid, check.cname).await?;
+                if now == *before && before.has_maps() {
+                    Ok(())
+                } else if now == *before {
+                    Err("the connection set is as before, but it lists no map, so it cannot show whether a reset ran".into())
+                } else {
+                    Err(format!(
+                        "the connection set changed ({}) without showing the reset's outcome: the reset may have run, or may still be running",
+                        describe(before, &now)
+                    ))
+                }
+            }
+            Probe::Blind => Err("the state before the request already looked like its outcome, so no read can tell whether it ran".into()),
+        })
+    }
 }
 
-/// Sends a management POST, and again (at most [`MAX_SENDS`] times in all) only when its reply
-/// was lost and a read shows the request was not taken; when the read shows it was, that is
-/// the request. A management POST is not idempotent (each starts a request of its own), so the
-/// client never repeats it on its own; a 429 or a refused connection, which the client does
-/// retry, means the service never ran it.
+fn describe(before: &Footprint, now: &Footprint) -> String {
+    let org = |o: &Option<String>| o.clone().unwrap_or_else(|| "no organization".into());
+    let mut parts = Vec::new();
+    if before.organization != now.organization {
+        parts.push(format!(
+            "organization {} → {}",
+            org(&before.organization),
+            org(&now.organization)
+        ));
+    }
+    if before.legal_entities != now.legal_entities {
+        parts.push(format!(
+            "legal entities [{}] → [{}]",
+            before.legal_entities.join(", "),
+            now.legal_entities.join(", ")
+        ));
+    }
+    if before.maps != now.maps {
+        parts.push(format!(
+            "{} map(s) listed → {}",
+            before.maps.len(),
+            now.maps.len()
+        ));
+    }
+    parts.join("; ")
+}
+
+/// Sends a management POST once; again (at most [`MAX_SENDS`] sends in all) only when its reply
+/// was lost and a read proves the request did not run. A management POST is not idempotent
+/// (each starts a request of its own, and a reset clears tables), so the client never repeats
+/// it on its own: a 429 or a refused connection, which the client does retry, means the service
+/// never ran it; after a 5xx or a lost reply the request's effect is looked for during its
+/// whole window (DWA resends nothing but a 429, `HttpClientWithRetry.cs` 16–18).
 async fn send_confirmed(
     session: &Session,
     gw: &Gateway,
@@ -228,11 +353,11 @@ async fn send_confirmed(
             Err(e) if may_have_run(&e) => e,
             Err(e) => return Err(e),
         };
-        if matches!(probe, Probe::Blind) || sends >= MAX_SENDS {
+        if matches!(probe, Probe::Blind) {
             return Err(error);
         }
-        // A request's effect shows a while after the POST: looked for during the window, not
-        // once. Not seen by its end, the request is taken as never run.
+        // A request's effect shows a while after the POST (a reset's only when it is done):
+        // looked for during the whole window, not once.
         let deadline = Instant::now() + confirm.window;
         let mut interval = confirm.poll;
         loop {
@@ -246,6 +371,27 @@ async fn send_confirmed(
             tokio::time::sleep(interval.min(deadline - now)).await;
             interval = (interval * 2).min(Duration::from_secs(5));
         }
+        if let Err(shown) = probe.not_run(session, gw).await? {
+            return Err(ProviderError::RequestTimedOut {
+                request_id: "(none: its reply was lost)".into(),
+                what: format!("{what}, answered {}", short(&error)),
+                waited: confirm.window,
+                state: format!(
+                    "{shown}; dwlink does not send it again: plan again to see what is left to do"
+                ),
+            });
+        }
+        if sends >= MAX_SENDS {
+            return Err(error);
+        }
+    }
+}
+
+/// The lost reply in a few words, for the message that says nothing was concluded.
+fn short(e: &ProviderError) -> String {
+    match e {
+        ProviderError::Status { status, .. } => format!("HTTP {status}"),
+        _ => "with a broken connection".into(),
     }
 }
 
@@ -343,46 +489,6 @@ pub(crate) async fn apply_solution(
     .await
 }
 
-/// An entry of the reset body's `environments` (DWA `DWLibary/Struct/ResetLinkPayload.cs`
-/// `ResetLinkEnvironment`, filled by `ResetLinkEngine.cs` `mapEnvToResetLinkEnv`); absent members
-/// are left out as DWA leaves out nulls.
-fn reset_environment(e: &SetEnvironment) -> Value {
-    let mut m = Map::new();
-    m.insert("targetType".into(), json!(e.target_type));
-    let mut put = |k: &str, v: &Option<String>| {
-        if let Some(v) = v {
-            m.insert(k.into(), json!(v));
-        }
-    };
-    put("name", &e.name);
-    put("displayName", &e.environment_display_name);
-    put("id", &e.power_apps_environment);
-    put("directUrl", &e.direct_url);
-    m.insert("isDevInstance".into(), json!(e.is_dev_instance));
-    Value::Object(m)
-}
-
-/// DWA `ResetLinkEngine.cs` `buildEnvironments`: the Dataverse entry, then the F&O entry, and
-/// the Dataverse entry's `powerAppsEnvironment` as `powerAppsEnvironmentName`.
-pub(crate) fn reset_body(set: &ConnectionSet, legal_entities: &[String]) -> Result<Value, String> {
-    let crm = set
-        .dataverse()
-        .ok_or("the connection set has no Dataverse (CRM) environment")?;
-    let ax = set
-        .finance_operations()
-        .ok_or("the connection set has no finance and operations (AX) environment")?;
-    let mut body = Map::new();
-    if let Some(p) = &crm.power_apps_environment {
-        body.insert("powerAppsEnvironmentName".into(), json!(p));
-    }
-    body.insert(
-        "environments".into(),
-        json!([reset_environment(crm), reset_environment(ax)]),
-    );
-    body.insert("legalEntities".into(), json!(legal_entities));
-    Ok(Value::Object(body))
-}
-
 pub(crate) fn requested_les(les: &[String]) -> Vec<String> {
     let mut les: Vec<String> = les.iter().map(|l| l.trim().to_ascii_uppercase()).collect();
     les.sort();
@@ -398,15 +504,18 @@ pub(crate) async fn reset(
     session: &Session,
     gw: &Gateway,
     confirm: Confirm,
-    (cid, set): (&str, &ConnectionSet),
-    force: bool,
-    legal_entities: &[String],
-    org_host: Option<String>,
+    (cid, cname, set): (&str, &str, &ConnectionSet),
+    ask: ResetAsk<'_>,
 ) -> Result<RequestId, ProviderError> {
-    let cname = set.name.as_str();
+    let ResetAsk {
+        target,
+        force,
+        legal_entities,
+        org_host,
+    } = ask;
     let at = url_with_query(&gw.root, &format!("api/ConnectionSet/{}", seg(cname)), &[])?;
     let les = requested_les(legal_entities);
-    let body = reset_body(set, &les)
+    let body = reset_body(set, target, &les)
         .map_err(|d| ProviderError::bad_reply(Api::DualWrite, at.to_string(), d))?;
     // DWA formats the flag with C#'s bool.ToString(): `True` / `False`.
     let flag = if force { "True" } else { "False" };
@@ -422,21 +531,34 @@ pub(crate) async fn reset(
         org_host,
         legal_entities: les,
     };
-    let before = maps(session, gw, cid).await?;
+    let (entries, listed_at) = map_entries(session, gw, cid).await?;
+    let before = maps_of(&entries, &listed_at)?;
     let probe = if check.holds(set, &before) {
         Probe::Blind
     } else {
-        Probe::Reset(check)
+        Probe::Reset {
+            check,
+            before: Footprint::of(set, &entries),
+        }
     };
     let what = format!("reset connection set {cname}");
     let id = send_confirmed(session, gw, confirm, &req, what.clone(), &probe, |_, w| {
         Ok(confirmed(w))
     })
     .await?;
-    if let Probe::Reset(check) = &probe {
+    if let Probe::Reset { check, .. } = &probe {
         read_back(session, gw, confirm, check, &at).await?;
     }
     Ok(id)
+}
+
+/// What a reset is asked to do: link to `target` (the organization `org_host`, when dwlink
+/// knows it) with `legal_entities`, stopping running maps when `force`.
+pub(crate) struct ResetAsk<'a> {
+    pub target: BodyTarget<'a>,
+    pub force: bool,
+    pub legal_entities: &'a [String],
+    pub org_host: Option<String>,
 }
 
 /// A reset that answered 2xx but left the connection set as it was is a failure, not a success
@@ -448,7 +570,9 @@ async fn read_back(
     check: &ResetCheck<'_>,
     at: &url::Url,
 ) -> Result<(), ProviderError> {
-    let deadline = Instant::now() + confirm.window;
+    // The service answers a reset when it is done (DWA `ResetLinkEngine.cs` 72–83): after a
+    // 2xx the outcome is there, so a short look, not the reset's whole window, tells.
+    let deadline = Instant::now() + confirm.window.min(READ_BACK_AFTER_2XX);
     let mut interval = confirm.poll;
     loop {
         if check.seen(session, gw).await? {
@@ -482,30 +606,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reset_body_is_microsofts_payload() {
-        let set: ConnectionSet = serde_json::from_value(json!({
-            "id": "c1", "name": "cs",
-            "environments": {
-                "contoso-uat.sandbox.operations.dynamics.com": {"name": "contoso-uat.sandbox.operations.dynamics.com",
-                    "targetType": "AX", "environmentDisplayName": "UAT", "isDevInstance": false,
-                    "directUrl": "https://contoso-uat.sandbox.operations.dynamics.com"},
-                "org1.crm.dynamics.com": {"name": "org1", "targetType": "CRM",
-                    "environmentDisplayName": "Org one", "powerAppsEnvironment": "e1",
-                    "directUrl": "https://org1.crm.dynamics.com"}
-            },
-            "dualWriteDetail": {"legalEntityMappings": {"mappings": [
-                {"left": {"name": "usmf"}, "right": {"name": "usmf"}}, {"left": {"name": "DEMF"}}]}}
-        }))
-        .unwrap();
-        assert_eq!(set.legal_entities(), ["DEMF", "USMF"]);
-        let body = reset_body(&set, &["USMF".into()]).unwrap();
-        assert_eq!(body["powerAppsEnvironmentName"], "e1");
-        assert_eq!(body["environments"][0]["targetType"], "CRM");
-        assert_eq!(body["environments"][0]["id"], "e1");
-        assert_eq!(body["environments"][0]["displayName"], "Org one");
-        assert_eq!(body["environments"][1]["targetType"], "AX");
-        assert!(body["environments"][1].get("id").is_none());
-        assert!(body.get("target").is_none());
+    fn legal_entities_and_hosts_compare_as_the_service_prints_them() {
         assert_eq!(requested_les(&[" usmf".into(), "USMF".into()]), ["USMF"]);
         assert_eq!(
             host_of("https://Org1.CRM.dynamics.com./"),

@@ -5,6 +5,7 @@
 
 mod actions;
 mod requests;
+pub(crate) mod reset_body;
 pub(crate) mod shapes;
 
 use serde::de::DeserializeOwned;
@@ -20,8 +21,11 @@ use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::Solution;
 use dwlink_core::model::live::LiveMap;
 
-pub(crate) use actions::{apply_solution, host_of, map_action, reset, Confirm, CONFIRMED_BY_READ};
+pub(crate) use actions::{
+    apply_solution, host_of, map_action, reset, Confirm, ResetAsk, CONFIRMED_BY_READ,
+};
 pub(crate) use requests::{requests_in_flight, status, RequestState};
+pub(crate) use reset_body::BodyTarget;
 use shapes::{ConnectionSet, EnvironmentEntry, MapEntry, SolutionEntry};
 
 /// The API's path under the gateway: DWA `DWLibary/DWHttp.cs` `buildReqUri` sets the path to
@@ -159,6 +163,11 @@ pub(crate) async fn maps(
     cid: &str,
 ) -> Result<Vec<LiveMap>, ProviderError> {
     let (entries, u) = map_entries(session, gw, cid).await?;
+    maps_of(&entries, &u)
+}
+
+/// The maps of a listing read at `u`.
+pub(crate) fn maps_of(entries: &[MapEntry], u: &Url) -> Result<Vec<LiveMap>, ProviderError> {
     let bad = |d: String| ProviderError::bad_reply(Api::DualWrite, u.to_string(), d);
     let mut maps = entries
         .iter()

@@ -105,8 +105,24 @@ impl ConnectionSet {
             .find(|e| e.is_finance_operations())
     }
 
+    /// The Dataverse entry, when there is exactly one. DWA takes the first CRM/CDS entry in JSON
+    /// order (`DWCommonEngine.cs` 127–153); dwlink does not guess: with several,
+    /// [`ConnectionSet::several_dataverse`] names them and this is `None`.
     pub(crate) fn dataverse(&self) -> Option<&SetEnvironment> {
-        self.environments.values().find(|e| e.is_dataverse())
+        let mut all = self.environments.values().filter(|e| e.is_dataverse());
+        let one = all.next()?;
+        all.next().is_none().then_some(one)
+    }
+
+    /// The keys of the Dataverse (CRM/CDS) entries when there are more than one.
+    pub(crate) fn several_dataverse(&self) -> Option<Vec<String>> {
+        let names: Vec<String> = self
+            .environments
+            .iter()
+            .filter(|(_, e)| e.is_dataverse())
+            .map(|(k, _)| k.clone())
+            .collect();
+        (names.len() > 1).then_some(names)
     }
 
     /// The F&O legal entities of the mappings, upper case, sorted, distinct. `left` is the F&O
@@ -161,6 +177,8 @@ pub(crate) struct MapDetail {
     /// The project of an initialised map; none before (DWA `checkAddInitMaps`).
     #[serde(default)]
     pub pid: Option<String>,
+    /// A numeric string in every public example; read as DWA reads it (below).
+    #[serde(default = "state_none", deserialize_with = "state_as_dwa_reads_it")]
     pub state: String,
     #[serde(default)]
     pub template: Option<Template>,
@@ -198,6 +216,27 @@ pub(crate) fn map_state(code: &str) -> Option<MapState> {
         "5" => MapState::Paused,
         _ => return None,
     })
+}
+
+/// DWA `DWLibary/Struct/DWMaps.cs` 73–85: `state` is a C# string whose setter runs
+/// `Convert.ToInt16(value)`. Newtonsoft gives that setter a JSON number as its decimal text and
+/// a JSON null as null, which `Convert.ToInt16` reads as 0 (`None`); a missing member leaves it
+/// unset (0 as well). So a null, missing or integer `state` lists like its code; any other
+/// type is a bad reply, as DWA's conversion would throw.
+fn state_none() -> String {
+    "0".into()
+}
+
+fn state_as_dwa_reads_it<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    use serde::de::Error;
+    match Value::deserialize(d)? {
+        Value::Null => Ok("0".into()),
+        Value::String(s) => Ok(s),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        other => Err(D::Error::custom(format!(
+            "`state` must be a numeric string, got {other}"
+        ))),
+    }
 }
 
 /// The Start body's `action` codes (DWA `DWLibary/Engines/DWMapEngine.cs` `startStopMap`).
