@@ -5,6 +5,8 @@ mod support;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/backup_proof.rs"]
+mod backup_proof;
 #[path = "cli/busy.rs"]
 mod busy;
 #[path = "cli/conformance.rs"]
@@ -35,6 +37,8 @@ mod plan;
 mod record;
 #[path = "cli/resume.rs"]
 mod resume;
+#[path = "cli/rewrite_proxy.rs"]
+mod rewrite_proxy;
 #[path = "cli/schema.rs"]
 mod schema;
 #[path = "cli/snapshot.rs"]

@@ -9,3 +9,4 @@ pub(crate) mod metadata;
 pub mod odata;
 pub(crate) mod picked;
 pub(crate) mod tables;
+pub(crate) mod typed;
