@@ -40,6 +40,12 @@ pub enum FindingCode {
     PowerPlatformLinkDisagrees,
     #[serde(rename = "protected")]
     Protected,
+    /// The dual-write service has no connection set for the environment: a reset cannot be sent.
+    #[serde(rename = "connection.none")]
+    ConnectionNone,
+    /// The declared reset target is one no public request can reach.
+    #[serde(rename = "target.inexpressible")]
+    TargetInexpressible,
 }
 
 impl FindingCode {
@@ -59,6 +65,8 @@ impl FindingCode {
             FindingCode::LegalEntitiesDiffer => "legal-entities.differ",
             FindingCode::PowerPlatformLinkDisagrees => "power-platform-link.disagrees",
             FindingCode::Protected => "protected",
+            FindingCode::ConnectionNone => "connection.none",
+            FindingCode::TargetInexpressible => "target.inexpressible",
         }
     }
 
@@ -87,6 +95,8 @@ impl FindingCode {
                 "dwlink::plan::power-platform-link.disagrees"
             }
             FindingCode::Protected => "dwlink::plan::protected",
+            FindingCode::ConnectionNone => "dwlink::plan::connection.none",
+            FindingCode::TargetInexpressible => "dwlink::plan::target.inexpressible",
         }
     }
 }
