@@ -35,6 +35,8 @@ mod login;
 mod plan;
 #[path = "cli/record.rs"]
 mod record;
+#[path = "cli/refusals.rs"]
+mod refusals;
 #[path = "cli/restore.rs"]
 mod restore;
 #[path = "cli/resume.rs"]

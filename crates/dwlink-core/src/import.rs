@@ -1,4 +1,4 @@
-//! `dwlink import`: the config that declares the live link as it is now.
+//! `dwlink import`: the config that declares the live link as a reset would make it.
 //!
 //! Reading is async (one or two live reads); building the [`RawConfig`] and rendering its YAML
 //! are pure, so the round trip "import, then plan against the same state" is testable without a
@@ -256,7 +256,7 @@ pub fn render(imported: &Imported, header: &Header) -> Result<String, Problem> {
         imported.config.finance_operations.url,
         header.connection_config
     ));
-    out.push_str("# It declares the live link as it is now.\n");
+    out.push_str("# It declares the link as a reset would make it: the Power Platform link's organization\n# (the current one on cloud-hosted environments or where the link is blank).\n");
     out.push_str("# Write the schema next to it with `dwlink schema > dwlink.schema.json`.\n");
     for note in &imported.notes {
         out.push_str(&format!("# {note}\n"));
