@@ -37,9 +37,7 @@ fn guard_refusal(r: &Refusal) -> Foresight {
         Refusal::ErrorFindings { .. } => AnyErrorFinding,
         Refusal::ConfirmFleet => BeforeAnyChange("a flag"),
         Refusal::Busy { .. } => BeforeAnyChange("another dwlink process holds the lock"),
-        Refusal::RequestsInFlight { .. } => {
-            BeforeAnyChange("checked by apply before its journal, so nothing has changed")
-        }
+        Refusal::RequestsInFlight { .. } => Finding(FindingCode::Busy),
     }
 }
 
@@ -228,5 +226,23 @@ async fn a_never_linked_environment_plans_no_backup_delete_or_reset() {
             .contains("the dual-write service has no connection set"),
         "{}",
         f.message
+    );
+}
+
+#[tokio::test]
+async fn requests_in_flight_are_a_busy_finding_and_the_plan_withholds_its_actions() {
+    let world = World::restored_from_production();
+    let fake = world.link();
+    fake.start_request_elsewhere("stop map Customers V3 (accounts)");
+    let (steps, mut p) = plan(&fake, &world.desired).await;
+    assert!(p.actions.iter().any(|a| a.destructive));
+    let (conn, requests) = steps.requests_in_flight().await.unwrap().unwrap();
+    let shown: Vec<String> = requests.iter().map(|r| r.what.clone()).collect();
+    dwlink_core::plan::busy::foresee(&mut p, &conn.name, &shown);
+    assert!(error(&p, FindingCode::Busy), "{:?}", p.findings);
+    assert!(p.actions.is_empty() && p.summary.destructive == 0);
+    assert_eq!(
+        guard_refusal(&guard::may_execute(&world.desired, &p).unwrap_err()),
+        AnyErrorFinding
     );
 }

@@ -46,6 +46,9 @@ pub enum FindingCode {
     /// The declared reset target is one no public request can reach.
     #[serde(rename = "target.inexpressible")]
     TargetInexpressible,
+    /// Management requests of the connection set are still in flight.
+    #[serde(rename = "busy")]
+    Busy,
 }
 
 impl FindingCode {
@@ -67,6 +70,7 @@ impl FindingCode {
             FindingCode::Protected => "protected",
             FindingCode::ConnectionNone => "connection.none",
             FindingCode::TargetInexpressible => "target.inexpressible",
+            FindingCode::Busy => "busy",
         }
     }
 
@@ -97,6 +101,7 @@ impl FindingCode {
             FindingCode::Protected => "dwlink::plan::protected",
             FindingCode::ConnectionNone => "dwlink::plan::connection.none",
             FindingCode::TargetInexpressible => "dwlink::plan::target.inexpressible",
+            FindingCode::Busy => "dwlink::plan::busy",
         }
     }
 }
