@@ -8,7 +8,7 @@ use dwlink_core::apply::executor::ApplyError;
 use dwlink_core::config::raw::ResetWhen;
 use dwlink_core::model::key_tables::{PROJECT_CONFIGURATION, RUNTIME_CONFIGURATION};
 use dwlink_core::plan::{Action, ActionKind as K};
-use dwlink_testkit::{CallKind, FakeLink, World};
+use dwlink_testkit::{CallKind, FakeLink, World, PROD};
 use serde_json::Value;
 use support::*;
 
@@ -173,4 +173,52 @@ async fn a_reset_without_clearing_tables_backs_them_up_first() {
     assert!(!kinds(&plan).contains(&K::ClearTable));
     result.expect("the apply runs");
     assert_eq!(backup_keys(&fake, &dir.backups()[0]), before);
+}
+
+#[tokio::test]
+async fn rows_added_since_the_plan_are_backed_up_and_recounted() {
+    let world = World::restored_from_production();
+    let fake = world.link();
+    let dir = StateDir::new();
+    let (steps, plan) = plan(&fake, &world.desired).await;
+    fake.insert_rows(
+        PROJECT_CONFIGURATION,
+        vec![dwlink_testkit::rows::project("Added since", PROD)],
+    );
+    let result = execute(&steps, &plan, &dir, &Default::default(), &|_| {}).await;
+    result.expect("a row added since is tolerated: backed up, and the count agrees");
+    let backup = &dir.backups()[0];
+    assert!(
+        backup_keys(&fake, backup)[PROJECT_CONFIGURATION].contains(&"('Added since')".to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_read_cut_short_among_rows_added_since_is_caught_by_the_recount() {
+    let world = World::restored_from_production();
+    let fake = world.link();
+    let dir = StateDir::new();
+    let (steps, plan) = plan(&fake, &world.desired).await;
+    fake.insert_rows(
+        PROJECT_CONFIGURATION,
+        vec![
+            dwlink_testkit::rows::project("Added one", PROD),
+            dwlink_testkit::rows::project("Added two", PROD),
+        ],
+    );
+    // Every planned row comes back, one of the new ones does not.
+    fake.on_page(|table, rows| {
+        if table == PROJECT_CONFIGURATION {
+            rows.retain(|r| r["ProjectName"] != "Added two");
+        }
+    });
+    let result = execute(&steps, &plan, &dir, &Default::default(), &|_| {}).await;
+    let message = backup_failure(&result);
+    assert!(
+        message.contains(
+            "returned 31 rows (1 of them added since the plan), but the service counts 32"
+        ),
+        "{message}"
+    );
+    nothing_removed(&fake);
 }

@@ -7,7 +7,8 @@
 //! none) stops the apply before the first delete and before the reset.
 //!
 //! Tolerance: rows added since that read are backed up too (the reset would clear them as well)
-//! and reported apart; they never make up for a missing key.
+//! and reported apart; they never make up for a missing key, and a table holding any is
+//! re-counted by the service ([`recount`]) so a read cut short among them is caught.
 
 use std::collections::HashSet;
 
@@ -99,6 +100,19 @@ impl TableCheck {
     }
 }
 
+/// Rows added since the plan's read are tolerated only while the service's own count
+/// (`$count`, asked then) is no more than what the backup read returned: a read cut short among
+/// new rows would otherwise pass.
+pub fn recount(table: &str, verdict: &TableVerdict, counted: Option<usize>) -> Result<(), Problem> {
+    match counted {
+        Some(n) if n > verdict.rows => Err(refusal(format!(
+            "the backup read of {table} returned {} rows ({} of them added since the plan), but the service counts {n}",
+            verdict.rows, verdict.added_since
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Every refusal of an unproven backup: nothing was deleted and the link was not reset.
 fn refusal(what: String) -> Problem {
     Problem::error(
@@ -160,6 +174,14 @@ mod tests {
         );
         let e = check(&["a", "b"], &["a", "a", "b"]).unwrap_err();
         assert!(e.message.contains("1 of them repeating"), "{}", e.message);
+        let v = check(&["a"], &["a", "new"]).unwrap();
+        assert!(recount("T", &v, Some(2)).is_ok() && recount("T", &v, None).is_ok());
+        let e = recount("T", &v, Some(5)).unwrap_err();
+        assert!(
+            e.message.contains("but the service counts 5"),
+            "{}",
+            e.message
+        );
         // A key of another type is another key: ('1') is not (1).
         let e = check(&["('1')"], &["(1)"]).unwrap_err();
         assert!(e.message.contains("e.g. ('1')"), "{}", e.message);

@@ -1,8 +1,9 @@
 //! Runs a confirmed plan, one action at a time, journaling each step before and after.
 //!
-//! Invariants: no delete is sent before the backup holding those exact rows is on disk; only
-//! backed-up keys are deleted; a failed asynchronous request is a failed step; Ctrl-C stops
-//! between steps.
+//! Invariants, whatever the plan says: no delete and no reset (which clears every key table) is
+//! sent before a backup of this apply is on disk, holding every row the plan's live read counted
+//! (checked key by key: [`super::backup_check`]); only backed-up keys are deleted; a failed
+//! asynchronous request is a failed step; Ctrl-C stops between steps.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -502,7 +503,11 @@ impl<'a, L: Link> Executor<'a, L> {
                 Ok(())
             };
             self.ops.read_rows(service, entity_set, &mut sink).await?;
-            check.verdict()?;
+            let verdict = check.verdict()?;
+            if verdict.added_since > 0 {
+                let counted = self.ops.count_rows(service, entity_set).await?;
+                backup_check::recount(&t.table, &verdict, counted)?;
+            }
             keys.insert(entity_set.to_string(), table_keys);
         }
         writer

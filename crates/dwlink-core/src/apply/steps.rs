@@ -195,6 +195,16 @@ impl<L: Link> Steps<L> {
         Ok(n)
     }
 
+    /// The service's own count of a table's rows, `None` where it cannot say.
+    pub async fn count_rows(
+        &self,
+        service: Service,
+        entity_set: &str,
+    ) -> Result<Option<usize>, Problem> {
+        let table = self.table_ref(service, entity_set);
+        self.link.count_rows(&table).await.map_err(problem)
+    }
+
     /// The key predicate of a row as read by [`Steps::read_rows`].
     pub fn row_key(&self, service: Service, entity_set: &str, row: &Value) -> Option<String> {
         self.link

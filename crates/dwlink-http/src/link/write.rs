@@ -514,6 +514,19 @@ impl Link for HttpProvider {
         }))
     }
 
+    fn count_rows<'a>(&'a self, table: &'a TableRef) -> BoxFut<'a, Option<usize>> {
+        Box::pin(async move {
+            let def = table_def(&table.table)?;
+            crate::services::count::count_rows(
+                &self.session,
+                self.service_base(def.service),
+                def,
+                &table.entity_set,
+            )
+            .await
+        })
+    }
+
     fn delete_rows<'a>(
         &'a self,
         table: &'a TableRef,
