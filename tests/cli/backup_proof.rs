@@ -193,3 +193,63 @@ fn a_plan_read_of_an_object_for_the_external_url_is_a_bad_reply_not_no_changes()
         "{all}"
     );
 }
+
+/// A saved plan with its backup step removed (and its summary left as it was) deletes nothing
+/// and does not reset: the executor holds the backup rule itself. (With plan re-derivation the
+/// edit is refused earlier still; either way nothing is destroyed.)
+#[test]
+fn a_saved_plan_without_its_backup_step_destroys_nothing() {
+    let dir = scratch("backup-removed");
+    let emu = Emulator::start(
+        &root().join(format!("examples/fixtures/{NAME}.yaml")),
+        &dir.join("world.json"),
+    );
+    let before = status(&dir, &emu.url);
+    let file = dir.join("cleanup.plan");
+    let file_arg = file.display().to_string();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            &cfg(),
+            "--emulator-url",
+            &emu.url,
+            "--out",
+            &file_arg,
+        ],
+    );
+    assert!(file.exists(), "{}", stderr(&out));
+    let mut plan: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    plan["actions"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| a["kind"] != "backup");
+    std::fs::write(&file, serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            &file_arg,
+            "--no-color",
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+        ],
+    );
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(code(&out), 1, "{all}");
+    assert!(
+        all.contains("no backup of them was written in this apply"),
+        "{all}"
+    );
+    let after = status(&dir, &emu.url);
+    assert_eq!(rows(&after), rows(&before), "no row was deleted: {all}");
+    for field in ["organization", "legal_entities", "id"] {
+        assert_eq!(
+            after["live"]["connection"][field], before["live"]["connection"][field],
+            "the link was not reset: {all}"
+        );
+    }
+}
