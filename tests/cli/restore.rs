@@ -137,3 +137,42 @@ fn a_failing_table_does_not_stop_the_others_and_each_outcome_is_reported() {
         count(&before, "DualWriteProjectConfiguration")
     );
 }
+
+/// At a terminal the host is typed after the environment's name; a wrong host restores nothing.
+#[test]
+fn at_a_terminal_the_foreign_host_is_typed() {
+    let (dir, emu, file) = cleaned("restore-foreign-pty");
+    let cfg = restore_cfg();
+    let args = [
+        "restore",
+        file.as_str(),
+        "--no-color",
+        "-f",
+        &cfg,
+        "--emulator-url",
+        &emu.url,
+    ];
+    let projects = |d: &Path| {
+        count(
+            &status(d, &restore_cfg(), &emu),
+            "DualWriteProjectConfiguration",
+        )
+    };
+    let settled = projects(&dir);
+    let Some((rc, text)) =
+        crate::harness::in_pty(&dir, &args, "contoso-uat\ncontoso-test.crm.dynamics.com\n")
+    else {
+        eprintln!("`script` is not installed: skipping the terminal test");
+        return;
+    };
+    assert_eq!(rc, 3, "{text}");
+    assert!(
+        text.contains(&format!("Type the host ({PROD_HOST})")),
+        "{text}"
+    );
+    assert_eq!(projects(&dir), settled, "nothing was restored");
+    let (rc, text) =
+        crate::harness::in_pty(&dir, &args, &format!("contoso-uat\n{PROD_HOST}\n")).unwrap();
+    assert_eq!(rc, 0, "{text}");
+    assert!(projects(&dir) > settled);
+}
