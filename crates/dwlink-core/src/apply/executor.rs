@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::diag::Problem;
-use crate::model::live::LiveState;
+use crate::model::live::{LiveState, Service};
 use crate::plan::{Action, ActionKind, Plan};
 
 use super::backup::{self, BackupHeader, BackupWriter, BACKUP_FORMAT};
@@ -108,7 +108,7 @@ impl<'a, L: Link> Executor<'a, L> {
             .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
 
         let total = plan.actions.len();
-        let mut backed_up: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut backed_up: BTreeMap<(Service, String), Vec<String>> = BTreeMap::new();
         let mut backup_path: Option<PathBuf> = None;
         let mut rows_backed_up = 0;
         let mut rows_deleted = 0;
@@ -332,7 +332,7 @@ impl<'a, L: Link> Executor<'a, L> {
         &self,
         step: usize,
         action: &Action,
-        backed_up: &BTreeMap<String, Vec<String>>,
+        backed_up: &BTreeMap<(Service, String), Vec<String>>,
     ) -> Result<StepResult, Problem> {
         let Action::ClearTable {
             service,
@@ -346,9 +346,13 @@ impl<'a, L: Link> Executor<'a, L> {
                 "not a clear-table step",
             ));
         };
-        // Only what the backup holds may be deleted; rows that appeared since are left for the
-        // reset, which clears the tables itself.
-        let keys = backed_up.get(entity_set).cloned().unwrap_or_default();
+        // Only what the backup holds of this very table (service and set, as the live read named
+        // them) may be deleted; rows that appeared since are left for the reset, which clears the
+        // tables itself (after the backup of this apply holds them).
+        let keys = backed_up
+            .get(&(*service, entity_set.clone()))
+            .cloned()
+            .unwrap_or_default();
         let of = keys.len();
         let progress = |done: usize| {
             crash::point("delete-chunk");
@@ -446,7 +450,7 @@ impl<'a, L: Link> Executor<'a, L> {
         plan: &Plan,
         step: usize,
         read: Option<&LiveState>,
-        keys: &mut BTreeMap<String, Vec<String>>,
+        keys: &mut BTreeMap<(Service, String), Vec<String>>,
     ) -> Result<(PathBuf, usize), Problem> {
         let now = jiff::Timestamp::now();
         let header = BackupHeader {
@@ -508,7 +512,7 @@ impl<'a, L: Link> Executor<'a, L> {
                 let counted = self.ops.count_rows(service, entity_set).await?;
                 backup_check::recount(&t.table, &verdict, counted)?;
             }
-            keys.insert(entity_set.to_string(), table_keys);
+            keys.insert((service, entity_set.to_string()), table_keys);
         }
         writer
             .finish()
