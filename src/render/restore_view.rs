@@ -29,11 +29,13 @@ pub(crate) fn outcomes(report: &RestoreReport<'_>) -> String {
                 t.table.table,
                 thousands(t.restored)
             ),
+            // The reason follows as the table's own diagnostic: a failed change set's message
+            // can be long, and this line is a summary.
             Some(p) => format!(
-                "  ✗ {:<36} {:>9} rows not put back: {}\n",
+                "  ✗ {:<36} {:>9} rows not put back ({})\n",
                 t.table.table,
                 thousands(t.missing),
-                p.message
+                p.code
             ),
         })
         .collect()
