@@ -46,20 +46,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     };
     let plan = match live::block_on(async {
         let session = live::connect(&args.live, &desired, ui).await?;
-        let state = session.read_live().await?;
-        let mut plan = Plan::make(&desired, &state);
-        // Apply refuses while requests of the connection set are in flight: foreseen here, and
-        // asked only when the plan would destroy (as apply asks).
-        if plan.actions.iter().any(|a| a.destructive) {
-            if let Some((conn, requests)) = session.requests_in_flight().await? {
-                let shown: Vec<String> = requests
-                    .iter()
-                    .map(|r| format!("{} ({})", r.what, r.id))
-                    .collect();
-                dwlink_core::plan::busy::foresee(&mut plan, &conn.name, &shown);
-            }
-        }
-        Ok(plan)
+        dwlink_core::plan::busy::read_and_plan(&session, &desired).await
     }) {
         Ok(p) => p,
         Err(p) => return fail(ui, &p),

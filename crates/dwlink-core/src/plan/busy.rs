@@ -3,7 +3,10 @@
 //! dual-write workspace). `dwlink plan` asks for them after the diff, as apply does before its
 //! first destructive step ([`crate::apply::executor`]), and foresees that refusal here.
 
-use crate::diag::Severity;
+use crate::apply::steps::Steps;
+use crate::diag::{Problem, Severity};
+use crate::link::Link;
+use crate::model::desired::Desired;
 
 use super::finding::{Finding, FindingCode};
 use super::Plan;
@@ -36,4 +39,21 @@ pub fn foresee(plan: &mut Plan, connection_set: &str, requests: &[String]) {
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
+}
+
+/// `dwlink plan`'s read: live state, the diff, and (only when the plan would destroy, as apply
+/// asks) the requests in flight foreseen.
+pub async fn read_and_plan<L: Link>(steps: &Steps<L>, desired: &Desired) -> Result<Plan, Problem> {
+    let state = steps.read_live().await?;
+    let mut plan = Plan::make(desired, &state);
+    if plan.actions.iter().any(|a| a.destructive) {
+        if let Some((conn, requests)) = steps.requests_in_flight().await? {
+            let shown: Vec<String> = requests
+                .iter()
+                .map(|r| format!("{} ({})", r.what, r.id))
+                .collect();
+            foresee(&mut plan, &conn.name, &shown);
+        }
+    }
+    Ok(plan)
 }
