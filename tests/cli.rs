@@ -5,6 +5,8 @@ mod support;
 
 #[path = "cli/apply.rs"]
 mod apply;
+#[path = "cli/backup_proof.rs"]
+mod backup_proof;
 #[path = "cli/busy.rs"]
 mod busy;
 #[path = "cli/conformance.rs"]
@@ -37,10 +39,16 @@ mod login;
 mod plan;
 #[path = "cli/record.rs"]
 mod record;
+#[path = "cli/refusals.rs"]
+mod refusals;
 #[path = "cli/reset_evidence.rs"]
 mod reset_evidence;
+#[path = "cli/restore.rs"]
+mod restore;
 #[path = "cli/resume.rs"]
 mod resume;
+#[path = "cli/rewrite_proxy.rs"]
+mod rewrite_proxy;
 #[path = "cli/schema.rs"]
 mod schema;
 #[path = "cli/snapshot.rs"]

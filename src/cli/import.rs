@@ -6,7 +6,8 @@ use dwlink_core::import::{self, Header};
 use super::live::{self, LiveArgs};
 use super::{fail, write_output, Exit};
 
-/// Print a config (YAML) that declares the live link as it is now.
+/// Print a config (YAML) that declares the live link as a reset would make it (the Power Platform
+/// link's organization; a comment says where dual-write is connected now when that differs).
 ///
 /// Reading live state needs credentials, so `-f` names a connection config: its F&O
 /// environment, Dataverse organization, `auth` and `dual_write_service` say where to read and

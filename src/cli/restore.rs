@@ -25,6 +25,10 @@ pub struct Args {
     auto_approve: bool,
     #[arg(long, value_name = "NAME")]
     confirm: Option<String>,
+    /// Put back rows that sync into this other Dataverse organization (its host, e.g.
+    /// `contoso-prod.crm.dynamics.com`) without being asked to type it; once per host.
+    #[arg(long, value_name = "HOST")]
+    allow_foreign: Vec<String>,
     #[command(flatten)]
     live: LiveArgs,
 }
@@ -93,23 +97,72 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             ui.problem(&p);
             return Exit::Refused;
         }
-        match restore::execute(&session, &plan).await {
-            Ok(restored) => {
-                let line = ui.paint(
-                    Style::Good,
-                    &format!("Restored {restored} rows from {}", args.backup.display()),
-                );
-                ui.status(&line);
-                Exit::Ok
-            }
-            Err(e) => {
-                ui.problem(&e.problem);
-                ui.status(&format!(
-                    "{} rows were put back before the failure; run restore again to finish.",
-                    e.restored
-                ));
-                Exit::Error
-            }
+        if let Err(p) = foreign_confirmed(&args, &desired, &plan, ui) {
+            ui.problem(&p);
+            return Exit::Refused;
+        }
+        let report = restore::execute(&session, &plan).await;
+        ui.out(&restore_view::outcomes(&report));
+        for p in report.tables.iter().filter_map(|t| t.problem.as_ref()) {
+            ui.problem(p);
+        }
+        let restored = report.restored();
+        if report.failed() == 0 {
+            let line = ui.paint(
+                Style::Good,
+                &format!("Restored {restored} rows from {}", args.backup.display()),
+            );
+            ui.status(&line);
+            Exit::Ok
+        } else {
+            ui.status(&format!(
+                "{restored} rows were put back; {} of {} tables failed (above). Fix what they say, then run restore again: rows already back are left alone.",
+                report.failed(),
+                report.tables.len()
+            ));
+            Exit::Error
         }
     })
+}
+
+/// Rows that sync into another organization go back only when that organization's host is
+/// named: typed at the prompt or passed with `--allow-foreign HOST`. `--auto-approve` and
+/// `--confirm` name the environment, not where its data would flow.
+fn foreign_confirmed(
+    args: &Args,
+    desired: &dwlink_core::model::desired::Desired,
+    plan: &restore::RestorePlan<'_>,
+    ui: &Shell,
+) -> Result<(), dwlink_core::diag::Problem> {
+    let foreign = restore::foreign_hosts(plan, desired);
+    let declared = desired.dataverse.url.host_str().unwrap_or_default();
+    for (host, rows) in &foreign {
+        ui.status(&ui.paint(
+            Style::Warn,
+            &format!(
+                "{rows} of the rows to put back sync into {host}, not into the declared {declared}: once restored, data written here flows into that organization again."
+            ),
+        ));
+    }
+    for host in restore::unconfirmed_hosts(&foreign, &args.allow_foreign) {
+        let refused = |why: String| {
+            dwlink_core::diag::Problem::error("dwlink::restore::foreign", why).help(format!(
+                "type `{host}` at the prompt, or pass `--allow-foreign {host}` if those rows must sync there again; nothing was restored"
+            ))
+        };
+        if !ui.settings().interactive {
+            return Err(refused(format!(
+                "rows to put back sync into {host}, and there is no terminal to ask"
+            )));
+        }
+        let answer = ui.prompt(&format!(
+            "Type the host ({host}) to put back rows that sync into it"
+        ));
+        if !answer.is_some_and(|a| a.trim().eq_ignore_ascii_case(host)) {
+            return Err(refused(format!(
+                "restore cancelled: the answer was not {host}"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -43,7 +43,12 @@ pub(crate) fn render(plan: &Plan, color: bool) -> String {
     if plan.actions.is_empty() {
         // A plan can be empty while the link differs: legal entities without a reset, or drift
         // that `reset.when: never` leaves. Saying "matches" there would hide the findings.
-        let (style, text) = if plan.link.live == plan.link.declared {
+        let (style, text) = if plan.has_errors() {
+            (
+                Style::Bad,
+                "Nothing planned: resolve the error findings above, then plan again.",
+            )
+        } else if plan.link.live == plan.link.declared {
             (
                 Style::Good,
                 "No changes. The live link matches the declaration.",

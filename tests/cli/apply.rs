@@ -127,6 +127,8 @@ fn apply_backs_up_clears_relinks_verifies_and_restore_puts_rows_back() {
             "--emulator-url",
             &emu.url,
             "--auto-approve",
+            "--allow-foreign",
+            "contoso-prod.crm.dynamics.com",
         ],
     );
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
@@ -560,6 +562,8 @@ fn restore_reproduces_the_deleted_rows_column_by_column() {
             &emu.url,
             "--confirm",
             "contoso-uat",
+            "--allow-foreign",
+            "contoso-prod.crm.dynamics.com",
         ],
         &[],
     );

@@ -169,6 +169,22 @@ fn a_request_in_flight_from_another_machine_refuses_the_apply() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // The plan foresees the refusal: an error finding, no action (exit 1).
+    let planned = command(
+        &b,
+        &["plan", "--no-color", "-f", &cfg, "--emulator-url", &emu.url],
+        &[],
+    )
+    .output()
+    .unwrap();
+    let text = all(&planned);
+    assert_eq!(planned.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dwlink::plan::busy") && text.contains("still in flight"),
+        "{text}"
+    );
+    assert!(text.contains("Nothing planned"), "{text}");
+
     let out = command(&b, &apply_args(&cfg, &emu), &[]).output().unwrap();
     let _ = elsewhere.kill();
     let _ = elsewhere.wait();

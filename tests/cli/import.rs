@@ -11,14 +11,33 @@ use crate::support::{
     code, dwlink, dwlink_live, root, scratch, snapshot, stderr, stdout, Emulator,
 };
 
-/// Every example and its fixture: each round-trips to an empty plan.
+/// Every example whose dual-write is connected where a reset would link it: each round-trips to
+/// an empty plan.
 const EXAMPLES: &[&str] = &[
     "scenario-1-same-organization",
-    "scenario-2-organization-mismatch",
     "scenario-3-no-power-platform-link",
     "scenario-4-cloud-hosted",
-    "restore-cleanup-from-production",
-    "protected-production",
+];
+
+/// Examples connected elsewhere than the Power Platform link: the imported file declares the
+/// link's organization, says what live showed instead, and its plan shows the cleanup.
+/// `(example, connected to, declared)`.
+const CONNECTED_ELSEWHERE: &[(&str, &str, &str)] = &[
+    (
+        "scenario-2-organization-mismatch",
+        "https://contoso-test.crm.dynamics.com",
+        "https://contoso-uat.crm.dynamics.com",
+    ),
+    (
+        "restore-cleanup-from-production",
+        "https://contoso-prod.crm.dynamics.com",
+        "https://contoso-uat.crm.dynamics.com",
+    ),
+    (
+        "protected-production",
+        "https://contoso-uat.crm.dynamics.com",
+        "https://contoso-prod.crm.dynamics.com",
+    ),
 ];
 
 const DRIFT_FIXTURE: &str = "tests/fixtures/import-drift.yaml";
@@ -104,7 +123,38 @@ fn every_example_imports_to_a_valid_config_with_an_empty_plan() {
 }
 
 #[test]
-fn import_declares_the_connected_organization_and_protects_production() {
+fn an_example_connected_elsewhere_imports_to_the_cleanup_not_to_no_changes() {
+    let dir = scratch("import-elsewhere");
+    for (name, connected, declared) in CONNECTED_ELSEWHERE {
+        let out = dir.join(format!("{name}.yaml"));
+        let fixture = format!("examples/fixtures/{name}.yaml");
+        import(&format!("examples/{name}.yaml"), &fixture, &out);
+        let text = fs::read_to_string(&out).unwrap();
+        assert!(
+            text.contains(&format!(
+                "# live: dual-write is connected to {connected} now; this file declares {declared}"
+            )),
+            "{name}: {text}"
+        );
+        assert_valid(&out);
+        let o = plan(&out, &fixture, true);
+        assert_ne!(code(&o), 0, "{name}: {}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let kinds: Vec<&str> = v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["kind"].as_str().unwrap())
+            .collect();
+        assert!(
+            kinds.contains(&"backup") && kinds.contains(&"reset-link"),
+            "{name}: {kinds:?}"
+        );
+    }
+}
+
+#[test]
+fn import_declares_the_power_platform_link_and_protects_production() {
     let dir = scratch("import-declares");
     let out = dir.join("mismatch.yaml");
     import(
@@ -115,13 +165,13 @@ fn import_declares_the_connected_organization_and_protects_production() {
     let doc: Value = serde_saphyr::from_str(&fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(
         doc["dataverse"]["url"],
-        "https://contoso-test.crm.dynamics.com"
+        "https://contoso-uat.crm.dynamics.com"
     );
     assert_eq!(
         doc["dataverse"]["organization_id"],
-        "9b3c1d2e-4f5a-4b6c-8d7e-0f1a2b3c4d5e"
+        "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10"
     );
-    assert_eq!(doc["link"]["reset_target"], "current-environment");
+    assert_eq!(doc["link"]["reset_target"], "power-platform-link");
     assert_eq!(
         doc["reset"],
         serde_json::json!({"when": "on-mismatch", "force": false, "clear_tables": true})

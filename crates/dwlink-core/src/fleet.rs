@@ -152,7 +152,7 @@ where
                     format!("{} is not a valid config (see above)", file.display()),
                 )),
                 Some(d) => match connect(&d) {
-                    Ok(s) => s.read_live().await.map(|state| Plan::make(&d, &state)),
+                    Ok(s) => crate::plan::busy::read_and_plan(&s, &d).await,
                     Err(p) => Err(p),
                 },
             };

@@ -1,4 +1,4 @@
-//! `dwlink import`: the config that declares the live link as it is now.
+//! `dwlink import`: the config that declares the live link as a reset would make it.
 //!
 //! Reading is async (one or two live reads); building the [`RawConfig`] and rendering its YAML
 //! are pure, so the round trip "import, then plan against the same state" is testable without a
@@ -23,30 +23,51 @@ use crate::plan::FindingCode;
 /// can land anywhere, so a path into this repository would be wrong for most users.
 pub const SCHEMA_MODELINE: &str = "# yaml-language-server: $schema=dwlink.schema.json";
 
-/// The organization the imported config declares: the one dual-write is connected to now, or
-/// the Power Platform link's when dual-write is unlinked.
+/// The organization the imported config declares: the one a reset would link dual-write to.
+/// That is the Power Platform link's (reset.md: a reset relinks to it), the current one only on
+/// cloud-hosted environments (no Power Platform integration) or where the link is blank. A
+/// restored sandbox still connected to production's organization is declared with its own
+/// Power Platform link, so its plan shows the cleanup instead of "No changes".
 pub fn declared_organization(live: &LiveState) -> Option<&OrgRef> {
-    live.connection
+    let current = live
+        .connection
         .as_ref()
-        .and_then(|c| c.organization.as_ref())
-        .or(live.finance_operations.power_platform_link.as_ref())
+        .and_then(|c| c.organization.as_ref());
+    match reset_target(live) {
+        ResetTarget::PowerPlatformLink => live.finance_operations.power_platform_link.as_ref(),
+        ResetTarget::CurrentEnvironment => current,
+    }
 }
 
-/// The target that makes a reset land on the declared organization, so importing never plans a
-/// realignment the user did not ask for.
+/// The target a reset of the imported config uses: the Power Platform link wherever there is
+/// one; the current organization on cloud-hosted environments and where the link is blank
+/// (scenario 3), the only target left there.
 pub fn reset_target(live: &LiveState) -> ResetTarget {
     let fo = &live.finance_operations;
     if fo.environment_type == EnvironmentType::CloudHosted {
         return ResetTarget::CurrentEnvironment;
     }
+    match &fo.power_platform_link {
+        Some(_) => ResetTarget::PowerPlatformLink,
+        None => ResetTarget::CurrentEnvironment,
+    }
+}
+
+/// What the live connection showed instead of the declared organization, as a comment line.
+fn shown_instead(live: &LiveState) -> Option<String> {
+    let declared = declared_organization(live)?;
     let current = live
         .connection
         .as_ref()
         .and_then(|c| c.organization.as_ref());
-    match (current, &fo.power_platform_link) {
-        (Some(c), Some(pp)) if same_organization(c, pp) => ResetTarget::PowerPlatformLink,
-        (None, Some(_)) => ResetTarget::PowerPlatformLink,
-        _ => ResetTarget::CurrentEnvironment,
+    match current {
+        Some(c) if same_organization(c, declared) => None,
+        Some(c) => Some(format!(
+            "live: dual-write is connected to {} now; this file declares {}, the Power Platform link a reset links to: a plan will reset to it",
+            url_text(&c.url),
+            url_text(&declared.url)
+        )),
+        None => None,
     }
 }
 
@@ -170,7 +191,7 @@ fn notes(config: &RawConfig, live: &LiveState) -> Vec<String> {
         ];
     };
     let decision = diff(&desired, live);
-    let mut notes = Vec::new();
+    let mut notes: Vec<String> = shown_instead(live).into_iter().collect();
     let linked = live
         .connection
         .as_ref()
@@ -187,7 +208,7 @@ fn notes(config: &RawConfig, live: &LiveState) -> Vec<String> {
     if has(FindingCode::SecureConfigOrganizationMismatch) {
         notes.push("runtime-configuration rows name another organization in their SecureConfig: a plan will reset".into());
     }
-    if notes.is_empty() && !decision.actions.is_empty() {
+    if notes.len() == usize::from(shown_instead(live).is_some()) && !decision.actions.is_empty() {
         let kinds: Vec<&str> = decision.actions.iter().map(|a| a.kind().name()).collect();
         notes.push(format!(
             "a plan against this live state is not empty: {}",
@@ -235,7 +256,7 @@ pub fn render(imported: &Imported, header: &Header) -> Result<String, Problem> {
         imported.config.finance_operations.url,
         header.connection_config
     ));
-    out.push_str("# It declares the live link as it is now.\n");
+    out.push_str("# It declares the link as a reset would make it: the Power Platform link's organization\n# (the current one on cloud-hosted environments or where the link is blank).\n");
     out.push_str("# Write the schema next to it with `dwlink schema > dwlink.schema.json`.\n");
     for note in &imported.notes {
         out.push_str(&format!("# {note}\n"));

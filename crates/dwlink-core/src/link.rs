@@ -114,6 +114,12 @@ pub trait Link: Send + Sync {
         &'a self,
         table: &'a TableRef,
     ) -> Result<Box<dyn RowPages + 'a>, ProviderError>;
+    /// How many rows [`Link::read_pages`] would return now, as the service counts them
+    /// (`$count`); `None` where it cannot say. A backup that holds rows the plan did not count
+    /// (added since) is re-counted with it, so a read cut short among new rows is caught.
+    fn count_rows<'a>(&'a self, _table: &'a TableRef) -> BoxFut<'a, Option<usize>> {
+        Box::pin(async { Ok(None) })
+    }
     /// Deletes rows by key predicate in `$batch` change sets; keys already gone count as done.
     fn delete_rows<'a>(
         &'a self,

@@ -234,7 +234,7 @@ async fn wrong_types_are_bad_replies() {
     let (addr, _) = serve_fake(3600, |r, _| {
         (r.path == "/data/DualWriteProjectConfigurations").then(|| {
             axum::response::IntoResponse::into_response(axum::Json(
-                json!({"value": [{"ProjectName": 7.5e300}, "x"]}),
+                json!({"value": [{"ProjectName": "a"}, "x"]}),
             ))
         })
     })
@@ -245,6 +245,33 @@ async fn wrong_types_are_bad_replies() {
             .contains("expected row 1 of `value` to be an object"),
         "{e}"
     );
+}
+
+/// A key or fact column of another type than stated is a bad reply, never a row counted around:
+/// a number key names another row, an object URL would hide rows syncing elsewhere.
+#[tokio::test]
+async fn key_and_fact_cells_of_another_type_are_bad_replies() {
+    for (row, says) in [
+        (
+            json!({"ProjectName": 7.5e300}),
+            "row 0 of DualWriteProjectConfigurations: ProjectName is a number, but the service states it as a string",
+        ),
+        (
+            json!({"ProjectName": "a", "ExternalEnvironmentUrl": {"url": "https://contoso-prod.crm.dynamics.com"}}),
+            "row 0 of DualWriteProjectConfigurations: ExternalEnvironmentUrl is an object or array, but the service states it as a string",
+        ),
+    ] {
+        let (addr, _) = serve_fake(3600, move |r, _| {
+            (r.path == "/data/DualWriteProjectConfigurations").then(|| {
+                axum::response::IntoResponse::into_response(axum::Json(
+                    json!({ "value": [row.clone()] }),
+                ))
+            })
+        })
+        .await;
+        let e = read_err(&addr).await;
+        assert!(e.to_string().contains(says), "{e}");
+    }
 }
 
 #[tokio::test]

@@ -188,6 +188,7 @@ pub enum Effect {
 
 type Predicate = Box<dyn Fn(&Call) -> bool + Send + Sync>;
 type Hook = Arc<dyn Fn(&Call) + Send + Sync>;
+type PageHook = Arc<dyn Fn(&str, &mut Vec<Row>) + Send + Sync>;
 
 enum Trigger {
     At(usize),
@@ -320,6 +321,7 @@ pub(crate) struct State {
 struct Inner {
     state: Mutex<State>,
     hooks: Mutex<Vec<Hook>>,
+    page_hooks: Mutex<Vec<PageHook>>,
 }
 
 /// A scriptable `Link` over one in-memory environment. Clones share the same environment, so a
@@ -349,6 +351,7 @@ impl FakeLink {
                     issued: 0,
                 }),
                 hooks: Mutex::new(Vec::new()),
+                page_hooks: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -470,6 +473,16 @@ impl FakeLink {
     pub fn on_call(&self, hook: impl Fn(&Call) + Send + Sync + 'static) {
         self.inner
             .hooks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::new(hook));
+    }
+
+    /// Rewrite every page a [`Link::read_pages`] read returns (a short, empty or mistyped reply
+    /// from a service or a proxy), given the table's name; the stored rows stay as they are.
+    pub fn on_page(&self, hook: impl Fn(&str, &mut Vec<Row>) + Send + Sync + 'static) {
+        self.inner
+            .page_hooks
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Arc::new(hook));
@@ -890,6 +903,13 @@ impl Link for FakeLink {
         }))
     }
 
+    fn count_rows<'a>(&'a self, table: &'a TableRef) -> BoxFut<'a, Option<usize>> {
+        Box::pin(async move {
+            let def = keys::def_of(table).ok_or_else(|| unknown_table(table))?;
+            Ok(Some(self.lock().dual_write_rows(def).len()))
+        })
+    }
+
     fn delete_rows<'a>(
         &'a self,
         table: &'a TableRef,
@@ -1087,7 +1107,16 @@ impl RowPages for Pages<'_> {
             }
             self.page += 1;
             let n = self.page_size.min(self.rows.len());
-            Ok(Some(self.rows.drain(..n).collect()))
+            let mut page: Vec<Row> = self.rows.drain(..n).collect();
+            let hooks = self
+                .link
+                .inner
+                .page_hooks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            hooks.iter().for_each(|h| h(&self.table, &mut page));
+            Ok(Some(page))
         })
     }
 }

@@ -98,6 +98,11 @@ pub(super) async fn apply(
     if !args.json {
         view.plan(ui, &plan);
     }
+    // Error findings refuse even a plan that withheld its actions because of them: "nothing to
+    // apply" would hide why.
+    if let Err(r) = guard::may_execute(&desired, &plan) {
+        return refuse(ui, r.to_problem());
+    }
     if !plan.has_changes() {
         if let Some(u) = &unfinished {
             let _ = journal::supersede(u, &plan.plan_id, "nothing was left to do");
@@ -109,9 +114,6 @@ pub(super) async fn apply(
         if let Err(p) = super::saved::production_guard(&desired, &state, &plan, with_config) {
             return refuse(ui, p);
         }
-    }
-    if let Err(r) = guard::may_execute(&desired, &plan) {
-        return refuse(ui, r.to_problem());
     }
 
     if let Err(p) = confirmed(args, &desired.name, &plan, ui) {

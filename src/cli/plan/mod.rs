@@ -46,8 +46,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     };
     let plan = match live::block_on(async {
         let session = live::connect(&args.live, &desired, ui).await?;
-        let state = session.read_live().await?;
-        Ok(Plan::make(&desired, &state))
+        dwlink_core::plan::busy::read_and_plan(&session, &desired).await
     }) {
         Ok(p) => p,
         Err(p) => return fail(ui, &p),

@@ -1,18 +1,22 @@
 //! Runs a confirmed plan, one action at a time, journaling each step before and after.
 //!
-//! Invariants: no delete is sent before the backup holding those exact rows is on disk; only
-//! backed-up keys are deleted; a failed asynchronous request is a failed step; Ctrl-C stops
-//! between steps.
+//! Invariants, whatever the plan says: no delete and no reset (which clears every key table) is
+//! sent before a backup of this apply is on disk, holding every row the plan's live read counted
+//! (checked key by key: [`super::backup_check`]); only backed-up keys are deleted; a failed
+//! asynchronous request is a failed step; Ctrl-C stops between steps.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::diag::Problem;
+use crate::model::live::{LiveState, Service};
 use crate::plan::{Action, ActionKind, Plan};
 
 use super::backup::{self, BackupHeader, BackupWriter, BACKUP_FORMAT};
+use super::backup_check::{self, TableCheck};
 use super::crash;
 use super::guard::Refusal;
 use super::journal::{Event, Journal};
@@ -78,6 +82,18 @@ impl<'a, L: Link> Executor<'a, L> {
         if plan.actions.iter().any(|a| a.destructive) {
             self.not_busy(plan).await?;
         }
+        // What a backup must hold comes from the live read the plan was made from (or checked
+        // fresh against), never from the plan's own words.
+        let removes = plan.actions.iter().any(|a| {
+            matches!(
+                a.action.kind(),
+                ActionKind::ClearTable | ActionKind::ResetLink
+            )
+        });
+        let read = match removes {
+            true => Some(self.planned_read(plan).await?),
+            false => None,
+        };
         let mut journal = Journal::create(
             &self.state_dir.join("journal"),
             &plan.plan_id,
@@ -93,7 +109,7 @@ impl<'a, L: Link> Executor<'a, L> {
             .map_err(|e| ApplyError::Io(io_problem("cannot write the journal", e)))?;
 
         let total = plan.actions.len();
-        let mut backed_up: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut backed_up: BTreeMap<(Service, String), Vec<String>> = BTreeMap::new();
         let mut backup_path: Option<PathBuf> = None;
         let mut rows_backed_up = 0;
         let mut rows_deleted = 0;
@@ -121,6 +137,21 @@ impl<'a, L: Link> Executor<'a, L> {
                 let end = (i..total)
                     .find(|&j| plan.actions[j].action.kind() != ActionKind::ClearTable)
                     .unwrap_or(total);
+                if backup_path.is_none() {
+                    self.begin(&mut journal, i, total, action)?;
+                    let rows = match action {
+                        Action::ClearTable { rows, .. } => *rows,
+                        _ => 0,
+                    };
+                    let no_backup = backup_check::missing_backup(
+                        &format!("clearing {}", table_name(action)),
+                        rows,
+                    );
+                    // A failed step always ends the apply here; the clears are skipped either way.
+                    self.record(&mut journal, i, kind, Err(no_backup), &None, &mut changes)?;
+                    i = end;
+                    continue;
+                }
                 for j in i..end {
                     self.begin(&mut journal, j, total, &plan.actions[j].action)?;
                 }
@@ -159,14 +190,16 @@ impl<'a, L: Link> Executor<'a, L> {
                     .stop_maps(maps, &self.requests(i, maps.len()))
                     .await
                     .map(|_| StepResult::MapsStopped { count: maps.len() }),
-                Action::Backup { .. } => match self.backup(plan, i, &mut backed_up).await {
-                    Ok((path, rows)) => {
-                        rows_backed_up = rows;
-                        backup_path = Some(path.clone());
-                        Ok(StepResult::BackedUp { rows, path })
+                Action::Backup { .. } => {
+                    match self.backup(plan, i, read.as_deref(), &mut backed_up).await {
+                        Ok((path, rows)) => {
+                            rows_backed_up = rows;
+                            backup_path = Some(path.clone());
+                            Ok(StepResult::BackedUp { rows, path })
+                        }
+                        Err(p) => Err(p),
                     }
-                    Err(p) => Err(p),
-                },
+                }
                 // Handled above, several at once.
                 Action::ClearTable { .. } => Err(Problem::error(
                     "dwlink::internal::executor",
@@ -179,14 +212,21 @@ impl<'a, L: Link> Executor<'a, L> {
                     organization_url,
                     legal_entities,
                     ..
-                } => self
-                    .ops
-                    .reset_link(*target, *force, legal_entities)
-                    .await
-                    .map(|_| StepResult::Relinked {
-                        organization_url: organization_url.clone(),
-                        legal_entities: legal_entities.clone(),
-                    }),
+                } => match (backup_path.is_some(), readable_rows(read.as_deref())) {
+                    // The reset clears every key table: rows it would take need a backup of
+                    // this apply first.
+                    (false, rows) if rows > 0 => {
+                        Err(backup_check::missing_backup("the reset", rows))
+                    }
+                    _ => self
+                        .ops
+                        .reset_link(*target, *force, legal_entities)
+                        .await
+                        .map(|_| StepResult::Relinked {
+                            organization_url: organization_url.clone(),
+                            legal_entities: legal_entities.clone(),
+                        }),
+                },
                 Action::ApplySolutions { solutions } => self
                     .ops
                     .apply_solutions(solutions, &self.requests(i, solutions.len()))
@@ -218,6 +258,23 @@ impl<'a, L: Link> Executor<'a, L> {
             elapsed: started.elapsed(),
             changes,
         })
+    }
+
+    /// The live read this plan was made from, keys included: the steps' last read when its
+    /// fingerprint is the plan's, else a new read that must have it (before the journal, so a
+    /// stale plan leaves no trace).
+    #[allow(clippy::result_large_err)]
+    async fn planned_read(&self, plan: &Plan) -> Result<Arc<LiveState>, ApplyError> {
+        if let Some(read) = self.ops.last_read() {
+            if read.fingerprint() == plan.live_fingerprint {
+                return Ok(read);
+            }
+        }
+        let read = self.ops.read_live().await.map_err(ApplyError::Io)?;
+        if read.fingerprint() != plan.live_fingerprint {
+            return Err(ApplyError::Refused(Refusal::StalePlan));
+        }
+        Ok(Arc::new(read))
     }
 
     /// Before the first destructive step (and before the journal, so a refusal leaves no trace):
@@ -276,7 +333,7 @@ impl<'a, L: Link> Executor<'a, L> {
         &self,
         step: usize,
         action: &Action,
-        backed_up: &BTreeMap<String, Vec<String>>,
+        backed_up: &BTreeMap<(Service, String), Vec<String>>,
     ) -> Result<StepResult, Problem> {
         let Action::ClearTable {
             service,
@@ -290,9 +347,13 @@ impl<'a, L: Link> Executor<'a, L> {
                 "not a clear-table step",
             ));
         };
-        // Only what the backup holds may be deleted; rows that appeared since are left for the
-        // reset, which clears the tables itself.
-        let keys = backed_up.get(entity_set).cloned().unwrap_or_default();
+        // Only what the backup holds of this very table (service and set, as the live read named
+        // them) may be deleted; rows that appeared since are left for the reset, which clears the
+        // tables itself (after the backup of this apply holds them).
+        let keys = backed_up
+            .get(&(*service, entity_set.clone()))
+            .cloned()
+            .unwrap_or_default();
         let of = keys.len();
         let progress = |done: usize| {
             crash::point("delete-chunk");
@@ -383,12 +444,14 @@ impl<'a, L: Link> Executor<'a, L> {
         }
     }
 
-    /// Stream every row the following clear-table steps delete into one backup file.
+    /// Stream every row of the key tables the plan's read counted into one backup file, each
+    /// table checked against that read ([`backup_check`]) before the file is made durable.
     async fn backup(
         &self,
         plan: &Plan,
         step: usize,
-        keys: &mut BTreeMap<String, Vec<String>>,
+        read: Option<&LiveState>,
+        keys: &mut BTreeMap<(Service, String), Vec<String>>,
     ) -> Result<(PathBuf, usize), Problem> {
         let now = jiff::Timestamp::now();
         let header = BackupHeader {
@@ -401,33 +464,32 @@ impl<'a, L: Link> Executor<'a, L> {
             dataverse_url: plan.environment.dataverse_url.clone(),
             note: "Rows deleted by dwlink apply, every column as read, connection strings included: keep this file private (mode 0600). Put rows back with `dwlink restore FILE`.".into(),
         };
+        // The tables come from the read, not from the plan's list: a plan cannot narrow them.
+        let tables: Vec<_> = read
+            .map(|r| r.key_tables.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter(|t| t.count().is_some_and(|n| n > 0))
+            .collect();
         let dir = self.state_dir.join("backups");
         let name = backup::file_name(&plan.environment.name, &now);
         let mut writer = BackupWriter::create(&dir, &name, &header)
             .map_err(|e| io_problem("cannot create the backup file", e))?;
-        let tables: Vec<_> = plan
-            .actions
-            .iter()
-            .filter_map(|a| match &a.action {
-                Action::ClearTable {
-                    service,
-                    table,
-                    entity_set,
-                    rows,
-                } => Some((*service, table.clone(), entity_set.clone(), *rows)),
-                _ => None,
-            })
-            .collect();
-        let of: usize = tables.iter().map(|t| t.3).sum();
+        let of: usize = tables.iter().map(|t| t.rows()).sum();
         let mut done = 0usize;
-        for (service, table, entity_set, _) in tables {
+        for t in tables {
+            let (service, entity_set) = (t.service, t.entity_set.as_str());
             writer
-                .begin_table(service, &table, &entity_set)
+                .begin_table(service, &t.table, entity_set)
                 .map_err(|e| io_problem("cannot write the backup", e))?;
+            let mut check = TableCheck::new(&t.table, t.keys.clone());
             let mut table_keys = Vec::new();
             let mut sink = |row: serde_json::Value| -> std::io::Result<()> {
-                match self.ops.row_key(service, &entity_set, &row) {
-                    Some(k) => table_keys.push(k),
+                match self.ops.row_key(service, entity_set, &row) {
+                    Some(k) => {
+                        check.key(&k);
+                        table_keys.push(k);
+                    }
                     None => {
                         return Err(std::io::Error::other(format!(
                             "a {entity_set} row has no key; refusing to continue"
@@ -445,11 +507,28 @@ impl<'a, L: Link> Executor<'a, L> {
                 });
                 Ok(())
             };
-            self.ops.read_rows(service, &entity_set, &mut sink).await?;
-            keys.insert(entity_set, table_keys);
+            self.ops.read_rows(service, entity_set, &mut sink).await?;
+            let verdict = check.verdict()?;
+            if verdict.added_since > 0 {
+                let counted = self.ops.count_rows(service, entity_set).await?;
+                backup_check::recount(&t.table, &verdict, counted)?;
+            }
+            keys.insert((service, entity_set.to_string()), table_keys);
         }
         writer
             .finish()
             .map_err(|e| io_problem("cannot make the backup durable", e))
+    }
+}
+
+/// Rows of readable key tables in a live read: what a reset would clear that a backup can hold.
+fn readable_rows(read: Option<&LiveState>) -> usize {
+    read.map_or(0, |r| r.key_tables.iter().filter_map(|t| t.count()).sum())
+}
+
+fn table_name(action: &Action) -> &str {
+    match action {
+        Action::ClearTable { table, .. } => table,
+        _ => "a table",
     }
 }

@@ -2,6 +2,7 @@
 //! verify.
 
 pub mod backup;
+pub mod backup_check;
 pub mod confirm;
 pub mod crash;
 pub mod event;

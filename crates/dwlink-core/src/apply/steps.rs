@@ -2,7 +2,7 @@
 //! service requests (ids, request polling, key predicates) and waits for each request's true
 //! outcome. The executor, verify and restore work through [`Steps`]; tests give it a FakeLink.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -29,6 +29,9 @@ pub struct Steps<L> {
     /// The last live read without its keys; map ids, the connection and table names come from
     /// here. Cleared by steps that change them (reset, apply solution).
     last: Mutex<Option<LiveState>>,
+    /// The last live read with its keys: what a plan made from it (or checked fresh against it)
+    /// counted, so what a backup of the same apply must hold ([`super::backup_check`]).
+    read: Mutex<Option<Arc<LiveState>>>,
 }
 
 fn problem(e: ProviderError) -> Problem {
@@ -41,6 +44,7 @@ impl<L: Link> Steps<L> {
             link,
             desired,
             last: Mutex::new(None),
+            read: Mutex::new(None),
         }
     }
 
@@ -143,7 +147,13 @@ impl<L: Link> Steps<L> {
     pub async fn read_live(&self) -> Result<LiveState, Problem> {
         let state = self.link.read(&self.desired).await.map_err(problem)?;
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(state.without_keys());
+        *self.read.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(state.clone()));
         Ok(state)
+    }
+
+    /// The last live read, keys included; `None` before the first.
+    pub fn last_read(&self) -> Option<Arc<LiveState>> {
+        self.read.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The connection set (from the last read) and its requests still in flight; `None` when
@@ -183,6 +193,16 @@ impl<L: Link> Steps<L> {
             }
         }
         Ok(n)
+    }
+
+    /// The service's own count of a table's rows, `None` where it cannot say.
+    pub async fn count_rows(
+        &self,
+        service: Service,
+        entity_set: &str,
+    ) -> Result<Option<usize>, Problem> {
+        let table = self.table_ref(service, entity_set);
+        self.link.count_rows(&table).await.map_err(problem)
     }
 
     /// The key predicate of a row as read by [`Steps::read_rows`].

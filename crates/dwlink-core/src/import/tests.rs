@@ -147,23 +147,58 @@ fn header() -> Header {
 }
 
 #[test]
-fn declares_the_connected_organization_and_keeps_it_on_reset() {
-    let live = mismatch();
+fn declares_the_power_platform_link_and_says_what_live_showed_instead() {
+    let mut live = mismatch();
+    live.connection.as_mut().unwrap().maps.clear();
+    // As `read` leaves it: the declared organization is the one read.
+    live.dataverse.url = url(UAT);
+    live.dataverse.organization_id = Uuid::parse_str(UAT_ID).unwrap();
     let imported = build(&connection_config(), &live);
     let c = &imported.config;
-    assert_eq!(c.dataverse.url, TEST);
-    assert_eq!(c.dataverse.organization_id.as_deref(), Some(TEST_ID));
+    assert_eq!(c.dataverse.url, UAT);
+    assert_eq!(c.dataverse.organization_id.as_deref(), Some(UAT_ID));
     assert_eq!(
         c.link.as_ref().unwrap().reset_target,
-        Some(ResetTarget::CurrentEnvironment)
+        Some(ResetTarget::PowerPlatformLink)
     );
     assert_eq!(c.kind, Kind::DualWriteLink);
     assert_eq!(c.metadata.protected, Some(false));
-    assert!(imported.notes.is_empty(), "{:?}", imported.notes);
 
     let text = render(&imported, &header()).unwrap();
     assert!(text.starts_with(SCHEMA_MODELINE), "{text}");
+    assert!(
+        text.contains(&format!(
+            "# live: dual-write is connected to {TEST} now; this file declares {UAT}"
+        )),
+        "{text}"
+    );
+    // The plan of the imported file shows the realignment, never "No changes".
     let (_, desired) = reload(&text);
+    let plan = Plan::make(&desired, &live);
+    assert!(
+        plan.has_changes() && !plan.has_errors(),
+        "{:?}",
+        plan.findings
+    );
+    assert!(plan
+        .actions
+        .iter()
+        .any(|a| a.action.kind() == crate::plan::ActionKind::ResetLink));
+}
+
+#[test]
+fn an_organization_already_on_the_power_platform_link_imports_to_no_changes() {
+    let mut live = mismatch();
+    live.connection.as_mut().unwrap().organization =
+        live.finance_operations.power_platform_link.clone();
+    live.dataverse.url = url(UAT);
+    live.dataverse.organization_id = Uuid::parse_str(UAT_ID).unwrap();
+    live.key_tables[0] = table(0, 3, Some("https://contoso-uat.crm.dynamics.com/"));
+    live.key_tables[3] = table(3, 3, Some("ContosoUAT"));
+    live.dataverse.friendly_name = Some("ContosoUAT".into());
+    let imported = build(&connection_config(), &live);
+    assert!(imported.notes.is_empty(), "{:?}", imported.notes);
+    let (_, desired) = reload(&render(&imported, &header()).unwrap());
     let plan = Plan::make(&desired, &live);
     assert!(
         !plan.has_changes() && !plan.has_errors(),

@@ -49,6 +49,12 @@ pub enum FindingCode {
     /// The reset request's choice of target rests on dwlink's inference.
     #[serde(rename = "reset.body-inferred")]
     ResetBodyInferred,
+    /// The dual-write service has no connection set for the environment: a reset cannot be sent.
+    #[serde(rename = "connection.none")]
+    ConnectionNone,
+    /// Management requests of the connection set are still in flight.
+    #[serde(rename = "busy")]
+    Busy,
 }
 
 impl FindingCode {
@@ -71,6 +77,8 @@ impl FindingCode {
             FindingCode::ConnectionSeveralDataverse => "connection.several-dataverse",
             FindingCode::ConnectionOrganizationDisagrees => "connection.organization-disagrees",
             FindingCode::ResetBodyInferred => "reset.body-inferred",
+            FindingCode::ConnectionNone => "connection.none",
+            FindingCode::Busy => "busy",
         }
     }
 
@@ -104,6 +112,8 @@ impl FindingCode {
                 "dwlink::plan::connection.organization-disagrees"
             }
             FindingCode::ResetBodyInferred => "dwlink::plan::reset.body-inferred",
+            FindingCode::ConnectionNone => "dwlink::plan::connection.none",
+            FindingCode::Busy => "dwlink::plan::busy",
         }
     }
 }

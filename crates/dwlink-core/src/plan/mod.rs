@@ -4,6 +4,7 @@
 //! `apply PLAN` can refuse it when any of that moved.
 
 pub mod action;
+pub mod busy;
 pub mod describe;
 pub mod diff;
 pub mod finding;

@@ -10,6 +10,7 @@ use crate::services::metadata::Metadata;
 use crate::services::odata::{for_each_picked_row, predicate, Paging};
 use crate::services::picked::Cell;
 use crate::services::tables::{TableDef, TABLES};
+use crate::services::typed::{seen_cell, wrong, Shape};
 use crate::services::{admin, dws, fo};
 use crate::signin::session::Session;
 use crate::transport::task::Task;
@@ -417,8 +418,33 @@ impl<'k> KeyCounter<'k> {
                 self.keys.join(", ")
             )
         })?;
+        // Every column dwlink reads here is stated as a string (keys: GUIDs on Dataverse); a
+        // cell of another type is a bad reply, never a value to count around.
+        let key_shape = if self.guid { Shape::Guid } else { Shape::Text };
+        for (k, cell) in self.keys.iter().zip(cells) {
+            if let Some(c) = cell.as_ref().filter(|c| !key_shape.fits_cell(c)) {
+                return Err(wrong(
+                    t.keys.len(),
+                    &t.entity_set,
+                    k,
+                    seen_cell(c),
+                    key_shape,
+                ));
+            }
+        }
         t.keys.push(key);
         let fact_value = cells.get(self.keys.len()).and_then(Option::as_ref);
+        if let (Some(fact), Some(c)) = (self.fact, fact_value) {
+            if !matches!(c, Cell::Null) && !Shape::Text.fits_cell(c) {
+                return Err(wrong(
+                    t.keys.len() - 1,
+                    &t.entity_set,
+                    fact,
+                    seen_cell(c),
+                    Shape::Text,
+                ));
+            }
+        }
         let (Some(fact), Some(Cell::Str(value))) = (self.fact, fact_value) else {
             return Ok(());
         };

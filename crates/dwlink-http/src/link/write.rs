@@ -10,6 +10,7 @@ use url::Url;
 use crate::services::dws::{self, BodyTarget, RequestState};
 use crate::services::odata::{encode, url_with_query, Pages};
 use crate::services::tables::{table_def, TableDef};
+use crate::services::typed::{CheckedPages, Columns};
 use crate::services::{admin, dataverse, fo};
 use crate::transport::batch::{self, BatchItem, BatchOp};
 use crate::transport::client::content_type;
@@ -491,7 +492,36 @@ impl Link for HttpProvider {
         &'a self,
         table: &'a TableRef,
     ) -> Result<Box<dyn RowPages + 'a>, ProviderError> {
-        Ok(Box::new(self.pages(table)?))
+        // Every row a backup or a restore reads is held to the stated types of its key and fact
+        // columns before anyone sees it.
+        let def = table_def(&table.table)?;
+        let metadata = match def.service {
+            Service::FinanceOperations => self.fo_metadata.get().cloned(),
+            Service::Dataverse => None,
+        };
+        let columns = Columns::of(def, def.keys, metadata.as_deref(), &table.entity_set);
+        let url = redact_url(self.service_base(def.service));
+        Ok(Box::new(CheckedPages {
+            inner: Box::new(self.pages(table)?),
+            columns,
+            set: table.entity_set.clone(),
+            api: crate::services::tables::api(def),
+            url: format!("{}{}", url, table.entity_set),
+            rows: 0,
+        }))
+    }
+
+    fn count_rows<'a>(&'a self, table: &'a TableRef) -> BoxFut<'a, Option<usize>> {
+        Box::pin(async move {
+            let def = table_def(&table.table)?;
+            crate::services::count::count_rows(
+                &self.session,
+                self.service_base(def.service),
+                def,
+                &table.entity_set,
+            )
+            .await
+        })
     }
 
     fn delete_rows<'a>(

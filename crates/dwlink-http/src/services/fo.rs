@@ -51,6 +51,22 @@ pub(crate) fn stated_set<'m>(
             help: "dwlink deletes rows only by the key the service states; report this environment's $metadata for this set".into(),
         });
     }
+    // dwlink's keys are strings (`model::key_tables`): a set stating another type is not the
+    // table dwlink knows, and its replies could not be held to what dwlink expects.
+    if let Some((k, t)) = def.keys.iter().find_map(|k| {
+        set.types
+            .get(*k)
+            .filter(|t| super::typed::Shape::of(t) != super::typed::Shape::Text)
+            .map(|t| (k, t))
+    }) {
+        return Err(ProviderError::Setup {
+            message: format!(
+                "$metadata states key {k} of {entity_set} as {t}, but dwlink knows {} keyed by strings",
+                def.table
+            ),
+            help: "dwlink deletes rows only by the key the service states; report this environment's $metadata for this set".into(),
+        });
+    }
     Ok(Some(set))
 }
 

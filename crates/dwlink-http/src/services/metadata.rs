@@ -14,6 +14,9 @@ pub(crate) struct SetInfo {
     /// Key properties in document order: a DELETE names each of them.
     pub keys: Vec<String>,
     pub properties: BTreeSet<String>,
+    /// Each property's stated `Type` (`Edm.String`, an enum's qualified name, …), where given:
+    /// the key and fact cells of every reply are held to it ([`super::typed`]).
+    pub types: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,6 +31,7 @@ const MAX_BASE_DEPTH: usize = 16;
 struct TypeInfo {
     keys: Vec<String>,
     properties: BTreeSet<String>,
+    types: BTreeMap<String, String>,
     base: Option<String>,
 }
 
@@ -97,7 +101,11 @@ impl Metadata {
                 }
                 b"Property" => {
                     let name = attr(s, "Name")?.ok_or("a Property has no Name")?;
+                    let ty = attr(s, "Type")?;
                     if let Some(t) = current.as_ref().and_then(|c| types.get_mut(c)) {
+                        if let Some(ty) = ty {
+                            t.types.insert(name.clone(), ty);
+                        }
                         t.properties.insert(name);
                     }
                 }
@@ -126,6 +134,7 @@ impl Metadata {
         for (name, ty) in raw_sets {
             let mut keys = Vec::new();
             let mut properties = BTreeSet::new();
+            let mut property_types = BTreeMap::new();
             let mut next = Some(resolve(&ty));
             for _ in 0..MAX_BASE_DEPTH {
                 let Some(t) = next.take().and_then(|n| types.get(&n)) else {
@@ -135,12 +144,24 @@ impl Metadata {
                     keys = t.keys.clone();
                 }
                 properties.extend(t.properties.iter().cloned());
+                for (p, ty) in &t.types {
+                    property_types
+                        .entry(p.clone())
+                        .or_insert_with(|| ty.clone());
+                }
                 next = t.base.as_deref().map(resolve);
             }
             // A set whose type this document does not describe, or without a key, cannot be
             // addressed row by row: it is left out, so nothing reads or deletes from it.
             if !keys.is_empty() {
-                sets.insert(name, SetInfo { keys, properties });
+                sets.insert(
+                    name,
+                    SetInfo {
+                        keys,
+                        properties,
+                        types: property_types,
+                    },
+                );
             }
         }
         Ok(Metadata { sets })
@@ -191,6 +212,7 @@ mod tests {
         let s = m.set("DualWriteProjectConfigurations").unwrap();
         assert_eq!(s.keys, ["ProjectName"]);
         assert!(s.properties.contains("ExternalEnvironmentUrl"));
+        assert_eq!(s.types["ProjectName"], "Edm.String");
         assert!(!s.properties.contains("Hidden"));
         let d = m.set("Deriveds").unwrap();
         assert_eq!(d.keys, ["ProjectName"]);

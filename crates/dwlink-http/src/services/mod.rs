@@ -2,6 +2,7 @@
 //! management service (`dws`), and the OData reading they share.
 
 pub(crate) mod admin;
+pub(crate) mod count;
 pub(crate) mod dataverse;
 pub mod dws;
 pub mod fo;
@@ -9,3 +10,4 @@ pub(crate) mod metadata;
 pub mod odata;
 pub(crate) mod picked;
 pub(crate) mod tables;
+pub(crate) mod typed;

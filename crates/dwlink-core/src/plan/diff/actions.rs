@@ -49,7 +49,9 @@ pub(super) fn ordered(
         if !active.is_empty() && desired.reset.force {
             actions.push(Action::StopMaps { maps: active });
         }
-        if clears {
+        // The reset clears every key table, cleared by dwlink first or not: whatever rows it
+        // takes are backed up first.
+        {
             let tables: Vec<TableRows> = live
                 .key_tables
                 .iter()
@@ -66,7 +68,7 @@ pub(super) fn ordered(
                     tables: tables.clone(),
                     rows,
                 });
-                for t in live.key_tables.iter().filter(|t| t.rows() > 0) {
+                for t in live.key_tables.iter().filter(|t| clears && t.rows() > 0) {
                     actions.push(Action::ClearTable {
                         service: t.service,
                         table: t.table.clone(),

@@ -7,6 +7,7 @@ mod actions;
 mod drift;
 mod evidence;
 mod findings;
+mod refusals;
 mod reset;
 
 use url::Url;
@@ -80,8 +81,16 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
     if decision.reset {
         findings::maps_running(&mut findings, desired, &actions::active_maps(live));
     }
+    refusals::foreseen(&mut findings, desired, live, decision.reset);
 
-    let actions = actions::ordered(desired, live, &decision);
+    // A step that cannot run is never preceded by steps that destroy.
+    let withheld = findings.iter().any(|f| {
+        f.severity == crate::diag::Severity::Error && refusals::WITHHOLD.contains(&f.code)
+    });
+    let actions = match withheld {
+        true => Vec::new(),
+        false => actions::ordered(desired, live, &decision),
+    };
     findings::protected(
         &mut findings,
         desired,
