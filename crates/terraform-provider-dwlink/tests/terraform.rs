@@ -1,0 +1,6 @@
+//! The provider driven by the real `terraform` binary against the emulator.
+
+#[path = "terraform/harness.rs"]
+mod harness;
+#[path = "terraform/lifecycle.rs"]
+mod lifecycle;
