@@ -59,10 +59,17 @@ impl Settings {
     /// The live state and the plan `dwlink apply` would run now (an unfinished earlier apply
     /// folded in, as the CLI does).
     pub async fn plan(&self, desired: &Desired) -> Result<(Plan, LiveState), Problem> {
-        let steps = self.steps(desired)?;
-        let live = steps.read_live().await?;
-        let prepared = resume::prepare(desired, &live, &self.journal_dir())?;
-        Ok((prepared.plan, live))
+        let live = self.read_live(desired).await?;
+        Ok((self.plan_from(desired, &live)?, live))
+    }
+
+    pub async fn read_live(&self, desired: &Desired) -> Result<LiveState, Problem> {
+        self.steps(desired)?.read_live().await
+    }
+
+    /// The plan for `desired` against a live state read earlier.
+    pub fn plan_from(&self, desired: &Desired, live: &LiveState) -> Result<Plan, Problem> {
+        Ok(resume::prepare(desired, live, &self.journal_dir())?.plan)
     }
 
     /// Executes the plan Terraform showed: refused unless live state is still what it was made
@@ -119,7 +126,7 @@ impl Settings {
             if let Some(u) = &prepared.unfinished {
                 let _ = journal::supersede(u, &plan.plan_id, "nothing was left to do");
             }
-            return Ok(Applied { plan, backup: None });
+            return Ok(Applied { backup: None });
         }
         guard::may_execute(desired, &plan).map_err(|r| r.to_problem())?;
         if let Some(u) = &prepared.unfinished {
@@ -134,7 +141,6 @@ impl Settings {
         };
         match executor.run(&plan).await {
             Ok(outcome) => Ok(Applied {
-                plan,
                 backup: outcome.backup,
             }),
             Err(ApplyError::Failed {
@@ -164,11 +170,6 @@ impl Settings {
             Err(ApplyError::Refused(r)) => Err(r.to_problem()),
         }
     }
-
-    /// The live state now, for the attributes an apply leaves behind.
-    pub async fn read(&self, desired: &Desired) -> Result<LiveState, Problem> {
-        self.steps(desired)?.read_live().await
-    }
 }
 
 fn stale() -> Problem {
@@ -180,7 +181,6 @@ fn stale() -> Problem {
 }
 
 pub struct Applied {
-    pub plan: Plan,
     pub backup: Option<PathBuf>,
 }
 

@@ -48,11 +48,27 @@ pub struct LinkResource {
     pub settings: Shared,
 }
 
-/// What travels from plan to apply beside the planned state: the live state the plan was made
-/// from, so apply refuses when it moved.
+/// The live state as last read (refresh, apply), kept beside the state. A plan is made from it,
+/// so the plan Terraform makes again when it applies a saved plan is the same plan; apply then
+/// reads live state again and refuses when it moved.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Private {
-    pub fingerprint: String,
+    /// The `LiveState` as JSON (its own serde form, whatever the protocol's codec does).
+    pub live: String,
+}
+
+impl Private {
+    fn of(live: &LiveState) -> Value<Private> {
+        match serde_json::to_string(live) {
+            Ok(live) => Value::Value(Private { live }),
+            Err(_) => Value::Null,
+        }
+    }
+
+    fn live(p: &Value<Private>) -> Option<LiveState> {
+        p.as_ref_option()
+            .and_then(|p| serde_json::from_str(&p.live).ok())
+    }
 }
 
 pub fn configured(settings: &Shared, diags: &mut Diagnostics) -> Option<Settings> {
@@ -161,7 +177,7 @@ impl LinkResource {
         &self,
         diags: &mut Diagnostics,
         proposed: LinkState,
-        prior: Option<&LinkState>,
+        prior: Option<(&LinkState, &Value<Private>)>,
     ) -> Option<(LinkState, Value<Private>)> {
         let mut planned = proposed;
         planned.id = host(&planned.finance_operations_url);
@@ -176,8 +192,19 @@ impl LinkResource {
         }
         let settings = configured(&self.settings, diags)?;
         let desired = self.desired(&planned, &settings, diags, false)?;
-        let (plan, live) = match settings.plan(&desired).await {
-            Ok(r) => r,
+        let known = prior.and_then(|(_, private)| Private::live(private));
+        let live = match known {
+            Some(live) => live,
+            None => match settings.read_live(&desired).await {
+                Ok(live) => live,
+                Err(p) => {
+                    problem(diags, &p);
+                    return None;
+                }
+            },
+        };
+        let plan = match settings.plan_from(&desired, &live) {
+            Ok(plan) => plan,
             Err(p) => {
                 problem(diags, &p);
                 return None;
@@ -187,11 +214,14 @@ impl LinkResource {
         if plan.has_errors() {
             return None;
         }
-        let prior_backup = prior.map_or(Value::Null, |p| p.last_backup.clone());
+        let prior_backup = prior.map_or(Value::Null, |(p, _)| p.last_backup.clone());
         planned.scenario = scenario(&plan);
         planned.findings = findings(&plan);
         planned.planned_actions = texts(engine::actions(&plan));
         if plan.has_changes() {
+            // What dwlink finds after the steps is known once they ran (the findings of now are
+            // the diagnostics above); `scenario` stays the one the steps handle.
+            planned.findings = Value::Unknown;
             planned.live_dataverse_url = Value::Unknown;
             let backs_up = plan
                 .actions
@@ -206,10 +236,7 @@ impl LinkResource {
             planned.live_dataverse_url = live_dataverse(&live);
             planned.last_backup = prior_backup;
         }
-        let private = Private {
-            fingerprint: live.fingerprint(),
-        };
-        Some((planned, Value::Value(private)))
+        Some((planned, Private::of(&live)))
     }
 
     /// Create and update: the planned steps, executed.
@@ -227,8 +254,8 @@ impl LinkResource {
             .flatten()
             .filter_map(|t| t.as_ref_option().cloned())
             .collect();
-        let fingerprint = match (&private, planned.planned_actions.is_unknown()) {
-            (Value::Value(p), false) => Some(p.fingerprint.clone()),
+        let fingerprint = match (Private::live(&private), planned.planned_actions.is_unknown()) {
+            (Some(live), false) => Some(live.fingerprint()),
             _ => None,
         };
         let mut state = planned;
@@ -263,14 +290,24 @@ impl LinkResource {
         } else if state.last_backup.is_unknown() {
             state.last_backup = Value::Null;
         }
-        match settings.read(&desired).await {
-            Ok(live) => state.live_dataverse_url = live_dataverse(&live),
+        // The link as the steps left it: what the next plan is made from.
+        let (after, live) = match settings.plan(&desired).await {
+            Ok(r) => r,
             Err(p) => {
                 problem(diags, &p);
                 return None;
             }
+        };
+        if state.scenario.is_unknown() {
+            state.scenario = scenario(&after);
         }
-        Some((state, private))
+        if state.findings.is_unknown() {
+            state.findings = findings(&after);
+        }
+        if state.live_dataverse_url.is_unknown() {
+            state.live_dataverse_url = live_dataverse(&live);
+        }
+        Some((state, Private::of(&live)))
     }
 }
 
@@ -311,7 +348,7 @@ impl Resource for LinkResource {
         &self,
         diags: &mut Diagnostics,
         state: Self::State<'a>,
-        private: Self::PrivateState<'a>,
+        _private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>)> {
         let settings = configured(&self.settings, diags)?;
@@ -326,12 +363,12 @@ impl Resource for LinkResource {
         let mut state = state;
         state.id = host(&state.finance_operations_url);
         state.scenario = scenario(&plan);
-        state.findings = findings(&plan);
         state.live_dataverse_url = live_dataverse(&live);
-        // A refreshed object has nothing pending: what a plan would do now shows as a change of
-        // `planned_actions` in the next plan.
+        // `findings` stay those of the last apply: findings that moved since are drift, and show
+        // as a change in the next plan. A refreshed object has nothing pending: what a plan
+        // would do now shows as a change of `planned_actions`.
         state.planned_actions = Value::Value(Vec::new());
-        Some((state, private))
+        Some((state, Private::of(&live)))
     }
 
     async fn plan_create<'a>(
@@ -350,7 +387,7 @@ impl Resource for LinkResource {
         prior: Self::State<'a>,
         proposed: Self::State<'a>,
         _config: Self::State<'a>,
-        _prior_private: Self::PrivateState<'a>,
+        prior_private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<(Self::State<'a>, Self::PrivateState<'a>, Vec<AttributePath>)> {
         let mut replace = Vec::new();
@@ -380,9 +417,11 @@ impl Resource for LinkResource {
             same.findings = prior.findings.clone();
             same.planned_actions = prior.planned_actions.clone();
             same.last_backup = prior.last_backup.clone();
-            return Some((same, Value::Null, replace));
+            return Some((same, prior_private, replace));
         }
-        let (planned, private) = self.plan_state(diags, proposed, Some(&prior)).await?;
+        // A replacement plans the new object from live state as it is, like a create.
+        let basis = replace.is_empty().then_some((&prior, &prior_private));
+        let (planned, private) = self.plan_state(diags, proposed, basis).await?;
         Some((planned, private, replace))
     }
 
@@ -393,14 +432,7 @@ impl Resource for LinkResource {
         _prior_private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<Self::PrivateState<'a>> {
-        diags.warning(
-            "destroying forgets the link; nothing is changed in the services",
-            format!(
-                "dual-write has no unlink call: {} stays linked as it is. To relink it elsewhere, declare it again with another dataverse_url.",
-                prior.finance_operations_url.as_ref_option().map_or("the environment", |s| s.as_str())
-            ),
-            AttributePath::root(),
-        );
+        forget_warning(diags, &prior);
         Some(Value::Null)
     }
 
@@ -429,11 +461,13 @@ impl Resource for LinkResource {
 
     async fn destroy<'a>(
         &self,
-        _diags: &mut Diagnostics,
-        _prior: Self::State<'a>,
+        diags: &mut Diagnostics,
+        prior: Self::State<'a>,
         _private: Self::PrivateState<'a>,
         _meta: Self::ProviderMetaState<'a>,
     ) -> Option<()> {
+        // Also here: a replacement destroys without planning a destroy.
+        forget_warning(diags, &prior);
         Some(())
     }
 
@@ -455,4 +489,16 @@ impl Resource for LinkResource {
             }
         }
     }
+}
+
+/// Dual-write has no unlink call: removing the resource only forgets it.
+fn forget_warning(diags: &mut Diagnostics, prior: &LinkState) {
+    diags.warning(
+        "destroying forgets the link; nothing is changed in the services",
+        format!(
+            "dual-write has no unlink call: {} stays linked as it is. To relink it elsewhere, declare it again with another dataverse_url.",
+            prior.finance_operations_url.as_ref_option().map_or("the environment", |s| s.as_str())
+        ),
+        AttributePath::root(),
+    );
 }

@@ -127,18 +127,4 @@ impl LinkState {
             || self.restored_from_url.as_ref().is_some_and(unknown_text)
             || self.trigger.as_ref().is_some_and(unknown_text)
     }
-
-    /// The attributes the user declares, computed ones cleared: two states with equal
-    /// declarations plan alike.
-    pub fn declared(&self) -> LinkState {
-        LinkState {
-            id: Value::Null,
-            scenario: Value::Null,
-            live_dataverse_url: Value::Null,
-            findings: Value::Null,
-            planned_actions: Value::Null,
-            last_backup: Value::Null,
-            ..self.clone()
-        }
-    }
 }

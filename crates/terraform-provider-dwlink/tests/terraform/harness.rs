@@ -205,8 +205,8 @@ provider "dwlink" {{
     }
 }
 
-/// A config v1 document for the scenario-2 environment with `legal_entities`.
-pub fn outside_config(legal_entities: &str) -> String {
+/// A config v1 document for the scenario-2 environment with `legal_entities`, reset `when`.
+pub fn outside_config(legal_entities: &str, when: &str) -> String {
     format!(
         r#"apiVersion: dwlink/v1
 kind: DualWriteLink
@@ -214,7 +214,7 @@ metadata: {{name: contoso-uat, protected: false}}
 finance_operations: {{url: {FO}, environment_type: sandbox}}
 dataverse: {{url: "https://contoso-uat.crm.dynamics.com"}}
 link: {{reset_target: power-platform-link, legal_entities: [{legal_entities}]}}
-reset: {{when: on-mismatch, force: true, clear_tables: true}}
+reset: {{when: {when}, force: true, clear_tables: true}}
 auth: {{tenant_id: {TENANT}, client_id: {CLIENT}, client_secret_env: DWLINK_CLIENT_SECRET}}
 dual_write_service: {{url: "{GATEWAY}", auth: client-credentials}}
 "#
