@@ -364,7 +364,11 @@ impl Resource for LinkResource {
         state.id = host(&state.finance_operations_url);
         state.scenario = scenario(&plan);
         state.live_dataverse_url = live_dataverse(&live);
-        // `findings` stay those of the last apply: findings that moved since are drift, and show
+        if state.findings.is_null() {
+            // Just imported: the findings of now are where it starts from.
+            state.findings = findings(&plan);
+        }
+        // `findings` otherwise stay those of the last apply: findings that moved since are drift, and show
         // as a change in the next plan. A refreshed object has nothing pending: what a plan
         // would do now shows as a change of `planned_actions`.
         state.planned_actions = Value::Value(Vec::new());

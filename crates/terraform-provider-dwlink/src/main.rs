@@ -8,6 +8,7 @@ mod link;
 mod provider;
 mod schema;
 mod state;
+mod status;
 
 use std::sync::atomic::Ordering;
 

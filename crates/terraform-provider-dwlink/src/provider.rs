@@ -165,6 +165,9 @@ impl Provider for DwlinkProvider {
         &self,
         _diags: &mut Diagnostics,
     ) -> Option<HashMap<String, Box<dyn DynamicDataSource>>> {
-        Some(HashMap::new())
+        let status: Box<dyn DynamicDataSource> = Box::new(crate::status::StatusDataSource {
+            settings: self.settings.clone(),
+        });
+        Some(HashMap::from([("dual_write_status".to_string(), status)]))
     }
 }

@@ -128,7 +128,6 @@ pub fn status_schema() -> Schema {
     let map = T::Object(HashMap::from([
         ("name".to_string(), T::String),
         ("state".to_string(), T::String),
-        ("version".to_string(), T::String),
     ]));
     let finding = T::Object(HashMap::from([
         ("code".to_string(), T::String),

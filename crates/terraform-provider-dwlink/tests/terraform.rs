@@ -4,3 +4,5 @@
 mod harness;
 #[path = "terraform/lifecycle.rs"]
 mod lifecycle;
+#[path = "terraform/more.rs"]
+mod more;

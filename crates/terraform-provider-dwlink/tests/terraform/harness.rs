@@ -124,9 +124,14 @@ provider "dwlink" {{
 
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(&self.terraform);
+        let cli_config = if self.path().join("mirror.tfrc").exists() {
+            "mirror.tfrc"
+        } else {
+            "dev.tfrc"
+        };
         c.args(args)
             .current_dir(self.path())
-            .env("TF_CLI_CONFIG_FILE", self.path().join("dev.tfrc"))
+            .env("TF_CLI_CONFIG_FILE", self.path().join(cli_config))
             .env("TF_IN_AUTOMATION", "1")
             .env("TF_INPUT", "0")
             .env("CHECKPOINT_DISABLE", "1")
