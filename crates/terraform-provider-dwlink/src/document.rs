@@ -57,7 +57,11 @@ pub fn document(s: &LinkState, auth: &Auth, kind: &str) -> Json {
     put(&mut fo, "environment_type", &s.environment_type);
     let mut dataverse = Map::new();
     put(&mut dataverse, "url", &s.dataverse_url);
-    put(&mut dataverse, "organization_id", &s.dataverse_organization_id);
+    put(
+        &mut dataverse,
+        "organization_id",
+        &s.dataverse_organization_id,
+    );
     let mut doc = Map::new();
     doc.insert("apiVersion".into(), json!("dwlink/v1"));
     doc.insert("kind".into(), json!(kind));
@@ -239,7 +243,7 @@ pub fn attribute_path(config_path: &str) -> AttributePath {
             } else {
                 "after_reset"
             };
-            with_indexes(AttributePath::new(block).index(0), field, &rest)
+            with_indexes(AttributePath::new(block).index(0), field, rest)
         }
         _ => AttributePath::root(),
     }

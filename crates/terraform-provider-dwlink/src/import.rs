@@ -95,15 +95,29 @@ fn from_config(c: &RawConfig, fo: &Url) -> LinkState {
         finance_operations_url: text(c.finance_operations.url.clone()),
         environment_type: text(c.finance_operations.environment_type.name()),
         dataverse_url: text(c.dataverse.url.clone()),
-        dataverse_organization_id: c.dataverse.organization_id.clone().map_or(Value::Null, text),
+        dataverse_organization_id: c
+            .dataverse
+            .organization_id
+            .clone()
+            .map_or(Value::Null, text),
         protected: c.metadata.protected.map_or(Value::Null, Value::Value),
         reset_target: link.reset_target.map_or(Value::Null, |t| {
-            text(serde_json::to_value(t).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+            text(
+                serde_json::to_value(t)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+            )
         }),
         legal_entities: Value::Value(link.legal_entities.into_iter().map(text).collect()),
         reset: Value::Value(ResetBlock {
             when: reset.when.map_or(Value::Null, |w| {
-                text(serde_json::to_value(w).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+                text(
+                    serde_json::to_value(w)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                )
             }),
             force: reset.force.map_or(Value::Null, Value::Value),
             clear_tables: reset.clear_tables.map_or(Value::Null, Value::Value),
@@ -119,13 +133,17 @@ fn from_config(c: &RawConfig, fo: &Url) -> LinkState {
             .dual_write_service
             .as_ref()
             .map_or(Value::Null, |d| text(d.url.clone())),
-        dual_write_service_auth: c
-            .dual_write_service
-            .as_ref()
-            .and_then(|d| d.auth)
-            .map_or(Value::Null, |a| {
-                text(serde_json::to_value(a).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
-            }),
+        dual_write_service_auth: c.dual_write_service.as_ref().and_then(|d| d.auth).map_or(
+            Value::Null,
+            |a| {
+                text(
+                    serde_json::to_value(a)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                )
+            },
+        ),
         planned_actions: Value::Value(Vec::new()),
         ..Default::default()
     }

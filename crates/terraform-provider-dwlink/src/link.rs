@@ -123,9 +123,7 @@ pub fn live_dataverse(live: &LiveState) -> Value<String> {
     live.connection
         .as_ref()
         .and_then(|c| c.organization.as_ref())
-        .map_or(Value::Null, |o| {
-            text(o.url.as_str().trim_end_matches('/'))
-        })
+        .map_or(Value::Null, |o| text(o.url.as_str().trim_end_matches('/')))
 }
 
 fn scenario(plan: &Plan) -> Value<String> {
@@ -254,7 +252,10 @@ impl LinkResource {
             .flatten()
             .filter_map(|t| t.as_ref_option().cloned())
             .collect();
-        let fingerprint = match (Private::live(&private), planned.planned_actions.is_unknown()) {
+        let fingerprint = match (
+            Private::live(&private),
+            planned.planned_actions.is_unknown(),
+        ) {
             (Some(live), false) => Some(live.fingerprint()),
             _ => None,
         };

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use tf_provider::schema::{Attribute, AttributeConstraint, AttributeType, Block, Description, Schema};
+use tf_provider::schema::{
+    Attribute, AttributeConstraint, AttributeType, Block, Description, Schema,
+};
 use tf_provider::value::{Value, ValueEmpty};
-use tf_provider::{AttributePath, DynamicDataSource, DynamicResource, Diagnostics, Provider};
+use tf_provider::{AttributePath, Diagnostics, DynamicDataSource, DynamicResource, Provider};
 use url::Url;
 
 use crate::document::Auth;
@@ -110,27 +112,31 @@ impl Provider for DwlinkProvider {
             _ => SECRET_ENV,
         };
         let emulator_url = match &config.emulator_url {
-            Value::Value(u) => match Url::parse(u) {
-                Ok(u) => Some(u),
-                Err(e) => {
-                    diags.error(
+            Value::Value(u) => {
+                match Url::parse(u) {
+                    Ok(u) => Some(u),
+                    Err(e) => {
+                        diags.error(
                         format!("emulator_url `{u}` is not a URL: {e} [dwlink::provider::emulator_url]"),
                         "give the address `dwlink emulator` printed, e.g. http://127.0.0.1:8787",
                         AttributePath::new("emulator_url"),
                     );
-                    return None;
+                        return None;
+                    }
                 }
-            },
+            }
             _ => None,
         };
         let state_dir = config
             .state_dir
             .as_ref_option()
             .map_or_else(|| PathBuf::from(".dwlink"), PathBuf::from);
-        let import_gateway = config
-            .dual_write_service_url
-            .as_ref_option()
-            .map(|u| (u.clone(), config.dual_write_service_auth.as_ref_option().cloned()));
+        let import_gateway = config.dual_write_service_url.as_ref_option().map(|u| {
+            (
+                u.clone(),
+                config.dual_write_service_auth.as_ref_option().cloned(),
+            )
+        });
         let settings = Settings {
             auth: Auth {
                 tenant_id: tenant_id?,

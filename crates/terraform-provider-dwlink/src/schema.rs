@@ -71,9 +71,26 @@ pub fn link_blocks() -> HashMap<String, NestedBlock> {
             "reset".into(),
             block(
                 HashMap::from([
-                    ("when".into(), attr(T::String, Optional, "never | on-mismatch (default) | always")),
-                    ("force".into(), attr(T::Bool, Optional, "Stop running maps as part of the reset.")),
-                    ("clear_tables".into(), attr(T::Bool, Optional, "Clear the key tables before relinking (default true).")),
+                    (
+                        "when".into(),
+                        attr(
+                            T::String,
+                            Optional,
+                            "never | on-mismatch (default) | always",
+                        ),
+                    ),
+                    (
+                        "force".into(),
+                        attr(T::Bool, Optional, "Stop running maps as part of the reset."),
+                    ),
+                    (
+                        "clear_tables".into(),
+                        attr(
+                            T::Bool,
+                            Optional,
+                            "Clear the key tables before relinking (default true).",
+                        ),
+                    ),
                 ]),
                 "When and how the link is reset.",
             ),
@@ -82,8 +99,14 @@ pub fn link_blocks() -> HashMap<String, NestedBlock> {
             "after_reset".into(),
             block(
                 HashMap::from([
-                    ("apply_solutions".into(), attr(strings(), Optional, "Solutions applied after a reset.")),
-                    ("start_maps".into(), attr(strings(), Optional, "Maps started after the solutions.")),
+                    (
+                        "apply_solutions".into(),
+                        attr(strings(), Optional, "Solutions applied after a reset."),
+                    ),
+                    (
+                        "start_maps".into(),
+                        attr(strings(), Optional, "Maps started after the solutions."),
+                    ),
                 ]),
                 "What a reset is followed by.",
             ),
@@ -114,7 +137,11 @@ pub fn cleanup_schema() -> Schema {
     );
     s.block.attributes.insert(
         "trigger".into(),
-        attr(T::String, Required, "Any string; a new value runs the cleanup again (e.g. the restore's date)."),
+        attr(
+            T::String,
+            Required,
+            "Any string; a new value runs the cleanup again (e.g. the restore's date).",
+        ),
     );
     s
 }
@@ -135,18 +162,67 @@ pub fn status_schema() -> Schema {
         ("message".to_string(), T::String),
     ]));
     let mut attributes = link_attributes();
-    for computed in ["id", "scenario", "live_dataverse_url", "findings", "planned_actions", "last_backup", "maps"] {
+    for computed in [
+        "id",
+        "scenario",
+        "live_dataverse_url",
+        "findings",
+        "planned_actions",
+        "last_backup",
+        "maps",
+    ] {
         attributes.remove(computed);
     }
     attributes.extend([
         ("id".into(), attr(T::String, Computed, "The F&O host.")),
-        ("scenario".into(), attr(T::String, Computed, "The reset scenario of the live state.")),
-        ("live_dataverse_url".into(), attr(T::String, Computed, "The organization dual-write is connected to now.")),
-        ("live_legal_entities".into(), attr(strings(), Computed, "The legal entities the connection syncs.")),
-        ("maps".into(), attr(T::List(Box::new(map)), Computed, "The connection's maps as live.")),
-        ("key_tables".into(), attr(T::List(Box::new(table)), Computed, "Rows dual-write owns per key table (-1: unreadable).")),
-        ("findings".into(), attr(T::List(Box::new(finding)), Computed, "dwlink's findings, as `dwlink status --json` gives them.")),
-        ("fingerprint".into(), attr(T::String, Computed, "The live state's fingerprint.")),
+        (
+            "scenario".into(),
+            attr(T::String, Computed, "The reset scenario of the live state."),
+        ),
+        (
+            "live_dataverse_url".into(),
+            attr(
+                T::String,
+                Computed,
+                "The organization dual-write is connected to now.",
+            ),
+        ),
+        (
+            "live_legal_entities".into(),
+            attr(
+                strings(),
+                Computed,
+                "The legal entities the connection syncs.",
+            ),
+        ),
+        (
+            "maps".into(),
+            attr(
+                T::List(Box::new(map)),
+                Computed,
+                "The connection's maps as live.",
+            ),
+        ),
+        (
+            "key_tables".into(),
+            attr(
+                T::List(Box::new(table)),
+                Computed,
+                "Rows dual-write owns per key table (-1: unreadable).",
+            ),
+        ),
+        (
+            "findings".into(),
+            attr(
+                T::List(Box::new(finding)),
+                Computed,
+                "dwlink's findings, as `dwlink status --json` gives them.",
+            ),
+        ),
+        (
+            "fingerprint".into(),
+            attr(T::String, Computed, "The live state's fingerprint."),
+        ),
     ]);
     Schema {
         version: 1,

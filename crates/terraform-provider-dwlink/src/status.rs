@@ -11,7 +11,9 @@ use dwlink_core::plan::diff::service_name;
 
 use crate::document::{self, add};
 use crate::link::{configured, findings, live_dataverse, Shared};
-use crate::state::{text, texts, AfterResetBlock, FindingObject, Flag, LinkState, ResetBlock, Text, Texts};
+use crate::state::{
+    text, texts, AfterResetBlock, FindingObject, Flag, LinkState, ResetBlock, Text, Texts,
+};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct StatusState {
@@ -64,7 +66,7 @@ impl StatusState {
             environment_type: self.environment_type.clone(),
             dataverse_url: self.dataverse_url.clone(),
             dataverse_organization_id: self.dataverse_organization_id.clone(),
-            protected: self.protected.clone(),
+            protected: self.protected,
             reset_target: self.reset_target.clone(),
             legal_entities: self.legal_entities.clone(),
             reset: self.reset.clone(),
@@ -112,7 +114,8 @@ impl DataSource for StatusDataSource {
         state.scenario = text(plan.scenario.number.to_string());
         state.live_dataverse_url = live_dataverse(&live);
         let conn = live.connection.as_ref();
-        state.live_legal_entities = texts(conn.map(|c| c.legal_entities.clone()).unwrap_or_default());
+        state.live_legal_entities =
+            texts(conn.map(|c| c.legal_entities.clone()).unwrap_or_default());
         state.maps = Value::Value(
             conn.map(|c| c.maps.as_slice())
                 .unwrap_or_default()

@@ -13,7 +13,8 @@ use dwlink_http::{HttpProvider, ProviderSettings};
 pub const TENANT: &str = "72f988bf-0000-0000-0000-000000000000";
 pub const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
 pub const FO: &str = "https://contoso-uat.sandbox.operations.dynamics.com";
-pub const GATEWAY: &str = "https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com";
+pub const GATEWAY: &str =
+    "https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com";
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -68,7 +69,10 @@ impl Workspace {
         let fixture = dwlink_core::fixture::load(&repo().join("examples/fixtures").join(fixture))
             .unwrap_or_else(|p| panic!("fixture: {:?}", p.0.first().map(|p| &p.message)));
         let emulator = runtime
-            .block_on(dwlink_emulator::spawn(fixture, dwlink_emulator::Options::default()))
+            .block_on(dwlink_emulator::spawn(
+                fixture,
+                dwlink_emulator::Options::default(),
+            ))
             .expect("emulator");
         let dir = tempfile::tempdir().expect("tempdir");
         let plugin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-dwlink"))
@@ -180,7 +184,11 @@ provider "dwlink" {{
         let desired = loaded.desired.unwrap_or_else(|| {
             panic!(
                 "outside config: {:?}",
-                loaded.problems.iter().map(|p| &p.message).collect::<Vec<_>>()
+                loaded
+                    .problems
+                    .iter()
+                    .map(|p| &p.message)
+                    .collect::<Vec<_>>()
             )
         });
         let url = url::Url::parse(&self.emulator_url).expect("url");
@@ -194,7 +202,11 @@ provider "dwlink" {{
             );
             let live = steps.read_live().await.expect("read live");
             let plan = Plan::make(&desired, &live);
-            assert!(!plan.has_errors(), "outside plan has errors: {:?}", plan.findings);
+            assert!(
+                !plan.has_errors(),
+                "outside plan has errors: {:?}",
+                plan.findings
+            );
             let cancel = std::sync::atomic::AtomicBool::new(false);
             let on_event = |_| {};
             Executor {

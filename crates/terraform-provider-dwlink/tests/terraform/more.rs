@@ -29,9 +29,19 @@ fn import_by_fo_url_fills_the_attributes_and_plans_nothing() {
 "#
     );
     ws.write(&declared);
-    let import = ws.tf(&["import", "-no-color", "-input=false", "dwlink_dual_write_link.uat", FO]);
+    let import = ws.tf(&[
+        "import",
+        "-no-color",
+        "-input=false",
+        "dwlink_dual_write_link.uat",
+        FO,
+    ]);
     assert_eq!(import.code, 0, "{}", import.all());
-    assert!(import.stdout.contains("Import successful"), "{}", import.stdout);
+    assert!(
+        import.stdout.contains("Import successful"),
+        "{}",
+        import.stdout
+    );
     let state = ws.tf(&["state", "show", "-no-color", "dwlink_dual_write_link.uat"]);
     for want in [
         "dataverse_url             = \"https://contoso-uat.crm.dynamics.com\"",
@@ -45,7 +55,13 @@ fn import_by_fo_url_fills_the_attributes_and_plans_nothing() {
     let plan = ws.plan();
     assert_eq!(plan.code, 0, "{}", plan.all());
 
-    let bad = ws.tf(&["import", "-no-color", "-input=false", "dwlink_dual_write_link.other", "not a url"]);
+    let bad = ws.tf(&[
+        "import",
+        "-no-color",
+        "-input=false",
+        "dwlink_dual_write_link.other",
+        "not a url",
+    ]);
     assert_ne!(bad.code, 0);
 }
 
@@ -70,7 +86,11 @@ fn protected_environment_fails_the_plan_with_the_protected_diagnostic() {
     ));
     let plan = ws.plan();
     assert_eq!(plan.code, 1, "{}", plan.all());
-    assert!(plan.all().contains("[dwlink::plan::protected]"), "{}", plan.all());
+    assert!(
+        plan.all().contains("[dwlink::plan::protected]"),
+        "{}",
+        plan.all()
+    );
     assert!(plan.all().contains("Error:"), "{}", plan.all());
 }
 
@@ -94,7 +114,10 @@ fn invalid_attributes_fail_validate_with_dwlink_codes_at_the_attribute() {
     assert_eq!(run.code, 1, "{}", run.all());
     let all = run.all();
     assert!(all.contains("[dwlink::config::"), "{all}");
-    assert!(all.contains("environment_type       = \"staging\""), "the caret is on the attribute:\n{all}");
+    assert!(
+        all.contains("environment_type       = \"staging\""),
+        "the caret is on the attribute:\n{all}"
+    );
 }
 
 /// `terraform init -plugin-dir` from a local mirror, no dev_overrides, no network.
@@ -146,12 +169,22 @@ output "live" {{
     ));
     let init = ws.tf(&["init", "-no-color", "-input=false", "-plugin-dir=mirror"]);
     assert_eq!(init.code, 0, "{}", init.all());
-    assert!(init.stdout.contains(&format!("Installed dwlink/dwlink v{version}")), "{}", init.stdout);
+    assert!(
+        init.stdout
+            .contains(&format!("Installed dwlink/dwlink v{version}")),
+        "{}",
+        init.stdout
+    );
     let apply = ws.apply();
     assert_eq!(apply.code, 0, "{}", apply.all());
     let out = ws.tf(&["output", "-no-color", "-raw", "scenario"]);
     assert_eq!(out.stdout.trim(), "1", "{}", out.all());
     let out = ws.tf(&["output", "-no-color", "-raw", "live"]);
-    assert_eq!(out.stdout.trim(), "https://contoso-uat.crm.dynamics.com", "{}", out.all());
+    assert_eq!(
+        out.stdout.trim(),
+        "https://contoso-uat.crm.dynamics.com",
+        "{}",
+        out.all()
+    );
     let _ = (TENANT, CLIENT);
 }
