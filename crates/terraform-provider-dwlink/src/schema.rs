@@ -24,6 +24,9 @@ fn strings() -> T {
 
 /// Config v1 as attributes, plus what a plan and an apply compute.
 pub fn link_attributes() -> HashMap<String, Attribute> {
+    // An object type: every map names all five keys (`null` for a config default). Nested
+    // attributes would let them be omitted, but tf-provider 0.2.2 sends them with both a type and
+    // a nested type, which Terraform rejects.
     let map_object = T::Object(HashMap::from([
         ("name".to_string(), T::String),
         ("version".to_string(), T::String),

@@ -188,3 +188,60 @@ output "live" {{
     );
     let _ = (TENANT, CLIENT);
 }
+
+#[test]
+fn restore_cleanup_runs_once_per_trigger_value() {
+    let Some(ws) = Workspace::start("restore-cleanup-from-production.yaml") else {
+        return;
+    };
+    let hcl = |trigger: &str| {
+        format!(
+            r#"resource "dwlink_restore_cleanup" "uat" {{
+  name                      = "contoso-uat"
+  finance_operations_url    = "{FO}"
+  environment_type          = "sandbox"
+  dataverse_url             = "https://contoso-uat.crm.dynamics.com"
+  dataverse_organization_id = "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10"
+  protected                 = false
+  restored_from_url         = "https://contoso-prod.operations.dynamics.com"
+  legal_entities            = ["USMF", "DEMF"]
+  dual_write_service_url    = "{GATEWAY}"
+  dual_write_service_auth   = "client-credentials"
+  trigger                   = "{trigger}"
+
+  reset {{
+    force = true
+  }}
+  after_reset {{
+    apply_solutions = ["Dual-write core solution"]
+    start_maps      = ["Customers V3 (accounts)"]
+  }}
+}}
+"#
+        )
+    };
+    ws.write(&hcl("restore-2026-12-01"));
+    let plan = ws.plan();
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("reset-link: relink to"),
+        "{}",
+        plan.stdout
+    );
+    let apply = ws.apply();
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    // Same trigger: done once, nothing more.
+    let again = ws.plan();
+    assert_eq!(again.code, 0, "{}", again.all());
+    // A new trigger value asks for one more cleanup.
+    ws.write(&hcl("restore-2026-12-09"));
+    let next = ws.plan();
+    assert_eq!(next.code, 2, "{}", next.all());
+    assert!(
+        next.stdout.contains("# forces replacement"),
+        "{}",
+        next.stdout
+    );
+    let apply = ws.apply();
+    assert_eq!(apply.code, 0, "{}", apply.all());
+}
