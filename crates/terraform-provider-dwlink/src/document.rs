@@ -223,7 +223,25 @@ pub fn attribute_path(config_path: &str) -> AttributePath {
     let (head, index_rest) = split_first(config_path);
     let (second, rest) = split_first(index_rest);
     let top = |name: &'static str| AttributePath::new(name);
-    match (head.as_str(), second.as_str()) {
+    // An index into a list of plain values points at the list.
+    let field_name = second.split('[').next().unwrap_or_default();
+    if head == "reset" || head == "after_reset" {
+        if second.is_empty() {
+            return AttributePath::new(if head == "reset" {
+                "reset"
+            } else {
+                "after_reset"
+            });
+        }
+        // A block of at most one: Terraform addresses it as the first of a list.
+        let block: &'static str = if head == "reset" {
+            "reset"
+        } else {
+            "after_reset"
+        };
+        return with_indexes(AttributePath::new(block).index(0), &second, rest);
+    }
+    match (head.as_str(), field_name) {
         ("metadata", "name") => top("name"),
         ("metadata", "protected") => top("protected"),
         ("finance_operations", "url") => top("finance_operations_url"),
@@ -236,15 +254,6 @@ pub fn attribute_path(config_path: &str) -> AttributePath {
         ("dual_write_service", "url") => top("dual_write_service_url"),
         ("dual_write_service", "auth") => top("dual_write_service_auth"),
         ("restored_from", _) => top("restored_from_url"),
-        ("reset", field) | ("after_reset", field) if !field.is_empty() => {
-            // A block of at most one: Terraform addresses it as the first of a list.
-            let block: &'static str = if head == "reset" {
-                "reset"
-            } else {
-                "after_reset"
-            };
-            with_indexes(AttributePath::new(block).index(0), field, rest)
-        }
         _ => AttributePath::root(),
     }
 }
@@ -279,5 +288,107 @@ fn split_first(path: &str) -> (String, &str) {
     match path.find('.') {
         Some(i) => (path[..i].to_string(), &path[i + 1..]),
         None => (path.to_string(), ""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tf_provider::AttributePathStep as Step;
+
+    fn steps(p: AttributePath) -> Vec<String> {
+        p.steps
+            .iter()
+            .map(|s| match s {
+                Step::Attribute(a) => a.to_string(),
+                Step::Index(i) => format!("[{i}]"),
+                Step::Key(k) => format!("[{k}]"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn config_paths_map_to_the_attributes_users_wrote() {
+        assert_eq!(steps(attribute_path("metadata.name")), ["name"]);
+        assert_eq!(
+            steps(attribute_path("finance_operations.url")),
+            ["finance_operations_url"]
+        );
+        assert_eq!(
+            steps(attribute_path("link.legal_entities[2]")),
+            ["legal_entities"]
+        );
+        assert_eq!(
+            steps(attribute_path("reset.when")),
+            ["reset", "[0]", "when"]
+        );
+        assert_eq!(
+            steps(attribute_path("after_reset.start_maps[1]")),
+            ["after_reset", "[0]", "start_maps", "[1]"]
+        );
+        assert_eq!(
+            steps(attribute_path("maps[3].integration_keys[0]")),
+            ["maps", "[3]", "integration_keys", "[0]"]
+        );
+        assert_eq!(
+            steps(attribute_path("dual_write_service.auth")),
+            ["dual_write_service_auth"]
+        );
+        assert!(steps(attribute_path("auth.tenant_id")).is_empty());
+    }
+
+    fn auth() -> Auth {
+        Auth {
+            tenant_id: "72f988bf-0000-0000-0000-000000000000".into(),
+            client_id: "11111111-2222-3333-4444-555555555555".into(),
+            client_secret_env: "DWLINK_CLIENT_SECRET".into(),
+        }
+    }
+
+    fn declared() -> LinkState {
+        use crate::state::text;
+        LinkState {
+            name: text("contoso-uat"),
+            finance_operations_url: text("https://contoso-uat.sandbox.operations.dynamics.com"),
+            environment_type: text("sandbox"),
+            dataverse_url: text("https://contoso-uat.crm.dynamics.com"),
+            legal_entities: Value::Value([text("USMF")].into_iter().collect()),
+            dual_write_service_url: text(
+                "https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com",
+            ),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_sound_declaration_loads_as_the_cli_would() {
+        let checked = check(&document(&declared(), &auth(), "DualWriteLink"), "t");
+        assert!(
+            checked.diagnostics.errors.is_empty(),
+            "{:?}",
+            checked.diagnostics.errors
+        );
+        let d = checked.desired.expect("desired");
+        assert_eq!(d.name, "contoso-uat");
+        assert_eq!(d.link.legal_entities, ["USMF"]);
+    }
+
+    #[test]
+    fn problems_carry_the_loader_code_and_the_attribute() {
+        let mut s = declared();
+        s.environment_type = crate::state::text("staging");
+        let checked = check(&document(&s, &auth(), "DualWriteLink"), "t");
+        let e = checked.diagnostics.errors.first().expect("an error");
+        assert!(e.summary.contains("[dwlink::config::"), "{}", e.summary);
+        assert_eq!(steps(e.attribute.clone()), ["environment_type"]);
+        assert!(checked.desired.is_none());
+    }
+
+    #[test]
+    fn unknown_values_are_never_planned() {
+        let mut s = declared();
+        assert!(!s.has_unknown());
+        s.dataverse_url = Value::Unknown;
+        assert!(s.has_unknown());
     }
 }

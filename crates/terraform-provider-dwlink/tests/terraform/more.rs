@@ -245,3 +245,25 @@ fn restore_cleanup_runs_once_per_trigger_value() {
     let apply = ws.apply();
     assert_eq!(apply.code, 0, "{}", apply.all());
 }
+
+#[test]
+fn without_a_cached_sign_in_the_plan_says_to_run_dwlink_login() {
+    let Some(ws) = Workspace::start("scenario-1-same-organization.yaml") else {
+        return;
+    };
+    ws.write(&format!(
+        r#"resource "dwlink_dual_write_link" "uat" {{
+  name                   = "contoso-uat"
+  finance_operations_url = "{FO}"
+  environment_type       = "sandbox"
+  dataverse_url          = "https://contoso-uat.crm.dynamics.com"
+  legal_entities         = ["USMF", "DEMF"]
+  dual_write_service_url = "{GATEWAY}"
+}}
+"#
+    ));
+    let plan = ws.plan();
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    assert!(plan.all().contains("dwlink login"), "{}", plan.all());
+    assert!(!plan.all().contains("emulator-secret"), "{}", plan.all());
+}
