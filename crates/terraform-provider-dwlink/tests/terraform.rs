@@ -2,6 +2,8 @@
 
 #[path = "terraform/harness.rs"]
 mod harness;
+#[path = "terraform/interrupt.rs"]
+mod interrupt;
 #[path = "terraform/lifecycle.rs"]
 mod lifecycle;
 #[path = "terraform/more.rs"]

@@ -57,6 +57,10 @@ impl Workspace {
     /// `None` (the test says why and passes) when no `terraform` is installed; `.ci/run`
     /// installs one.
     pub fn start(fixture: &str) -> Option<Workspace> {
+        Workspace::start_with(fixture, dwlink_emulator::Options::default())
+    }
+
+    pub fn start_with(fixture: &str, options: dwlink_emulator::Options) -> Option<Workspace> {
         let Some(terraform) = terraform_binary() else {
             eprintln!("skipped: no `terraform` on the PATH (.ci/run installs one)");
             return None;
