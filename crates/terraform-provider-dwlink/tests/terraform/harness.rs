@@ -73,10 +73,7 @@ impl Workspace {
         let fixture = dwlink_core::fixture::load(&repo().join("examples/fixtures").join(fixture))
             .unwrap_or_else(|p| panic!("fixture: {:?}", p.0.first().map(|p| &p.message)));
         let emulator = runtime
-            .block_on(dwlink_emulator::spawn(
-                fixture,
-                dwlink_emulator::Options::default(),
-            ))
+            .block_on(dwlink_emulator::spawn(fixture, options))
             .expect("emulator");
         let dir = tempfile::tempdir().expect("tempdir");
         let plugin_dir = Path::new(env!("CARGO_BIN_EXE_terraform-provider-dwlink"))
@@ -163,7 +160,13 @@ provider "dwlink" {{
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         };
-        for frame in ["stack backtrace", "rust_begin_unwind", "backtrace_rs", "at /rustc/", "tf_provider::"] {
+        for frame in [
+            "stack backtrace",
+            "rust_begin_unwind",
+            "backtrace_rs",
+            "at /rustc/",
+            "tf_provider::",
+        ] {
             assert!(
                 !run.all().contains(frame),
                 "a diagnostic carries a backtrace ({frame}):\n{}",
