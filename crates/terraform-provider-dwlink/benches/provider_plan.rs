@@ -84,7 +84,12 @@ fn main() {
     std::fs::write(
         dir.path().join("main.tf"),
         format!(
-            r#"provider "dwlink" {{
+            r#"terraform {{
+  required_providers {{
+    dwlink = {{ source = "dwlink/dwlink" }}
+  }}
+}}
+provider "dwlink" {{
   tenant_id    = "72f988bf-0000-0000-0000-000000000000"
   client_id    = "11111111-2222-3333-4444-555555555555"
   emulator_url = "{url}"
