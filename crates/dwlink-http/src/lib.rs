@@ -138,7 +138,8 @@ impl ProviderSettings {
     ) -> Result<Self, ProviderError> {
         let mut s = ProviderSettings::emulator(emulator_url, interactive, notify)?;
         s.device_code.cache_file = device_code::emulator_cache_file();
-        s.device_code.cache_namespace = Some(emulator_url.as_str().trim_end_matches('/').to_string());
+        s.device_code.cache_namespace =
+            Some(emulator_url.as_str().trim_end_matches('/').to_string());
         Ok(s)
     }
 }
