@@ -8,6 +8,17 @@ use crate::harness::{link_hcl, Workspace};
 
 #[test]
 fn ctrl_c_during_apply_finishes_the_step_and_the_next_apply_converges() {
+    interrupt_apply(true);
+}
+
+/// Terraform alone interrupted (as a CI runner's cancel does): the provider only gets
+/// StopProvider, answers the apply in flight, and is not killed under it.
+#[test]
+fn stop_provider_during_apply_never_kills_a_step() {
+    interrupt_apply(false);
+}
+
+fn interrupt_apply(whole_group: bool) {
     // Management requests stay Waiting for a while, so the apply is mid-plan when interrupted.
     let options = dwlink_emulator::Options {
         async_ms: Some(1500),
@@ -35,7 +46,11 @@ fn ctrl_c_during_apply_finishes_the_step_and_the_next_apply_converges() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // As a terminal's Ctrl-C does: SIGINT to every process of the group.
-    let group = format!("-{}", child.id());
+    let group = if whole_group {
+        format!("-{}", child.id())
+    } else {
+        child.id().to_string()
+    };
     let sent = std::process::Command::new("kill")
         .args(["-INT", "--", &group])
         .status()
@@ -57,7 +72,9 @@ fn ctrl_c_during_apply_finishes_the_step_and_the_next_apply_converges() {
         assert!(!all.contains(dead), "the provider died: {all}");
     }
     assert!(
-        all.contains("Apply complete") || all.contains("[dwlink::apply::interrupted]"),
+        // The step in flight finished: the apply ran to its end (StopProvider alone: the
+        // server closes once the call in flight has answered) or stopped after a step.
+        all.contains("Creation complete") || all.contains("[dwlink::apply::interrupted]"),
         "{all}"
     );
     // The next apply finishes from the journal; then nothing is left to do.
