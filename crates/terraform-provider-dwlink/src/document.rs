@@ -385,6 +385,29 @@ mod tests {
     }
 
     #[test]
+    fn maps_pass_to_the_loader_as_config_v1_writes_them() {
+        use crate::state::{text, texts, MapObject};
+        let mut s = declared();
+        s.maps = Value::Value(vec![Value::Value(MapObject {
+            name: text("Customers V3 (accounts)"),
+            version: text("1.0.0.3"),
+            state: text("running"),
+            integration_keys: texts(["accountnumber".to_string()]),
+            initial_sync: Value::Null,
+        })]);
+        let doc = document(&s, &auth(), "DualWriteLink");
+        assert_eq!(
+            doc["maps"],
+            serde_json::json!([{
+                "name": "Customers V3 (accounts)",
+                "version": "1.0.0.3",
+                "state": "running",
+                "integration_keys": ["accountnumber"],
+            }])
+        );
+    }
+
+    #[test]
     fn unknown_values_are_never_planned() {
         let mut s = declared();
         assert!(!s.has_unknown());
