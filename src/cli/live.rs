@@ -147,15 +147,8 @@ async fn route_unrecorded(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
         });
     }
     let settings = match &args.emulator_url {
-        Some(url) => {
-            let mut s = ProviderSettings::emulator(url, interactive, Some(notify))
-                .map_err(|e| e.to_problem())?;
-            // A running emulator outlives one command: `dwlink login --emulator-url` signs in
-            // once for the commands after it, in a cache file of its own.
-            s.device_code.cache_file = dwlink_http::signin::device_code::emulator_cache_file();
-            s.device_code.cache_namespace = Some(url.as_str().trim_end_matches('/').to_string());
-            s
-        }
+        Some(url) => ProviderSettings::running_emulator(url, interactive, Some(notify))
+            .map_err(|e| e.to_problem())?,
         None => ProviderSettings::direct(interactive, Some(notify)),
     };
     Ok(Route {

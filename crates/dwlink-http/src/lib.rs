@@ -139,6 +139,24 @@ impl ProviderSettings {
     }
 }
 
+impl ProviderSettings {
+    /// `--emulator-url URL` (and the Terraform provider's `emulator_url`): like
+    /// [`ProviderSettings::emulator`], but a running emulator outlives one command, so
+    /// `dwlink login --emulator-url` signs in once for the commands after it, in a cache file of
+    /// its own, namespaced by the emulator's address.
+    pub fn running_emulator(
+        emulator_url: &Url,
+        interactive: bool,
+        notify: Option<Notify>,
+    ) -> Result<Self, ProviderError> {
+        let mut s = ProviderSettings::emulator(emulator_url, interactive, notify)?;
+        s.device_code.cache_file = device_code::emulator_cache_file();
+        s.device_code.cache_namespace =
+            Some(emulator_url.as_str().trim_end_matches('/').to_string());
+        Ok(s)
+    }
+}
+
 /// The base URLs of the services of one environment, logical (as configured).
 #[derive(Debug, Clone)]
 pub struct Endpoints {
@@ -237,6 +255,17 @@ impl HttpProvider {
 
     pub fn endpoints(&self) -> &Endpoints {
         &self.endpoints
+    }
+
+    /// The organization the Power Platform admin API links `fo_url` to, if any: where an
+    /// import that knows only the F&O environment (`terraform import`) starts reading.
+    pub async fn power_platform_link(
+        &self,
+        fo_url: &Url,
+    ) -> Result<Option<dwlink_core::model::live::OrgRef>, ProviderError> {
+        let linked =
+            admin::linked_environment(&self.session, &self.endpoints.admin, fo_url, None).await?;
+        Ok(linked.map(|l| l.organization))
     }
 
     /// The F&O environment the configured Dataverse organization says it is integrated with
