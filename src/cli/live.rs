@@ -133,6 +133,7 @@ async fn route_unrecorded(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
         })?;
         let settings = ProviderSettings::emulator(&url, interactive, Some(notify))
             .map_err(|e| e.to_problem())?;
+        ui.set_emulator(Some(url.as_str().trim_end_matches('/').to_string()));
         return Ok(Route {
             settings,
             emulator: Some(running),
@@ -146,6 +147,7 @@ async fn route_unrecorded(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
             // once for the commands after it, in a cache file of its own.
             s.device_code.cache_file = dwlink_http::signin::device_code::emulator_cache_file();
             s.device_code.cache_namespace = Some(url.as_str().trim_end_matches('/').to_string());
+            ui.set_emulator(s.device_code.cache_namespace.clone());
             s
         }
         None => ProviderSettings::direct(interactive, Some(notify)),

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use crate::render::restore_view;
-use crate::render::shell::{Shell, Style};
+use crate::render::shell::{paint, Shell, Style};
 use dwlink_core::apply::backup;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::apply::lock::{self, LockError};
@@ -21,12 +21,24 @@ pub struct Args {
     /// The config with the environment's URLs and credentials (default: dwlink.yaml).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Option<PathBuf>,
+    /// Do not ask; put the rows back as shown. Meant for CI.
     #[arg(long)]
     auto_approve: bool,
+    /// Confirm by naming the environment instead of typing it at the prompt.
     #[arg(long, value_name = "NAME")]
     confirm: Option<String>,
+    /// Print JSON on stdout: `{"event":"plan",…}` with the rows per table, then
+    /// `{"event":"summary",…}` (errors as `{"error":…}`).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     live: LiveArgs,
+}
+
+impl Args {
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
@@ -63,13 +75,21 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             Ok(p) => p,
             Err(p) => return fail(ui, &p),
         };
-        let shown = restore_view::render(&plan);
-        if !shown.is_empty() {
-            ui.out(&shown);
-        }
         let total = plan.rows();
+        if args.json {
+            ui.out(&restore_view::plan_json(&plan).to_string());
+        } else {
+            let shown = restore_view::render(&plan);
+            if !shown.is_empty() {
+                ui.out(&shown);
+            }
+        }
         if total == 0 {
-            ui.status("Every backed-up row is present; nothing to restore.");
+            if args.json {
+                ui.out(&restore_view::summary_json(0, &args.backup).to_string());
+            } else {
+                ui.out("Every backed-up row is present; nothing to restore.");
+            }
             return Exit::Ok;
         }
         let settings = ConfirmSettings {
@@ -82,8 +102,9 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             Ok(Some(_)) => Ok(()),
             Ok(None) => {
                 let answer = ui.prompt(&format!(
-                    "Type the environment name ({}) to put back {total} rows",
-                    desired.name
+                    "Type the environment name ({}) to put back {} rows",
+                    desired.name,
+                    restore_view::thousands(total)
                 ));
                 confirm::check_answer(&settings, answer.as_deref()).map(|_| ())
             }
@@ -95,18 +116,23 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         }
         match restore::execute(&session, &plan).await {
             Ok(restored) => {
-                let line = ui.paint(
-                    Style::Good,
-                    &format!("Restored {restored} rows from {}", args.backup.display()),
-                );
-                ui.status(&line);
+                if args.json {
+                    ui.out(&restore_view::summary_json(restored, &args.backup).to_string());
+                } else {
+                    let text = format!(
+                        "Restored {} rows from {}",
+                        restore_view::thousands(restored),
+                        args.backup.display()
+                    );
+                    ui.out(&paint(ui.color_out(), Style::Good, &text));
+                }
                 Exit::Ok
             }
             Err(e) => {
                 ui.problem(&e.problem);
-                ui.status(&format!(
+                ui.out(&format!(
                     "{} rows were put back before the failure; run restore again to finish.",
-                    e.restored
+                    restore_view::thousands(e.restored)
                 ));
                 Exit::Error
             }

@@ -2,7 +2,7 @@
 
 use dwlink_core::restore::RestorePlan;
 
-use super::plan_view::thousands;
+pub(crate) use super::plan_view::thousands;
 
 pub(crate) fn render(plan: &RestorePlan<'_>) -> String {
     plan.tables
@@ -16,4 +16,26 @@ pub(crate) fn render(plan: &RestorePlan<'_>) -> String {
             )
         })
         .collect()
+}
+
+/// `{"event":"plan","tables":[{"table","rows","of"}],"rows":N}`: what a restore would put back.
+pub(crate) fn plan_json(plan: &RestorePlan<'_>) -> serde_json::Value {
+    serde_json::json!({
+        "event": "plan",
+        "tables": plan.tables.iter().map(|m| serde_json::json!({
+            "table": m.table.table,
+            "rows": m.rows.len(),
+            "of": m.table.rows.len(),
+        })).collect::<Vec<_>>(),
+        "rows": plan.rows(),
+    })
+}
+
+/// `{"event":"summary","restored":N,"backup":"…"}`.
+pub(crate) fn summary_json(restored: usize, backup: &std::path::Path) -> serde_json::Value {
+    serde_json::json!({
+        "event": "summary",
+        "restored": restored,
+        "backup": backup.display().to_string(),
+    })
 }

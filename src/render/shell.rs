@@ -75,6 +75,11 @@ pub struct Shell {
     /// The global `--record FILE`: carried with the shell because every command is handed one,
     /// and the live plumbing (`cli::live::route`) reaches it from there.
     recording: Option<Arc<crate::record::Recording>>,
+    /// `--json`: every error also goes to stdout as one `{"error":{…}}` line, so a program
+    /// reading stdout sees why a command refused (the human report stays on stderr).
+    json_errors: bool,
+    /// The emulator a live command talks to, once its route is known: results say so.
+    emulator: Arc<Mutex<Option<String>>>,
 }
 
 fn stream(w: impl Write + Send + 'static) -> Stream {
@@ -97,6 +102,8 @@ impl Shell {
             err_is_terminal: io::stderr().is_terminal(),
             answers: None,
             recording: None,
+            json_errors: false,
+            emulator: Arc::default(),
         }
     }
 
@@ -119,6 +126,8 @@ impl Shell {
             err_is_terminal: false,
             answers: None,
             recording: None,
+            json_errors: false,
+            emulator: Arc::default(),
         }
     }
 
@@ -132,6 +141,24 @@ impl Shell {
     pub fn with_recording(mut self, recording: Option<crate::record::Recording>) -> Self {
         self.recording = recording.map(Arc::new);
         self
+    }
+
+    /// See the `json_errors` field.
+    pub fn set_json_errors(&mut self, on: bool) {
+        self.json_errors = on;
+    }
+
+    /// Remember that live reads go to the emulator at `url` (shared by every clone).
+    pub fn set_emulator(&self, url: Option<String>) {
+        *self.emulator.lock().unwrap_or_else(|p| p.into_inner()) = url;
+    }
+
+    /// The emulator's address when live reads go to one.
+    pub fn emulator(&self) -> Option<String> {
+        self.emulator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn recording(&self) -> Option<&crate::record::Recording> {
@@ -226,6 +253,11 @@ impl Shell {
 
     /// Errors always show; warnings and advice are silenced by `--quiet`.
     pub fn problem(&self, problem: &Problem) {
+        if self.json_errors && problem.is_error() {
+            let mut line = serde_json::to_vec(&error_json(problem)).unwrap_or_default();
+            line.push(b'\n');
+            write_to(&self.out, &line);
+        }
         if problem.severity != Severity::Error && self.quiet() {
             return;
         }
@@ -279,6 +311,16 @@ pub(crate) fn paint(color: bool, style: Style, text: &str) -> String {
         Style::Bold => "1",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// `{"error":{"code","severity","message","help"}}`: a refusal or failure for a program.
+pub(crate) fn error_json(problem: &Problem) -> serde_json::Value {
+    serde_json::json!({"error": {
+        "code": problem.code,
+        "severity": problem.severity.to_string(),
+        "message": problem.message,
+        "help": problem.help,
+    }})
 }
 
 /// A problem as miette draws it. The width is fixed so output does not depend on the terminal

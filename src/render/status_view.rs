@@ -7,7 +7,7 @@ use dwlink_core::plan::diff::{classify, service_name};
 use dwlink_core::plan::Plan;
 
 use super::plan_view::thousands;
-use super::shell::{paint, render_problem, Style};
+use super::shell::{paint, Style};
 
 pub(crate) fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
     let mut out = String::new();
@@ -103,9 +103,7 @@ pub(crate) fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
         }
     }
     let _ = writeln!(out, "Scenario {}: {}", scenario.number(), scenario.title());
-    for f in &plan.findings {
-        out.push_str(&render_problem(&f.to_problem(), color));
-    }
+    out.push_str(&super::plan_view::findings(plan, color));
     let _ = writeln!(out, "Fingerprint: {}", live.fingerprint());
     out
 }

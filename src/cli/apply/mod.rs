@@ -34,6 +34,10 @@ pub struct Args {
     /// Confirm by naming the environment instead of typing it at the prompt.
     #[arg(long, value_name = "NAME")]
     confirm: Option<String>,
+    /// `markdown`: a report for a change ticket, a pull request or `$GITHUB_STEP_SUMMARY`
+    /// (`json` is `--json`).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    format: Option<crate::render::view::Format>,
     /// Emit one JSON object per step on stdout.
     #[arg(long)]
     json: bool,
@@ -42,6 +46,16 @@ pub struct Args {
     state_dir: PathBuf,
     #[command(flatten)]
     live: LiveArgs,
+}
+
+impl Args {
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
+
+    pub(super) fn format(&self) -> crate::render::view::Format {
+        crate::render::view::Format::with_json(self.format, self.json)
+    }
 }
 
 fn refuse(ui: &Shell, p: Problem) -> Exit {

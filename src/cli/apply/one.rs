@@ -30,7 +30,7 @@ pub(super) async fn apply(
 ) -> Exit {
     // One view for the whole apply: the plan shown before confirmation (human only: the JSON
     // view is the event stream) and the events while it runs.
-    let view = view::choose(args.json);
+    let view = view::choose_format(args.format());
     let session = match route.session(&desired) {
         Ok(s) => s,
         Err(p) => return fail(ui, &p),
@@ -78,7 +78,11 @@ pub(super) async fn apply(
         if let Some(u) = &unfinished {
             let _ = journal::supersede(u, &plan.plan_id, "nothing was left to do");
         }
-        ui.status("Nothing to apply.");
+        if args.json {
+            ui.out(r#"{"event":"summary","steps":0,"detail":"nothing to apply"}"#);
+        } else {
+            ui.out("Nothing to apply.");
+        }
         return Exit::Ok;
     }
     if let Err(r) = guard::may_execute(&desired, &plan) {

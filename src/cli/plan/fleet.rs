@@ -70,7 +70,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             }
         }
     }
-    view::choose(args.json).plans(ui, &plans);
+    view::choose_format(args.format()).plans(ui, &plans);
     ui.status(&fleet::table(&rows));
     let results: Vec<Result<Plan, Problem>> = results.into_iter().map(|(_, r)| r).collect();
     exit_for(&results, args.detailed_exitcode)

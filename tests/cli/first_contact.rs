@@ -1,0 +1,277 @@
+//! What a first-time user captures and reads: results on stdout and progress on stderr, JSON a
+//! program can follow (a few progress events per step, every refusal an error object), and a
+//! plan screen whose actions come before the prose.
+
+use serde_json::Value;
+
+use crate::harness::{path, RESTORED};
+use crate::support::{code, dwlink_live, root, scratch, stderr, stdout};
+
+const CLEANUP: &str = "restore-cleanup-from-production";
+
+fn example(name: &str) -> String {
+    path(&format!("examples/{name}.yaml"))
+}
+
+fn fixture(name: &str) -> String {
+    path(&format!("examples/fixtures/{name}.yaml"))
+}
+
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+#[test]
+fn apply_prints_results_on_stdout_and_progress_on_stderr() {
+    let dir = scratch("first-apply-streams");
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "-f",
+            &example(CLEANUP),
+            "--emulator",
+            &fixture(CLEANUP),
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let (out_text, err_text) = (stdout(&out), stderr(&out));
+    // `apply | tee apply.log` keeps the summary, each step's time and the backup's path.
+    assert!(
+        out_text.contains("Apply complete: 8 steps in "),
+        "{out_text}"
+    );
+    assert!(
+        out_text.contains("Backup: .dwlink/backups/contoso-uat-"),
+        "{out_text}"
+    );
+    assert!(
+        out_text.contains("`dwlink restore .dwlink/backups/"),
+        "{out_text}"
+    );
+    let summary = &out_text[out_text.find("Apply complete").unwrap()..];
+    let step_lines: Vec<&str> = summary.lines().skip(1).take(8).collect();
+    assert!(
+        step_lines
+            .iter()
+            .all(|l| l.contains(", after ") && l.ends_with(" s")),
+        "{step_lines:#?}"
+    );
+    // Progress is for the person watching, and stays out of a captured log.
+    assert!(err_text.contains("[1/8] stop-maps"), "{err_text}");
+    assert!(err_text.contains("✓ 1 stopped, after "), "{err_text}");
+    assert!(!err_text.contains("Apply complete"), "{err_text}");
+}
+
+#[test]
+fn apply_json_is_one_object_per_step_and_a_few_progress_events() {
+    let dir = scratch("first-apply-json");
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "--json",
+            "-f",
+            &example(CLEANUP),
+            "--emulator",
+            &path(RESTORED),
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let events = json_lines(&stdout(&out));
+    let dones: Vec<&Value> = events.iter().filter(|e| e["event"] == "done").collect();
+    assert_eq!(dones.len(), 8, "{events:#?}");
+    assert!(dones.iter().all(|d| d["elapsed_ms"].is_u64()), "{dones:#?}");
+    let backup = dones.iter().find(|d| d["kind"] == "backup").unwrap();
+    assert_eq!(backup["rows"], 606);
+    // 600 rows used to be 600 events: now at most one per tenth of a step, plus its last.
+    for step in 0..8 {
+        let n = events
+            .iter()
+            .filter(|e| e["event"] == "progress" && e["step"] == step)
+            .count();
+        assert!(n <= 11, "step {step}: {n} progress events");
+    }
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "progress" && e["done"] == 600 && e["of"] == 600));
+    assert_eq!(events.last().unwrap()["event"], "summary");
+}
+
+#[test]
+fn every_refusal_under_json_is_an_error_object_on_stdout() {
+    let dir = scratch("first-json-refusals");
+    let missing = dir.join("missing.yaml").display().to_string();
+    let cases: Vec<(Vec<String>, &str, i32)> = vec![
+        (
+            vec![
+                "apply".into(),
+                "--json".into(),
+                "--input=false".into(),
+                "-f".into(),
+                example(CLEANUP),
+                "--emulator".into(),
+                fixture(CLEANUP),
+            ],
+            "dwlink::apply::not_confirmed",
+            3,
+        ),
+        (
+            vec![
+                "apply".into(),
+                "--json".into(),
+                "-f".into(),
+                example("protected-production"),
+                "--emulator".into(),
+                fixture("protected-production"),
+                "--auto-approve".into(),
+            ],
+            "dwlink::apply::protected",
+            3,
+        ),
+        (
+            vec!["plan".into(), "--json".into(), "-f".into(), missing.clone()],
+            "dwlink::config::not_found",
+            1,
+        ),
+        (
+            vec![
+                "status".into(),
+                "--json".into(),
+                "-f".into(),
+                missing.clone(),
+            ],
+            "dwlink::config::not_found",
+            1,
+        ),
+        (
+            vec![
+                "doctor".into(),
+                "--json".into(),
+                "-f".into(),
+                missing.clone(),
+            ],
+            "dwlink::config::not_found",
+            1,
+        ),
+        (vec!["show".into(), "--json".into(), missing.clone()], "", 1),
+        (
+            vec![
+                "restore".into(),
+                "--json".into(),
+                missing.clone(),
+                "-f".into(),
+                example(CLEANUP),
+            ],
+            "",
+            1,
+        ),
+    ];
+    for (args, want, exit) in cases {
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = dwlink_live(&dir, &argv);
+        assert_eq!(code(&out), exit, "{args:?}: {}", stderr(&out));
+        let last = stdout(&out)
+            .lines()
+            .last()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+            .unwrap_or_else(|| panic!("{args:?}: nothing on stdout; stderr: {}", stderr(&out)));
+        let code_seen = last["error"]["code"].as_str().unwrap_or_default();
+        assert!(code_seen.starts_with("dwlink::"), "{args:?}: {last}");
+        if !want.is_empty() {
+            assert_eq!(code_seen, want, "{args:?}");
+        }
+        assert!(last["error"]["message"].is_string(), "{last}");
+    }
+}
+
+#[test]
+fn restore_json_reports_what_it_would_put_back_and_what_it_did() {
+    let dir = scratch("first-restore-json");
+    let state = dir.join("world.json");
+    let emu = crate::harness::start_emu(&fixture(CLEANUP), &state, &[]);
+    let url = emu.url.clone();
+    let args = ["-f", &example(CLEANUP), "--emulator-url", &url];
+    let applied = dwlink_live(&dir, &[&["apply", "--auto-approve"][..], &args].concat());
+    assert_eq!(code(&applied), 0, "{}", stderr(&applied));
+    let text = stdout(&applied);
+    let backup = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Backup: "))
+        .and_then(|l| l.split(' ').next())
+        .expect("a backup line on stdout")
+        .to_string();
+    let out = dwlink_live(
+        &dir,
+        &[&["restore", "--json", &backup, "--auto-approve"][..], &args].concat(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let events = json_lines(&stdout(&out));
+    assert_eq!(events[0]["event"], "plan");
+    assert_eq!(events[0]["rows"], 132);
+    assert_eq!(events[1]["event"], "summary");
+    assert_eq!(events[1]["restored"], 132);
+}
+
+fn plan_text(name: &str) -> String {
+    let out = dwlink_live(
+        &root(),
+        &[
+            "plan",
+            "--no-color",
+            "-f",
+            &example(name),
+            "--emulator",
+            &fixture(name),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn the_restore_cleanup_plan_shows_its_actions_first_and_findings_compactly() {
+    let text = plan_text(CLEANUP);
+    let lines: Vec<&str> = text.lines().collect();
+    let actions = lines
+        .iter()
+        .position(|l| l.starts_with("Actions"))
+        .expect("an actions section");
+    assert!(
+        actions < 15,
+        "actions start on line {}:\n{text}",
+        actions + 1
+    );
+    let findings = lines.iter().position(|l| *l == "Findings:").unwrap();
+    assert!(findings > actions, "{text}");
+    assert!(
+        lines[2].starts_with("RestoreCleanup after a database restore from https://contoso-prod")
+    );
+    assert!(lines[1].starts_with("Read against the emulator at http://127.0.0.1:"));
+    // One block per finding: glyph, code and message on one line, help indented, a blank line.
+    let blocks: Vec<&[&str]> = lines[findings + 1..]
+        .split(|l| l.is_empty())
+        .filter(|b| b.first().is_some_and(|l| l.starts_with('⚠')))
+        .collect();
+    assert_eq!(blocks.len(), 5, "{text}");
+    for b in blocks {
+        assert!(b[0].starts_with("⚠ dwlink::plan::"), "{b:?}");
+        assert!(b.len() == 2 && b[1].starts_with("    help: "), "{b:?}");
+    }
+    // One order for legal entities, wherever they appear.
+    assert!(!text.contains("USMF, DEMF"), "{text}");
+    assert_eq!(text.matches("DEMF, USMF").count(), 2, "{text}");
+}
+
+#[test]
+fn a_declared_link_plan_keeps_its_scenario_heading() {
+    let text = plan_text("scenario-2-organization-mismatch");
+    assert!(
+        text.lines().nth(2).unwrap().starts_with("Scenario 2: "),
+        "{text}"
+    );
+}
