@@ -105,6 +105,6 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             Ok(r) => r,
             Err(p) => return fail(ui, &p),
         };
-        one::apply(&args, &route, saved, desired, ui).await
+        one::apply(&args, &route, saved, desired, ui, &mut false).await
     })
 }

@@ -27,6 +27,7 @@ pub(super) async fn apply(
     saved: Option<Plan>,
     desired: dwlink_core::model::desired::Desired,
     ui: &mut Shell,
+    applied: &mut bool,
 ) -> Exit {
     // One view for the whole apply: the plan shown before confirmation (human only: the JSON
     // view is the event stream) and the events while it runs.
@@ -110,7 +111,10 @@ pub(super) async fn apply(
     ctrl_c.abort();
     printer.finished(&result);
     match result {
-        Ok(_) => Exit::Ok,
+        Ok(_) => {
+            *applied = true;
+            Exit::Ok
+        }
         Err(ApplyError::Refused(_)) => Exit::Refused,
         Err(_) => Exit::Error,
     }

@@ -22,7 +22,7 @@ pub struct Args {
     #[command(flatten)]
     fleet: FleetArgs,
     /// Also save the plan, for `dwlink show` and `dwlink apply PLAN` (a directory for a fleet:
-    /// one `<name>.plan` per environment).
+    /// one `<config file name>.plan` per config).
     #[arg(long, value_name = "PLAN")]
     out: Option<PathBuf>,
     /// `markdown`: a report for a change ticket, a pull request or `$GITHUB_STEP_SUMMARY`
