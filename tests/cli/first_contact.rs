@@ -275,3 +275,34 @@ fn a_declared_link_plan_keeps_its_scenario_heading() {
         "{text}"
     );
 }
+
+#[test]
+fn a_host_typo_fails_as_a_lookup_would_instead_of_reaching_the_only_environment() {
+    let dir = scratch("first-host-typo");
+    let config = std::fs::read_to_string(example(CLEANUP))
+        .unwrap()
+        .replace("contoso-uat.sandbox", "contoso-uta.sandbox");
+    let file = dir.join("typo.yaml");
+    std::fs::write(&file, config).unwrap();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "plan",
+            "-f",
+            file.to_str().unwrap(),
+            "--emulator",
+            &fixture(CLEANUP),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("dwlink::provider::unreachable"), "{err}");
+    assert!(
+        err.contains("`contoso-uta.sandbox.operations.dynamics.com` does not resolve"),
+        "{err}"
+    );
+    assert!(
+        !stdout(&out).contains("clear-table"),
+        "no plan of the real rows"
+    );
+}

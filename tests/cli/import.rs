@@ -93,10 +93,14 @@ fn every_example_imports_to_a_valid_config_with_an_empty_plan() {
         assert!(text.contains("# Imported by dwlink"), "{name}");
         assert_valid(&out);
         let o = plan(&out, &fixture, false);
+        // A world with rows that sync elsewhere cannot be declared as it is: the import says
+        // so, and the plan of it resets (the examples' fixtures of scenarios 1, 3 and 4 are such
+        // worlds, so that applying the example changes something once and then nothing).
+        let drift = text.contains("rows syncing to another organization: a plan will reset");
         assert_eq!(
-            code(&o),
-            0,
-            "{name}: the plan is not empty:\n{}{}",
+            code(&o) != 0,
+            drift,
+            "{name}: the plan is not as the import says:\n{}{}",
             stdout(&o),
             stderr(&o)
         );
@@ -220,7 +224,7 @@ fn imported_yaml_is_stable() {
 fn import_reads_a_running_emulator() {
     let dir = scratch("import-url");
     let emu = Emulator::start(
-        &root().join("examples/fixtures/scenario-1-same-organization.yaml"),
+        &root().join("examples/fixtures/scenario-2-organization-mismatch.yaml"),
         &dir.join("state.json"),
     );
     let out = dir.join("imported.yaml");
@@ -229,7 +233,7 @@ fn import_reads_a_running_emulator() {
         &[
             "import",
             "-f",
-            "examples/scenario-1-same-organization.yaml",
+            "examples/scenario-2-organization-mismatch.yaml",
             "--emulator-url",
             &emu.url,
             "--out",

@@ -250,6 +250,16 @@ impl Client {
             self.limiter.succeeded();
         }
         let headers = resp.headers().clone();
+        if let Some(host) = no_such_host(&self.settings.route, &headers) {
+            // The emulator stands in for DNS here: say what a real lookup failure says.
+            return Err(ProviderError::Transport {
+                api: req.api,
+                url: shown,
+                detail: format!(
+                    "the host `{host}` does not resolve (no such host); check the URL in the config for a typo"
+                ),
+            });
+        }
         let success = (200..300).contains(&status);
         let cap = if success {
             MAX_REPLY_BYTES
@@ -380,6 +390,18 @@ fn transport_failure(
         retry_after: None,
         sent_at,
     }
+}
+
+/// The host an emulator reply says no environment has (its `x-dwlink-emulator-no-such-host`
+/// header, dwlink-emulator's `hosts::NO_SUCH_HOST`); only believed from an emulator.
+fn no_such_host(route: &super::route::Route, headers: &HeaderMap) -> Option<String> {
+    if !matches!(route, super::route::Route::Emulator { .. }) {
+        return None;
+    }
+    headers
+        .get("x-dwlink-emulator-no-such-host")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// reqwest's own message repeats the physical URL; the innermost cause says what happened.
