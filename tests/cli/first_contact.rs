@@ -306,3 +306,43 @@ fn a_host_typo_fails_as_a_lookup_would_instead_of_reaching_the_only_environment(
         "no plan of the real rows"
     );
 }
+
+#[test]
+fn backups_and_journals_go_to_the_state_dir_of_the_flag_or_the_environment() {
+    use crate::harness::{run, start_emu};
+    for by_env in [false, true] {
+        let dir = scratch(&format!("first-state-dir-{by_env}"));
+        let emu = start_emu(&fixture(CLEANUP), &dir.join("world.json"), &[]);
+        let state = dir.join("kept-by-ci");
+        let state_arg = state.display().to_string();
+        let cfg = example(CLEANUP);
+        let mut args = vec![
+            "apply",
+            "-f",
+            &cfg,
+            "--emulator-url",
+            &emu.url,
+            "--auto-approve",
+        ];
+        let env: Vec<(&str, &str)> = if by_env {
+            vec![("DWLINK_STATE_DIR", state_arg.as_str())]
+        } else {
+            args.extend(["--state-dir", state_arg.as_str()]);
+            vec![]
+        };
+        let out = run(&dir, &args, &env);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert!(
+            !dir.join(".dwlink").exists(),
+            "nothing in the default place"
+        );
+        let backups = std::fs::read_dir(state.join("backups")).unwrap().count();
+        let journals = std::fs::read_dir(state.join("journal")).unwrap().count();
+        assert_eq!((backups, journals), (1, 1));
+        assert!(
+            stdout(&out).contains(&format!("Backup: {state_arg}/backups/contoso-uat-")),
+            "{}",
+            stdout(&out)
+        );
+    }
+}

@@ -41,8 +41,15 @@ pub struct Args {
     /// Emit one JSON object per step on stdout.
     #[arg(long)]
     json: bool,
-    /// Where backups and journals are kept.
-    #[arg(long, value_name = "DIR", default_value = ".dwlink")]
+    /// Where backups (`DIR/backups/`) and journals (`DIR/journal/`) are kept. They hold the
+    /// deleted rows, connection strings included: keep DIR private, and in CI keep it as a
+    /// protected artifact so `dwlink restore` and a resumed apply work in a later job.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "DWLINK_STATE_DIR",
+        default_value = ".dwlink"
+    )]
     state_dir: PathBuf,
     #[command(flatten)]
     live: LiveArgs,
