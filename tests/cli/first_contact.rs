@@ -346,3 +346,98 @@ fn backups_and_journals_go_to_the_state_dir_of_the_flag_or_the_environment() {
         );
     }
 }
+
+#[test]
+fn doctor_with_a_wrong_secret_points_at_the_secret_and_skips_the_rest_in_one_line_each() {
+    use crate::harness::run;
+    let dir = scratch("first-doctor-secret");
+    let config = std::fs::read_to_string(example(CLEANUP)).unwrap().replace(
+        "client_secret_env: DWLINK_CLIENT_SECRET",
+        "client_secret_env: DWLINK_WRONG_SECRET",
+    );
+    let file = dir.join("wrong-secret.yaml");
+    std::fs::write(&file, config).unwrap();
+    let out = run(
+        &dir,
+        &[
+            "doctor",
+            "--no-color",
+            "--input=false",
+            "-f",
+            file.to_str().unwrap(),
+            "--emulator",
+            &fixture(CLEANUP),
+        ],
+        &[("DWLINK_WRONG_SECRET", "not-the-secret")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    let fo = text
+        .split("\n\n")
+        .find(|b| b.starts_with("signin.finance-operations not-permitted"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(fo.contains("AADSTS7000215"), "{fo}");
+    assert!(
+        fo.contains("fix:      the client secret is wrong or expired"),
+        "{fo}"
+    );
+    assert!(!fo.contains("register the app"), "{fo}");
+    // Every check that needed a sign-in is one line naming it, with no block of its own.
+    let skipped: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("skipped: needs signin."))
+        .collect();
+    assert!(skipped.len() >= 10, "{text}");
+    assert!(!text.contains("\nfo.metadata unknown"), "{text}");
+    // What `ok` means is in the title: the field-configuration set is ok when it is absent.
+    let out = dwlink_live(
+        &dir,
+        &[
+            "doctor",
+            "--input=false",
+            "-f",
+            &example(CLEANUP),
+            "--emulator",
+            &fixture(CLEANUP),
+        ],
+    );
+    assert!(
+        stdout(&out).contains("F&O lists no set DualWriteProjectFieldConfigurations"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn a_connection_error_names_the_emulator_address_dialled() {
+    let dir = scratch("first-doctor-emulator-down");
+    let out = dwlink_live(
+        &dir,
+        &[
+            "doctor",
+            "--json",
+            "--input=false",
+            "-f",
+            &example(CLEANUP),
+            "--emulator-url",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let signin = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "signin.finance-operations")
+        .unwrap();
+    let seen = signin["seen"].as_str().unwrap();
+    assert!(
+        seen.contains("connection to the emulator at 127.0.0.1:9 failed"),
+        "{seen}"
+    );
+    assert!(
+        signin["fix"].as_str().unwrap().contains("--emulator-url"),
+        "{signin}"
+    );
+}

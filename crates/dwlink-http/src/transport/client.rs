@@ -183,6 +183,7 @@ impl Client {
     ) -> Result<Attempt, ProviderError> {
         let shown = redact_url(&req.url);
         let (physical, host) = self.settings.route.physical(&req.url)?;
+        let dialled = dialled(&physical, host.is_some());
         let mut builder = self
             .http
             .request(req.method.clone(), physical)
@@ -235,7 +236,7 @@ impl Client {
         let mut resp = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
-                let failed = transport_failure(req, &shown, &e, sent_at);
+                let failed = transport_failure(req, &shown, &dialled, &e, sent_at);
                 if let Some(t) = &tape {
                     t.failed(&failed);
                 }
@@ -269,7 +270,7 @@ impl Client {
         let (body, over_cap) = match read_capped(&mut resp, cap).await {
             Ok(b) => b,
             Err(e) => {
-                let failed = transport_failure(req, &shown, &e, sent_at);
+                let failed = transport_failure(req, &shown, &dialled, &e, sent_at);
                 if let Some(t) = &tape {
                     t.failed(&failed);
                 }
@@ -360,9 +361,26 @@ fn explain_wait(error: ProviderError, why: String) -> ProviderError {
     }
 }
 
+/// The address a connection goes to, as a connection error names it: `host:port`, and for the
+/// emulator `the emulator at 127.0.0.1:9`, so a wrong `--emulator-url` is not blamed on a URL
+/// of the config.
+fn dialled(physical: &Url, emulator: bool) -> String {
+    let addr = format!(
+        "{}:{}",
+        physical.host_str().unwrap_or_default(),
+        physical.port_or_known_default().unwrap_or_default()
+    );
+    if emulator {
+        format!("the emulator at {addr}")
+    } else {
+        addr
+    }
+}
+
 fn transport_failure(
     req: &ApiRequest,
     shown: &str,
+    dialled: &str,
     e: &reqwest::Error,
     sent_at: Instant,
 ) -> Attempt {
@@ -374,7 +392,7 @@ fn transport_failure(
     let detail = if e.is_timeout() {
         "no complete answer before the request timeout".to_string()
     } else if e.is_connect() {
-        format!("connection failed ({})", root_cause(e))
+        format!("connection to {dialled} failed ({})", root_cause(e))
     } else if e.is_body() || e.is_decode() {
         format!("the reply was cut off ({})", root_cause(e))
     } else {
