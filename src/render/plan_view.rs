@@ -119,6 +119,12 @@ pub(crate) fn heading(plan: &Plan) -> String {
 /// The findings, one compact block each: glyph, code and message on one line, the help
 /// indented under it, a blank line after.
 pub(crate) fn findings(plan: &Plan, color: bool) -> String {
+    findings_worded(plan, color, |t| t.to_string())
+}
+
+/// [`findings`] with each message and help passed through `words` (status shows no plan, so it
+/// does not say "this plan").
+pub(crate) fn findings_worded(plan: &Plan, color: bool, words: impl Fn(&str) -> String) -> String {
     let mut out = String::new();
     if plan.findings.is_empty() {
         return out;
@@ -132,10 +138,10 @@ pub(crate) fn findings(plan: &Plan, color: bool) -> String {
             "{} {}: {}",
             paint(color, style, glyph),
             paint(color, style, problem.code),
-            problem.message
+            words(&problem.message)
         );
         if let Some(help) = &problem.help {
-            let _ = writeln!(out, "    help: {help}");
+            let _ = writeln!(out, "    help: {}", words(help));
         }
         let _ = writeln!(out);
     }

@@ -441,3 +441,76 @@ fn a_connection_error_names_the_emulator_address_dialled() {
         "{signin}"
     );
 }
+
+#[test]
+fn the_small_lies_are_gone() {
+    let dir = scratch("first-small-lies");
+    // A snapshot whose BusinessEventsDefinition is null does not claim its rows were copied.
+    let out_file = dir.join("snap.yaml");
+    let out = dwlink_live(
+        &dir,
+        &[
+            "snapshot",
+            "-f",
+            &example(CLEANUP),
+            "--emulator",
+            &fixture(CLEANUP),
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let snap = std::fs::read_to_string(&out_file).unwrap();
+    assert!(snap.contains("BusinessEventsDefinition: null"), "{snap}");
+    assert!(
+        !snap.contains("BusinessEventsDefinition rows are copied"),
+        "{snap}"
+    );
+
+    // status made no plan: it does not say "this plan clears them".
+    let out = dwlink_live(
+        &dir,
+        &[
+            "status",
+            "--no-color",
+            "-f",
+            &example(CLEANUP),
+            "--emulator",
+            &fixture(CLEANUP),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stdout(&out).contains("this plan"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("a plan of this config clears them"),
+        "{}",
+        stdout(&out)
+    );
+
+    // restore --help describes every flag.
+    let help = stdout(&dwlink_live(&dir, &["restore", "--help"]));
+    for flag in ["--auto-approve", "--confirm <NAME>", "--json"] {
+        let line = help
+            .lines()
+            .find(|l| l.trim_start().starts_with(flag))
+            .unwrap();
+        let described = line.trim_start().len() > flag.len() + 2
+            || help.split(flag).nth(1).is_some_and(|rest| {
+                rest.lines()
+                    .nth(1)
+                    .is_some_and(|l| !l.trim().is_empty() && !l.trim_start().starts_with('-'))
+            });
+        assert!(described, "{flag} has no description:\n{help}");
+    }
+
+    // The man page has the sections a man page reader looks for.
+    let man = stdout(&dwlink_live(&dir, &["man"]));
+    for section in [
+        ".SH \"EXIT STATUS\"",
+        ".SH ENVIRONMENT",
+        ".SH FILES",
+        "DWLINK_STATE_DIR",
+    ] {
+        assert!(man.contains(section), "{section}");
+    }
+}
