@@ -514,3 +514,102 @@ fn the_small_lies_are_gone() {
         assert!(man.contains(section), "{section}");
     }
 }
+
+/// Ten mistakes `validate` reports, one per value.
+const BAD: &str = "apiVersion: dwlink/v1
+kind: DualWriteLink
+metadata:
+  name: -bad name
+finance_operations:
+  url: http://contoso-uat.sandbox.operations.dynamics.com/data
+  environment_type: sandbox
+dataverse:
+  url: https://contoso-uat.crm.dynamics.com/api
+  organization_id: not-a-guid
+link:
+  legal_entities: [USMF, TOOLONG, 'D!']
+reset:
+  when: sometimes
+auth:
+  tenant_id: tenant
+  client_id: '1234'
+  client_secret_env: DWLINK_CLIENT_SECRET
+dual_write_service:
+  url: ftp://gateway.example.com
+";
+
+#[test]
+fn the_published_schema_catches_what_validate_reports() {
+    let dir = scratch("first-schema");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, BAD).unwrap();
+    let out = dwlink_live(&dir, &["validate", "--no-color", "-f", "bad.yaml"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    // Every URL problem, not only the first: plain http *and* a path.
+    for c in [
+        "insecure_url",
+        "url_not_base",
+        "invalid_url",
+        "invalid_name",
+        "invalid_guid",
+    ] {
+        assert!(err.contains(&format!("dwlink::config::{c}")), "{c}: {err}");
+    }
+
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("schemas/dwlink.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let doc: Value = serde_saphyr::from_str(BAD).unwrap();
+    let errors: Vec<(String, String)> = validator
+        .iter_errors(&doc)
+        .map(|e| (e.instance_path().to_string(), e.to_string()))
+        .collect();
+    let mut places: Vec<&str> = errors.iter().map(|(p, _)| p.as_str()).collect();
+    places.sort();
+    places.dedup();
+    assert!(
+        places.len() >= 9,
+        "an editor sees {} of 10: {errors:#?}",
+        places.len()
+    );
+    let when = errors.iter().find(|(p, _)| p == "/reset/when").unwrap();
+    assert!(!when.1.contains("null"), "{when:?}");
+}
+
+#[test]
+fn validate_takes_directories_and_stdin() {
+    let out = dwlink_live(&root(), &["validate", "--no-color", "-f", "examples"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches(" is valid").count(),
+        6,
+        "{}",
+        stderr(&out)
+    );
+
+    use std::io::Write;
+    let dir = scratch("first-validate-stdin");
+    for (text, want) in [
+        (std::fs::read_to_string(example(CLEANUP)).unwrap(), 0),
+        (BAD.to_string(), 1),
+    ] {
+        let mut child = crate::harness::command(&dir, &["validate", "--no-color", "-f", "-"], &[])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(want), "{}", stderr(&out));
+        assert!(stderr(&out).contains("<stdin>"), "{}", stderr(&out));
+    }
+}
