@@ -10,6 +10,7 @@ mod doctor;
 mod emulator;
 mod fleet;
 mod import;
+mod interrupt;
 mod live;
 mod login;
 mod man;
@@ -147,6 +148,7 @@ pub fn main() -> ExitCode {
     let settings = UiSettings::resolve(cli.no_color, cli.quiet, cli.verbose, cli.input);
     let mut ui = Shell::new(settings).with_recording(cli.record.map(Recording::new));
     ui.set_json_errors(cli.command.json());
+    interrupt::install(&ui);
     run(cli.command, &mut ui).into()
 }
 
@@ -179,6 +181,7 @@ where
     let mut shell =
         Shell::from_write(out, err, verbosity).with_recording(cli.record.map(Recording::new));
     shell.set_json_errors(cli.command.json());
+    shell.set_very_verbose(cli.verbose > 1 && !cli.quiet);
     run(cli.command, &mut shell)
 }
 

@@ -101,6 +101,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         let confirmed = match confirm::decide(&settings) {
             Ok(Some(_)) => Ok(()),
             Ok(None) => {
+                super::interrupt::set(super::interrupt::Phase::Prompt);
                 let answer = ui.prompt(&format!(
                     "Type the environment name ({}) to put back {} rows",
                     desired.name,
@@ -114,6 +115,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             ui.problem(&p);
             return Exit::Refused;
         }
+        super::interrupt::set(super::interrupt::Phase::Restoring);
         match restore::execute(&session, &plan).await {
             Ok(restored) => {
                 if args.json {

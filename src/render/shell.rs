@@ -28,6 +28,8 @@ pub struct UiSettings {
     pub verbosity: Verbosity,
     /// `false` with `--input=false` or when stdin is not a terminal: never prompt.
     pub interactive: bool,
+    /// `-vv`: HTTP lines also show the reply's headers (scrubbed).
+    pub very_verbose: bool,
 }
 
 impl UiSettings {
@@ -50,6 +52,7 @@ impl UiSettings {
             color_out,
             verbosity,
             interactive: input && io::stdin().is_terminal() && io::stderr().is_terminal(),
+            very_verbose: !quiet && verbose > 1,
         }
     }
 }
@@ -80,6 +83,9 @@ pub struct Shell {
     json_errors: bool,
     /// The emulator a live command talks to, once its route is known: results say so.
     emulator: Arc<Mutex<Option<String>>>,
+    /// While live reads run on a terminal: a spinner naming the service that last answered.
+    /// Cleared by any other output, so lines never interleave with it.
+    spinner: Arc<Mutex<Option<indicatif::ProgressBar>>>,
 }
 
 fn stream(w: impl Write + Send + 'static) -> Stream {
@@ -104,6 +110,7 @@ impl Shell {
             recording: None,
             json_errors: false,
             emulator: Arc::default(),
+            spinner: Arc::default(),
         }
     }
 
@@ -120,6 +127,7 @@ impl Shell {
                 color_out: false,
                 verbosity,
                 interactive: false,
+                very_verbose: false,
             },
             out: stream(out),
             err: stream(err),
@@ -128,6 +136,7 @@ impl Shell {
             recording: None,
             json_errors: false,
             emulator: Arc::default(),
+            spinner: Arc::default(),
         }
     }
 
@@ -141,6 +150,44 @@ impl Shell {
     pub fn with_recording(mut self, recording: Option<crate::record::Recording>) -> Self {
         self.recording = recording.map(Arc::new);
         self
+    }
+
+    /// `-vv` for a shell over writers (tests).
+    pub fn set_very_verbose(&mut self, on: bool) {
+        self.settings.very_verbose = on;
+    }
+
+    /// Show (or update) the spinner with `message`; only on a terminal, never with --quiet.
+    pub fn spin(&self, message: &str) {
+        if !self.bars() {
+            return;
+        }
+        let mut spinner = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = spinner.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        bar.set_message(message.to_string());
+    }
+
+    /// Take the spinner off the screen (before any other output).
+    pub fn stop_spinner(&self) {
+        if let Some(b) = self
+            .spinner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            b.finish_and_clear();
+        }
     }
 
     /// See the `json_errors` field.
@@ -189,6 +236,7 @@ impl Shell {
 
     /// Results: what the command was asked to produce. Always printed, even with `--quiet`.
     pub fn out(&self, text: &str) {
+        self.stop_spinner();
         if text.ends_with('\n') {
             write_to(&self.out, text.as_bytes());
         } else {
@@ -210,6 +258,7 @@ impl Shell {
 
     /// A line on stderr whatever the verbosity: what the user must act on (a sign-in code).
     pub fn err_line(&self, text: &str) {
+        self.stop_spinner();
         write_to(&self.err, format!("{text}\n").as_bytes());
     }
 
@@ -262,11 +311,13 @@ impl Shell {
             return;
         }
         let text = render_problem(problem, self.settings.color);
+        self.stop_spinner();
         write_to(&self.err, text.as_bytes());
     }
 
     /// Ask a question; `None` when there is no one to answer or input ended.
     pub fn prompt(&self, question: &str) -> Option<String> {
+        self.stop_spinner();
         if !self.settings.interactive {
             return None;
         }

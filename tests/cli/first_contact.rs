@@ -613,3 +613,117 @@ fn validate_takes_directories_and_stdin() {
         assert!(stderr(&out).contains("<stdin>"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn verbose_shows_one_line_per_http_attempt_and_the_waits() {
+    let dir = scratch("first-verbose");
+    let emu = crate::harness::start_emu(
+        &fixture(CLEANUP),
+        &dir.join("world.json"),
+        &["--rate-limit", "5/s"],
+    );
+    let out = crate::harness::run(
+        &dir,
+        &[
+            "plan",
+            "-v",
+            "-f",
+            &example(CLEANUP),
+            "--emulator-url",
+            &emu.url,
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.lines().any(|l| l
+            .starts_with("http: GET https://contoso-uat.sandbox.operations.dynamics.com/data/")
+            && l.contains(" → 200 in ")),
+        "{err}"
+    );
+    assert!(err.contains(" → 429 in "), "{err}");
+    assert!(
+        err.contains("http: waiting ") && err.contains("(HTTP 429"),
+        "{err}"
+    );
+    assert!(!err.contains("http:   "), "headers only with -vv: {err}");
+
+    let out = dwlink_live(
+        &dir,
+        &[
+            "plan",
+            "-vv",
+            "-f",
+            &example(CLEANUP),
+            "--emulator",
+            &fixture(CLEANUP),
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("http:   content-type: application/json"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains(crate::support::SECRET));
+}
+
+#[test]
+fn ctrl_c_while_reading_says_nothing_was_changed() {
+    let dir = scratch("first-ctrl-c-reading");
+    let emu = crate::harness::start_emu(
+        &fixture(CLEANUP),
+        &dir.join("world.json"),
+        &["--latency-ms", "3000"],
+    );
+    let child = crate::harness::command(
+        &dir,
+        &["plan", "-f", &example(CLEANUP), "--emulator-url", &emu.url],
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    // The first request waits 3 s at the emulator: well inside the reads.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Interrupted while reading live state: nothing was changed."),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn on_a_terminal_a_spinner_names_the_service_being_read() {
+    let dir = scratch("first-spinner");
+    let emu = crate::harness::start_emu(
+        &fixture(CLEANUP),
+        &dir.join("world.json"),
+        &["--latency-ms", "200"],
+    );
+    let cfg = example(CLEANUP);
+    let Some((rc, text)) =
+        crate::harness::in_pty(&dir, &["plan", "-f", &cfg, "--emulator-url", &emu.url], "")
+    else {
+        eprintln!("no `script` to run a pseudo-terminal; skipped");
+        return;
+    };
+    assert_eq!(rc, 0, "{text}");
+    assert!(text.contains("reading contoso-uat."), "{text}");
+    // Piped, there is no spinner.
+    let out = crate::harness::run(&dir, &["plan", "-f", &cfg, "--emulator-url", &emu.url], &[]);
+    assert!(
+        !stderr(&out).contains("reading contoso-uat"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -97,6 +97,7 @@ pub(super) async fn apply(
         let _ = journal::supersede(u, &plan.plan_id, "finished by this apply");
     }
 
+    super::super::interrupt::set(super::super::interrupt::Phase::Applying);
     let cancel = Arc::new(AtomicBool::new(false));
     let printer = Arc::new(view.events(ui));
     let ctrl_c = tokio::spawn(watch_ctrl_c(cancel.clone(), printer.clone()));
@@ -109,6 +110,7 @@ pub(super) async fn apply(
     };
     let result = executor.run(&plan).await;
     ctrl_c.abort();
+    super::super::interrupt::set(super::super::interrupt::Phase::Reading);
     printer.finished(&result);
     match result {
         Ok(_) => {
@@ -135,6 +137,7 @@ fn confirmed(args: &Args, environment: &str, plan: &Plan, ui: &Shell) -> Result<
     if args.json {
         ui.status(&tally(plan));
     }
+    super::super::interrupt::set(super::super::interrupt::Phase::Prompt);
     let answer = ui.prompt(&format!(
         "Type the environment name ({environment}) to apply this plan"
     ));

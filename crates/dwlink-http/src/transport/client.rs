@@ -36,6 +36,8 @@ pub struct ClientSettings {
     pub extra_root_pem: Option<Vec<u8>>,
     /// `--record FILE`: every attempt (retries, 429s and failures included) goes into it.
     pub recorder: Option<Arc<Recorder>>,
+    /// `-v`: a line per attempt and per wait (see [`super::log`]).
+    pub log: Option<super::log::HttpLog>,
 }
 
 impl Default for ClientSettings {
@@ -49,6 +51,7 @@ impl Default for ClientSettings {
             retry: RetryPolicy::default(),
             extra_root_pem: None,
             recorder: None,
+            log: None,
         }
     }
 }
@@ -125,16 +128,20 @@ impl Client {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let (failure, error, retry_after, sent_at) =
-                match self.attempt(req, bearer, attempt + 1).await? {
-                    Attempt::Done(reply) => return Ok(reply),
-                    Attempt::Failed {
-                        failure,
-                        error,
-                        retry_after,
-                        sent_at,
-                    } => (failure, error, retry_after, sent_at),
-                };
+            let tried = Instant::now();
+            let result = self.attempt(req, bearer, attempt + 1).await;
+            if let Some(log) = &self.settings.log {
+                log_attempt(log, req, &result, tried.elapsed(), attempt + 1);
+            }
+            let (failure, error, retry_after, sent_at) = match result? {
+                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Failed {
+                    failure,
+                    error,
+                    retry_after,
+                    sent_at,
+                } => (failure, error, retry_after, sent_at),
+            };
             attempt += 1;
             let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
             let too_long = retry_after.filter(|ra| *ra > policy.max_retry_after);
@@ -170,6 +177,15 @@ impl Client {
                     ));
                 }
                 return Err(throttled_or(error, failure, req, started));
+            }
+            if let Some(log) = &self.settings.log {
+                let why = match (failure, retry_after) {
+                    (Failure::Status(429), Some(_)) => "HTTP 429, as Retry-After asks".to_string(),
+                    (Failure::Status(s), _) => format!("HTTP {s}"),
+                    (Failure::Connect, _) => "no connection".to_string(),
+                    (Failure::Interrupted, _) => "interrupted".to_string(),
+                };
+                log.wait(delay, attempt + 1, &why);
             }
             tokio::time::sleep(delay).await;
         }
@@ -320,6 +336,26 @@ impl Client {
             sent_at,
         })
     }
+}
+
+/// One `-v` line for an attempt: its status, or what went wrong.
+fn log_attempt(
+    log: &super::log::HttpLog,
+    req: &ApiRequest,
+    result: &Result<Attempt, ProviderError>,
+    took: Duration,
+    number: u32,
+) {
+    let url = redact_url(&req.url);
+    let (outcome, headers) = match result {
+        Ok(Attempt::Done(reply)) => (reply.status.to_string(), Some(&reply.headers)),
+        Ok(Attempt::Failed {
+            failure: Failure::Status(s),
+            ..
+        }) => (s.to_string(), None),
+        Ok(Attempt::Failed { error, .. }) | Err(error) => (format!("failed: {error}"), None),
+    };
+    log.attempt(req.method.as_str(), &url, &outcome, took, number, headers);
 }
 
 fn throttled_or(
