@@ -105,7 +105,7 @@ impl EventPrinter {
     /// Whether a JSON progress event is worth a line: the last one of a step always is, others
     /// only in a new tenth of the step and a quarter second after the previous line.
     fn progress_due(&self, step: usize, done: usize, of: usize) -> bool {
-        let tenth = if of == 0 { 10 } else { done * 10 / of };
+        let tenth = (done * 10).checked_div(of).unwrap_or(10);
         let mut t = self.timing();
         let due = match t.last_progress.get(&step) {
             _ if done >= of => true,
