@@ -21,6 +21,8 @@ mod doctor;
 mod examples;
 #[path = "cli/fake_services.rs"]
 mod fake_services;
+#[path = "cli/first_contact.rs"]
+mod first_contact;
 #[path = "cli/fleet.rs"]
 mod fleet;
 #[path = "cli/forged.rs"]
@@ -35,6 +37,8 @@ mod import;
 mod invalid;
 #[path = "cli/login.rs"]
 mod login;
+#[path = "cli/markdown.rs"]
+mod markdown;
 #[path = "cli/plan.rs"]
 mod plan;
 #[path = "cli/record.rs"]

@@ -29,6 +29,12 @@ pub struct Args {
     live: LiveArgs,
 }
 
+impl Args {
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
+}
+
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let Some(desired) = live::load_config(args.file.as_deref(), ui) else {
         return Exit::Error;

@@ -1,7 +1,8 @@
 //! The fleet flags every multi-environment command shares, and the fleet tables.
 
+use std::collections::HashMap;
 use std::fmt::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use dwlink_core::diag::Problem;
 pub(super) use dwlink_core::fleet::Row;
@@ -39,25 +40,38 @@ impl FleetArgs {
     }
 }
 
-pub(super) fn table(rows: &[Row]) -> String {
+/// The fleet's plan table: one row per config file, the file named (configs of one environment
+/// differ only there).
+pub(super) fn table(rows: &[(PathBuf, Row)]) -> String {
+    let files: Vec<String> = rows.iter().map(|(f, _)| f.display().to_string()).collect();
     let w = |f: &dyn Fn(&Row) -> usize, title: &str| {
-        rows.iter().map(f).max().unwrap_or(0).max(title.len())
+        rows.iter()
+            .map(|(_, r)| f(r))
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
     };
     let we = w(&|r| r.environment.len(), "ENVIRONMENT");
     let ws = w(&|r| r.scenario.len(), "SCENARIO");
+    let wf = files
+        .iter()
+        .map(String::len)
+        .max()
+        .unwrap_or(0)
+        .max("FILE".len());
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<we$}  {:<ws$}  {:>7}  {:>9}  RESULT",
-        "ENVIRONMENT", "SCENARIO", "ACTIONS", "ROWS"
+        "{:<we$}  {:<wf$}  {:<ws$}  {:>7}  {:>9}  RESULT",
+        "ENVIRONMENT", "FILE", "SCENARIO", "ACTIONS", "ROWS"
     );
-    for r in rows {
+    for ((_, r), file) in rows.iter().zip(&files) {
         let _ = writeln!(
             out,
-            "{:<we$}  {:<ws$}  {:>7}  {:>9}  {}",
+            "{:<we$}  {file:<wf$}  {:<ws$}  {:>7}  {:>9}  {}",
             r.environment,
             r.scenario,
-            r.actions,
+            thousands(r.actions),
             thousands(r.rows),
             r.result
         );
@@ -65,19 +79,95 @@ pub(super) fn table(rows: &[Row]) -> String {
     out
 }
 
-/// Environment and outcome, for runs whose rows have nothing else in common (apply).
-pub(super) fn result_table(rows: &[(String, String)]) -> String {
+/// How one environment of a fleet apply ended: `applied`, `nothing to do`, `refused`, `failed`.
+pub(super) struct Outcome {
+    pub environment: String,
+    pub file: String,
+    pub result: String,
+}
+
+/// The fleet apply's last word, per environment.
+pub(super) fn result_table(rows: &[Outcome]) -> String {
     let we = rows
         .iter()
-        .map(|r| r.0.len())
+        .map(|r| r.environment.len())
         .max()
         .unwrap_or(0)
         .max("ENVIRONMENT".len());
-    let mut out = format!("{:<we$}  RESULT\n", "ENVIRONMENT");
-    for (e, r) in rows {
-        let _ = writeln!(out, "{e:<we$}  {r}");
+    let wf = rows
+        .iter()
+        .map(|r| r.file.len())
+        .max()
+        .unwrap_or(0)
+        .max("FILE".len());
+    let mut out = format!("{:<we$}  {:<wf$}  RESULT\n", "ENVIRONMENT", "FILE");
+    for r in rows {
+        let _ = writeln!(out, "{:<we$}  {:<wf$}  {}", r.environment, r.file, r.result);
     }
     out
+}
+
+/// Where `dwlink plan --out DIR` saves each config's plan: `DIR/<config file name>.plan`, so
+/// configs of one environment never overwrite each other's plans. Two configs whose names
+/// would give one file (`a/uat.yaml`, `b/uat.yml`) are refused before anything is read.
+pub(super) fn plan_files(dir: &Path, files: &[PathBuf]) -> Result<Vec<PathBuf>, Problem> {
+    let mut seen: HashMap<PathBuf, &Path> = HashMap::new();
+    let mut out = Vec::with_capacity(files.len());
+    for file in files {
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "dwlink".into());
+        let target = dir.join(format!("{stem}.plan"));
+        if let Some(other) = seen.insert(target.clone(), file) {
+            return Err(Problem::error(
+                "dwlink::fleet::plan_file_clash",
+                format!(
+                    "{} and {} would both be saved as {}",
+                    other.display(),
+                    file.display(),
+                    target.display()
+                ),
+            )
+            .help("rename one of the config files, or plan them in runs with different --out directories"));
+        }
+        out.push(target);
+    }
+    Ok(out)
+}
+
+/// A fleet apply takes each environment once: two configs naming one F&O environment are
+/// refused, naming both files.
+pub(super) fn one_config_per_environment(
+    configs: &[(PathBuf, Option<Desired>)],
+) -> Result<(), Problem> {
+    let mut seen: HashMap<String, &Path> = HashMap::new();
+    for (file, desired) in configs {
+        let Some(d) = desired else { continue };
+        let url = &d.finance_operations.url;
+        let key = format!(
+            "{}:{}",
+            url.host_str()
+                .unwrap_or_default()
+                .trim_end_matches('.')
+                .to_ascii_lowercase(),
+            url.port_or_known_default().unwrap_or_default()
+        );
+        if let Some(other) = seen.insert(key, file) {
+            return Err(Problem::error(
+                "dwlink::fleet::duplicate_environment",
+                format!(
+                    "{} and {} both declare the environment at {} ({}): a fleet applies each environment once",
+                    other.display(),
+                    file.display(),
+                    url.as_str().trim_end_matches('/'),
+                    d.name
+                ),
+            )
+            .help("keep one config per environment in the fleet (move the others out of the directory), or apply one of them with `dwlink apply -f FILE`"));
+        }
+    }
+    Ok(())
 }
 
 /// Read and plan every environment through `route` (see [`fleet::plan_all`]).

@@ -53,6 +53,8 @@ pub(super) fn load_config(file: Option<&Path>, ui: &mut Shell) -> Option<Desired
 }
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime, Problem> {
+    // Every runtime here is for reading live state until a command says otherwise.
+    super::interrupt::set(super::interrupt::Phase::Reading);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -71,6 +73,7 @@ pub(super) fn block_on<T>(
     work: impl std::future::Future<Output = Result<T, Problem>>,
 ) -> Result<T, Problem> {
     let rt = runtime()?;
+    super::interrupt::set(super::interrupt::Phase::Reading);
     let out = rt.block_on(work);
     rt.shutdown_background();
     out
@@ -113,6 +116,22 @@ pub(super) async fn route(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
     if let Some(recording) = ui.recording() {
         route.settings.client.recorder = Some(recording.recorder()?);
     }
+    if ui.settings().verbosity == crate::render::shell::Verbosity::Verbose {
+        let to = ui.clone();
+        route.settings.client.log = Some(dwlink_http::transport::log::HttpLog {
+            write: Arc::new(move |line: &str| to.err_line(line)),
+            headers: ui.settings().very_verbose,
+        });
+    } else if ui.bars() {
+        // A terminal with no -v: a spinner naming the service each answer came from, so a slow
+        // service is a visible wait, not a blank screen.
+        let to = ui.clone();
+        ui.spin("reading live state…");
+        route.settings.client.log = Some(dwlink_http::transport::log::HttpLog {
+            write: Arc::new(move |line: &str| to.spin(&spinner_text(line))),
+            headers: false,
+        });
+    }
     Ok(route)
 }
 
@@ -141,20 +160,47 @@ async fn route_unrecorded(args: &LiveArgs, ui: &Shell) -> Result<Route, Problem>
         settings.reset_window = settings.reset_window.max(std::time::Duration::from_millis(
             reset_takes.saturating_mul(2),
         ));
+        ui.set_emulator(Some(url.as_str().trim_end_matches('/').to_string()));
         return Ok(Route {
             settings,
             emulator: Some(running),
         });
     }
     let settings = match &args.emulator_url {
-        Some(url) => ProviderSettings::running_emulator(url, interactive, Some(notify))
-            .map_err(|e| e.to_problem())?,
+        Some(url) => {
+            let s = ProviderSettings::running_emulator(url, interactive, Some(notify))
+                .map_err(|e| e.to_problem())?;
+            ui.set_emulator(Some(url.as_str().trim_end_matches('/').to_string()));
+            s
+        }
         None => ProviderSettings::direct(interactive, Some(notify)),
     };
     Ok(Route {
         settings,
         emulator: None,
     })
+}
+
+/// `http: GET https://host/path… → 200 in 3 ms` as the spinner says it: `reading host (GET
+/// /path → 200)`, the path cut so the line fits a terminal.
+fn spinner_text(line: &str) -> String {
+    let rest = line.strip_prefix("http: ").unwrap_or(line);
+    let (method, rest) = rest.split_once(' ').unwrap_or(("", rest));
+    let (url, outcome) = rest.split_once(" → ").unwrap_or((rest, ""));
+    let outcome = outcome.split(" in ").next().unwrap_or_default();
+    match Url::parse(url) {
+        Ok(u) => {
+            let mut path: String = u.path().chars().take(40).collect();
+            if u.path().chars().count() > 40 {
+                path.push('…');
+            }
+            format!(
+                "reading {} ({method} {path} → {outcome})",
+                u.host_str().unwrap_or_default()
+            )
+        }
+        Err(_) => "reading live state…".to_string(),
+    }
 }
 
 /// A fixture file; the first of its problems, with a count of the rest.

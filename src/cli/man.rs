@@ -22,7 +22,8 @@ pub struct Args {
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     let cmd = Cli::command();
     if let Some(dir) = &args.out_dir {
-        return match clap_mangen::generate_to(cmd, dir) {
+        let page = dir.join("dwlink.1");
+        return match clap_mangen::generate_to(cmd, dir).and_then(|()| append_sections(&page)) {
             Ok(()) => {
                 ui.status(&format!("Wrote the man pages to {}.", dir.display()));
                 Exit::Ok
@@ -48,6 +49,63 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         ));
         return Exit::Error;
     }
+    buf.extend_from_slice(SECTIONS.as_bytes());
     ui.out(&String::from_utf8_lossy(&buf));
     Exit::Ok
 }
+
+fn append_sections(page: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(page)?
+        .write_all(SECTIONS.as_bytes())
+}
+
+/// What clap does not know: exit codes, the environment dwlink reads and the files it writes.
+const SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Success; for \fBplan \-\-detailed\-exitcode\fR, no changes.
+.TP
+\fB1\fR
+An error: invalid input, an unreachable or failing service, a failed step, a plan with error findings.
+.TP
+\fB2\fR
+\fBplan \-\-detailed\-exitcode\fR: the plan has changes.
+.TP
+\fB3\fR
+Refused: no confirmation, a protected environment, a stale or foreign plan, another apply running.
+.SH ENVIRONMENT
+.TP
+\fBDWLINK_CLIENT_SECRET\fR
+The client secret, under the name the config's \fBauth.client_secret_env\fR gives (this is the examples' name).
+.TP
+\fBDWLINK_STATE_DIR\fR
+Where \fBapply\fR keeps backups and journals (as \fB\-\-state\-dir\fR; default \fI.dwlink\fR).
+.TP
+\fBDWLINK_LOCK_DIR\fR
+Where the per\-environment apply locks are kept.
+.TP
+\fBNO_COLOR\fR
+When set and not empty, no colours.
+.TP
+\fBXDG_CACHE_HOME\fR, \fBXDG_STATE_HOME\fR
+Base directories of the token cache and of the locks.
+.SH FILES
+.TP
+\fIdwlink.yaml\fR
+The config read when no \fB\-f\fR is given.
+.TP
+\fI.dwlink/backups/\fR
+Every row an apply deleted, one JSON file per apply; holds connection strings: keep it private.
+.TP
+\fI.dwlink/journal/\fR
+One journal per apply, for resuming an interrupted one.
+.TP
+\fI$XDG_CACHE_HOME/dwlink/tokens.json\fR (else \fI~/.cache/dwlink/tokens.json\fR)
+The management\-service sign\-in of \fBdwlink login\fR; \fIemulator\-tokens.json\fR beside it for emulators.
+.TP
+\fI$XDG_STATE_HOME/dwlink/locks/\fR (else \fI~/.local/state/dwlink/locks/\fR)
+One lock file per environment while an apply or restore runs.
+"#;

@@ -10,6 +10,7 @@ mod doctor;
 mod emulator;
 mod fleet;
 mod import;
+mod interrupt;
 mod journal;
 mod live;
 mod login;
@@ -120,6 +121,21 @@ pub enum Command {
     Conformance(conformance::Args),
 }
 
+impl Command {
+    /// `--json`: results and every error go to stdout as JSON.
+    fn json(&self) -> bool {
+        match self {
+            Command::Plan(a) => a.json(),
+            Command::Apply(a) => a.json(),
+            Command::Show(a) => a.json(),
+            Command::Status(a) => a.json(),
+            Command::Doctor(a) => a.json(),
+            Command::Restore(a) => a.json(),
+            _ => false,
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -135,6 +151,8 @@ pub fn main() -> ExitCode {
     };
     let settings = UiSettings::resolve(cli.no_color, cli.quiet, cli.verbose, cli.input);
     let mut ui = Shell::new(settings).with_recording(cli.record.map(Recording::new));
+    ui.set_json_errors(cli.command.json());
+    interrupt::install(&ui);
     run(cli.command, &mut ui).into()
 }
 
@@ -166,6 +184,8 @@ where
     let verbosity = UiSettings::resolve(true, cli.quiet, cli.verbose, false).verbosity;
     let mut shell =
         Shell::from_write(out, err, verbosity).with_recording(cli.record.map(Recording::new));
+    shell.set_json_errors(cli.command.json());
+    shell.set_very_verbose(cli.verbose > 1 && !cli.quiet);
     run(cli.command, &mut shell)
 }
 

@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use crate::render::restore_view;
-use crate::render::shell::{Shell, Style};
+use crate::render::shell::{paint, Shell, Style};
 use dwlink_core::apply::backup;
 use dwlink_core::apply::confirm::{self, ConfirmSettings};
 use dwlink_core::apply::lock::{self, LockError};
@@ -21,16 +21,28 @@ pub struct Args {
     /// The config with the environment's URLs and credentials (default: dwlink.yaml).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: Option<PathBuf>,
+    /// Do not ask; put the rows back as shown. Meant for CI.
     #[arg(long)]
     auto_approve: bool,
+    /// Confirm by naming the environment instead of typing it at the prompt.
     #[arg(long, value_name = "NAME")]
     confirm: Option<String>,
     /// Put back rows that sync into this other Dataverse organization (its host, e.g.
     /// `contoso-prod.crm.dynamics.com`) without being asked to type it; once per host.
     #[arg(long, value_name = "HOST")]
     allow_foreign: Vec<String>,
+    /// Print JSON on stdout: `{"event":"plan",…}` with the rows per table, then
+    /// `{"event":"summary",…}` (errors as `{"error":…}`).
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     live: LiveArgs,
+}
+
+impl Args {
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
@@ -67,13 +79,21 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             Ok(p) => p,
             Err(p) => return fail(ui, &p),
         };
-        let shown = restore_view::render(&plan);
-        if !shown.is_empty() {
-            ui.out(&shown);
-        }
         let total = plan.rows();
+        if args.json {
+            ui.out(&restore_view::plan_json(&plan).to_string());
+        } else {
+            let shown = restore_view::render(&plan);
+            if !shown.is_empty() {
+                ui.out(&shown);
+            }
+        }
         if total == 0 {
-            ui.status("Every backed-up row is present; nothing to restore.");
+            if args.json {
+                ui.out(&restore_view::nothing_json(&args.backup).to_string());
+            } else {
+                ui.out("Every backed-up row is present; nothing to restore.");
+            }
             return Exit::Ok;
         }
         let settings = ConfirmSettings {
@@ -85,9 +105,11 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         let confirmed = match confirm::decide(&settings) {
             Ok(Some(_)) => Ok(()),
             Ok(None) => {
+                super::interrupt::set(super::interrupt::Phase::Prompt);
                 let answer = ui.prompt(&format!(
-                    "Type the environment name ({}) to put back {total} rows",
-                    desired.name
+                    "Type the environment name ({}) to put back {} rows",
+                    desired.name,
+                    restore_view::thousands(total)
                 ));
                 confirm::check_answer(&settings, answer.as_deref()).map(|_| ())
             }
@@ -97,29 +119,41 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             ui.problem(&p);
             return Exit::Refused;
         }
+        super::interrupt::set(super::interrupt::Phase::Restoring);
         if let Err(p) = foreign_confirmed(&args, &desired, &plan, ui) {
             ui.problem(&p);
             return Exit::Refused;
         }
         let report = restore::execute(&session, &plan).await;
-        ui.out(&restore_view::outcomes(&report));
+        if !args.json {
+            ui.out(&restore_view::outcomes(&report));
+        }
         for p in report.tables.iter().filter_map(|t| t.problem.as_ref()) {
             ui.problem(p);
         }
         let restored = report.restored();
+        if args.json {
+            ui.out(&restore_view::summary_json(&report, &args.backup).to_string());
+        }
         if report.failed() == 0 {
-            let line = ui.paint(
-                Style::Good,
-                &format!("Restored {restored} rows from {}", args.backup.display()),
-            );
-            ui.status(&line);
+            if !args.json {
+                let text = format!(
+                    "Restored {} rows from {}",
+                    restore_view::thousands(restored),
+                    args.backup.display()
+                );
+                ui.out(&paint(ui.color_out(), Style::Good, &text));
+            }
             Exit::Ok
         } else {
-            ui.status(&format!(
-                "{restored} rows were put back; {} of {} tables failed (above). Fix what they say, then run restore again: rows already back are left alone.",
-                report.failed(),
-                report.tables.len()
-            ));
+            if !args.json {
+                ui.out(&format!(
+                    "{} rows were put back; {} of {} tables failed (above). Fix what they say, then run restore again: rows already back are left alone.",
+                    restore_view::thousands(restored),
+                    report.failed(),
+                    report.tables.len()
+                ));
+            }
             Exit::Error
         }
     })

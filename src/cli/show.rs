@@ -12,15 +12,29 @@ use super::Exit;
 pub struct Args {
     /// A file written by `dwlink plan --out`.
     plan: PathBuf,
+    /// `markdown`: a report for a change ticket, a pull request or `$GITHUB_STEP_SUMMARY`
+    /// (`json` is `--json`).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    format: Option<crate::render::view::Format>,
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
 }
 
+impl Args {
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
+
+    pub(super) fn format(&self) -> crate::render::view::Format {
+        crate::render::view::Format::with_json(self.format, self.json)
+    }
+}
+
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     match planfile::read(&args.plan) {
         Ok(plan) => {
-            view::choose(args.json).plan(ui, &plan);
+            view::choose_format(args.format()).saved_plan(ui, &plan);
             Exit::Ok
         }
         Err(p) => {

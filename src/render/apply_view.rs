@@ -3,14 +3,18 @@
 //!
 //! - `{"event":"start","step":0,"total":11,"kind":"stop-maps","description":"…"}`
 //! - `{"event":"progress","step":2,"done":250,"of":2400,"unit":"rows"}` (`unit`: `rows` or
-//!   `requests`: asynchronous requests that reached their final state)
-//! - `{"event":"done","step":0,"kind":"stop-maps","detail":"1 stopped"}` (clear-table steps add
-//!   `"deleted"` and `"already_gone"`: rows removed by this apply, and rows that were gone already)
+//!   `requests`: asynchronous requests that reached their final state). At most one per tenth
+//!   of the step and per quarter second, and always the last: a few lines per step, however
+//!   many rows
+//! - `{"event":"done","step":0,"kind":"stop-maps","detail":"1 stopped","elapsed_ms":2100}`
+//!   (clear-table steps add `"deleted"` and `"already_gone"`: rows removed by this apply, and
+//!   rows that were gone already; the backup step adds `"rows"` and `"path"`)
 //! - `{"event":"failed","step":6,"kind":"reset-link","message":"…"}`
 //! - `{"event":"interrupted","next":3,"total":11}` (Ctrl-C; run the same command again)
 //! - `{"event":"summary",…}` last, after every step succeeded (see [`summary_json`]).
 
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -23,6 +27,8 @@ use super::shell::{paint, Shell, Style};
 
 pub(crate) struct EventPrinter {
     json: bool,
+    /// `--format markdown`: progress as for a human, the result as a Markdown report.
+    markdown: bool,
     color: bool,
     quiet: bool,
     bars: bool,
@@ -31,18 +37,48 @@ pub(crate) struct EventPrinter {
     /// The command that finishes this apply after a failure or an interruption, as the user
     /// typed it (see `cli::rerun`); `None`: "the same `dwlink apply`".
     rerun: Option<String>,
+    /// When the running step started, and how long each finished step took (in order).
+    timing: Mutex<Timing>,
+}
+
+#[derive(Default)]
+struct Timing {
+    /// Steps that are running (clear-table steps run side by side), by step number.
+    started: std::collections::HashMap<usize, Instant>,
+    /// In the order steps finished, which is the order of `Outcome::changes`.
+    steps: Vec<Duration>,
+    /// The last progress event written as JSON per step: its tenth of the step, and time.
+    last_progress: std::collections::HashMap<usize, (usize, Instant)>,
+}
+
+/// How far apart JSON progress events are at least.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// `2.1 s`, `48 s`, `3 min 5 s`: a step's duration as the summary and the step lines show it.
+pub(crate) fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else if s < 60.0 {
+        format!("{} s", s.round() as u64)
+    } else {
+        let whole = s.round() as u64;
+        format!("{} min {} s", whole / 60, whole % 60)
+    }
 }
 
 impl EventPrinter {
     pub(crate) fn new(json: bool, shell: &Shell) -> Self {
         EventPrinter {
             json,
+            markdown: false,
             color: shell.color(),
             quiet: shell.quiet(),
             // Bars redraw in place: only for a human watching a terminal.
             bars: !json && shell.bars(),
             bar: Mutex::new(None),
             shell: shell.clone(),
+            timing: Mutex::new(Timing::default()),
             rerun: None,
         }
     }
@@ -60,6 +96,45 @@ impl EventPrinter {
         }
     }
 
+    pub(crate) fn markdown(shell: &Shell) -> Self {
+        EventPrinter {
+            markdown: true,
+            ..EventPrinter::new(false, shell)
+        }
+    }
+
+    fn timing(&self) -> std::sync::MutexGuard<'_, Timing> {
+        self.timing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A step ended: how long it took, remembered for the summary.
+    fn step_took(&self, step: usize) -> Duration {
+        let mut t = self.timing();
+        let took = t
+            .started
+            .remove(&step)
+            .map(|s| s.elapsed())
+            .unwrap_or_default();
+        t.steps.push(took);
+        took
+    }
+
+    /// Whether a JSON progress event is worth a line: the last one of a step always is, others
+    /// only in a new tenth of the step and a quarter second after the previous line.
+    fn progress_due(&self, step: usize, done: usize, of: usize) -> bool {
+        let tenth = (done * 10).checked_div(of).unwrap_or(10);
+        let mut t = self.timing();
+        let due = match t.last_progress.get(&step) {
+            _ if done >= of => true,
+            Some((last_tenth, at)) => tenth > *last_tenth && at.elapsed() >= PROGRESS_EVERY,
+            None => true,
+        };
+        if due {
+            t.last_progress.insert(step, (tenth, Instant::now()));
+        }
+        due
+    }
+
     /// One JSON object on its own line, flushed at once so a reader sees each step as it happens.
     fn json_line(&self, value: &impl serde::Serialize) {
         let mut line = serde_json::to_vec(value).unwrap_or_default();
@@ -68,8 +143,27 @@ impl EventPrinter {
     }
 
     pub(crate) fn event(&self, e: StepEvent) {
+        let took = match &e {
+            StepEvent::Start { step, .. } => {
+                self.timing().started.insert(*step, Instant::now());
+                None
+            }
+            StepEvent::Done { step, .. } | StepEvent::Failed { step, .. } => {
+                Some(self.step_took(*step))
+            }
+            _ => None,
+        };
         if self.json {
-            self.json_line(&event_json(&e));
+            if let StepEvent::Progress { step, done, of, .. } = &e {
+                if !self.progress_due(*step, *done, *of) {
+                    return;
+                }
+            }
+            let mut line = event_json(&e);
+            if let Some(took) = took {
+                line["elapsed_ms"] = json!(took.as_millis() as u64);
+            }
+            self.json_line(&line);
             return;
         }
         if self.quiet {
@@ -102,18 +196,28 @@ impl EventPrinter {
                 if let Some(b) = bar.take() {
                     b.finish_and_clear();
                 }
+                let took = seconds(took.unwrap_or_default());
                 self.shell.err_line(&format!(
                     "      {}",
-                    paint(self.color, Style::Good, &format!("✓ {result}"))
+                    paint(
+                        self.color,
+                        Style::Good,
+                        &format!("✓ {result}, after {took}")
+                    )
                 ));
             }
             StepEvent::Failed { message, .. } => {
                 if let Some(b) = bar.take() {
                     b.abandon();
                 }
+                let took = seconds(took.unwrap_or_default());
                 self.shell.err_line(&format!(
                     "      {}",
-                    paint(self.color, Style::Bad, &format!("✗ {message}"))
+                    paint(
+                        self.color,
+                        Style::Bad,
+                        &format!("✗ {message}, after {took}")
+                    )
                 ));
             }
             // The command says how to resume; nothing is in progress here.
@@ -127,17 +231,26 @@ impl EventPrinter {
             self.json_line(&summary_json(outcome));
             return String::new();
         }
+        if self.markdown {
+            return super::markdown_view::applied(outcome, &self.timing().steps);
+        }
+        let color = self.shell.color_out();
         let mut text = paint(
-            self.color,
+            color,
             Style::Good,
             &format!(
-                "Apply complete: {} steps in {:.1}s.",
+                "Apply complete: {} steps in {}.",
                 outcome.steps,
-                outcome.elapsed.as_secs_f64()
+                seconds(outcome.elapsed)
             ),
         );
-        for c in &outcome.changes {
-            text.push_str(&format!("\n  {:<20} {}", c.kind.name(), c.result));
+        let took = self.timing().steps.clone();
+        for (i, c) in outcome.changes.iter().enumerate() {
+            let after = took
+                .get(i)
+                .map(|d| format!(", after {}", seconds(*d)))
+                .unwrap_or_default();
+            text.push_str(&format!("\n  {:<20} {}{after}", c.kind.name(), c.result));
         }
         if let Some(b) = &outcome.backup {
             let gone = match outcome.rows_already_gone {
@@ -164,10 +277,11 @@ impl EventPrinter {
                 .unwrap_or_default()
         };
         match result {
+            // Results, on stdout: `apply | tee apply.log` keeps them and the backup's path.
             Ok(outcome) => {
                 let text = self.summary(outcome);
                 if !text.is_empty() {
-                    self.shell.status(&text);
+                    self.shell.out(&text);
                 }
             }
             Err(ApplyError::Failed {
@@ -177,7 +291,7 @@ impl EventPrinter {
                 backup,
             }) => {
                 self.shell.problem(problem);
-                self.shell.status(&format!(
+                self.result_line(&format!(
                     "Step {} failed. Journal: {}{}. Run {} again to finish from live state.",
                     step + 1,
                     journal.display(),
@@ -189,7 +303,7 @@ impl EventPrinter {
                 completed,
                 journal,
                 backup,
-            }) => self.shell.status(&format!(
+            }) => self.result_line(&format!(
                 "Interrupted after {completed} step(s). Journal: {}{}. Run {} again to finish.",
                 journal.display(),
                 also(backup),
@@ -197,6 +311,15 @@ impl EventPrinter {
             )),
             Err(ApplyError::Io(p)) => self.shell.problem(p),
             Err(ApplyError::Refused(r)) => self.shell.problem(&r.to_problem()),
+        }
+    }
+
+    /// How an unfinished apply ended, on stdout (a JSON object under `--json`).
+    fn result_line(&self, text: &str) {
+        if self.json {
+            self.json_line(&json!({"event": "stopped", "message": text}));
+        } else {
+            self.shell.out(text);
         }
     }
 
@@ -237,14 +360,20 @@ pub(crate) fn event_json(e: &StepEvent) -> serde_json::Value {
         StepEvent::Done { step, kind, result } => {
             let mut v =
                 json!({"event": "done", "step": step, "kind": kind, "detail": result.to_string()});
-            if let StepResult::Cleared {
-                deleted,
-                already_gone,
-                ..
-            } = result
-            {
-                v["deleted"] = json!(deleted);
-                v["already_gone"] = json!(already_gone);
+            match result {
+                StepResult::Cleared {
+                    deleted,
+                    already_gone,
+                    ..
+                } => {
+                    v["deleted"] = json!(deleted);
+                    v["already_gone"] = json!(already_gone);
+                }
+                StepResult::BackedUp { rows, path } => {
+                    v["rows"] = json!(rows);
+                    v["path"] = json!(path.display().to_string());
+                }
+                _ => {}
             }
             v
         }
@@ -282,12 +411,19 @@ pub(crate) fn summary_json(o: &Outcome) -> serde_json::Value {
 fn new_bar(unit: Unit) -> ProgressBar {
     let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     let template = match unit {
-        Unit::Rows => "      {bar:40} {pos}/{len} rows {per_sec} eta {eta}",
+        Unit::Rows => "      {bar:40} {human_pos}/{human_len} rows {rate} eta {eta}",
         Unit::Requests => "      {spinner} {pos}/{len} requests completed, {elapsed} waited",
     };
-    b.set_style(
-        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    let style = ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        // A whole number with separators: "17,969/s", not indicatif's "17969.0507/s".
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", thousands(state.per_sec().round() as usize));
+            },
+        );
+    b.set_style(style);
     if unit == Unit::Requests {
         b.enable_steady_tick(std::time::Duration::from_millis(120));
     }

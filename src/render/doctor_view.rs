@@ -39,14 +39,23 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
     let mut out = format!("{:id_w$}  {:status_w$}  TITLE\n", "CHECK", "STATUS");
     for c in &report.checks {
         let status = format!("{:status_w$}", c.status.as_str());
+        // A check that waited for a failed one is one line: which check it needs.
+        let title = if skipped(c) {
+            paint(color, Style::Dim, &c.seen)
+        } else {
+            c.title.clone()
+        };
         out.push_str(&format!(
-            "{:id_w$}  {}  {}\n",
+            "{:id_w$}  {}  {title}\n",
             c.id,
             paint(color, style(c.status), &status),
-            c.title
         ));
     }
-    for c in report.checks.iter().filter(|c| c.status != Status::Ok) {
+    for c in report
+        .checks
+        .iter()
+        .filter(|c| c.status != Status::Ok && !skipped(c))
+    {
         out.push_str(&format!(
             "\n{} {}\n  expected: {}\n  seen:     {}\n",
             paint(color, Style::Bold, c.id),
@@ -67,6 +76,11 @@ pub(crate) fn human(report: &Report, color: bool) -> String {
     out.push('\n');
     out.push_str(&summary_line(report));
     out
+}
+
+/// Not run because a check it depends on failed, with nothing more to say than which.
+fn skipped(c: &dwlink_http::doctor::Check) -> bool {
+    c.status == Status::Unknown && c.seen.starts_with("skipped: ") && c.fix.is_none()
 }
 
 pub(crate) fn json(report: &Report) -> String {

@@ -5,6 +5,7 @@ mod clip;
 #[cfg(feature = "emulator")]
 pub(crate) mod conformance_view;
 pub(crate) mod doctor_view;
+pub(crate) mod markdown_view;
 pub(crate) mod plan_view;
 pub(crate) mod restore_view;
 pub(crate) mod shell;

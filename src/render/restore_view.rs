@@ -2,7 +2,7 @@
 
 use dwlink_core::restore::{RestorePlan, RestoreReport};
 
-use super::plan_view::thousands;
+pub(crate) use super::plan_view::thousands;
 
 pub(crate) fn render(plan: &RestorePlan<'_>) -> String {
     plan.tables
@@ -39,4 +39,48 @@ pub(crate) fn outcomes(report: &RestoreReport<'_>) -> String {
             ),
         })
         .collect()
+}
+
+/// `{"event":"plan","tables":[{"table","rows","of"}],"rows":N}`: what a restore would put back.
+pub(crate) fn plan_json(plan: &RestorePlan<'_>) -> serde_json::Value {
+    serde_json::json!({
+        "event": "plan",
+        "tables": plan.tables.iter().map(|m| serde_json::json!({
+            "table": m.table.table,
+            "rows": m.rows.len(),
+            "of": m.table.rows.len(),
+        })).collect::<Vec<_>>(),
+        "rows": plan.rows(),
+    })
+}
+
+/// `{"event":"summary","restored":N,"failed":N,"tables":[…],"backup":"…"}`: every table is
+/// tried, and each one's outcome is in the summary.
+pub(crate) fn summary_json(
+    report: &RestoreReport<'_>,
+    backup: &std::path::Path,
+) -> serde_json::Value {
+    serde_json::json!({
+        "event": "summary",
+        "restored": report.restored(),
+        "failed": report.failed(),
+        "tables": report.tables.iter().map(|t| serde_json::json!({
+            "table": t.table.table,
+            "restored": t.restored,
+            "missing": t.missing,
+            "error": t.problem.as_ref().map(|p| p.code.to_string()),
+        })).collect::<Vec<_>>(),
+        "backup": backup.display().to_string(),
+    })
+}
+
+/// The summary of a restore that found every backed-up row present.
+pub(crate) fn nothing_json(backup: &std::path::Path) -> serde_json::Value {
+    serde_json::json!({
+        "event": "summary",
+        "restored": 0,
+        "failed": 0,
+        "tables": [],
+        "backup": backup.display().to_string(),
+    })
 }

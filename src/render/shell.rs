@@ -28,6 +28,8 @@ pub struct UiSettings {
     pub verbosity: Verbosity,
     /// `false` with `--input=false` or when stdin is not a terminal: never prompt.
     pub interactive: bool,
+    /// `-vv`: HTTP lines also show the reply's headers (scrubbed).
+    pub very_verbose: bool,
 }
 
 impl UiSettings {
@@ -50,6 +52,7 @@ impl UiSettings {
             color_out,
             verbosity,
             interactive: input && io::stdin().is_terminal() && io::stderr().is_terminal(),
+            very_verbose: !quiet && verbose > 1,
         }
     }
 }
@@ -75,6 +78,14 @@ pub struct Shell {
     /// The global `--record FILE`: carried with the shell because every command is handed one,
     /// and the live plumbing (`cli::live::route`) reaches it from there.
     recording: Option<Arc<crate::record::Recording>>,
+    /// `--json`: every error also goes to stdout as one `{"error":{…}}` line, so a program
+    /// reading stdout sees why a command refused (the human report stays on stderr).
+    json_errors: bool,
+    /// The emulator a live command talks to, once its route is known: results say so.
+    emulator: Arc<Mutex<Option<String>>>,
+    /// While live reads run on a terminal: a spinner naming the service that last answered.
+    /// Cleared by any other output, so lines never interleave with it.
+    spinner: Arc<Mutex<Option<indicatif::ProgressBar>>>,
 }
 
 fn stream(w: impl Write + Send + 'static) -> Stream {
@@ -97,6 +108,9 @@ impl Shell {
             err_is_terminal: io::stderr().is_terminal(),
             answers: None,
             recording: None,
+            json_errors: false,
+            emulator: Arc::default(),
+            spinner: Arc::default(),
         }
     }
 
@@ -113,12 +127,16 @@ impl Shell {
                 color_out: false,
                 verbosity,
                 interactive: false,
+                very_verbose: false,
             },
             out: stream(out),
             err: stream(err),
             err_is_terminal: false,
             answers: None,
             recording: None,
+            json_errors: false,
+            emulator: Arc::default(),
+            spinner: Arc::default(),
         }
     }
 
@@ -132,6 +150,62 @@ impl Shell {
     pub fn with_recording(mut self, recording: Option<crate::record::Recording>) -> Self {
         self.recording = recording.map(Arc::new);
         self
+    }
+
+    /// `-vv` for a shell over writers (tests).
+    pub fn set_very_verbose(&mut self, on: bool) {
+        self.settings.very_verbose = on;
+    }
+
+    /// Show (or update) the spinner with `message`; only on a terminal, never with --quiet.
+    pub fn spin(&self, message: &str) {
+        if !self.bars() {
+            return;
+        }
+        let mut spinner = self.spinner.lock().unwrap_or_else(|p| p.into_inner());
+        let bar = spinner.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                None,
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            {
+                b.set_style(style);
+            }
+            b.enable_steady_tick(std::time::Duration::from_millis(120));
+            b
+        });
+        bar.set_message(message.to_string());
+    }
+
+    /// Take the spinner off the screen (before any other output).
+    pub fn stop_spinner(&self) {
+        if let Some(b) = self
+            .spinner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            b.finish_and_clear();
+        }
+    }
+
+    /// See the `json_errors` field.
+    pub fn set_json_errors(&mut self, on: bool) {
+        self.json_errors = on;
+    }
+
+    /// Remember that live reads go to the emulator at `url` (shared by every clone).
+    pub fn set_emulator(&self, url: Option<String>) {
+        *self.emulator.lock().unwrap_or_else(|p| p.into_inner()) = url;
+    }
+
+    /// The emulator's address when live reads go to one.
+    pub fn emulator(&self) -> Option<String> {
+        self.emulator
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn recording(&self) -> Option<&crate::record::Recording> {
@@ -162,6 +236,7 @@ impl Shell {
 
     /// Results: what the command was asked to produce. Always printed, even with `--quiet`.
     pub fn out(&self, text: &str) {
+        self.stop_spinner();
         if text.ends_with('\n') {
             write_to(&self.out, text.as_bytes());
         } else {
@@ -183,6 +258,7 @@ impl Shell {
 
     /// A line on stderr whatever the verbosity: what the user must act on (a sign-in code).
     pub fn err_line(&self, text: &str) {
+        self.stop_spinner();
         write_to(&self.err, format!("{text}\n").as_bytes());
     }
 
@@ -226,15 +302,22 @@ impl Shell {
 
     /// Errors always show; warnings and advice are silenced by `--quiet`.
     pub fn problem(&self, problem: &Problem) {
+        if self.json_errors && problem.is_error() {
+            let mut line = serde_json::to_vec(&error_json(problem)).unwrap_or_default();
+            line.push(b'\n');
+            write_to(&self.out, &line);
+        }
         if problem.severity != Severity::Error && self.quiet() {
             return;
         }
         let text = render_problem(problem, self.settings.color);
+        self.stop_spinner();
         write_to(&self.err, text.as_bytes());
     }
 
     /// Ask a question; `None` when there is no one to answer or input ended.
     pub fn prompt(&self, question: &str) -> Option<String> {
+        self.stop_spinner();
         if !self.settings.interactive {
             return None;
         }
@@ -279,6 +362,16 @@ pub(crate) fn paint(color: bool, style: Style, text: &str) -> String {
         Style::Bold => "1",
     };
     format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+/// `{"error":{"code","severity","message","help"}}`: a refusal or failure for a program.
+pub(crate) fn error_json(problem: &Problem) -> serde_json::Value {
+    serde_json::json!({"error": {
+        "code": problem.code,
+        "severity": problem.severity.to_string(),
+        "message": problem.message,
+        "help": problem.help,
+    }})
 }
 
 /// A problem as miette draws it. The width is fixed so output does not depend on the terminal

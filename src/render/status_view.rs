@@ -7,7 +7,7 @@ use dwlink_core::plan::diff::{classify, service_name};
 use dwlink_core::plan::Plan;
 
 use super::plan_view::thousands;
-use super::shell::{paint, render_problem, Style};
+use super::shell::{paint, Style};
 
 pub(crate) fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
     let mut out = String::new();
@@ -103,9 +103,11 @@ pub(crate) fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
         }
     }
     let _ = writeln!(out, "Scenario {}: {}", scenario.number(), scenario.title());
-    for f in &plan.findings {
-        out.push_str(&render_problem(&f.to_problem(), color));
-    }
+    out.push_str(&super::plan_view::findings_worded(
+        plan,
+        color,
+        without_a_plan,
+    ));
     let _ = writeln!(out, "Fingerprint: {}", live.fingerprint());
     out
 }
@@ -115,4 +117,11 @@ fn org(o: &dwlink_core::model::live::OrgRef) -> String {
         Some(id) => format!("{} ({id})", o.url.as_str().trim_end_matches('/')),
         None => o.url.as_str().trim_end_matches('/').to_string(),
     }
+}
+
+/// Findings are a plan's words; `status` made no plan the user saw, so "this plan clears them"
+/// would name one that does not exist. Said of the plan `dwlink plan` would make instead.
+fn without_a_plan(text: &str) -> String {
+    text.replace("nothing in this plan", "nothing in a plan of this config")
+        .replace("this plan", "a plan of this config")
 }

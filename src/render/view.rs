@@ -11,11 +11,15 @@ use dwlink_core::plan::Plan;
 
 use super::apply_view::EventPrinter;
 use super::shell::Shell;
-use super::{plan_view, status_view};
+use super::{markdown_view, plan_view, status_view};
 
 pub(crate) trait View {
     /// One environment's plan.
     fn plan(&self, shell: &Shell, plan: &Plan);
+    /// A plan read back from its file (`dwlink show`): the plan, and which plan it is.
+    fn saved_plan(&self, shell: &Shell, plan: &Plan) {
+        self.plan(shell, plan);
+    }
     /// A fleet's plans, `(config file, plan)` in input order.
     fn plans(&self, shell: &Shell, plans: &[(&Path, &Plan)]);
     /// A plan was saved to `path` (for `dwlink apply PATH`).
@@ -27,11 +31,38 @@ pub(crate) trait View {
     fn events(&self, shell: &Shell) -> EventPrinter;
 }
 
+/// `--format`: who reads the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Text for a terminal.
+    #[default]
+    Human,
+    /// The JSON documents of `--json`.
+    Json,
+    /// A report for a change ticket, a pull request or `$GITHUB_STEP_SUMMARY`.
+    Markdown,
+}
+
+impl Format {
+    /// `--json` is `--format json`.
+    pub fn with_json(format: Option<Format>, json: bool) -> Format {
+        if json {
+            Format::Json
+        } else {
+            format.unwrap_or_default()
+        }
+    }
+}
+
 pub(crate) fn choose(json: bool) -> Box<dyn View> {
-    if json {
-        Box::new(Json)
-    } else {
-        Box::new(Human)
+    choose_format(Format::with_json(None, json))
+}
+
+pub(crate) fn choose_format(format: Format) -> Box<dyn View> {
+    match format {
+        Format::Human => Box::new(Human),
+        Format::Json => Box::new(Json),
+        Format::Markdown => Box::new(Markdown),
     }
 }
 
@@ -39,7 +70,18 @@ struct Human;
 
 impl View for Human {
     fn plan(&self, shell: &Shell, plan: &Plan) {
-        shell.out(&plan_view::render(plan, shell.color_out()));
+        let emulator = shell.emulator();
+        shell.out(&plan_view::render(
+            plan,
+            shell.color_out(),
+            emulator.as_deref(),
+        ));
+    }
+
+    fn saved_plan(&self, shell: &Shell, plan: &Plan) {
+        let text = plan_view::render(plan, shell.color_out(), None);
+        let (head, rest) = text.split_once('\n').unwrap_or((&text, ""));
+        shell.out(&format!("{head}\n{}\n{rest}", plan_view::provenance(plan)));
     }
 
     fn plans(&self, shell: &Shell, plans: &[(&Path, &Plan)]) {
@@ -104,5 +146,34 @@ impl View for Json {
 
     fn events(&self, shell: &Shell) -> EventPrinter {
         EventPrinter::new(true, shell)
+    }
+}
+
+/// `--format markdown`: one report per plan; an apply's results are appended by its printer.
+struct Markdown;
+
+impl View for Markdown {
+    fn plan(&self, shell: &Shell, plan: &Plan) {
+        let emulator = shell.emulator();
+        shell.out(&markdown_view::plan(plan, emulator.as_deref()));
+    }
+
+    fn plans(&self, shell: &Shell, plans: &[(&Path, &Plan)]) {
+        for (file, plan) in plans {
+            self.plan(shell, plan);
+            shell.out(&format!("Config: `{}`\n", file.display()));
+        }
+    }
+
+    fn saved(&self, shell: &Shell, path: &Path, apply: &str) {
+        Human.saved(shell, path, apply);
+    }
+
+    fn status(&self, shell: &Shell, live: &LiveState, plan: &Plan) {
+        Human.status(shell, live, plan);
+    }
+
+    fn events(&self, shell: &Shell) -> EventPrinter {
+        EventPrinter::markdown(shell)
     }
 }

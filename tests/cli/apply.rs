@@ -152,9 +152,9 @@ fn apply_backs_up_clears_relinks_verifies_and_restore_puts_rows_back() {
     );
     assert_eq!(code(&out), 0);
     assert!(
-        stderr(&out).contains("nothing to restore"),
+        stdout(&out).contains("nothing to restore"),
         "{}",
-        stderr(&out)
+        stdout(&out)
     );
 
     // No secret or token anywhere on disk or in output.

@@ -109,3 +109,62 @@ fn other_legal_entities_without_a_reset_are_a_warning_with_nothing_to_apply() {
     assert_eq!(out.status.code(), Some(0), "{}", all(&out));
     assert!(all(&out).contains("Nothing to apply"), "{}", all(&out));
 }
+
+/// Every example, applied twice to its own fixture: the second plan right after is empty (or,
+/// for the examples whose guard refuses them, both applies refuse and nothing changes).
+#[test]
+fn every_example_applied_twice_leaves_an_empty_plan() {
+    let examples = crate::support::yaml_files(&crate::support::root().join("examples"));
+    assert!(examples.len() >= 6);
+    for config in examples {
+        let name = config.file_stem().unwrap().to_string_lossy().into_owned();
+        let dir = scratch(&format!("converge-every-{name}"));
+        let cfg = config.display().to_string();
+        let emu = start_emu(
+            &path(&format!("examples/fixtures/{name}.yaml")),
+            &dir.join("world.json"),
+            &[],
+        );
+        let first = apply(&dir, &cfg, &emu, &[]);
+        let refused = first.status.code() == Some(3) || first.status.code() == Some(1);
+        if !refused {
+            assert_eq!(first.status.code(), Some(0), "{name}: {}", all(&first));
+        }
+        let before = status(&dir, &cfg, &emu);
+        let second = apply(&dir, &cfg, &emu, &[]);
+        assert_eq!(
+            second.status.code(),
+            first.status.code().map(|c| if refused { c } else { 0 }),
+            "{name}: {}",
+            all(&second)
+        );
+        assert_eq!(status(&dir, &cfg, &emu)["live"], before["live"], "{name}");
+        if refused {
+            continue;
+        }
+        assert!(
+            all(&second).contains("Nothing to apply"),
+            "{name}: {}",
+            all(&second)
+        );
+        let plan = run(
+            &dir,
+            &[
+                "plan",
+                "--detailed-exitcode",
+                "--no-color",
+                "-f",
+                &cfg,
+                "--emulator-url",
+                &emu.url,
+            ],
+            &[],
+        );
+        assert_eq!(plan.status.code(), Some(0), "{name}: {}", all(&plan));
+        assert!(
+            crate::support::stdout(&plan).contains("No changes."),
+            "{name}: {}",
+            all(&plan)
+        );
+    }
+}

@@ -23,11 +23,13 @@ fn a_directory_is_planned_per_environment_with_a_summary_and_the_worst_exit_code
     );
     // contoso-dev cannot reset (blank Power Platform link): the worst result is an error.
     assert_eq!(code(&out), 1, "{}", stderr(&out));
-    let table = stderr(&out);
+    // The table is a result: on stdout, with the config file each row came from.
+    let table = stdout(&out);
     assert!(
-        table.contains("ENVIRONMENT") && table.contains("RESULT"),
+        table.contains("ENVIRONMENT") && table.contains("FILE") && table.contains("RESULT"),
         "{table}"
     );
+    assert!(table.contains("scenario-4-cloud-hosted.yaml"), "{table}");
     for n in NAMES {
         assert!(table.contains(n), "{n} in the summary: {table}");
         assert!(
@@ -100,12 +102,14 @@ fn one_broken_config_does_not_stop_the_others_and_out_writes_a_plan_each() {
     );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("error: dwlink::fleet::invalid_config"),
+        stdout(&out).contains("error: dwlink::fleet::invalid_config"),
         "{}",
-        stderr(&out)
+        stdout(&out)
     );
-    assert!(plans.join("contoso-uat.plan").is_file());
-    assert!(plans.join("contoso-devbox.plan").is_file());
+    // Named after the config files, not the environments, so configs of one environment never
+    // overwrite each other's plans.
+    assert!(plans.join("scenario-1-same-organization.plan").is_file());
+    assert!(plans.join("scenario-4-cloud-hosted.plan").is_file());
 }
 
 #[test]
@@ -134,12 +138,17 @@ fn a_fleet_applies_one_environment_after_another_and_reports_the_worst() {
     );
     // contoso-dev's plan has an error finding: refused (3) is the worst result.
     assert_eq!(code(&out), 3, "{}", stderr(&out));
-    let err = stderr(&out);
-    assert!(err.contains("contoso-dev     refused"), "{err}");
-    assert!(
-        err.contains("contoso-uat     ok") && err.contains("contoso-devbox  ok"),
-        "{err}"
-    );
+    let results = stdout(&out);
+    let result_of = |env: &str| {
+        results
+            .lines()
+            .find(|l| l.starts_with(&format!("{env} ")))
+            .map(|l| l.rsplit("  ").next().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no row for {env}: {results}"))
+    };
+    assert_eq!(result_of("contoso-dev"), "refused", "{results}");
+    assert_eq!(result_of("contoso-uat"), "applied", "{results}");
+    assert_eq!(result_of("contoso-devbox"), "applied", "{results}");
     let backups = std::fs::read_dir(dir.join(".dwlink/backups"))
         .unwrap()
         .count();
@@ -159,4 +168,94 @@ fn a_fleet_applies_one_environment_after_another_and_reports_the_worst() {
     );
     assert_eq!(code(&out), 3);
     assert!(stderr(&out).contains("dwlink::apply::confirm_fleet"));
+}
+
+/// Two configs of contoso-uat (the same F&O environment), side by side in one directory.
+fn two_configs_of_one_environment(name: &str) -> std::path::PathBuf {
+    let dir = scratch(name);
+    let envs = dir.join("envs");
+    std::fs::create_dir_all(&envs).unwrap();
+    let original = root().join(DIR).join("scenario-1-same-organization.yaml");
+    std::fs::copy(&original, envs.join("uat.yaml")).unwrap();
+    std::fs::copy(&original, envs.join("uat-alternative.yaml")).unwrap();
+    dir
+}
+
+#[test]
+fn configs_of_one_environment_each_keep_their_plan_file() {
+    let dir = two_configs_of_one_environment("fleet-one-env-plan");
+    let world = root().join(WORLD).display().to_string();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "plan",
+            "--no-color",
+            "-f",
+            "envs",
+            "--emulator",
+            &world,
+            "--out",
+            "plans",
+        ],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(dir.join("plans/uat.plan").is_file());
+    assert!(dir.join("plans/uat-alternative.plan").is_file());
+    let table = stdout(&out);
+    assert!(
+        table.contains("envs/uat.yaml") && table.contains("envs/uat-alternative.yaml"),
+        "{table}"
+    );
+}
+
+#[test]
+fn configs_that_would_share_a_plan_file_are_refused_before_anything_is_read() {
+    let dir = scratch("fleet-plan-clash");
+    let original = root().join(DIR).join("scenario-1-same-organization.yaml");
+    for sub in ["a", "b"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+        std::fs::copy(&original, dir.join(sub).join("uat.yaml")).unwrap();
+    }
+    // No emulator and no tenant: a read would fail differently.
+    let out = dwlink_live(&dir, &["plan", "-f", "a", "-f", "b", "--out", "plans"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("dwlink::fleet::plan_file_clash"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("plans/uat.plan"), "{}", stderr(&out));
+    assert!(!dir.join("plans").exists());
+}
+
+#[test]
+fn a_fleet_apply_of_two_configs_of_one_environment_is_refused_before_anything_is_read() {
+    let dir = two_configs_of_one_environment("fleet-one-env-apply");
+    let world = root().join(WORLD).display().to_string();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "-f",
+            "envs",
+            "--emulator",
+            &world,
+            "--auto-approve",
+        ],
+    );
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("dwlink::fleet::duplicate_environment"),
+        "{err}"
+    );
+    assert!(
+        err.contains("uat.yaml") && err.contains("uat-alternative.yaml"),
+        "{err}"
+    );
+    assert!(!err.contains("Fleet overview"), "{err}");
+    assert!(
+        !dir.join(".dwlink").exists(),
+        "nothing was backed up or journaled"
+    );
 }

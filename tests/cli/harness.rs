@@ -44,6 +44,7 @@ pub(crate) fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Comman
         .current_dir(dir)
         .env_remove("NO_COLOR")
         .env_remove("DWLINK_TEST_CRASH_AT")
+        .env_remove("DWLINK_STATE_DIR")
         .env("DWLINK_CLIENT_SECRET", SECRET)
         .env("COLUMNS", "100")
         .env(LOCK_DIR_ENV, lock_dir(dir));

@@ -136,7 +136,8 @@ fn hostile_files_get_a_diagnostic_not_a_panic() {
     let cases = [
         ("empty.yaml", "dwlink::config::empty"),
         ("huge.yaml", "dwlink::config::too_large"),
-        ("configs", "dwlink::config::not_a_file"),
+        // A directory is validated config by config, as plan takes it; this one holds none.
+        ("configs", "dwlink::fleet::empty_directory"),
         ("missing.yaml", "dwlink::config::not_found"),
         ("brackets.yaml", "dwlink::yaml::too_deep"),
     ];

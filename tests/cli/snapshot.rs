@@ -98,7 +98,7 @@ fn apply_rehearses_on_the_snapshot() {
     );
     assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
     assert!(
-        stderr(&o).contains("Apply complete") && stderr(&o).contains("132 deleted"),
+        stdout(&o).contains("Apply complete") && stdout(&o).contains("132 deleted"),
         "{}{}",
         stdout(&o),
         stderr(&o)

@@ -125,9 +125,27 @@ pub(crate) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Snapshot under `tests/snapshots/<name>.snap`, whatever module asks.
 pub(crate) fn snapshot(name: &str, text: &str) {
+    let text = without_ports(text);
     insta::with_settings!({snapshot_path => "../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name.to_string(), text);
     });
+}
+
+/// `http://127.0.0.1:41234` → `http://127.0.0.1:<port>`: an in-process emulator listens on a
+/// port of its own each run, and plans say where they were read.
+pub(crate) fn without_ports(text: &str) -> String {
+    const HOST: &str = "127.0.0.1:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(HOST) {
+        let (head, tail) = rest.split_at(at + HOST.len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        out.push_str(if digits > 0 { "<port>" } else { "" });
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The client secret every example fixture accepts.

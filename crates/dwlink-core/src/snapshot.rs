@@ -344,14 +344,25 @@ pub fn render(
          # An emulator fixture: rehearse on this copy without touching the real services:\n\
          #   {env}={REHEARSAL_SECRET} dwlink apply -f {} --emulator {}\n\
          # No secret is copied: secret-bearing columns read `{REDACTED}`, and the emulator accepts\n\
-         # only the client secret `{REHEARSAL_SECRET}` (run with {env}={REHEARSAL_SECRET}).\n\
-         # Only dual-write's BusinessEventsDefinition rows are copied.\n",
+         # only the client secret `{REHEARSAL_SECRET}` (run with {env}={REHEARSAL_SECRET}).\n",
         url_text(&captured.live.finance_operations.url),
         header.taken_at,
         env!("CARGO_PKG_VERSION"),
         header.config,
         header.fixture,
     );
+    // Say what the file holds, not what a snapshot could hold: a table F&O serves no set for
+    // is `null` here, and a header claiming its rows were copied would be a lie.
+    let events_copied = fixture
+        .finance_operations
+        .first()
+        .and_then(|f| f.key_tables.business_events_definition.as_ref())
+        .is_some();
+    out.push_str(if events_copied {
+        "# Only dual-write's BusinessEventsDefinition rows are copied.\n"
+    } else {
+        "# BusinessEventsDefinition is `null`: F&O serves no OData set for it, so no row could be copied.\n"
+    });
     for note in &captured.notes {
         out.push_str(&format!("# note: {note}\n"));
     }

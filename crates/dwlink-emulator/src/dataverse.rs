@@ -13,18 +13,13 @@ use super::table::{Cursor, Row, RowRef};
 
 pub(crate) const MAX_PAGE: usize = 5_000;
 
+/// The organization a request is for: by exact Host (see [`super::hosts`]).
 pub(crate) fn pick(world: &World, host: &str) -> Result<usize, Reply> {
-    if let Some(i) = world.orgs.iter().position(|o| o.host == host) {
-        return Ok(i);
-    }
-    if world.orgs.len() == 1 {
-        return Ok(0);
-    }
-    let known: Vec<&str> = world.orgs.iter().map(|o| o.host.as_str()).collect();
-    Err(not_found(format!(
-        "no Dataverse organization is emulated at host `{host}`; known hosts: {}",
-        known.join(", ")
-    )))
+    super::hosts::pick(
+        world.orgs.iter().map(|o| o.host.as_str()),
+        host,
+        "Dataverse organization",
+    )
 }
 
 const RUNTIME_SET: &str = "msdyn_dualwriteruntimeconfigs";

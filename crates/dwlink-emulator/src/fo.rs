@@ -12,19 +12,13 @@ use super::table::TableKind;
 /// F&O pages up to 10,000 rows when asked; the default stays 5,000.
 pub(crate) const MAX_PAGE: usize = 10_000;
 
-/// The environment a request is for: by Host, else the only one there is.
+/// The environment a request is for: by exact Host (see [`super::hosts`]).
 pub(crate) fn pick(world: &World, host: &str) -> Result<usize, Reply> {
-    if let Some(i) = world.fo.iter().position(|e| e.host == host) {
-        return Ok(i);
-    }
-    if world.fo.len() == 1 {
-        return Ok(0);
-    }
-    let known: Vec<&str> = world.fo.iter().map(|e| e.host.as_str()).collect();
-    Err(not_found(format!(
-        "no finance and operations environment is emulated at host `{host}`; known hosts: {}",
-        known.join(", ")
-    )))
+    super::hosts::pick(
+        world.fo.iter().map(|e| e.host.as_str()),
+        host,
+        "finance and operations environment",
+    )
 }
 
 fn table_index(set: &str) -> Option<usize> {

@@ -21,6 +21,7 @@ pub(crate) mod faults;
 mod fixture_rows;
 pub(crate) mod fo;
 mod generate;
+pub(crate) mod hosts;
 mod metadata;
 pub(crate) mod odata;
 pub(crate) mod persist;

@@ -799,7 +799,10 @@ mod recording {
         for e in &entries {
             assert_eq!(e["response"]["status"], 0);
             assert!(
-                e["_error"].as_str().unwrap().contains("connection failed"),
+                e["_error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("connection to the emulator at 127.0.0.1:"),
                 "{e}"
             );
             assert!(e["request"]["url"]

@@ -24,6 +24,15 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         Ok(rt) => rt,
         Err(p) => return fail(ui, &p),
     };
+    let configs: Vec<_> = files
+        .iter()
+        .map(|f| (f.clone(), live::load_config(Some(f), ui)))
+        .collect();
+    // Two configs of one environment would reset it twice, the second from a plan the first
+    // made stale: refused before anything is read.
+    if let Err(p) = fleet::one_config_per_environment(&configs) {
+        return refuse(ui, p);
+    }
     rt.block_on(async {
         let route = match live::route(&args.live, ui).await {
             Ok(r) => r,
@@ -31,16 +40,15 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         };
         // Read every environment first, concurrently, so the whole fleet's scope is on screen
         // before the first question; each is then planned again, fresh, right before its own.
-        let configs: Vec<_> = files
-            .iter()
-            .map(|f| (f.clone(), live::load_config(Some(f), ui)))
-            .collect();
         let overview = fleet::plan_all(&route, configs.clone(), args.fleet.parallelism).await;
-        let summary: Vec<fleet::Row> = overview
+        let summary: Vec<(std::path::PathBuf, fleet::Row)> = overview
             .iter()
-            .map(|(f, r)| match r {
-                Ok(plan) => fleet::Row::of(plan),
-                Err(p) => fleet::Row::failed(f, p),
+            .map(|(f, r)| {
+                let row = match r {
+                    Ok(plan) => fleet::Row::of(plan),
+                    Err(p) => fleet::Row::failed(f, p),
+                };
+                (f.clone(), row)
             })
             .collect();
         ui.status(&format!("Fleet overview:\n{}", fleet::table(&summary)));
@@ -48,24 +56,30 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         let mut worst = Exit::Ok;
         for ((file, desired), (_, read)) in configs.into_iter().zip(overview) {
             let Some(desired) = desired else {
-                rows.push(fleet_row(&file.display().to_string(), Exit::Error));
+                rows.push(fleet_row("-", &file, Exit::Error, false));
                 worst = worse(worst, Exit::Error);
                 continue;
             };
             if let Err(p) = read {
                 ui.problem(&p);
-                rows.push(fleet_row(&desired.name, Exit::Error));
+                rows.push(fleet_row(&desired.name, &file, Exit::Error, false));
                 worst = worse(worst, Exit::Error);
                 continue;
             }
             ui.status(&format!("── {} ({}) ──", desired.name, file.display()));
             let mut single = args.clone();
             single.fleet.files = vec![file.clone()];
-            let exit = one::apply(&single, &route, None, desired.clone(), ui).await;
-            rows.push(fleet_row(&desired.name, exit));
+            let mut applied = false;
+            let exit = one::apply(&single, &route, None, desired.clone(), ui, &mut applied).await;
+            rows.push(fleet_row(&desired.name, &file, exit, applied));
             worst = worse(worst, exit);
         }
-        ui.status(&fleet::result_table(&rows));
+        // The fleet's result, on stdout with the rest of the results.
+        if args.json {
+            ui.status(&fleet::result_table(&rows));
+        } else {
+            ui.out(&fleet::result_table(&rows));
+        }
         worst
     })
 }
@@ -78,12 +92,21 @@ fn worse(a: Exit, b: Exit) -> Exit {
     }
 }
 
-fn fleet_row(environment: &str, exit: Exit) -> (String, String) {
+fn fleet_row(
+    environment: &str,
+    file: &std::path::Path,
+    exit: Exit,
+    applied: bool,
+) -> fleet::Outcome {
     let result = match exit {
-        Exit::Ok => "ok (applied, or nothing to do)",
-        Exit::Error => "failed (exit 1)",
-        Exit::Changes => "changes",
-        Exit::Refused => "refused (exit 3)",
+        Exit::Ok if applied => "applied",
+        Exit::Ok | Exit::Changes => "nothing to do",
+        Exit::Error => "failed",
+        Exit::Refused => "refused",
     };
-    (environment.to_string(), result.to_string())
+    fleet::Outcome {
+        environment: environment.to_string(),
+        file: file.display().to_string(),
+        result: result.to_string(),
+    }
 }

@@ -33,14 +33,35 @@ pub struct Args {
     /// Confirm by naming the environment instead of typing it at the prompt.
     #[arg(long, value_name = "NAME")]
     confirm: Option<String>,
+    /// `markdown`: a report for a change ticket, a pull request or `$GITHUB_STEP_SUMMARY`
+    /// (`json` is `--json`).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    format: Option<crate::render::view::Format>,
     /// Emit one JSON object per step on stdout.
     #[arg(long)]
     json: bool,
-    /// Where backups and journals are kept.
-    #[arg(long, value_name = "DIR", default_value = ".dwlink")]
+    /// Where backups (`DIR/backups/`) and journals (`DIR/journal/`) are kept. They hold the
+    /// deleted rows, connection strings included: keep DIR private, and in CI keep it as a
+    /// protected artifact so `dwlink restore` and a resumed apply work in a later job.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "DWLINK_STATE_DIR",
+        default_value = ".dwlink"
+    )]
     state_dir: PathBuf,
     #[command(flatten)]
     live: LiveArgs,
+}
+
+impl Args {
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
+
+    pub(super) fn format(&self) -> crate::render::view::Format {
+        crate::render::view::Format::with_json(self.format, self.json)
+    }
 }
 
 fn refuse(ui: &Shell, p: Problem) -> Exit {
@@ -71,6 +92,6 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             Ok(r) => r,
             Err(p) => return fail(ui, &p),
         };
-        one::apply(&args, &route, saved, desired, ui).await
+        one::apply(&args, &route, saved, desired, ui, &mut false).await
     })
 }

@@ -27,10 +27,11 @@ pub(super) async fn apply(
     saved: Option<super::saved::Saved>,
     desired: dwlink_core::model::desired::Desired,
     ui: &mut Shell,
+    applied: &mut bool,
 ) -> Exit {
     // One view for the whole apply: the plan shown before confirmation (human only: the JSON
     // view is the event stream) and the events while it runs.
-    let view = view::choose(args.json);
+    let view = view::choose_format(args.format());
     let session = match route.session(&desired) {
         Ok(s) => s,
         Err(p) => return fail(ui, &p),
@@ -107,7 +108,11 @@ pub(super) async fn apply(
         if let Some(u) = &unfinished {
             let _ = journal::supersede(u, &plan.plan_id, "nothing was left to do");
         }
-        ui.status("Nothing to apply.");
+        if args.json {
+            ui.out(r#"{"event":"summary","steps":0,"detail":"nothing to apply"}"#);
+        } else {
+            ui.out("Nothing to apply.");
+        }
         return Exit::Ok;
     }
     if resume_saved {
@@ -123,6 +128,7 @@ pub(super) async fn apply(
         let _ = journal::supersede(u, &plan.plan_id, "finished by this apply");
     }
 
+    super::super::interrupt::set(super::super::interrupt::Phase::Applying);
     let cancel = Arc::new(AtomicBool::new(false));
     let printer = Arc::new(view.events(ui).with_rerun(rerun(args, ui)));
     let ctrl_c = tokio::spawn(watch_ctrl_c(cancel.clone(), printer.clone()));
@@ -135,9 +141,13 @@ pub(super) async fn apply(
     };
     let result = executor.run(&plan).await;
     ctrl_c.abort();
+    super::super::interrupt::set(super::super::interrupt::Phase::Reading);
     printer.finished(&result);
     match result {
-        Ok(_) => Exit::Ok,
+        Ok(_) => {
+            *applied = true;
+            Exit::Ok
+        }
         Err(ApplyError::Refused(_)) => Exit::Refused,
         Err(_) => Exit::Error,
     }
@@ -158,6 +168,7 @@ fn confirmed(args: &Args, environment: &str, plan: &Plan, ui: &Shell) -> Result<
     if args.json {
         ui.status(&tally(plan));
     }
+    super::super::interrupt::set(super::super::interrupt::Phase::Prompt);
     let answer = ui.prompt(&format!(
         "Type the environment name ({environment}) to apply this plan"
     ));

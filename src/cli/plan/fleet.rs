@@ -23,6 +23,15 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         ui.status("This shard holds no config; nothing to plan.");
         return Exit::Ok;
     }
+    // Each config's plan file is named after it, and two that would share one are refused
+    // before anything is read.
+    let plan_files = match &args.out {
+        Some(dir) => match fleet::plan_files(dir, &files) {
+            Ok(p) => Some(p),
+            Err(p) => return fail(ui, &p),
+        },
+        None => None,
+    };
     let configs: Vec<(PathBuf, Option<Desired>)> = files
         .iter()
         .map(|f| (f.clone(), live::load_config(Some(f), ui)))
@@ -53,35 +62,46 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
 
     let mut plans = Vec::new();
     let mut rows = Vec::new();
-    for (file, result) in &results {
+    let mut saved = Vec::new();
+    for (i, (file, result)) in results.iter().enumerate() {
         match result {
             Ok(plan) => {
-                if let Some(dir) = &args.out {
-                    if let Err(p) = save_in(dir, plan) {
-                        ui.problem(&p);
+                if let (Some(dir), Some(target)) = (&args.out, plan_files.as_ref().map(|p| &p[i])) {
+                    match save_in(dir, target, plan) {
+                        Ok(()) => saved.push(target.clone()),
+                        Err(p) => ui.problem(&p),
                     }
                 }
-                rows.push(fleet::Row::of(plan));
+                rows.push((file.clone(), fleet::Row::of(plan)));
                 plans.push((file.as_path(), plan));
             }
             Err(p) => {
                 ui.problem(p);
-                rows.push(fleet::Row::failed(file, p));
+                rows.push((file.clone(), fleet::Row::failed(file, p)));
             }
         }
     }
-    view::choose(args.json).plans(ui, &plans);
-    ui.status(&fleet::table(&rows));
+    let format = args.format();
+    view::choose_format(format).plans(ui, &plans);
+    // The table is a result for a person; JSON and Markdown keep stdout to their documents.
+    if format == view::Format::Human {
+        ui.out(&fleet::table(&rows));
+    } else {
+        ui.status(&fleet::table(&rows));
+    }
+    for target in saved {
+        ui.status(&format!("Saved {}.", target.display()));
+    }
     let results: Vec<Result<Plan, Problem>> = results.into_iter().map(|(_, r)| r).collect();
     exit_for(&results, args.detailed_exitcode)
 }
 
-fn save_in(dir: &Path, plan: &Plan) -> Result<(), Problem> {
+fn save_in(dir: &Path, target: &Path, plan: &Plan) -> Result<(), Problem> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Problem::error(
             "dwlink::plan::write",
             format!("cannot create {}: {e}", dir.display()),
         )
     })?;
-    planfile::write(&dir.join(format!("{}.plan", plan.environment.name)), plan)
+    planfile::write(target, plan)
 }

@@ -22,9 +22,13 @@ pub struct Args {
     #[command(flatten)]
     fleet: FleetArgs,
     /// Also save the plan, for `dwlink show` and `dwlink apply PLAN` (a directory for a fleet:
-    /// one `<name>.plan` per environment).
+    /// one `<config file name>.plan` per config).
     #[arg(long, value_name = "PLAN")]
     out: Option<PathBuf>,
+    /// `markdown`: a report for a change ticket, a pull request or `$GITHUB_STEP_SUMMARY`
+    /// (`json` is `--json`).
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with = "json")]
+    format: Option<crate::render::view::Format>,
     /// Print the plan as JSON (format_version "1") instead of the human view; a fleet prints an
     /// array.
     #[arg(long)]
@@ -34,6 +38,16 @@ pub struct Args {
     detailed_exitcode: bool,
     #[command(flatten)]
     live: LiveArgs,
+}
+
+impl Args {
+    pub(super) fn json(&self) -> bool {
+        self.json
+    }
+
+    pub(super) fn format(&self) -> crate::render::view::Format {
+        crate::render::view::Format::with_json(self.format, self.json)
+    }
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
@@ -57,7 +71,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
             return Exit::Error;
         }
     }
-    let view = view::choose(args.json);
+    let view = view::choose_format(args.format());
     view.plan(ui, &plan);
     if let Some(out) = &args.out {
         let apply = super::rerun::Command::new(&["dwlink", "apply"])

@@ -81,20 +81,21 @@ impl fmt::Display for StepResult {
         match self {
             StepResult::MapsStopped { count } => write!(f, "{count} stopped"),
             StepResult::BackedUp { rows, path } => {
-                write!(f, "{rows} rows written to {}", path.display())
+                write!(f, "{} rows written to {}", thousands(*rows), path.display())
             }
             StepResult::Cleared {
                 table,
                 deleted,
                 already_gone: 0,
-            } => write!(f, "{deleted} rows deleted from {table}"),
+            } => write!(f, "{} rows deleted from {table}", thousands(*deleted)),
             StepResult::Cleared {
                 table,
                 deleted,
                 already_gone,
             } => write!(
                 f,
-                "{deleted} rows deleted from {table}, {} already gone",
+                "{} rows deleted from {table}, {} already gone",
+                thousands(*deleted),
                 thousands(*already_gone)
             ),
             StepResult::Relinked {
@@ -110,7 +111,7 @@ impl fmt::Display for StepResult {
             } => write!(
                 f,
                 "connection reset and relinked to {organization_url}, legal entities {}",
-                legal_entities.join(", ")
+                crate::plan::describe::in_order(legal_entities)
             ),
             StepResult::SolutionsApplied { count } => write!(f, "{count} applied"),
             StepResult::MapsStarted { count } => write!(f, "{count} started"),

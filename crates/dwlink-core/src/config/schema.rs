@@ -34,8 +34,83 @@ pub fn config_schema() -> &'static Value {
     SCHEMA.get_or_init(schema_json::<super::raw::RawConfig>)
 }
 
+/// The schema editors get (`dwlink schema`, schemas/dwlink.schema.json): the structural one plus
+/// the patterns of the rules `validate` enforces by value, so an editor underlines what
+/// `validate` would report. dwlink's own check keeps the structural schema: the semantic rules
+/// (config/validate.rs) report these with better words, and once.
+pub fn published_schema() -> Value {
+    let mut schema = config_schema().clone();
+    collapse_null(&mut schema);
+    let defs = &mut schema["definitions"];
+    for (def, prop, pattern) in PATTERNS {
+        let target = &mut defs[def]["properties"][prop];
+        let target = if target["type"] == "array" {
+            &mut target["items"]
+        } else {
+            target
+        };
+        if let Value::Object(m) = target {
+            m.insert("pattern".into(), Value::from(pattern));
+        }
+    }
+    schema
+}
+
+/// Base URL: `https://host[:port]`, or plain http only to loopback; no path, query, fragment or
+/// credentials (config/validate.rs `url`).
+const URL: &str =
+    r"^(https://[^/?#@\s:]+(:[0-9]+)?|http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?)/?$";
+const GUID: &str = r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$";
+
+const PATTERNS: [(&str, &str, &str); 11] = [
+    ("Metadata", "name", r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"),
+    ("FinanceOperations", "url", URL),
+    ("Dataverse", "url", URL),
+    ("Dataverse", "organization_id", GUID),
+    ("Link", "legal_entities", r"^[A-Za-z0-9]{1,4}$"),
+    ("Auth", "tenant_id", GUID),
+    ("Auth", "client_id", GUID),
+    ("Auth", "client_secret_env", r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    ("DualWriteService", "url", URL),
+    ("DualWriteService", "client_id", GUID),
+    ("RestoredFrom", "url", URL),
+];
+
+/// `Option<T>` fields are optional keys, not nullable values: an editor should say
+/// "`sometimes` is not one of never, on-mismatch, always", not "is not of type 'null'".
+fn collapse_null(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::Array(types)) = m.get("type") {
+                let kept: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if kept.len() == 1 {
+                    m.insert("type".into(), kept[0].clone());
+                }
+            }
+            if let Some(Value::Array(any)) = m.get("anyOf") {
+                let kept: Vec<Value> = any
+                    .iter()
+                    .filter(|s| s.get("type").is_none_or(|t| t != "null"))
+                    .cloned()
+                    .collect();
+                if kept.len() == 1 {
+                    m.remove("anyOf");
+                    if let Value::Object(inner) = &kept[0] {
+                        for (k, v) in inner {
+                            m.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+            m.values_mut().for_each(collapse_null);
+        }
+        Value::Array(a) => a.iter_mut().for_each(collapse_null),
+        _ => {}
+    }
+}
+
 pub fn config_schema_text() -> String {
-    let mut s = serde_json::to_string_pretty(config_schema()).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&published_schema()).unwrap_or_default();
     s.push('\n');
     s
 }

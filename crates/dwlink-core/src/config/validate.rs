@@ -60,8 +60,9 @@ impl Ctx<'_> {
                 "tokens and secrets would travel unencrypted",
                 "use https://; plain http is accepted only for 127.0.0.1, ::1 or localhost (the emulator)",
             );
-            return None;
         }
+        // Every problem of the URL, not only the first: an insecure URL may also have a path.
+        let insecure = parsed.scheme() == "http" && !is_loopback(&parsed);
         if (parsed.path() != "/" && !parsed.path().is_empty())
             || parsed.query().is_some()
             || parsed.fragment().is_some()
@@ -81,6 +82,9 @@ impl Ctx<'_> {
                 "not a base URL",
                 &format!("write `{}`", base.as_str().trim_end_matches('/')),
             );
+            return None;
+        }
+        if insecure {
             return None;
         }
         Some(parsed)

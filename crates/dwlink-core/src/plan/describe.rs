@@ -48,13 +48,21 @@ pub fn describe(action: &Action) -> String {
             if legal_entities.is_empty() {
                 "no legal entities".to_string()
             } else {
-                format!("legal entities {}", legal_entities.join(", "))
+                format!("legal entities {}", in_order(legal_entities))
             }
         ),
         Action::ApplySolutions { solutions } => solutions.join(", "),
         Action::StartMaps { maps } => maps.join(", "),
         Action::Verify => "re-read live state and check it matches the declaration".into(),
     }
+}
+
+/// Legal entities as every view prints them: sorted, so the link diff, the actions and the
+/// apply's results never list one set in two orders.
+pub fn in_order(codes: &[String]) -> String {
+    let mut codes: Vec<&str> = codes.iter().map(String::as_str).collect();
+    codes.sort_unstable();
+    codes.join(", ")
 }
 
 /// `12,345`.

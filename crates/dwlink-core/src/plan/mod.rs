@@ -234,7 +234,7 @@ fn compare(desired: &Desired, live: &LiveState) -> LinkComparison {
     );
     l.insert(
         "legal_entities".into(),
-        conn.map(|c| c.legal_entities.join(", "))
+        conn.map(|c| describe::in_order(&c.legal_entities))
             .unwrap_or_default(),
     );
     let foreign: usize = live

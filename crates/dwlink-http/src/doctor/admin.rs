@@ -12,7 +12,7 @@ use dwlink_core::model::identity::same_host;
 fn link_spec() -> Spec {
     Spec::new(
         "admin.power-platform-link",
-        "Power Platform link (admin API)",
+        "The admin API links at most one environment to this F&O",
         "the admin API's environment list, with at most one environment linked to the F&O environment",
     )
 }
@@ -20,7 +20,7 @@ fn link_spec() -> Spec {
 fn cross_spec() -> Spec {
     Spec::new(
         "admin.cross-check",
-        "Power Platform link agrees with Dataverse",
+        "The admin API's link agrees with Dataverse's integration",
         "the admin API links F&O to the configured Dataverse exactly when Dataverse says it is integrated with this F&O",
     )
 }
@@ -30,10 +30,7 @@ pub(crate) async fn link(ctx: &Ctx<'_>) -> (Vec<Check>, Option<Option<AdminLink>
     let (signin, signed_in) = signin::check(ctx, Service::Admin).await;
     if !signed_in {
         return (
-            vec![
-                signin,
-                link_spec().skipped("sign-in to the Power Platform admin API failed"),
-            ],
+            vec![signin, link_spec().skipped("needs signin.admin-api")],
             None,
         );
     }
@@ -75,8 +72,7 @@ pub(crate) fn cross_check(
 ) -> Check {
     let spec = cross_spec();
     let (Some(link), Some(integration)) = (link, integration) else {
-        return spec
-            .skipped("the admin API's link or Dataverse's integration details could not be read");
+        return spec.skipped("needs admin.power-platform-link and dataverse.fo-integration");
     };
     let fo_url = &ctx.desired.finance_operations.url;
     let declared = &ctx.desired.dataverse.url;

@@ -4,6 +4,7 @@
 use serde::de::DeserializeOwned;
 
 use super::{Failed, Status};
+use crate::signin::entra::Refusal;
 use crate::transport::reply::Reply;
 use dwlink_core::link::error::ProviderError;
 
@@ -52,17 +53,38 @@ impl Service {
 
 /// `e`, from a request to `service`, as a check's outcome.
 pub(crate) fn failed(e: &ProviderError, service: Service, client_id: &str, login: &str) -> Failed {
+    let grant = || service.grant(client_id, login);
     let refused = |seen: String| Failed {
         status: Status::NotPermitted,
         seen,
-        fix: Some(service.grant(client_id, login)),
+        fix: Some(grant()),
     };
+    if let Some(r) = Refusal::of(e) {
+        // Entra refused the token: its code names the cause, which is never the service's
+        // registration of the app (that refusal comes later, from the service).
+        return Failed {
+            status: Status::NotPermitted,
+            seen: format!("{}: {}", r.short(), r.description),
+            fix: Some(r.aadsts.map_or_else(grant, |c| sign_in_fix(c, client_id))),
+        };
+    }
+    if let ProviderError::Auth { detail, .. } = e {
+        if let Some(code) = aadsts_in(detail) {
+            return Failed {
+                status: Status::NotPermitted,
+                seen: detail.clone(),
+                fix: Some(sign_in_fix(code, client_id)),
+            };
+        }
+    }
     match e {
         ProviderError::Transport { detail, .. } => Failed {
             status: Status::Unreachable,
             seen: detail.clone(),
             fix: Some(if detail.contains("timeout") {
                 SLOW.into()
+            } else if detail.contains("the emulator at") {
+                "start the emulator (`dwlink emulator --fixture FILE`) and pass the address it prints to --emulator-url".into()
             } else {
                 "check the URL in the config, the network, proxies and firewalls".into()
             }),
@@ -121,6 +143,40 @@ pub(crate) fn failed(e: &ProviderError, service: Service, client_id: &str, login
         },
         other => Failed::differs(other.to_string()),
     }
+}
+
+/// What to fix when Entra refuses the app's client-credentials sign-in, by the AADSTS code
+/// (learn.microsoft.com/entra/identity-platform/reference-error-codes): the secret, consent,
+/// the app's registration or the tenant.
+fn sign_in_fix(code: u32, client_id: &str) -> String {
+    match code {
+        // InvalidClientSecretProvided / InvalidClientSecretExpiredKeysProvided.
+        7000215 | 7000222 => format!(
+            "the client secret is wrong or expired (AADSTS{code}): create a new client secret for the app {client_id} (Entra admin center > App registrations > Certificates & secrets) and put its value in the variable that auth.client_secret_env names"
+        ),
+        // DelegationDoesNotExist / UserDeclinedConsent / consent not granted for the tenant.
+        65001 | 65004 | 650056 | 650057 => format!(
+            "the app {client_id} lacks consent (AADSTS{code}): a tenant administrator grants admin consent to its API permissions (Entra admin center > App registrations > API permissions > Grant admin consent)"
+        ),
+        // UnauthorizedClient_DoesNotMatchRequest / application not found in the directory.
+        700016 | 7000229 => format!(
+            "no app {client_id} is registered in this tenant (AADSTS{code}): check auth.client_id, and that the app registration belongs to the tenant in auth.tenant_id"
+        ),
+        // InvalidTenantName / InvalidTenantIdentifier / tenant not found.
+        90002 | 900023 | 90072 | 500011 => format!(
+            "the tenant is wrong (AADSTS{code}): check auth.tenant_id (Entra admin center > Overview > Tenant ID)"
+        ),
+        _ => format!(
+            "Entra refused the sign-in (AADSTS{code}): look the code up at https://login.microsoftonline.com/error?code={code}"
+        ),
+    }
+}
+
+/// The first `AADSTSnnnn` code in a refusal's text.
+fn aadsts_in(text: &str) -> Option<u32> {
+    let rest = &text[text.find("AADSTS")? + "AADSTS".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 fn status_line(status: u16, code: Option<&str>, message: &str) -> String {

@@ -15,7 +15,7 @@ use dwlink_core::model::key_tables::SECURE_CONFIG_ORGANIZATION;
 fn table_spec() -> Spec {
     Spec::new(
         "dataverse.runtime-table",
-        format!("Dataverse table {RUNTIME_CONFIGURATION}"),
+        format!("Dataverse defines the table {RUNTIME_CONFIGURATION}"),
         format!("EntityDefinitions lists {RUNTIME_CONFIGURATION} with its EntitySetName"),
     )
 }
@@ -23,7 +23,7 @@ fn table_spec() -> Spec {
 fn attributes_spec() -> Spec {
     Spec::new(
         "dataverse.runtime-attributes",
-        format!("Dataverse attributes of {RUNTIME_CONFIGURATION}"),
+        format!("{RUNTIME_CONFIGURATION} has the primary id dwlink deletes by"),
         "EntityDefinitions(…)/Attributes lists the primary id dwlink reads and deletes by",
     )
 }
@@ -31,7 +31,7 @@ fn attributes_spec() -> Spec {
 fn organization_spec(declared: Option<uuid::Uuid>) -> Spec {
     Spec::new(
         "dataverse.organization",
-        "Dataverse RetrieveCurrentOrganization",
+        "Dataverse is the configured organization (RetrieveCurrentOrganization)",
         match declared {
             Some(id) => format!("Detail.OrganizationId {id} (dataverse.organization_id)"),
             None => "a Detail object with an OrganizationId GUID".into(),
@@ -42,7 +42,7 @@ fn organization_spec(declared: Option<uuid::Uuid>) -> Spec {
 fn integration_spec() -> Spec {
     Spec::new(
         "dataverse.fo-integration",
-        "Dataverse RetrieveFinanceAndOperationsIntegrationDetails",
+        "Dataverse says which F&O it is integrated with (RetrieveFinanceAndOperationsIntegrationDetails)",
         "an absolute Url of the integrated F&O environment, or the documented not-linked error 0x80048d0b",
     )
 }
@@ -54,7 +54,7 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> (Vec<Check>, Integration) {
     let declared = ctx.desired.dataverse.organization_id;
     let (signin, signed_in) = signin::check(ctx, Service::Dataverse).await;
     if !signed_in {
-        let why = "sign-in to Dataverse failed";
+        let why = "needs signin.dataverse";
         return (
             vec![
                 signin,
@@ -117,7 +117,7 @@ async fn runtime(ctx: &Ctx<'_>) -> (Check, Check) {
     let Some(EntitySet { primary_id, .. }) = set else {
         return (
             table,
-            attributes_spec().skipped("the table's definition could not be read"),
+            attributes_spec().skipped("needs dataverse.runtime-table"),
         );
     };
     let (attrs, _) = run(attributes_spec(), limit, async {

@@ -19,7 +19,7 @@ use dwlink_core::plan::describe::plural;
 fn environments_spec() -> Spec {
     Spec::new(
         "dws.environments",
-        "Management service: GET {api}Environments?targetType=AX&identifier=",
+        "Management service finds this F&O's connection (GET {api}Environments)",
         "a JSON array of {cid, cname} (empty when never linked)",
     )
 }
@@ -27,7 +27,7 @@ fn environments_spec() -> Spec {
 fn connection_set_spec() -> Spec {
     Spec::new(
         "dws.connection-set",
-        "Management service: GET {gateway}api/ConnectionSet/{cname}",
+        "Management service returns the connection set (GET {gateway}api/ConnectionSet/{cname})",
         "a connection set {id, name, environments{…targetType, directUrl…}} with an AX environment",
     )
 }
@@ -35,7 +35,7 @@ fn connection_set_spec() -> Spec {
 fn maps_spec() -> Spec {
     Spec::new(
         "dws.maps",
-        "Management service: GET {api}Entities?targetType=AX&cid=",
+        "Management service lists the maps in known states (GET {api}Entities)",
         "a JSON array of maps {detail: {tName, state, template.id or tid}} in known states",
     )
 }
@@ -43,7 +43,7 @@ fn maps_spec() -> Spec {
 fn solutions_spec() -> Spec {
     Spec::new(
         "dws.solutions",
-        "Management service: GET {api}SolutionAware/{cid}/Solutions/",
+        "Management service lists the solutions (GET {api}SolutionAware/{cid}/Solutions/)",
         "a JSON array of solutions {uniquename}",
     )
 }
@@ -64,7 +64,7 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
             return out;
         }
         (Some(_), false) => {
-            let why = "sign-in to the dual-write management service failed";
+            let why = "needs signin.management-service";
             out.push(environments_spec().skipped(why));
             out.extend(dependents().map(|s| s.skipped(why)));
             return out;
@@ -95,7 +95,7 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     out.push(check);
     let entry = match entry {
         None => {
-            out.extend(dependents().map(|s| s.skipped("the environment lookup failed")));
+            out.extend(dependents().map(|s| s.skipped("needs dws.environments")));
             return out;
         }
         Some(None) => {

@@ -29,7 +29,18 @@ fn used_properties(def: &TableDef) -> Vec<&'static str> {
 }
 
 fn set_spec(def: &TableDef) -> Spec {
-    let title = format!("F&O $metadata: set {} ({})", def.entity_set, def.table);
+    // The title says what `ok` means: for a table with no public set, that it is *not* listed.
+    let title = if NO_PUBLIC_SET.contains(&def.table) {
+        format!(
+            "F&O lists no set {} ({}), as expected: the reset clears it",
+            def.entity_set, def.table
+        )
+    } else {
+        format!(
+            "F&O lists the set {} ({}) with the keys and properties dwlink uses",
+            def.entity_set, def.table
+        )
+    };
     let expected = if NO_PUBLIC_SET.contains(&def.table) {
         format!(
             "not listed (no public OData set; the reset clears {})",
@@ -48,7 +59,7 @@ fn set_spec(def: &TableDef) -> Spec {
 fn metadata_spec() -> Spec {
     Spec::new(
         "fo.metadata",
-        "F&O $metadata",
+        "F&O answers its $metadata",
         "GET /data/$metadata answers a CSDL (edmx) document",
     )
 }
@@ -63,7 +74,7 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let (signin, signed_in) = signin::check(ctx, Service::FinanceOperations).await;
     let mut out = vec![signin];
     if !signed_in {
-        let why = "sign-in to finance and operations failed";
+        let why = "needs signin.finance-operations";
         out.push(metadata_spec().skipped(why));
         out.extend(fo_tables().map(|d| set_spec(d).skipped(why)));
         return out;
@@ -103,7 +114,7 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     for def in fo_tables() {
         let spec = set_spec(def);
         out.push(match &metadata {
-            None => spec.skipped("$metadata could not be read"),
+            None => spec.skipped("needs fo.metadata"),
             Some(m) => {
                 run(spec, ctx.options.timeout, async { set_check(m, def) })
                     .await

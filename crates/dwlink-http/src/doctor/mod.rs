@@ -227,11 +227,11 @@ impl Spec {
         }
     }
 
-    /// Not run, because `why` (a failed dependency).
+    /// Not run, because `why` (a failed dependency: `needs signin.dataverse`).
     pub(crate) fn skipped(self, why: &str) -> Check {
         self.ended(
             Status::Unknown,
-            format!("not checked: {why}"),
+            format!("skipped: {why}"),
             None,
             Duration::ZERO,
         )

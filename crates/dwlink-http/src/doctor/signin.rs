@@ -19,7 +19,7 @@ fn id(service: Service) -> &'static str {
 pub(crate) fn spec(service: Service) -> Spec {
     Spec::new(
         id(service),
-        format!("Sign-in to {}", service.name()),
+        format!("Sign-in to {} issues a token", service.name()),
         "a token",
     )
 }

@@ -36,6 +36,8 @@ pub struct ClientSettings {
     pub extra_root_pem: Option<Vec<u8>>,
     /// `--record FILE`: every attempt (retries, 429s and failures included) goes into it.
     pub recorder: Option<Arc<Recorder>>,
+    /// `-v`: a line per attempt and per wait (see [`super::log`]).
+    pub log: Option<super::log::HttpLog>,
 }
 
 impl Default for ClientSettings {
@@ -49,6 +51,7 @@ impl Default for ClientSettings {
             retry: RetryPolicy::default(),
             extra_root_pem: None,
             recorder: None,
+            log: None,
         }
     }
 }
@@ -125,16 +128,20 @@ impl Client {
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let (failure, error, retry_after, sent_at) =
-                match self.attempt(req, bearer, attempt + 1).await? {
-                    Attempt::Done(reply) => return Ok(reply),
-                    Attempt::Failed {
-                        failure,
-                        error,
-                        retry_after,
-                        sent_at,
-                    } => (failure, error, retry_after, sent_at),
-                };
+            let tried = Instant::now();
+            let result = self.attempt(req, bearer, attempt + 1).await;
+            if let Some(log) = &self.settings.log {
+                log_attempt(log, req, &result, tried.elapsed(), attempt + 1);
+            }
+            let (failure, error, retry_after, sent_at) = match result? {
+                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Failed {
+                    failure,
+                    error,
+                    retry_after,
+                    sent_at,
+                } => (failure, error, retry_after, sent_at),
+            };
             attempt += 1;
             let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
             let too_long = retry_after.filter(|ra| *ra > policy.max_retry_after);
@@ -171,6 +178,15 @@ impl Client {
                 }
                 return Err(throttled_or(error, failure, req, started));
             }
+            if let Some(log) = &self.settings.log {
+                let why = match (failure, retry_after) {
+                    (Failure::Status(429), Some(_)) => "HTTP 429, as Retry-After asks".to_string(),
+                    (Failure::Status(s), _) => format!("HTTP {s}"),
+                    (Failure::Connect, _) => "no connection".to_string(),
+                    (Failure::Interrupted, _) => "interrupted".to_string(),
+                };
+                log.wait(delay, attempt + 1, &why);
+            }
             tokio::time::sleep(delay).await;
         }
     }
@@ -183,6 +199,7 @@ impl Client {
     ) -> Result<Attempt, ProviderError> {
         let shown = redact_url(&req.url);
         let (physical, host) = self.settings.route.physical(&req.url)?;
+        let dialled = dialled(&physical, host.is_some());
         let mut builder = self
             .http
             .request(req.method.clone(), physical)
@@ -235,7 +252,7 @@ impl Client {
         let mut resp = match builder.send().await {
             Ok(r) => r,
             Err(e) => {
-                let failed = transport_failure(req, &shown, &e, sent_at);
+                let failed = transport_failure(req, &shown, &dialled, &e, sent_at);
                 if let Some(t) = &tape {
                     t.failed(&failed);
                 }
@@ -250,6 +267,16 @@ impl Client {
             self.limiter.succeeded();
         }
         let headers = resp.headers().clone();
+        if let Some(host) = no_such_host(&self.settings.route, &headers) {
+            // The emulator stands in for DNS here: say what a real lookup failure says.
+            return Err(ProviderError::Transport {
+                api: req.api,
+                url: shown,
+                detail: format!(
+                    "the host `{host}` does not resolve (no such host); check the URL in the config for a typo"
+                ),
+            });
+        }
         let success = (200..300).contains(&status);
         let cap = if success {
             MAX_REPLY_BYTES
@@ -259,7 +286,7 @@ impl Client {
         let (body, over_cap) = match read_capped(&mut resp, cap).await {
             Ok(b) => b,
             Err(e) => {
-                let failed = transport_failure(req, &shown, &e, sent_at);
+                let failed = transport_failure(req, &shown, &dialled, &e, sent_at);
                 if let Some(t) = &tape {
                     t.failed(&failed);
                 }
@@ -311,6 +338,26 @@ impl Client {
     }
 }
 
+/// One `-v` line for an attempt: its status, or what went wrong.
+fn log_attempt(
+    log: &super::log::HttpLog,
+    req: &ApiRequest,
+    result: &Result<Attempt, ProviderError>,
+    took: Duration,
+    number: u32,
+) {
+    let url = redact_url(&req.url);
+    let (outcome, headers) = match result {
+        Ok(Attempt::Done(reply)) => (reply.status.to_string(), Some(&reply.headers)),
+        Ok(Attempt::Failed {
+            failure: Failure::Status(s),
+            ..
+        }) => (s.to_string(), None),
+        Ok(Attempt::Failed { error, .. }) | Err(error) => (format!("failed: {error}"), None),
+    };
+    log.attempt(req.method.as_str(), &url, &outcome, took, number, headers);
+}
+
 fn throttled_or(
     error: ProviderError,
     failure: Failure,
@@ -350,9 +397,26 @@ fn explain_wait(error: ProviderError, why: String) -> ProviderError {
     }
 }
 
+/// The address a connection goes to, as a connection error names it: `host:port`, and for the
+/// emulator `the emulator at 127.0.0.1:9`, so a wrong `--emulator-url` is not blamed on a URL
+/// of the config.
+fn dialled(physical: &Url, emulator: bool) -> String {
+    let addr = format!(
+        "{}:{}",
+        physical.host_str().unwrap_or_default(),
+        physical.port_or_known_default().unwrap_or_default()
+    );
+    if emulator {
+        format!("the emulator at {addr}")
+    } else {
+        addr
+    }
+}
+
 fn transport_failure(
     req: &ApiRequest,
     shown: &str,
+    dialled: &str,
     e: &reqwest::Error,
     sent_at: Instant,
 ) -> Attempt {
@@ -364,7 +428,7 @@ fn transport_failure(
     let detail = if e.is_timeout() {
         "no complete answer before the request timeout".to_string()
     } else if e.is_connect() {
-        format!("connection failed ({})", root_cause(e))
+        format!("connection to {dialled} failed ({})", root_cause(e))
     } else if e.is_body() || e.is_decode() {
         format!("the reply was cut off ({})", root_cause(e))
     } else {
@@ -380,6 +444,18 @@ fn transport_failure(
         retry_after: None,
         sent_at,
     }
+}
+
+/// The host an emulator reply says no environment has (its `x-dwlink-emulator-no-such-host`
+/// header, dwlink-emulator's `hosts::NO_SUCH_HOST`); only believed from an emulator.
+fn no_such_host(route: &super::route::Route, headers: &HeaderMap) -> Option<String> {
+    if !matches!(route, super::route::Route::Emulator { .. }) {
+        return None;
+    }
+    headers
+        .get("x-dwlink-emulator-no-such-host")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// reqwest's own message repeats the physical URL; the innermost cause says what happened.

@@ -3,6 +3,7 @@
 
 pub(crate) mod batch;
 pub mod client;
+pub mod log;
 pub(crate) mod reply;
 pub mod request;
 pub(crate) mod retry;

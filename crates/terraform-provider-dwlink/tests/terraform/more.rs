@@ -28,6 +28,9 @@ fn import_by_fo_url_fills_the_attributes_and_plans_nothing() {
 }}
 "#
     );
+    // Settle the world first (its fixture holds rows copied from another organization): an
+    // import declares what a reset links to, so only a settled link imports to "No changes".
+    ws.dwlink_apply(&crate::harness::outside_config("USMF, DEMF", "on-mismatch"));
     ws.write(&declared);
     let import = ws.tf(&[
         "import",

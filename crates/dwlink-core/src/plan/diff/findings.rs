@@ -217,7 +217,8 @@ pub(super) fn copied_rows(
             C::RestoreForeignLink,
             severity,
             format!(
-                "{rows} DualWriteProjectConfiguration row{} sync to {}, not to the declared {}: data written here flows into that organization; {tail}",
+                "{} DualWriteProjectConfiguration row{} sync to {}, not to the declared {}: data written here flows into that organization; {tail}",
+                crate::plan::describe::thousands(*rows),
                 plural(*rows),
                 url.trim_end_matches('/'),
                 host(declared)
@@ -241,7 +242,8 @@ pub(super) fn copied_rows(
             C::SecureConfigOrganizationMismatch,
             if clears { Severity::Warning } else { Severity::Error },
             format!(
-                "{rows} runtime-configuration row{} name SecureConfig organization {org} (column {column}), but the actual organization is {actual}: dual-write fails with \"SecureConfig Organization ({org}) does not match actual CRM Organization ({actual})\"",
+                "{} runtime-configuration row{} name SecureConfig organization {org} (column {column}), but the actual organization is {actual}: dual-write fails with \"SecureConfig Organization ({org}) does not match actual CRM Organization ({actual})\"",
+                crate::plan::describe::thousands(*rows),
                 plural(*rows)
             ),
             if clears {
@@ -264,7 +266,8 @@ pub(super) fn copied_rows(
             C::SecureConfigOrganizationMismatch,
             Severity::Warning,
             format!(
-                "{rows} runtime-configuration row{} in {actual} may have been made for {} (where this environment's DualWriteProjectConfiguration rows sync): no column shows which organization a row names, so dwlink cannot tell; rows made elsewhere make dual-write fail with \"SecureConfig Organization (…) does not match actual CRM Organization ({actual})\"",
+                "{} runtime-configuration row{} in {actual} may have been made for {} (where this environment's DualWriteProjectConfiguration rows sync): no column shows which organization a row names, so dwlink cannot tell; rows made elsewhere make dual-write fail with \"SecureConfig Organization (…) does not match actual CRM Organization ({actual})\"",
+                crate::plan::describe::thousands(rows),
                 plural(rows),
                 elsewhere.join(", ")
             ),
