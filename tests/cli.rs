@@ -23,6 +23,8 @@ mod fleet;
 mod harness;
 #[path = "cli/help.rs"]
 mod help;
+#[path = "cli/hostile.rs"]
+mod hostile;
 #[path = "cli/import.rs"]
 mod import;
 #[path = "cli/invalid.rs"]
