@@ -56,6 +56,9 @@ impl UiSettings {
 
 /// Diagnostics drawn per [`Shell::problems`] call.
 pub const MAX_SHOWN: usize = 50;
+/// Bytes of diagnostics [`Shell::problems`] draws in one command (the rest are counted): each
+/// is bounded ([`Problem::bounded`]), and together they stay well under 100 KB whatever the input.
+pub const MAX_DRAWN: usize = 64 * 1024;
 
 /// Where the shell's two streams go: the process's stdout/stderr, or any writers (tests).
 type Stream = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -75,6 +78,8 @@ pub struct Shell {
     /// The global `--record FILE`: carried with the shell because every command is handed one,
     /// and the live plumbing (`cli::live::route`) reaches it from there.
     recording: Option<Arc<crate::record::Recording>>,
+    /// Bytes [`Shell::problems`] drew so far, shared by clones.
+    drawn: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn stream(w: impl Write + Send + 'static) -> Stream {
@@ -97,6 +102,7 @@ impl Shell {
             err_is_terminal: io::stderr().is_terminal(),
             answers: None,
             recording: None,
+            drawn: Arc::default(),
         }
     }
 
@@ -119,6 +125,7 @@ impl Shell {
             err_is_terminal: false,
             answers: None,
             recording: None,
+            drawn: Arc::default(),
         }
     }
 
@@ -196,13 +203,16 @@ impl Shell {
     /// hold 150,000 problems, and the first few are what a person fixes first.
     pub fn problems(&self, problems: &Problems) {
         let quiet = self.quiet();
+        use std::sync::atomic::Ordering;
         let (mut errors, mut warnings, mut shown) = (0usize, 0usize, 0usize);
         for p in problems
             .iter()
             .filter(|p| !quiet || p.severity == Severity::Error)
         {
-            if shown < MAX_SHOWN {
-                self.problem(p);
+            if shown < MAX_SHOWN && self.drawn.load(Ordering::Relaxed) < MAX_DRAWN {
+                let text = render_problem(p, self.settings.color);
+                self.drawn.fetch_add(text.len(), Ordering::Relaxed);
+                write_to(&self.err, text.as_bytes());
                 shown += 1;
             } else if p.is_error() {
                 errors += 1;
@@ -284,6 +294,7 @@ pub(crate) fn paint(color: bool, style: Style, text: &str) -> String {
 /// A problem as miette draws it. The width is fixed so output does not depend on the terminal
 /// that ran the tests.
 pub(crate) fn render_problem(problem: &Problem, color: bool) -> String {
+    let problem = &problem.bounded();
     let theme = if color {
         GraphicalTheme::unicode()
     } else {

@@ -101,3 +101,72 @@ fn a_fixture_alias_bomb_is_refused_by_plan_emulator() {
     assert_refused(&out, "dwlink::yaml::too_large_expanded");
     let _ = fs::remove_dir_all(&dir);
 }
+
+fn valid_config() -> String {
+    fs::read_to_string(root().join("examples/scenario-1-same-organization.yaml")).unwrap()
+}
+
+/// The 29.4 MB of stderr: one anchored value aliased 60 times, each copy quoted whole
+/// by its own diagnostic. (Within the expansion limit, so the diagnostics are reached.)
+#[test]
+fn an_aliased_long_value_is_quoted_clipped() {
+    let dir = scratch("quoted-alias");
+    let aliases = vec!["*a"; 60].join(", ");
+    let text = valid_config().replace(
+        "legal_entities: [USMF, DEMF]",
+        &format!("legal_entities: [&a \"{}\", {aliases}]", "Q".repeat(60_000)),
+    );
+    assert!(text.contains("&a"), "the example's legal entities moved");
+    fs::write(dir.join("dwlink.yaml"), text).unwrap();
+    let out = dwlink(&dir, &["validate", "--no-color", "-f", "dwlink.yaml"]);
+    let err = assert_refused(&out, "more)");
+    assert!(err.contains("dwlink::config::"), "{}", &err[..4_000]);
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// The 900,000-character line (903 KB printed) and 900 KB comments-only file (1 MB).
+#[test]
+fn a_long_line_and_a_long_comment_file_print_little() {
+    let dir = scratch("long-output");
+    let text = valid_config().replace(
+        "name: contoso-uat",
+        &format!("name: {}", "n".repeat(900_000)),
+    );
+    fs::write(dir.join("line.yaml"), text).unwrap();
+    let comments: String = (0..15_000)
+        .map(|i| format!("# comment {i} {}\n", "c".repeat(50)))
+        .collect();
+    fs::write(dir.join("comments.yaml"), comments).unwrap();
+    for (file, want) in [
+        ("line.yaml", "dwlink::config::"),
+        ("comments.yaml", "dwlink::config::empty"),
+    ] {
+        let out = dwlink(&dir, &["validate", "--no-color", "-f", file]);
+        let err = assert_refused(&out, want);
+        assert!(err.len() < 10_000, "{file}: {} bytes:\n{err}", err.len());
+    }
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// Many files, each with many long problems: the command's stderr stays bounded.
+#[test]
+fn many_files_of_long_problems_print_a_bounded_total() {
+    let dir = scratch("many-files");
+    let les: Vec<String> = (0..50)
+        .map(|i| format!("{i}{}", "L".repeat(3_000)))
+        .collect();
+    let text = valid_config().replace(
+        "legal_entities: [USMF, DEMF]",
+        &format!("legal_entities: [{}]", les.join(", ")),
+    );
+    let mut args = vec!["validate", "--no-color"];
+    let names: Vec<String> = (0..20).map(|i| format!("c{i}.yaml")).collect();
+    for n in &names {
+        fs::write(dir.join(n), &text).unwrap();
+        args.push(n);
+    }
+    let out = dwlink(&dir, &args);
+    let err = assert_refused(&out, "not shown");
+    assert!(err.contains("c19.yaml"), "every file is still summed up");
+    let _ = fs::remove_dir_all(&dir);
+}
