@@ -170,3 +170,86 @@ fn many_files_of_long_problems_print_a_bounded_total() {
     assert!(err.contains("c19.yaml"), "every file is still summed up");
     let _ = fs::remove_dir_all(&dir);
 }
+
+const CONTRACT_HAR: &str = "tests/contract/restore-cleanup-plan.har";
+const CONTRACT_FIXTURE: &str = "tests/contract/restore-cleanup-plan.fixture.yaml";
+
+fn contract_har() -> serde_json::Value {
+    serde_json::from_slice(&fs::read(root().join(CONTRACT_HAR)).unwrap()).unwrap()
+}
+
+fn conformance(dir: &std::path::Path, har: &serde_json::Value) -> crate::support::InProcess {
+    fs::write(dir.join("t.har"), har.to_string()).unwrap();
+    let fixture = root().join(CONTRACT_FIXTURE).display().to_string();
+    dwlink(dir, &["conformance", "t.har", "--emulator", &fixture])
+}
+
+/// The issue's entry with 40,000 request headers panicked in the `http` crate; a 2-million-key
+/// reply body printed 413 MB.
+#[test]
+fn conformance_refuses_oversized_entries_with_a_diagnostic() {
+    let dir = scratch("har-limits");
+    let mut har = contract_har();
+    let headers: Vec<serde_json::Value> = (0..40_000)
+        .map(|i| serde_json::json!({"name": format!("X-Header-{i}"), "value": "v"}))
+        .collect();
+    har["log"]["entries"][1]["request"]["headers"] = headers.into();
+    assert_refused(&conformance(&dir, &har), "dwlink::har::too_many_headers");
+
+    let mut har = contract_har();
+    let body: String = (0..1_000_000).map(|i| format!("\"k{i}\":1,")).collect();
+    har["log"]["entries"][1]["response"]["content"]["text"] =
+        format!("{{{}\"end\":1}}", body).into();
+    assert_refused(&conformance(&dir, &har), "dwlink::har::body_too_large");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// A reply with 100,000 members the emulator does not have: twenty differences listed for the
+/// entry and the rest counted, so the report stays small.
+#[test]
+fn conformance_lists_the_first_differences_and_counts_the_rest() {
+    let dir = scratch("har-differences");
+    let mut har = contract_har();
+    let entries = har["log"]["entries"].as_array_mut().unwrap();
+    let at = entries
+        .iter()
+        .position(|e| {
+            e["response"]["status"] == 200
+                && e["response"]["content"]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("{\"@odata.context\""))
+        })
+        .expect("an OData reply");
+    let text = entries[at]["response"]["content"]["text"].as_str().unwrap();
+    let mut body: serde_json::Value = serde_json::from_str(text).unwrap();
+    for i in 0..100_000 {
+        body[format!("extra_{i}_{}", "x".repeat(if i < 5 { 500 } else { 0 }))] = 1.into();
+    }
+    entries[at]["response"]["content"]["text"] = body.to_string().into();
+    let out = conformance(&dir, &har);
+    let (o, e) = (crate::support::stdout(&out), stderr(&out));
+    assert_eq!(code(&out), 1, "{e}");
+    assert!(o.len() < MAX_STDERR, "{} bytes on stdout", o.len());
+    assert!(e.len() < MAX_STDERR, "{} bytes on stderr", e.len());
+    assert!(
+        o.contains("… and 99,980 more differences in this reply"),
+        "{o}"
+    );
+    assert!(o.contains("more)"), "long member names are clipped: {o}");
+    assert_eq!(o.lines().count(), 21, "{o}");
+    let _ = fs::remove_dir_all(&dir);
+}
+
+/// 100,001 entries are refused from a count taken while the file streams by.
+#[test]
+fn conformance_counts_entries_before_parsing_them() {
+    let dir = scratch("har-entries");
+    let entry = r#"{"request":{"method":"GET","url":"https://a/"},"response":{"status":200}}"#;
+    let entries = vec![entry; 100_001].join(",");
+    let text = format!("{{\"log\":{{\"version\":\"1.2\",\"entries\":[{entries}]}}}}");
+    fs::write(dir.join("many.har"), text).unwrap();
+    let out = dwlink(&dir, &["conformance", "many.har"]);
+    let err = assert_refused(&out, "dwlink::har::too_large");
+    assert!(err.contains("at most 100000"), "{err}");
+    let _ = fs::remove_dir_all(&dir);
+}
