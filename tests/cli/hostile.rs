@@ -253,3 +253,102 @@ fn conformance_counts_entries_before_parsing_them() {
     assert!(err.contains("at most 100000"), "{err}");
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// A server on 127.0.0.1 that issues tokens and then answers every other request with headers
+/// at once and a body one byte every 100 ms, forever (slowloris the other way round).
+fn trickling_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let line = String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string();
+                    if line.contains("/oauth2/v2.0/token") {
+                        let body = r#"{"token_type":"Bearer","expires_in":3600,"access_token":"trickle-token"}"#;
+                        let reply = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
+                        let _ = sock.write_all(reply.as_bytes()).await;
+                        return;
+                    }
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{")
+                        .await;
+                    loop {
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        if sock.write_all(b" ").await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+/// The issue's slowloris: `plan` took 200 s (two attempts of 100 s). With the per-request
+/// deadline set to 1 s it ends after at most that per request and names the request that
+/// stalled. A watchdog kills it if it hangs (not a timing assertion: ten times the deadline).
+#[test]
+fn plan_against_a_trickling_server_ends_at_the_deadline_and_names_the_request() {
+    use std::time::{Duration, Instant};
+    let dir = scratch("trickle");
+    let url = trickling_server();
+    let config = root().join("examples/scenario-1-same-organization.yaml");
+    let cfg = config.display().to_string();
+    let mut child = crate::harness::command(
+        &dir,
+        &[
+            "plan",
+            "--no-color",
+            "--input=false",
+            "-f",
+            &cfg,
+            "--emulator-url",
+            &url,
+        ],
+        &[("DWLINK_REQUEST_DEADLINE_SECS", "1")],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("plan against a trickling server still runs after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("the service stalled"), "{err}");
+    assert!(
+        err.contains("within 1 s, dwlink's limit for one request"),
+        "{err}"
+    );
+    assert!(
+        err.contains("https://"),
+        "the stalled request is named: {err}"
+    );
+    let _ = fs::remove_dir_all(&dir);
+}
