@@ -57,7 +57,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         .map(|c| Credential {
             tenant_id: c.tenant_id.clone(),
             client_id: c.client_id.clone(),
-            secret: Secret::new(c.secret.clone()),
+            secret: Secret::held(c.secret.clone()),
         })
         .collect();
     let results = live::block_on(async {

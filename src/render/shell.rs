@@ -86,9 +86,13 @@ fn stream(w: impl Write + Send + 'static) -> Stream {
     Arc::new(Mutex::new(Box::new(w)))
 }
 
+/// Everything the shell writes passes [`dwlink_core::scrub`] first: no secret dwlink holds,
+/// and nothing shaped like one, reaches the terminal.
 fn write_to(s: &Stream, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let scrubbed = dwlink_core::scrub::text(&text);
     let mut w = s.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = w.write_all(bytes);
+    let _ = w.write_all(scrubbed.as_bytes());
     let _ = w.flush();
 }
 

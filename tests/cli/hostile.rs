@@ -352,3 +352,176 @@ fn plan_against_a_trickling_server_ends_at_the_deadline_and_names_the_request() 
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+/// What the echoing server plants: the client secret dwlink sends, the token and refresh token
+/// it issues. None is shaped like a credential, so only redaction by value can catch them.
+const TOKEN: &str = "LiveAccessTok3n.Zq8w7e6r5t4y3u2i1o0p";
+const REFRESH: &str = "LiveRefreshTok3n~Mn8b7v6c5x4z3";
+
+fn encodings(v: &str) -> Vec<String> {
+    let form: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+    let json = serde_json::Value::String(v.into()).to_string();
+    vec![v.to_string(), form, json[1..json.len() - 1].to_string()]
+}
+
+/// A server that answers every request with the secret and the tokens in every header, body and
+/// URL position it can: reply headers of innocent names, JSON members (`Credential`, `Blob`),
+/// `access_token=…` and `Bearer:…` inside strings, a nextLink whose path and query carry them,
+/// `$batch` parts with `Authorization:` lines, error messages echoing the bearer token, and (in
+/// `token-error` mode) a token endpoint that refuses with the secret in `error_description`.
+fn echoing_server(mode: &'static str) -> String {
+    use axum::body::Body;
+    use axum::extract::Request;
+    use axum::http::{HeaderValue, StatusCode};
+    use axum::response::Response;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = axum::Router::new().fallback(move |req: Request| async move {
+                let secret = crate::support::SECRET;
+                let form: String =
+                    url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+                let host = req
+                    .headers()
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let sent = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let path = req.uri().path().to_string();
+                let echo = format!(
+                    "secret {secret} form {form} token {TOKEN} refresh {REFRESH} sent {sent} access_token={TOKEN}&client_secret={form} Bearer:{TOKEN}"
+                );
+                let (status, body, ct) = if path.ends_with("/oauth2/v2.0/token") {
+                    if mode == "token-error" {
+                        let body = serde_json::json!({
+                            "error": "invalid_client",
+                            "error_description": format!("AADSTS7000215: Invalid client secret provided: {echo}"),
+                            "Blob": secret,
+                        });
+                        (401, body.to_string(), "application/json")
+                    } else {
+                        let body = serde_json::json!({
+                            "token_type": "Bearer", "expires_in": 3600,
+                            "access_token": TOKEN, "refresh_token": REFRESH,
+                        });
+                        (200, body.to_string(), "application/json")
+                    }
+                } else if path.contains("$batch") {
+                    let part = format!(
+                        "--batchresponse_1\r\nContent-Type: application/http\r\n\r\nHTTP/1.1 200 OK\r\nAuthorization: Bearer {TOKEN}\r\nX-Echo: {secret}\r\n\r\n{{\"Credential\":\"{TOKEN}\",\"Note\":\"{echo}\"}}\r\n--batchresponse_1--\r\n"
+                    );
+                    (200, part, "multipart/mixed; boundary=batchresponse_1")
+                } else {
+                    let status: u16 = match mode {
+                        "404" => 404,
+                        "400" => 400,
+                        "500" => 500,
+                        _ if path.contains(secret) || path.contains(&form) => 404,
+                        _ => 200,
+                    };
+                    let body = if status == 200 {
+                        serde_json::json!({
+                            "value": [{"Name": "x", "Credential": TOKEN, "Blob": secret, "Note": echo}],
+                            "Credential": TOKEN,
+                            "@odata.nextLink": format!("https://{host}/api/{form}/next?x={TOKEN}&s={form}"),
+                        })
+                    } else {
+                        serde_json::json!({"error": {"code": "Echo", "message": format!("request with {echo} failed")}})
+                    };
+                    (status, body.to_string(), "application/json")
+                };
+                let mut r = Response::builder()
+                    .status(StatusCode::from_u16(status).unwrap())
+                    .header("content-type", ct)
+                    .header("x-echo-authorization", format!("Bearer {TOKEN}"))
+                    .header("x-secret", secret)
+                    .header("x-form-secret", form.clone())
+                    .header("x-refresh", REFRESH)
+                    .header("location", format!("https://{host}/{form}?t={TOKEN}"))
+                    .body(Body::from(body))
+                    .unwrap();
+                if let Ok(v) = HeaderValue::from_str(&sent) {
+                    r.headers_mut().insert("x-echo-sent", v);
+                }
+                r
+            });
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    format!("http://{}", rx.recv().unwrap())
+}
+
+/// The issue's secret-planting test: `plan` and `doctor`, with `--record`, against a server that
+/// echoes the secret and both tokens everywhere. Nothing of them reaches the HAR, stdout or
+/// stderr, in any encoding.
+#[test]
+fn secrets_echoed_everywhere_reach_no_recording_and_no_terminal() {
+    let dir = scratch("echo-secrets");
+    let config = root().join("examples/scenario-1-same-organization.yaml");
+    let cfg = config.display().to_string();
+    let planted: Vec<String> = [crate::support::SECRET, TOKEN, REFRESH]
+        .iter()
+        .flat_map(|v| encodings(v))
+        .collect();
+    let mut leaks = Vec::new();
+    let mut entries = 0;
+    for mode in ["token-error", "ok", "404", "400", "500"] {
+        let url = echoing_server(mode);
+        for command in ["plan", "doctor"] {
+            let har = dir.join(format!("{command}-{mode}.har"));
+            let h = har.display().to_string();
+            let mut args = vec![
+                command,
+                "--no-color",
+                "--input=false",
+                "--record",
+                &h,
+                "-f",
+                &cfg,
+                "--emulator-url",
+                &url,
+            ];
+            if command == "doctor" {
+                args.extend(["--timeout", "3"]);
+            }
+            let out = crate::harness::run(&dir, &args, &[("DWLINK_REQUEST_DEADLINE_SECS", "3")]);
+            let recorded = fs::read_to_string(&har).unwrap_or_default();
+            entries += recorded.matches("\"request\":").count();
+            // Refused a token, dwlink never holds one: only the secret it sent must not show.
+            let planted = if mode == "token-error" {
+                &planted[..3]
+            } else {
+                &planted[..]
+            };
+            for (what, text) in [
+                ("stdout", crate::support::stdout(&out)),
+                ("stderr", stderr(&out)),
+                ("har", recorded),
+            ] {
+                for p in planted {
+                    if text.contains(p.as_str()) {
+                        leaks.push(format!("{command} {mode} {what}: {p}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        entries >= 20,
+        "the runs reached the server: {entries} entries"
+    );
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+    let _ = fs::remove_dir_all(&dir);
+}
