@@ -30,7 +30,9 @@ impl Persist {
             world: world.clone(),
         })
         .map_err(std::io::Error::other)?;
-        dwlink_core::fsutil::write_atomic(&self.path, &bytes, dwlink_core::fsutil::Access::Shared)
+        // It holds the fixture's client secrets: the owner's only (write_atomic makes every file
+        // 0600 whatever the umask).
+        dwlink_core::fsutil::write_atomic(&self.path, &bytes, dwlink_core::fsutil::Access::Private)
     }
 
     /// The saved world, `None` when there is no state file yet.
@@ -58,4 +60,27 @@ fn unreadable(path: &Path, why: &str) -> Problem {
         format!("cannot read emulator state {}: {why}", path.display()),
     )
     .help("delete the state file to start again from the fixture")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state file was 0666 under `umask 000` and held the fixture's client secret.
+    #[cfg(unix)]
+    #[test]
+    fn the_state_file_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("dwlink-state-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = Persist {
+            path: dir.join("state.json"),
+        };
+        let fixture = dwlink_core::fixture::quickstart().unwrap();
+        p.save(&World::from_fixture(&fixture)).unwrap();
+        let mode = fs::metadata(&p.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(p.load().unwrap().is_some());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }
