@@ -340,15 +340,15 @@ mod tests {
             (format!("access_token={jwt}&x=1"), jwt),
             (format!("Bearer:{jwt}"), jwt),
             (
-                format!("Authorization: Bearer abcdefghijklmnopqrstuvwxyz"),
+                "Authorization: Bearer abcdefghijklmnopqrstuvwxyz".to_string(),
                 "abcdefghijklmnop",
             ),
             (
-                format!("\"access_token\": \"opaque-token-value\""),
+                "\"access_token\": \"opaque-token-value\"".to_string(),
                 "opaque-token-value",
             ),
             (format!("token {hex}."), hex.as_str()),
-            (format!("refresh_token%3Dr3fr3sh&a=b"), "r3fr3sh"),
+            ("refresh_token%3Dr3fr3sh&a=b".to_string(), "r3fr3sh"),
         ] {
             let out = text(&s);
             assert!(!out.contains(gone), "{s} → {out}");

@@ -183,7 +183,7 @@ mod tests {
             count_entries(&har(&vec!["{}"; MAX_ENTRIES + 1].join(","))),
             Some(MAX_ENTRIES)
         );
-        assert_eq!(count_entries(&har(&vec!["{}"; 3].join(","))), None);
+        assert_eq!(count_entries(&har(&["{}"; 3].join(","))), None);
         assert_eq!(count_entries("not json"), None);
         assert_eq!(count_entries("{\"log\": 5}"), None);
     }
