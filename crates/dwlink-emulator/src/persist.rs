@@ -37,11 +37,20 @@ impl Persist {
 
     /// The saved world, `None` when there is no state file yet.
     pub(crate) fn load(&self) -> Result<Option<World>, Problem> {
-        let bytes = match fs::read(&self.path) {
-            Ok(b) => b,
+        let meta = match fs::metadata(&self.path) {
+            Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(unreadable(&self.path, &e.to_string())),
         };
+        // The same bound as a fixture's: the state is the fixture's world plus what ran on it.
+        let max = dwlink_core::fixture::FIXTURE_LIMITS.max_bytes;
+        if !meta.is_file() || meta.len() > max {
+            return Err(unreadable(
+                &self.path,
+                &format!("not a regular file of at most {} MiB", max / (1024 * 1024)),
+            ));
+        }
+        let bytes = fs::read(&self.path).map_err(|e| unreadable(&self.path, &e.to_string()))?;
         let state: StateFile =
             serde_json::from_slice(&bytes).map_err(|e| unreadable(&self.path, &e.to_string()))?;
         if state.format != FORMAT {
