@@ -122,6 +122,14 @@ pub fn parse(name: &str, mut text: String) -> Result<Har, Problem> {
         .at(key_span(text, "entries", 0), "too many entries in here")
         .help("record a shorter run, or cut the file into smaller HARs"));
     }
+    // The common case, a sound HAR 1.2, is built once, typed; only a file that does not read
+    // that way is parsed again as plain JSON to say exactly what is wrong with it.
+    if let Ok(har) = serde_json::from_str::<Har>(text) {
+        if har.log.version == "1.2" {
+            super::limits::check_entries(&har, &source)?;
+            return Ok(har);
+        }
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| {
         if e.is_eof() {
             at_error(
