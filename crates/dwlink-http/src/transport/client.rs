@@ -143,20 +143,23 @@ impl Client {
         // byte: a server that trickles its reply cannot stretch a request past it. A request
         // that asks for a longer attempt of its own (a reset) gets that instead.
         let limit = policy.max_total.max(req.timeout.unwrap_or_default());
-        let deadline = started + limit;
+        // Set when the first attempt leaves: time queued for a slot of the limiter behind other
+        // requests is not the server's stalling.
+        let mut deadline = None;
         let mut attempt = 0u32;
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let (failure, error, retry_after, sent_at) =
-                match self.attempt(req, bearer, attempt + 1, left, limit).await? {
-                    Attempt::Done(reply) => return Ok(reply),
-                    Attempt::Failed {
-                        failure,
-                        error,
-                        retry_after,
-                        sent_at,
-                    } => (failure, error, retry_after, sent_at),
-                };
+            let (failure, error, retry_after, sent_at) = match self
+                .attempt(req, bearer, attempt + 1, &mut deadline, limit)
+                .await?
+            {
+                Attempt::Done(reply) => return Ok(reply),
+                Attempt::Failed {
+                    failure,
+                    error,
+                    retry_after,
+                    sent_at,
+                } => (failure, error, retry_after, sent_at),
+            };
             attempt += 1;
             let delay = policy.delay(attempt - 1, retry_after, rand::random::<f64>());
             let too_long = retry_after.filter(|ra| *ra > policy.max_retry_after);
@@ -204,16 +207,20 @@ impl Client {
         req: &ApiRequest,
         bearer: Option<&Secret>,
         number: u32,
-        left: Duration,
+        deadline: &mut Option<Instant>,
         limit: Duration,
     ) -> Result<Attempt, ProviderError> {
         let shown = redact_url(&req.url);
+        let ticket = self.limiter.acquire().await;
+        let sent_at = ticket.sent_at;
+        let left = deadline
+            .get_or_insert(sent_at + limit)
+            .saturating_duration_since(Instant::now());
         let cap = req
             .timeout
             .unwrap_or(self.settings.request_timeout)
             .min(left);
-        let sent_at = Instant::now();
-        match tokio::time::timeout(cap, self.attempt_within(req, bearer, number)).await {
+        match tokio::time::timeout(cap, self.attempt_within(req, bearer, number, ticket)).await {
             Ok(done) => done,
             Err(_) => {
                 let whole = cap >= left;
@@ -261,6 +268,7 @@ impl Client {
         req: &ApiRequest,
         bearer: Option<&Secret>,
         number: u32,
+        ticket: crate::transport::throttle::Ticket,
     ) -> Result<Attempt, ProviderError> {
         let shown = redact_url(&req.url);
         let (physical, host) = self.settings.route.physical(&req.url)?;
@@ -300,7 +308,6 @@ impl Client {
                 .body(bytes.clone()),
         };
 
-        let ticket = self.limiter.acquire().await;
         let sent_at = ticket.sent_at;
         let mut tape = self.settings.recorder.as_deref().map(|r| Tape {
             recorder: r,
