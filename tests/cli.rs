@@ -31,6 +31,8 @@ mod forged;
 mod harness;
 #[path = "cli/help.rs"]
 mod help;
+#[path = "cli/hostile.rs"]
+mod hostile;
 #[path = "cli/import.rs"]
 mod import;
 #[path = "cli/invalid.rs"]

@@ -26,6 +26,10 @@ pub struct Args {
     /// Print JSON: `{"differences": […], "skipped": […], "summary": {…}}`.
     #[arg(long)]
     json: bool,
+    /// Keep every recorded pause between requests (each at most 2 s); by default they add up to
+    /// at most 10 s in all.
+    #[arg(long)]
+    keep_pauses: bool,
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
@@ -53,7 +57,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         .map(|c| Credential {
             tenant_id: c.tenant_id.clone(),
             client_id: c.client_id.clone(),
-            secret: Secret::new(c.secret.clone()),
+            secret: Secret::held(c.secret.clone()),
         })
         .collect();
     let results = live::block_on(async {
@@ -64,7 +68,9 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
                 format!("emulator address: {e}"),
             )
         })?;
-        let mut replayer = Replayer::new(&url, credentials).map_err(|e| e.to_problem())?;
+        let mut replayer = Replayer::new(&url, credentials)
+            .map_err(|e| e.to_problem())?
+            .keep_pauses(args.keep_pauses);
         let out = replayer.replay(&har).await.map_err(|e| e.to_problem());
         emu.shutdown().await;
         out

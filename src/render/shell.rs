@@ -59,6 +59,9 @@ impl UiSettings {
 
 /// Diagnostics drawn per [`Shell::problems`] call.
 pub const MAX_SHOWN: usize = 50;
+/// Bytes of diagnostics [`Shell::problems`] draws in one command (the rest are counted): each
+/// is bounded ([`Problem::bounded`]), and together they stay well under 100 KB whatever the input.
+pub const MAX_DRAWN: usize = 64 * 1024;
 
 /// Where the shell's two streams go: the process's stdout/stderr, or any writers (tests).
 type Stream = Arc<Mutex<Box<dyn Write + Send>>>;
@@ -86,15 +89,21 @@ pub struct Shell {
     /// While live reads run on a terminal: a spinner naming the service that last answered.
     /// Cleared by any other output, so lines never interleave with it.
     spinner: Arc<Mutex<Option<indicatif::ProgressBar>>>,
+    /// Bytes [`Shell::problems`] drew so far, shared by clones.
+    drawn: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 fn stream(w: impl Write + Send + 'static) -> Stream {
     Arc::new(Mutex::new(Box::new(w)))
 }
 
+/// Everything the shell writes passes [`dwlink_core::scrub`] first: no secret dwlink holds,
+/// and nothing shaped like one, reaches the terminal.
 fn write_to(s: &Stream, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let scrubbed = dwlink_core::scrub::text(&text);
     let mut w = s.lock().unwrap_or_else(|p| p.into_inner());
-    let _ = w.write_all(bytes);
+    let _ = w.write_all(scrubbed.as_bytes());
     let _ = w.flush();
 }
 
@@ -111,6 +120,7 @@ impl Shell {
             json_errors: false,
             emulator: Arc::default(),
             spinner: Arc::default(),
+            drawn: Arc::default(),
         }
     }
 
@@ -137,6 +147,7 @@ impl Shell {
             json_errors: false,
             emulator: Arc::default(),
             spinner: Arc::default(),
+            drawn: Arc::default(),
         }
     }
 
@@ -272,13 +283,17 @@ impl Shell {
     /// hold 150,000 problems, and the first few are what a person fixes first.
     pub fn problems(&self, problems: &Problems) {
         let quiet = self.quiet();
+        use std::sync::atomic::Ordering;
         let (mut errors, mut warnings, mut shown) = (0usize, 0usize, 0usize);
         for p in problems
             .iter()
             .filter(|p| !quiet || p.severity == Severity::Error)
         {
-            if shown < MAX_SHOWN {
-                self.problem(p);
+            if shown < MAX_SHOWN && self.drawn.load(Ordering::Relaxed) < MAX_DRAWN {
+                self.json_error(p);
+                let text = render_problem(p, self.settings.color);
+                self.drawn.fetch_add(text.len(), Ordering::Relaxed);
+                write_to(&self.err, text.as_bytes());
                 shown += 1;
             } else if p.is_error() {
                 errors += 1;
@@ -302,11 +317,7 @@ impl Shell {
 
     /// Errors always show; warnings and advice are silenced by `--quiet`.
     pub fn problem(&self, problem: &Problem) {
-        if self.json_errors && problem.is_error() {
-            let mut line = serde_json::to_vec(&error_json(problem)).unwrap_or_default();
-            line.push(b'\n');
-            write_to(&self.out, &line);
-        }
+        self.json_error(problem);
         if problem.severity != Severity::Error && self.quiet() {
             return;
         }
@@ -365,6 +376,18 @@ pub(crate) fn paint(color: bool, style: Style, text: &str) -> String {
 }
 
 /// `{"error":{"code","severity","message","help"}}`: a refusal or failure for a program.
+impl Shell {
+    /// Under `--json`, an error as one `{"error":{…}}` line on stdout, clipped as the drawn
+    /// diagnostic is.
+    fn json_error(&self, problem: &Problem) {
+        if self.json_errors && problem.is_error() {
+            let mut line = serde_json::to_vec(&error_json(&problem.bounded())).unwrap_or_default();
+            line.push(b'\n');
+            write_to(&self.out, &line);
+        }
+    }
+}
+
 pub(crate) fn error_json(problem: &Problem) -> serde_json::Value {
     serde_json::json!({"error": {
         "code": problem.code,
@@ -377,6 +400,7 @@ pub(crate) fn error_json(problem: &Problem) -> serde_json::Value {
 /// A problem as miette draws it. The width is fixed so output does not depend on the terminal
 /// that ran the tests.
 pub(crate) fn render_problem(problem: &Problem, color: bool) -> String {
+    let problem = &problem.bounded();
     let theme = if color {
         GraphicalTheme::unicode()
     } else {

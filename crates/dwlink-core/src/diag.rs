@@ -128,12 +128,64 @@ impl Problem {
         self.severity == Severity::Error
     }
 
+    /// The problem as it may be drawn: message, help and label texts clipped ([`clip`]) and
+    /// labels over many lines cut to their first, so one diagnostic costs a few KB whatever it
+    /// quotes.
+    pub fn bounded(&self) -> Problem {
+        let text = self.source.as_ref().map_or("", |s| s.text());
+        Problem {
+            code: self.code,
+            severity: self.severity,
+            message: clip(&self.message, MAX_MESSAGE).into_owned(),
+            help: self
+                .help
+                .as_deref()
+                .map(|h| clip(h, MAX_MESSAGE).into_owned()),
+            labels: self
+                .labels
+                .iter()
+                .map(|l| Label {
+                    span: first_lines(text, l.span.clone()),
+                    text: clip(&l.text, MAX_RUN).into_owned(),
+                    primary: l.primary,
+                })
+                .collect(),
+            source: self.source.clone(),
+        }
+    }
+
     /// 1-based line and column of the primary label, for machine-readable output.
     pub fn line_col(&self) -> Option<(usize, usize)> {
         let src = self.source.as_ref()?;
         let span = self.labels.iter().find(|l| l.primary)?.span.clone();
         Some(line_col(src.text(), span.start))
     }
+}
+
+/// `span` as drawn: cut at the end of its first line when it runs over [`MAX_SPAN_LINES`].
+fn first_lines(text: &str, span: Range<usize>) -> Range<usize> {
+    let start = span.start.min(text.len());
+    let end = span.end.clamp(start, text.len());
+    let bytes = &text.as_bytes()[start..end];
+    if bytes
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .nth(MAX_SPAN_LINES)
+        .is_none()
+    {
+        return span;
+    }
+    let first = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(end, |i| start + i);
+    start
+        ..start
+            + text[start..first]
+                .trim_end()
+                .len()
+                .max(1)
+                .min(first - start)
 }
 
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
@@ -153,8 +205,61 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(&clip(&self.message, MAX_MESSAGE))
     }
+}
+
+/// Characters of one quoted value (a run without whitespace) a diagnostic shows.
+pub const MAX_RUN: usize = 200;
+/// Characters of a whole message or help line.
+pub const MAX_MESSAGE: usize = 2_000;
+/// A label spanning more lines than this is drawn on its first line only: a whole file's span
+/// (an empty or comments-only file) would otherwise be printed whole.
+pub const MAX_SPAN_LINES: usize = 12;
+
+/// `text` with every run of more than [`MAX_RUN`] non-blank characters, and then the whole, cut
+/// to its first characters and "… (N more)": a diagnostic quotes what the user wrote, and what
+/// the user wrote can be a megabyte.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    // `…` ends a run, so clipping clipped text changes nothing.
+    let breaks = |c: char| c.is_whitespace() || c == '…';
+    let long_run = text
+        .split(breaks)
+        .any(|run| run.len() > MAX_RUN && run.chars().count() > MAX_RUN);
+    if !long_run && (text.len() <= max || text.chars().count() <= max) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(max.min(text.len()) + 32);
+    let mut run = 0usize;
+    let mut dropped = 0usize;
+    for c in text.chars() {
+        if breaks(c) {
+            if dropped > 0 {
+                out.push_str(&more(dropped));
+                dropped = 0;
+            }
+            run = 0;
+            out.push(c);
+        } else if run < MAX_RUN {
+            run += 1;
+            out.push(c);
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped > 0 {
+        out.push_str(&more(dropped));
+    }
+    let total = out.chars().count();
+    if total > max {
+        let cut: String = out.chars().take(max).collect();
+        return std::borrow::Cow::Owned(format!("{cut}{}", more(total - max)));
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+fn more(n: usize) -> String {
+    format!("… ({n} more)")
 }
 
 impl std::error::Error for Problem {}
@@ -242,5 +347,35 @@ impl Problems {
 impl From<Problem> for Problems {
     fn from(p: Problem) -> Self {
         Problems(vec![p])
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+
+    #[test]
+    fn long_runs_are_cut_with_a_count_and_clipping_is_idempotent() {
+        let text = format!("`{}` is not valid", "Q".repeat(1_000));
+        let once = clip(&text, MAX_MESSAGE).into_owned();
+        assert!(once.contains("… (802 more) is not valid"), "{once}");
+        assert_eq!(clip(&once, MAX_MESSAGE), once);
+        assert_eq!(clip("short", MAX_MESSAGE), "short");
+        let words = "word ".repeat(1_000);
+        let cut = clip(&words, 100);
+        assert!(cut.ends_with("… (4900 more)"), "{cut}");
+    }
+
+    #[test]
+    fn a_span_over_many_lines_is_drawn_on_its_first() {
+        let text = "# a\n".repeat(100);
+        let p = Problem::error("x", "m")
+            .in_source(&Source::new("t", text))
+            .at(0..400, "all of it");
+        assert_eq!(p.bounded().labels[0].span, 0..3);
+        let short = Problem::error("x", "m")
+            .in_source(&Source::new("t", "a\nb\n".into()))
+            .at(0..3, "two lines");
+        assert_eq!(short.bounded().labels[0].span, 0..3);
     }
 }

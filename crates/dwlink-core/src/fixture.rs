@@ -17,6 +17,7 @@ use crate::diag::{Problem, Problems};
 pub const FIXTURE_LIMITS: Limits = Limits {
     max_bytes: 256 * 1024 * 1024,
     max_nodes: 5_000_000,
+    max_expanded: crate::yaml::MAX_EXPANDED,
 };
 
 /// The built-in world: a sandbox restored from production (scenario 2 with a foreign link).

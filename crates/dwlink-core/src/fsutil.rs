@@ -5,14 +5,67 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
-/// Who may read a written file.
+/// Who a written file is meant for. Both are written 0600 whatever the umask: a plan names
+/// environments and rows, a snapshot or an emulator's state holds a fixture's client secret, and
+/// the owner can share a file on purpose (`chmod`) where a default cannot take it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// As the umask allows (plans, snapshots, fixtures: meant to be shared and reviewed).
+    /// Plans, snapshots, fixtures: meant to be reviewed, shared by their owner if at all.
     Shared,
-    /// The owner only (0600): tokens and anything else that decides or reveals more than a
-    /// reviewer should see.
+    /// Tokens and anything else that decides or reveals more than a reviewer should see.
     Private,
+}
+
+/// The mode of every file dwlink writes.
+pub const FILE_MODE: u32 = 0o600;
+/// The mode of every directory dwlink creates.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Create `dir` and its missing parents 0700 (whatever the umask); directories that already
+/// exist are left as they are (they may be the user's own).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, DIR_MODE);
+    b.create(dir)
+}
+
+/// Open an existing file for reading without following a symbolic link, refusing anything but
+/// a regular file (a FIFO would block, a device never end): for files another process may have
+/// planted in a shared directory.
+pub fn open_regular(path: &Path, write: bool) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    if write {
+        opts.write(true).create(true).truncate(false);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = opts.open(path).map_err(|e| {
+        #[cfg(unix)]
+        if e.raw_os_error() == Some(libc::ELOOP) {
+            return std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "{} is a symbolic link; dwlink does not follow one here",
+                    path.display()
+                ),
+            );
+        }
+        e
+    })?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
 }
 
 /// Write to a fresh temporary sibling, fsync it, rename it over `path`, then fsync the directory:
@@ -24,14 +77,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8], access: Access) -> std::io::Resul
         .file_name()
         .map_or("file".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let _ = access;
     let mut opts = OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
-    if access == Access::Private {
-        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    }
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, FILE_MODE);
     let written = (|| {
         let mut f = opts.open(&tmp)?;
+        // The creation mode is masked by the umask, never widened by it; set it outright anyway
+        // so the file is 0600 on any system.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            f.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
@@ -90,6 +149,45 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The emulator state under `umask 000` was 0666.
+    #[cfg(unix)]
+    #[test]
+    fn every_file_is_0600_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("dwlink-umask-{}", uuid::Uuid::new_v4()));
+        // SAFETY: umask only changes this process's creation mask; it is restored below.
+        let old = unsafe { libc::umask(0) };
+        let made = create_private_dir(&dir.join("a/b"));
+        let written = write_atomic(&dir.join("a/b/state.json"), b"{}", Access::Shared);
+        unsafe { libc::umask(old) };
+        made.unwrap();
+        written.unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("a/b/state.json")), 0o600);
+        assert_eq!(mode(&dir.join("a/b")), 0o700);
+        assert_eq!(mode(&dir.join("a")), 0o700);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn open_regular_refuses_links_and_special_files() {
+        let dir = std::env::temp_dir().join(format!("dwlink-nofollow-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("target"), b"theirs").unwrap();
+        std::os::unix::fs::symlink(dir.join("target"), dir.join("link")).unwrap();
+        let e = open_regular(&dir.join("link"), true).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        assert!(open_regular(&dir, false).is_err(), "a directory");
+        assert!(
+            open_regular(Path::new("/dev/null"), false).is_err(),
+            "a device"
+        );
+        assert!(open_regular(&dir.join("target"), true).is_ok());
+        assert_eq!(fs::read(dir.join("target")).unwrap(), b"theirs");
         fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -21,5 +21,6 @@ pub mod link;
 pub mod model;
 pub mod plan;
 pub mod restore;
+pub mod scrub;
 pub mod snapshot;
 pub mod yaml;

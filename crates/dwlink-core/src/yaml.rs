@@ -5,8 +5,9 @@
 //! we read the parser's events once into this tree, check it structurally against the JSON Schema,
 //! and look spans up by path (`link.legal_entities[2]`) for semantic errors later.
 //!
-//! Hostile input is bounded here: size, nesting depth, node count (which also caps alias
-//! expansion, so "billion laughs" documents are refused instead of expanded).
+//! Hostile input is bounded here: nesting depth, node count and bytes after alias expansion, so
+//! "billion laughs" documents (many small values or a few huge ones aliased many times) are
+//! refused while they are being read, before they cost more than a few times the limit.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -19,6 +20,10 @@ use crate::diag::{Problem, Source};
 pub const MAX_DEPTH: usize = 64;
 /// Default bound on values (after alias expansion) for small files such as configs.
 pub const MAX_NODES: usize = 200_000;
+/// Default bound on the document's size after alias expansion: the bytes of every key and value
+/// plus the path each one is indexed under (`a.b[3].c`), which is what the tree, its JSON and its
+/// span index cost in memory.
+pub const MAX_EXPANDED: usize = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -123,12 +128,24 @@ pub fn parse(source: &Source) -> Result<Option<Node>, Problem> {
 
 /// [`parse`] with a caller-chosen bound on values: fixtures with explicit rows are large.
 pub fn parse_bounded(source: &Source, max_nodes: usize) -> Result<Option<Node>, Problem> {
+    parse_limited(source, max_nodes, MAX_EXPANDED)
+}
+
+/// [`parse_bounded`] with a caller-chosen bound on the expanded size in bytes too.
+pub fn parse_limited(
+    source: &Source,
+    max_nodes: usize,
+    max_expanded: usize,
+) -> Result<Option<Node>, Problem> {
     let text = source.text();
     let mut b = Builder {
         text,
         source,
         nodes: 0,
         max_nodes,
+        expanded: 0,
+        aliased: 0,
+        max_expanded,
         anchors: HashMap::new(),
         stack: Vec::new(),
         root: None,
@@ -214,7 +231,17 @@ fn too_deep(source: &Source, span: Range<usize>) -> Problem {
 struct Frame {
     start: usize,
     anchor: usize,
+    /// Length of this collection's path in the span index.
+    path_len: usize,
     kind: FrameKind,
+}
+
+/// What a copy of an anchored node costs: its values, and its bytes with paths measured from the
+/// node itself (a copy at path P adds `nodes * len(P)` more).
+#[derive(Clone, Copy)]
+struct Weight {
+    nodes: usize,
+    bytes: usize,
 }
 
 enum FrameKind {
@@ -233,7 +260,11 @@ struct Builder<'a> {
     source: &'a Source,
     nodes: usize,
     max_nodes: usize,
-    anchors: HashMap<usize, Node>,
+    expanded: usize,
+    /// What alias copies alone added to `expanded`.
+    aliased: usize,
+    max_expanded: usize,
+    anchors: HashMap<usize, (Node, Weight)>,
     stack: Vec<Frame>,
     root: Option<Node>,
     docs: usize,
@@ -263,6 +294,8 @@ impl Builder<'_> {
                     },
                 };
                 self.count(1, &node.span)?;
+                let cost = self.child_path_len() + 2 * node_text_len(&node);
+                self.grow(cost, &node.span)?;
                 self.push(node, anchor)?;
             }
             Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _) => {
@@ -270,6 +303,8 @@ impl Builder<'_> {
                     return Err(too_deep(self.source, span));
                 }
                 self.count(1, &span)?;
+                let path_len = self.child_path_len();
+                self.grow(path_len, &span)?;
                 let kind = if matches!(event, Event::SequenceStart(..)) {
                     FrameKind::Seq(Vec::new())
                 } else {
@@ -278,6 +313,7 @@ impl Builder<'_> {
                 self.stack.push(Frame {
                     start: span.start,
                     anchor,
+                    path_len,
                     kind,
                 });
             }
@@ -304,7 +340,7 @@ impl Builder<'_> {
                 self.push(node, frame.anchor)?;
             }
             Event::Alias(id) => {
-                let Some(target) = self.anchors.get(&id).cloned() else {
+                let Some((target, w)) = self.anchors.get(&id).cloned() else {
                     return Err(Problem::error(
                         "dwlink::yaml::unknown_alias",
                         "this alias names no anchor defined before it",
@@ -312,8 +348,15 @@ impl Builder<'_> {
                     .in_source(self.source)
                     .at(span, "unknown alias"));
                 };
-                let size = weight(&target);
-                self.count(size, &span)?;
+                self.count(w.nodes, &span)?;
+                let prefix = self.child_path_len();
+                let copy = w.bytes.saturating_add(w.nodes.saturating_mul(prefix));
+                // Copies are capped on their own: a large file's own allowance is for its text.
+                self.aliased = self.aliased.saturating_add(copy);
+                if self.aliased > MAX_EXPANDED {
+                    self.expanded = usize::MAX;
+                }
+                self.grow(copy, &span)?;
                 // The copy keeps the alias's own span so carets point where the user wrote `*x`.
                 let node = relocate(target, &span);
                 self.push(node, 0)?;
@@ -337,9 +380,43 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// Length of the path the next value pushed gets (a key pushed gets none of its own).
+    fn child_path_len(&self) -> usize {
+        match self.stack.last() {
+            None => 0,
+            Some(f) => match &f.kind {
+                FrameKind::Seq(items) => f.path_len + 2 + digits(items.len()),
+                FrameKind::Map(_, Some((key, _)), _) => f.path_len + 1 + key.len(),
+                FrameKind::Map(_, None, _) => 0,
+            },
+        }
+    }
+
+    fn grow(&mut self, bytes: usize, span: &Range<usize>) -> Result<(), Problem> {
+        self.expanded = self.expanded.saturating_add(bytes);
+        if self.expanded > self.max_expanded {
+            return Err(Problem::error(
+                "dwlink::yaml::too_large_expanded",
+                format!(
+                    "the YAML expands to more than {} MiB once its aliases are copied out",
+                    if self.aliased > MAX_EXPANDED {
+                        MAX_EXPANDED
+                    } else {
+                        self.max_expanded
+                    } / (1024 * 1024)
+                ),
+            )
+            .in_source(self.source)
+            .at(span.clone(), "the limit is crossed here")
+            .help("write the values out instead of aliasing large anchors (`*name`) many times, or split the file"));
+        }
+        Ok(())
+    }
+
     fn push(&mut self, node: Node, anchor: usize) -> Result<(), Problem> {
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            let w = weight(&node);
+            self.anchors.insert(anchor, (node.clone(), w));
         }
         let Some(top) = self.stack.last_mut() else {
             self.root = Some(node);
@@ -382,11 +459,42 @@ impl Builder<'_> {
     }
 }
 
-fn weight(node: &Node) -> usize {
+fn digits(n: usize) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}
+
+fn node_text_len(node: &Node) -> usize {
     match &node.kind {
-        NodeKind::Scalar { .. } => 1,
-        NodeKind::Seq(items) => 1 + items.iter().map(weight).sum::<usize>(),
-        NodeKind::Map(entries) => 1 + entries.iter().map(|e| 1 + weight(&e.value)).sum::<usize>(),
+        NodeKind::Scalar { text, .. } => text.len(),
+        _ => 0,
+    }
+}
+
+/// Costs counted the way [`Builder::count`] and [`Builder::grow`] count them.
+fn weight(node: &Node) -> Weight {
+    let mut w = Weight { nodes: 0, bytes: 0 };
+    add_weight(node, 0, &mut w);
+    w
+}
+
+fn add_weight(node: &Node, path_len: usize, w: &mut Weight) {
+    w.nodes = w.nodes.saturating_add(1);
+    w.bytes = w.bytes.saturating_add(path_len + 2 * node_text_len(node));
+    match &node.kind {
+        NodeKind::Scalar { .. } => {}
+        NodeKind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                add_weight(item, path_len + 2 + digits(i), w);
+            }
+        }
+        NodeKind::Map(entries) => {
+            for e in entries {
+                // The key: a value of its own, its text kept twice (entry and index).
+                w.nodes = w.nodes.saturating_add(1);
+                w.bytes = w.bytes.saturating_add(2 * e.key.len());
+                add_weight(&e.value, path_len + 1 + e.key.len(), w);
+            }
+        }
     }
 }
 

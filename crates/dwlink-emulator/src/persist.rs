@@ -30,16 +30,27 @@ impl Persist {
             world: world.clone(),
         })
         .map_err(std::io::Error::other)?;
+        // It holds the fixture's client secrets: the owner's only (write_atomic makes every file
+        // 0600 whatever the umask).
         dwlink_core::fsutil::write_atomic(&self.path, &bytes, dwlink_core::fsutil::Access::Private)
     }
 
     /// The saved world, `None` when there is no state file yet.
     pub(crate) fn load(&self) -> Result<Option<World>, Problem> {
-        let bytes = match fs::read(&self.path) {
-            Ok(b) => b,
+        let meta = match fs::metadata(&self.path) {
+            Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(unreadable(&self.path, &e.to_string())),
         };
+        // The same bound as a fixture's: the state is the fixture's world plus what ran on it.
+        let max = dwlink_core::fixture::FIXTURE_LIMITS.max_bytes;
+        if !meta.is_file() || meta.len() > max {
+            return Err(unreadable(
+                &self.path,
+                &format!("not a regular file of at most {} MiB", max / (1024 * 1024)),
+            ));
+        }
+        let bytes = fs::read(&self.path).map_err(|e| unreadable(&self.path, &e.to_string()))?;
         let state: StateFile =
             serde_json::from_slice(&bytes).map_err(|e| unreadable(&self.path, &e.to_string()))?;
         if state.format != FORMAT {
@@ -58,4 +69,27 @@ fn unreadable(path: &Path, why: &str) -> Problem {
         format!("cannot read emulator state {}: {why}", path.display()),
     )
     .help("delete the state file to start again from the fixture")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state file was 0666 under `umask 000` and held the fixture's client secret.
+    #[cfg(unix)]
+    #[test]
+    fn the_state_file_is_the_owners_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("dwlink-state-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let p = Persist {
+            path: dir.join("state.json"),
+        };
+        let fixture = dwlink_core::fixture::quickstart().unwrap();
+        p.save(&World::from_fixture(&fixture)).unwrap();
+        let mode = fs::metadata(&p.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(p.load().unwrap().is_some());
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

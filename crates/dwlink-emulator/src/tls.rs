@@ -55,12 +55,16 @@ pub(crate) fn generate(hosts: &[String], dir: &Path) -> Result<Tls, Problem> {
         .signed_by(&leaf_key, &issuer)
         .map_err(|e| problem("cannot sign the server certificate", e))?;
 
-    std::fs::create_dir_all(dir)
+    dwlink_core::fsutil::create_private_dir(dir)
         .map_err(|e| problem(&format!("cannot create {}", dir.display()), e))?;
     let ca_pem = ca_cert.pem();
     let ca_path = dir.join("ca.pem");
-    std::fs::write(&ca_path, &ca_pem)
-        .map_err(|e| problem(&format!("cannot write {}", ca_path.display()), e))?;
+    dwlink_core::fsutil::write_atomic(
+        &ca_path,
+        ca_pem.as_bytes(),
+        dwlink_core::fsutil::Access::Shared,
+    )
+    .map_err(|e| problem(&format!("cannot write {}", ca_path.display()), e))?;
 
     let chain: Vec<CertificateDer<'static>> = vec![leaf_cert.der().clone(), ca_cert.der().clone()];
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));

@@ -40,7 +40,10 @@ pub struct Replayed {
     pub recorded_status: u16,
     /// `None` when skipped.
     pub emulator_status: Option<u16>,
+    /// The first [`MAX_DIFFERENCES_PER_ENTRY`] differences.
     pub differences: Vec<Difference>,
+    /// How many differences there are in all (more than `differences` holds when capped).
+    pub total_differences: usize,
     /// Why it was not replayed (or compared only by status).
     pub note: Option<String>,
 }
@@ -93,6 +96,22 @@ fn bad(message: String) -> ProviderError {
 /// asynchronous requests to complete as they did when recorded, short enough that a recording
 /// of long polls against a real service does not replay for minutes.
 const MAX_PAUSE: Duration = Duration::from_secs(2);
+/// The most a whole replay pauses unless asked to keep every recorded pause: 100,000 entries two
+/// seconds apart would otherwise replay for 55 hours.
+pub const MAX_TOTAL_PAUSE: Duration = Duration::from_secs(10);
+/// Differences kept per entry; the rest are counted.
+pub const MAX_DIFFERENCES_PER_ENTRY: usize = 20;
+
+/// The pause before the next request: the recorded gap (at most [`MAX_PAUSE`]) less what the
+/// last request already took, within what is left of [`MAX_TOTAL_PAUSE`] unless `keep` is set.
+pub fn pause(gap: Duration, elapsed: Duration, paused: Duration, keep: bool) -> Duration {
+    let wanted = gap.min(MAX_PAUSE).saturating_sub(elapsed);
+    if keep {
+        wanted
+    } else {
+        wanted.min(MAX_TOTAL_PAUSE.saturating_sub(paused))
+    }
+}
 
 pub struct Replayer {
     http: reqwest::Client,
@@ -101,6 +120,8 @@ pub struct Replayer {
     tokens: HashMap<String, String>,
     /// Recorded id → the emulator's, from the replies so far.
     ids: BTreeMap<String, String>,
+    /// `--keep-pauses`: no cap on the replay's total pause.
+    keep_pauses: bool,
 }
 
 impl Replayer {
@@ -116,7 +137,14 @@ impl Replayer {
             credentials,
             tokens: HashMap::new(),
             ids: BTreeMap::new(),
+            keep_pauses: false,
         })
+    }
+
+    /// Keep every recorded pause (each still at most [`MAX_PAUSE`]), however long they add up to.
+    pub fn keep_pauses(mut self, keep: bool) -> Self {
+        self.keep_pauses = keep;
+        self
     }
 
     fn credential(&self, client_id: Option<&str>) -> Option<&Credential> {
@@ -223,16 +251,20 @@ impl Replayer {
     }
 
     /// Replays every entry in order, keeping the recorded pauses between them (up to
-    /// [`MAX_PAUSE`]), so polls find the emulator's asynchronous requests as far along as the
-    /// recorded ones were. An emulator that cannot be reached ends the run.
+    /// [`MAX_PAUSE`] each and [`MAX_TOTAL_PAUSE`] in all), so polls find the emulator's
+    /// asynchronous requests as far along as the recorded ones were. An emulator that cannot be
+    /// reached ends the run.
     pub async fn replay(&mut self, har: &Har) -> Result<Vec<Replayed>, ProviderError> {
         let mut out = Vec::with_capacity(har.log.entries.len());
         let mut last: Option<(jiff::Timestamp, std::time::Instant)> = None;
+        let mut paused = Duration::ZERO;
         for entry in &har.log.entries {
             let started = entry.started_at();
             if let (Some(now), Some((before, sent))) = (started, last) {
-                let gap = now.duration_since(before).unsigned_abs().min(MAX_PAUSE);
-                tokio::time::sleep(gap.saturating_sub(sent.elapsed())).await;
+                let gap = now.duration_since(before).unsigned_abs();
+                let wait = pause(gap, sent.elapsed(), paused, self.keep_pauses);
+                paused += wait;
+                tokio::time::sleep(wait).await;
             }
             if let Some(s) = started {
                 last = Some((s, std::time::Instant::now()));
@@ -260,6 +292,7 @@ impl Replayer {
             recorded_status: entry.response.status,
             emulator_status: None,
             differences: Vec::new(),
+            total_differences: 0,
             note: None,
         };
         let Ok(url) = Url::parse(&self.substitute(&entry.request.url)) else {
@@ -352,6 +385,7 @@ impl Replayer {
                 recorded: r.recorded_status.to_string(),
                 emulator: status.to_string(),
             });
+            r.total_differences += 1;
         }
         if cut("reply") {
             r.note =
@@ -371,7 +405,10 @@ impl Replayer {
         match (recorded, replied) {
             (Some(a), Some(b)) => {
                 shape::generated_ids(&a, &b, &mut self.ids);
-                r.differences.extend(shape::compare(&a, &b));
+                let room = MAX_DIFFERENCES_PER_ENTRY - r.differences.len();
+                let (found, total) = shape::compare_at_most(&a, &b, room);
+                r.differences.extend(found);
+                r.total_differences += total;
             }
             (None, None) => r.note = Some("compared by status only: neither reply is JSON".into()),
             (a, b) => {
@@ -381,8 +418,36 @@ impl Replayer {
                     recorded: kind(&a).into(),
                     emulator: kind(&b).into(),
                 });
+                r.total_differences += 1;
             }
         }
         Ok(r)
+    }
+}
+
+#[cfg(test)]
+mod pause_tests {
+    use super::*;
+
+    /// The 100 entries two seconds apart (198 s): ten seconds in all, unless kept.
+    #[test]
+    fn recorded_pauses_are_capped_in_total_unless_kept() {
+        let gap = Duration::from_secs(2);
+        let total = |keep: bool| {
+            (1..100).fold(Duration::ZERO, |paused, _| {
+                paused + pause(gap, Duration::ZERO, paused, keep)
+            })
+        };
+        assert_eq!(total(false), MAX_TOTAL_PAUSE);
+        assert_eq!(total(true), Duration::from_secs(198));
+        assert_eq!(
+            pause(
+                Duration::from_secs(3600),
+                Duration::ZERO,
+                Duration::ZERO,
+                true
+            ),
+            MAX_PAUSE
+        );
     }
 }

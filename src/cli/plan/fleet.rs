@@ -97,7 +97,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
 }
 
 fn save_in(dir: &Path, target: &Path, plan: &Plan) -> Result<(), Problem> {
-    std::fs::create_dir_all(dir).map_err(|e| {
+    dwlink_core::fsutil::create_private_dir(dir).map_err(|e| {
         Problem::error(
             "dwlink::plan::write",
             format!("cannot create {}: {e}", dir.display()),

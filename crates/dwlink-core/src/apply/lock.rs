@@ -15,7 +15,7 @@
 //! Directory: `DWLINK_LOCK_DIR` if set, else `$XDG_STATE_HOME/dwlink/locks`, else
 //! `%LOCALAPPDATA%\dwlink\locks` on Windows, else `~/.local/state/dwlink/locks`.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -186,12 +186,9 @@ pub fn acquire_in(
     let stem = file_stem(fo_url);
     let path = dir.join(format!("{stem}.lock"));
     let holder_path = dir.join(format!("{stem}.holder"));
-    let mut opts = OpenOptions::new();
-    opts.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let file = opts
-        .open(&path)
+    // Not through a symbolic link, and only a regular file: in a shared lock directory another
+    // user could plant a link to a file of ours (the open would create or lock it).
+    let file = crate::fsutil::open_regular(&path, true)
         .map_err(|e| unavailable(format!("cannot open the lock file {}: {e}", path.display())))?;
     match file.try_lock() {
         Ok(()) => {}
@@ -228,11 +225,7 @@ pub fn acquire_in(
 }
 
 fn create_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir)
+    crate::fsutil::create_private_dir(dir)
 }
 
 /// The holder's note. It is written just after the lock is taken, so a refused process may look
@@ -241,9 +234,7 @@ fn create_dir(dir: &Path) -> std::io::Result<()> {
 fn read_holder(path: &Path) -> Option<Holder> {
     let mut last = None;
     for _ in 0..100 {
-        let note = std::fs::read(path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Holder>(&b).ok());
+        let note = read_note(path).and_then(|b| serde_json::from_slice::<Holder>(&b).ok());
         match note {
             Some(h) if pid_alive(&h) != Some(false) => return Some(h),
             other => last = other.or(last),
@@ -252,6 +243,15 @@ fn read_holder(path: &Path) -> Option<Holder> {
     }
     // A note of a process that is gone: whoever holds the lock now has not written theirs yet.
     last.filter(|h| pid_alive(h) != Some(false))
+}
+
+/// The holder note's bytes: a regular file, not followed through a link, at most 64 KiB.
+fn read_note(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = crate::fsutil::open_regular(path, false).ok()?;
+    let mut bytes = Vec::new();
+    file.take(64 * 1024).read_to_end(&mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Whether the note's process is alive, where this host can tell (`/proc`); `None` otherwise.
@@ -313,5 +313,33 @@ mod tests {
             "contoso-uat.sandbox.operations.dynamics.com_8443"
         );
         assert_eq!(file_stem(&u("http://[::1]:9000")), "___1__9000");
+    }
+
+    /// The planted symlink: the lock file's open followed it.
+    #[cfg(unix)]
+    #[test]
+    fn a_planted_link_or_special_file_is_refused_and_its_target_untouched() {
+        let dir = std::env::temp_dir().join(format!("dwlink-lock-link-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = u("https://contoso-uat.sandbox.operations.dynamics.com");
+        let stem = file_stem(&url);
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.join(format!("{stem}.lock"))).unwrap();
+        let e = acquire_in(&dir, &url, "contoso-uat", "apply").unwrap_err();
+        assert!(e.to_problem().message.contains("symbolic link"), "{e:?}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        std::fs::remove_file(dir.join(format!("{stem}.lock"))).unwrap();
+        std::fs::create_dir(dir.join(format!("{stem}.lock"))).unwrap();
+        let e = acquire_in(&dir, &url, "contoso-uat", "apply").unwrap_err();
+        assert!(
+            e.to_problem().message.contains("cannot open the lock file"),
+            "{e:?}"
+        );
+        std::fs::remove_dir(dir.join(format!("{stem}.lock"))).unwrap();
+        // A planted holder note is not followed either.
+        std::os::unix::fs::symlink("/dev/zero", dir.join(format!("{stem}.holder"))).unwrap();
+        assert!(read_note(&dir.join(format!("{stem}.holder"))).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

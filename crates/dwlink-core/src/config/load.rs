@@ -20,11 +20,27 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Values in the document after alias expansion.
     pub max_nodes: usize,
+    /// Bytes after alias expansion (see [`yaml::MAX_EXPANDED`]); a file whose own text is larger
+    /// gets a few times its size, so a large fixture with rows and no aliases still reads.
+    /// Alias copies alone never get more than [`yaml::MAX_EXPANDED`].
+    pub max_expanded: usize,
 }
+
+impl Limits {
+    fn expanded_for(&self, text_len: usize) -> usize {
+        self.max_expanded
+            .max(text_len.saturating_mul(EXPANDED_PER_BYTE))
+    }
+}
+
+/// Keys and paths make the tree several times the text: a snapshot fixture's row values sit
+/// under paths like `dataverse[0].tables.msdyn_x.rows[4123].name`.
+const EXPANDED_PER_BYTE: usize = 8;
 
 pub const CONFIG_LIMITS: Limits = Limits {
     max_bytes: 1024 * 1024,
     max_nodes: yaml::MAX_NODES,
+    max_expanded: yaml::MAX_EXPANDED,
 };
 
 /// Read a file as UTF-8 text, refusing what cannot be a YAML document.
@@ -203,7 +219,8 @@ pub fn parse_typed<T: DeserializeOwned>(
         problems: Problems::default(),
         json: Value::Null,
     };
-    let root = match yaml::parse_bounded(source, limits.max_nodes) {
+    let max_expanded = limits.expanded_for(source.text().len());
+    let root = match yaml::parse_limited(source, limits.max_nodes, max_expanded) {
         Ok(Some(root)) => root,
         Ok(None) => {
             let end = source.text().len();

@@ -4,6 +4,7 @@
 //! replayer feeds [`shape::compare`].
 
 pub mod entry;
+pub mod limits;
 pub mod read;
 pub mod redact;
 pub mod shape;

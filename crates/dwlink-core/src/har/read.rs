@@ -111,6 +111,25 @@ pub fn parse(name: &str, mut text: String) -> Result<Har, Problem> {
     }
     let source = Source::json(name, text);
     let text = source.text();
+    // Counted while streaming, before anything is built: 100,001 entries parsed whole cost
+    // gigabytes before they could be refused.
+    if let Some(count) = super::limits::count_entries(text) {
+        return Err(Problem::error(
+            "dwlink::har::too_large",
+            format!("{name} has more than {count} entries; dwlink replays at most {MAX_ENTRIES}"),
+        )
+        .in_source(&source)
+        .at(key_span(text, "entries", 0), "too many entries in here")
+        .help("record a shorter run, or cut the file into smaller HARs"));
+    }
+    // The common case, a sound HAR 1.2, is built once, typed; only a file that does not read
+    // that way is parsed again as plain JSON to say exactly what is wrong with it.
+    if let Ok(har) = serde_json::from_str::<Har>(text) {
+        if har.log.version == "1.2" {
+            super::limits::check_entries(&har, &source)?;
+            return Ok(har);
+        }
+    }
     let value: Value = serde_json::from_str(text).map_err(|e| {
         if e.is_eof() {
             at_error(
@@ -171,14 +190,17 @@ pub fn parse(name: &str, mut text: String) -> Result<Har, Problem> {
         )
         .help("record a shorter run, or cut the file into smaller HARs"));
     }
-    serde_json::from_str::<Har>(text).map_err(|e| {
+    drop(value);
+    let har = serde_json::from_str::<Har>(text).map_err(|e| {
         at_error(
             &source,
             &e,
             "dwlink::har::bad_entry",
             "has an entry dwlink cannot read",
         )
-    })
+    })?;
+    super::limits::check_entries(&har, &source)?;
+    Ok(har)
 }
 
 #[cfg(test)]
@@ -218,6 +240,7 @@ mod tests {
         ));
         assert_eq!(p.code, "dwlink::har::too_large");
         assert!(p.message.contains("100000"), "{}", p.message);
+        assert!(p.line_col().is_some());
     }
 
     #[test]

@@ -80,6 +80,13 @@ pub fn json(value: &mut Value) {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 if is_secret_key(k) && !v.is_null() {
+                    // A value under a secret name is a secret wherever else it appears (a token
+                    // reply's headers, the next request's echo): held from here on.
+                    // Only OAuth's own members: `TokenAudience` may hold a URL shown everywhere.
+                    let oauth = ["access_token", "refresh_token", "id_token", "device_code"];
+                    if let (Value::String(secret), true) = (&*v, oauth.contains(&k.as_str())) {
+                        crate::scrub::hold(secret);
+                    }
                     *v = Value::String(REDACTED.into());
                 } else {
                     json(v);

@@ -159,14 +159,39 @@ pub fn step(path: &str, key: &str) -> String {
 
 /// Every difference between the recorded document and the emulator's, in document order.
 pub fn compare(recorded: &Value, emulator: &Value) -> Vec<Difference> {
-    let mut out = Vec::new();
+    compare_at_most(recorded, emulator, usize::MAX).0
+}
+
+/// The first `max` differences, and how many there are in all: a reply of two million members
+/// must not become two million lines.
+pub fn compare_at_most(recorded: &Value, emulator: &Value, max: usize) -> (Vec<Difference>, usize) {
+    let mut out = Found {
+        kept: Vec::new(),
+        total: 0,
+        max,
+    };
     diff("$", &Shape::of(recorded), &Shape::of(emulator), &mut out);
-    out
+    (out.kept, out.total)
+}
+
+struct Found {
+    kept: Vec<Difference>,
+    total: usize,
+    max: usize,
+}
+
+impl Found {
+    fn push(&mut self, d: Difference) {
+        self.total += 1;
+        if self.kept.len() < self.max {
+            self.kept.push(d);
+        }
+    }
 }
 
 static EMPTY: BTreeMap<String, Shape> = BTreeMap::new();
 
-fn diff(path: &str, rec: &Shape, emu: &Shape, out: &mut Vec<Difference>) {
+fn diff(path: &str, rec: &Shape, emu: &Shape, out: &mut Found) {
     if rec.redacted || emu.redacted {
         return;
     }

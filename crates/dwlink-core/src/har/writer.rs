@@ -101,9 +101,12 @@ impl Recorder {
         if st.entries > 0 {
             buf.push(b',');
         }
-        if serde_json::to_writer(&mut buf, entry).is_err() {
+        let Ok(json) = serde_json::to_string(entry) else {
             return;
-        }
+        };
+        // The whole entry passes the scrubber last: a held secret echoed under any name, in any
+        // header, body, `$batch` part or URL, is replaced in every form it takes in the JSON.
+        buf.extend_from_slice(crate::scrub::text(&json).as_bytes());
         buf.extend_from_slice(TAIL);
         let written = st
             .file

@@ -11,6 +11,15 @@ impl Secret {
         Secret(value.into())
     }
 
+    /// A credential dwlink holds (the client secret, a token, a device code): registered with
+    /// [`crate::scrub`], so its value is replaced wherever it would be written or printed. Form
+    /// fields that merely travel as `Secret` (a scope, a grant type) use [`Secret::new`].
+    pub fn held(value: impl Into<String>) -> Self {
+        let value = value.into();
+        crate::scrub::hold(&value);
+        Secret(value)
+    }
+
     /// The only way to the value; call it where the value leaves the process (a header, a form).
     pub fn expose(&self) -> &str {
         &self.0

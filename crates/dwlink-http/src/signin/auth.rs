@@ -72,8 +72,8 @@ impl TokenReply {
     pub(crate) fn into_token(self, now: SystemTime) -> Token {
         let lifetime = Duration::from_secs(self.expires_in.unwrap_or(3600).max(1));
         Token {
-            access: Secret::new(self.access_token),
-            refresh: self.refresh_token.map(Secret::new),
+            access: Secret::held(self.access_token),
+            refresh: self.refresh_token.map(Secret::held),
             expires_at: now + lifetime,
             lifetime,
             via: None,
@@ -224,7 +224,7 @@ impl Auth {
     fn client_secret(&self) -> Result<Secret, ProviderError> {
         let name = &self.settings.client_secret_env;
         match std::env::var(name) {
-            Ok(v) if !v.is_empty() => Ok(Secret::new(v)),
+            Ok(v) if !v.is_empty() => Ok(Secret::held(v)),
             _ => Err(ProviderError::Setup {
                 message: format!(
                     "the environment variable {name} (named by auth.client_secret_env) is not set or empty"

@@ -318,7 +318,7 @@ async fn sign_in(client: &Client, settings: &AuthSettings) -> Result<Token, Prov
     }
     let deadline = Instant::now() + Duration::from_secs(code.expires_in.unwrap_or(900).min(3600));
     let mut interval = Duration::from_secs(code.interval.unwrap_or(5).clamp(1, 60));
-    let device_code = Secret::new(code.device_code);
+    let device_code = Secret::held(code.device_code);
     loop {
         let req = ApiRequest::post(Api::Login, token_url.clone())
             .form(vec![
@@ -379,8 +379,8 @@ fn read_file(path: &Path) -> CacheFile {
 fn load(path: &Path, key: &str, settings: &AuthSettings) -> Option<Token> {
     let file = read_file(path);
     file.tokens.get(key).map(|c| Token {
-        access: Secret::new(c.access_token.clone()),
-        refresh: c.refresh_token.clone().map(Secret::new),
+        access: Secret::held(c.access_token.clone()),
+        refresh: c.refresh_token.clone().map(Secret::held),
         expires_at: UNIX_EPOCH + Duration::from_secs(c.expires_at),
         lifetime: Duration::from_secs(c.lifetime.max(1)),
         via: Some(Via {

@@ -40,9 +40,14 @@ pub struct ClientSettings {
     pub log: Option<super::log::HttpLog>,
 }
 
+/// Overrides the per-request limit (`RetryPolicy::max_total`, every attempt and wait of one
+/// request from connecting to the last body byte) and caps each attempt at it: seconds, e.g. `1.5`.
+/// For rehearsals against slow stand-ins and for tests of a stalling server.
+pub const DEADLINE_ENV: &str = "DWLINK_REQUEST_DEADLINE_SECS";
+
 impl Default for ClientSettings {
     fn default() -> Self {
-        ClientSettings {
+        let mut s = ClientSettings {
             route: Route::Direct,
             request_timeout: Duration::from_secs(100),
             connect_timeout: Duration::from_secs(15),
@@ -52,7 +57,18 @@ impl Default for ClientSettings {
             extra_root_pem: None,
             recorder: None,
             log: None,
+        };
+        let from_env = std::env::var(DEADLINE_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .map(Duration::from_secs_f64);
+        if let Some(d) = from_env {
+            s.retry.max_total = d;
+            s.request_timeout = s.request_timeout.min(d);
+            s.connect_timeout = s.connect_timeout.min(d);
         }
+        s
     }
 }
 
@@ -126,10 +142,19 @@ impl Client {
     ) -> Result<Reply, ProviderError> {
         let policy = &self.settings.retry;
         let started = Instant::now();
+        // One deadline for the whole request, every attempt from connecting to its last body
+        // byte: a server that trickles its reply cannot stretch a request past it. A request
+        // that asks for a longer attempt of its own (a reset) gets that instead.
+        let limit = policy.max_total.max(req.timeout.unwrap_or_default());
+        // Set when the first attempt leaves: time queued for a slot of the limiter behind other
+        // requests is not the server's stalling.
+        let mut deadline = None;
         let mut attempt = 0u32;
         loop {
             let tried = Instant::now();
-            let result = self.attempt(req, bearer, attempt + 1).await;
+            let result = self
+                .attempt(req, bearer, attempt + 1, &mut deadline, limit)
+                .await;
             if let Some(log) = &self.settings.log {
                 log_attempt(log, req, &result, tried.elapsed(), attempt + 1);
             }
@@ -164,7 +189,7 @@ impl Client {
                     ),
                 ));
             }
-            if started.elapsed() + delay > policy.max_total {
+            if started.elapsed() + delay >= limit {
                 if let Some(asked) = retry_after {
                     return Err(explain_wait(
                         error,
@@ -172,7 +197,7 @@ impl Client {
                             "the service asked to wait {} after {} already spent on this request; dwlink gives one request {} at most",
                             secs(asked),
                             secs(started.elapsed()),
-                            secs(policy.max_total)
+                            secs(limit)
                         ),
                     ));
                 }
@@ -191,19 +216,81 @@ impl Client {
         }
     }
 
+    /// One attempt within `left` of the request's `limit`: past it, the attempt is abandoned
+    /// wherever it stands (connecting, waiting for headers, reading the body).
     async fn attempt(
         &self,
         req: &ApiRequest,
         bearer: Option<&Secret>,
         number: u32,
+        deadline: &mut Option<Instant>,
+        limit: Duration,
+    ) -> Result<Attempt, ProviderError> {
+        let shown = redact_url(&req.url);
+        let ticket = self.limiter.acquire().await;
+        let sent_at = ticket.sent_at;
+        let left = deadline
+            .get_or_insert(sent_at + limit)
+            .saturating_duration_since(Instant::now());
+        let cap = req
+            .timeout
+            .unwrap_or(self.settings.request_timeout)
+            .min(left);
+        match tokio::time::timeout(cap, self.attempt_within(req, bearer, number, ticket)).await {
+            Ok(done) => done,
+            Err(_) => {
+                let whole = cap >= left;
+                let detail = if whole {
+                    format!(
+                        "the service stalled: no complete answer within {}, dwlink's limit for one request (all attempts included)",
+                        secs(limit)
+                    )
+                } else {
+                    format!(
+                        "the service stalled: no complete answer within {} (this attempt's limit)",
+                        secs(cap)
+                    )
+                };
+                let failed = Attempt::Failed {
+                    failure: Failure::Interrupted,
+                    error: ProviderError::Transport {
+                        api: req.api,
+                        url: shown,
+                        detail,
+                    },
+                    retry_after: None,
+                    sent_at,
+                };
+                if let Some(recorder) = self.settings.recorder.as_deref() {
+                    let now = SystemTime::now();
+                    Tape {
+                        recorder,
+                        req,
+                        bearer: bearer.is_some(),
+                        number,
+                        started: now.checked_sub(sent_at.elapsed()).unwrap_or(now),
+                        sent_at,
+                        wait: Duration::ZERO,
+                    }
+                    .failed(&failed);
+                }
+                Ok(failed)
+            }
+        }
+    }
+
+    async fn attempt_within(
+        &self,
+        req: &ApiRequest,
+        bearer: Option<&Secret>,
+        number: u32,
+        ticket: crate::transport::throttle::Ticket,
     ) -> Result<Attempt, ProviderError> {
         let shown = redact_url(&req.url);
         let (physical, host) = self.settings.route.physical(&req.url)?;
         let dialled = dialled(&physical, host.is_some());
-        let mut builder = self
-            .http
-            .request(req.method.clone(), physical)
-            .timeout(req.timeout.unwrap_or(self.settings.request_timeout));
+        // No timeout of reqwest's own: [`Client::attempt`] bounds the whole attempt.
+        let mut builder = self.http.request(req.method.clone(), physical);
         if let Some(host) = host {
             builder = builder.header(HOST, host);
         }
@@ -238,7 +325,6 @@ impl Client {
                 .body(bytes.clone()),
         };
 
-        let ticket = self.limiter.acquire().await;
         let sent_at = ticket.sent_at;
         let mut tape = self.settings.recorder.as_deref().map(|r| Tape {
             recorder: r,

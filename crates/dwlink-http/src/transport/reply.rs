@@ -101,32 +101,15 @@ pub(crate) fn clean(s: &str, max: usize) -> String {
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
-    let scrubbed: Vec<String> = printable
-        .split(' ')
-        .map(|w| {
-            if looks_like_token(w) {
-                "[redacted]".to_string()
-            } else {
-                w.to_string()
-            }
-        })
-        .collect();
-    let joined = scrubbed.join(" ");
-    let trimmed = joined.trim();
+    // Before the cut, so a token cut in half is still recognised whole.
+    let scrubbed = dwlink_core::scrub::text(&printable);
+    let trimmed = scrubbed.trim();
     if trimmed.chars().count() > max {
         let cut: String = trimmed.chars().take(max).collect();
         format!("{cut}…")
     } else {
         trimmed.to_string()
     }
-}
-
-fn looks_like_token(w: &str) -> bool {
-    let w = w.trim_matches(|c: char| c == '"' || c == '\'' || c == ',');
-    w.len() >= 40
-        && (w.starts_with("eyJ") || w.starts_with("Bearer"))
-        && w.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.=+/".contains(c))
 }
 
 pub(crate) fn preview(body: &[u8]) -> String {
