@@ -37,7 +37,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.join(ROOT, "target", "debug", "dwlink")
+BIN = os.environ.get("DWLINK_BIN") or os.path.join(ROOT, "target", "debug", "dwlink")
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "worlds", "restored-small.yaml")
 CONFIG = os.path.join(ROOT, "examples", "restore-cleanup-from-production.yaml")
 SECRET = "emulator-secret"
