@@ -142,6 +142,7 @@ pub fn build(connection: &Desired, live: &LiveState) -> Imported {
             clear_tables: Some(true),
         }),
         after_reset: None,
+        maps: Vec::new(),
         auth: Auth {
             tenant_id: connection.auth.tenant_id.to_string(),
             client_id: connection.auth.client_id.to_string(),

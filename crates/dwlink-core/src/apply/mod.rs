@@ -9,6 +9,7 @@ pub mod executor;
 pub mod guard;
 pub mod journal;
 pub mod lock;
+mod map_steps;
 pub mod resume;
 pub mod steps;
 pub mod verify;

@@ -40,6 +40,18 @@ pub enum FindingCode {
     PowerPlatformLinkDisagrees,
     #[serde(rename = "protected")]
     Protected,
+    /// A declared map the service does not offer.
+    #[serde(rename = "maps.not-found")]
+    MapsNotFound,
+    /// A declared map version the service does not offer.
+    #[serde(rename = "maps.version-unavailable")]
+    MapsVersionUnavailable,
+    /// A prerequisite of a declared running map is neither declared nor running.
+    #[serde(rename = "maps.prerequisite-undeclared")]
+    MapsPrerequisiteUndeclared,
+    /// A map paused for longer than the service keeps its queue.
+    #[serde(rename = "maps.paused-too-long")]
+    MapsPausedTooLong,
 }
 
 impl FindingCode {
@@ -59,6 +71,10 @@ impl FindingCode {
             FindingCode::LegalEntitiesDiffer => "legal-entities.differ",
             FindingCode::PowerPlatformLinkDisagrees => "power-platform-link.disagrees",
             FindingCode::Protected => "protected",
+            FindingCode::MapsNotFound => "maps.not-found",
+            FindingCode::MapsVersionUnavailable => "maps.version-unavailable",
+            FindingCode::MapsPrerequisiteUndeclared => "maps.prerequisite-undeclared",
+            FindingCode::MapsPausedTooLong => "maps.paused-too-long",
         }
     }
 
@@ -87,6 +103,10 @@ impl FindingCode {
                 "dwlink::plan::power-platform-link.disagrees"
             }
             FindingCode::Protected => "dwlink::plan::protected",
+            FindingCode::MapsNotFound => "dwlink::plan::maps.not-found",
+            FindingCode::MapsVersionUnavailable => "dwlink::plan::maps.version-unavailable",
+            FindingCode::MapsPrerequisiteUndeclared => "dwlink::plan::maps.prerequisite-undeclared",
+            FindingCode::MapsPausedTooLong => "dwlink::plan::maps.paused-too-long",
         }
     }
 }

@@ -6,6 +6,7 @@
 mod actions;
 mod drift;
 mod findings;
+mod maps;
 mod reset;
 
 use url::Url;
@@ -78,7 +79,8 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
         findings::maps_running(&mut findings, desired, &actions::active_maps(live));
     }
 
-    let actions = actions::ordered(desired, live, &decision);
+    let map_plan = maps::plan(desired, live, decision.reset, &mut findings);
+    let actions = actions::ordered(desired, live, &decision, map_plan);
     findings::protected(
         &mut findings,
         desired,
