@@ -50,6 +50,10 @@ pub(crate) struct Connection {
     /// Map names whose Start ends in `Error`.
     #[serde(default)]
     pub failing_maps: Vec<String>,
+    /// What the service knows of each map by name, whatever a reset removed: versions offered,
+    /// table, prerequisites ([`super::dws::maps`]).
+    #[serde(default)]
+    pub catalog: BTreeMap<String, super::dws::maps::MapSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,6 +61,12 @@ pub(crate) struct DwMap {
     pub id: Uuid,
     pub name: String,
     pub state: MapState,
+    /// The active version; `None`: the catalog's default (oldest) one.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The integration key fields of the map's Dataverse table.
+    #[serde(default)]
+    pub keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +106,39 @@ pub(crate) enum Action {
         connection: Uuid,
         solution: String,
     },
+    /// Pause, resume, or start (with or without initial sync) several maps in one request.
+    SetMapStates {
+        connection: Uuid,
+        maps: Vec<Uuid>,
+        state: MapState,
+        action: String,
+    },
+    /// `SolutionAware/{cid}/SwitchActive/{templateId}`.
+    SwitchVersion {
+        connection: Uuid,
+        map: Uuid,
+        version: String,
+    },
+}
+
+impl Action {
+    pub(crate) fn connection(&self) -> Uuid {
+        match self {
+            Action::SetMapState { connection, .. }
+            | Action::ApplySolution { connection, .. }
+            | Action::SetMapStates { connection, .. }
+            | Action::SwitchVersion { connection, .. } => *connection,
+        }
+    }
+
+    /// The maps a map request concerns (none for a solution).
+    pub(crate) fn maps(&self) -> Vec<Uuid> {
+        match self {
+            Action::SetMapState { map, .. } | Action::SwitchVersion { map, .. } => vec![*map],
+            Action::SetMapStates { maps, .. } => maps.clone(),
+            Action::ApplySolution { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Stable ids derived from names, so a fixture always yields the same world.
@@ -135,6 +178,8 @@ pub(crate) fn new_map(connection: Uuid, name: &str, state: MapState) -> DwMap {
         id: name_uuid(&connection.to_string(), name),
         name: name.to_string(),
         state,
+        version: None,
+        keys: Vec::new(),
     }
 }
 
@@ -194,6 +239,7 @@ impl World {
                 });
                 Connection {
                     id,
+                    catalog: super::dws::maps::catalog(&d.maps),
                     failing_maps: d.failing_maps.clone(),
                     name: format!("dw-{}", host.split('.').next().unwrap_or(&host)),
                     connected_to: d.connected_to.as_deref().map(normalize_url),
@@ -205,7 +251,12 @@ impl World {
                     maps: d
                         .maps
                         .iter()
-                        .map(|m| new_map(id, &m.name, map_state(m.state)))
+                        .map(|m| {
+                            super::dws::maps::from_fixture(
+                                new_map(id, &m.name, map_state(m.state)),
+                                m,
+                            )
+                        })
                         .collect(),
                     solutions,
                 }

@@ -45,7 +45,7 @@ pub(crate) struct Confirm {
 /// One management POST is sent at most this many times.
 const MAX_SENDS: u32 = 3;
 
-fn post(gw_url: url::Url) -> ApiRequest {
+pub(super) fn post(gw_url: url::Url) -> ApiRequest {
     ApiRequest::post(Api::DualWrite, gw_url).header("Origin", ORIGIN)
 }
 
@@ -66,7 +66,7 @@ fn may_have_run(e: &ProviderError) -> bool {
     }
 }
 
-fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
+pub(super) fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
     let body = reply.json_value()?;
     let id = body
         .get("requestId")

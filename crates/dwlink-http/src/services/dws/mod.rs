@@ -4,6 +4,7 @@
 //! sources. All of it lives in this module so that it is corrected in one place.
 
 mod actions;
+pub(crate) mod maps;
 mod requests;
 pub(crate) mod shapes;
 
@@ -158,6 +159,15 @@ pub(crate) async fn maps(
     gw: &Gateway,
     cid: &str,
 ) -> Result<Vec<LiveMap>, ProviderError> {
+    Ok(maps_and_entries(session, gw, cid).await?.0)
+}
+
+/// [`maps`] and the listing they were read from.
+pub(crate) async fn maps_and_entries(
+    session: &Session,
+    gw: &Gateway,
+    cid: &str,
+) -> Result<(Vec<LiveMap>, Vec<MapEntry>), ProviderError> {
     let (entries, u) = map_entries(session, gw, cid).await?;
     let bad = |d: String| ProviderError::bad_reply(Api::DualWrite, u.to_string(), d);
     let mut maps = entries
@@ -173,15 +183,14 @@ pub(crate) async fn maps(
                     d.t_name, d.state
                 ))
             })?;
-            Ok(LiveMap {
-                id: id.to_string(),
-                name: d.t_name.clone(),
-                state,
-            })
+            Ok(maps::with_versions(
+                LiveMap::new(id.to_string(), d.t_name.clone(), state),
+                m,
+            ))
         })
         .collect::<Result<Vec<_>, ProviderError>>()?;
     maps.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
-    Ok(maps)
+    Ok((maps, entries))
 }
 
 /// DWA `DWCommonEngine.cs` `getSolutions`. The listing names no maps (DWA
