@@ -29,6 +29,8 @@ mod import;
 mod invalid;
 #[path = "cli/login.rs"]
 mod login;
+#[path = "cli/maps.rs"]
+mod maps;
 #[path = "cli/plan.rs"]
 mod plan;
 #[path = "cli/record.rs"]
