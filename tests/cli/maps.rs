@@ -150,3 +150,42 @@ fn a_reset_and_declared_maps_in_one_apply_bring_every_map_back() {
     let again = plan_json(&dir, &cfg, &emu.url);
     assert!(kinds(&again).is_empty(), "{again}");
 }
+
+#[test]
+fn import_declares_every_map_exactly_and_a_plan_of_it_is_empty() {
+    let dir = scratch("maps-import");
+    let emu = start_emu(
+        &path("tests/fixtures/maps/linked.yaml"),
+        &dir.join("world.json"),
+        &[],
+    );
+    // Keys set first, so the import has some to write.
+    let out = apply(&dir, &path(CFG), &emu, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    let imported = dir.join("imported.yaml");
+    let out = run(
+        &dir,
+        &[
+            "import",
+            "-f",
+            &path(CFG),
+            "--emulator-url",
+            &emu.url,
+            "--out",
+            &imported.display().to_string(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    let text = std::fs::read_to_string(&imported).expect("the imported config");
+    for needle in [
+        "name: Customers V3 (accounts)",
+        "version: \"1.0.0.3\"",
+        "- accountnumber",
+        "state: paused",
+    ] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    let plan = plan_json(&dir, &imported.display().to_string(), &emu.url);
+    assert!(kinds(&plan).is_empty(), "{plan}");
+}
