@@ -97,6 +97,40 @@ fn declared_maps_are_planned_in_the_services_order_and_one_apply_converges() {
     assert_eq!(out.status.code(), Some(0), "{}", all(&out));
     let settled = status(&dir, &cfg, &emu);
     assert_declared(&settled);
+    // `status --json` lists each map beside its declaration.
+    let maps = settled["maps"].as_array().expect("maps[]");
+    let customers = maps
+        .iter()
+        .find(|m| m["name"] == "Customers V3 (accounts)")
+        .expect("Customers in maps[]");
+    assert_eq!(customers["state"], "running");
+    assert_eq!(customers["version"], "1.0.0.3");
+    assert_eq!(
+        customers["versions"],
+        serde_json::json!(["1.0.0.1", "1.0.0.2", "1.0.0.3"])
+    );
+    assert_eq!(
+        customers["integration_keys"],
+        serde_json::json!(["accountnumber"])
+    );
+    assert_eq!(customers["declared"]["version"]["exact"], "1.0.0.3");
+    let out = run(
+        &dir,
+        &[
+            "status",
+            "--no-color",
+            "-f",
+            &cfg,
+            "--emulator-url",
+            &emu.url,
+        ],
+        &[],
+    );
+    assert!(
+        stdout(&out).contains("Running 1.0.0.3 keys [accountnumber]  (declared: running 1.0.0.3)"),
+        "{}",
+        all(&out)
+    );
 
     // A plan right after is empty, and a second apply changes nothing.
     let out = run(
