@@ -254,3 +254,48 @@ async fn paused_maps_resume_and_stopped_declarations_stop() {
     assert_eq!(map(&fake, CUSTOMERS).state, MapState::Stopped);
     assert_eq!(map(&fake, VENDORS).state, MapState::Running);
 }
+
+#[tokio::test]
+async fn an_apply_interrupted_at_any_map_step_is_finished_by_the_next_one() {
+    use dwlink_testkit::{errors, CallKind, Fault};
+    for kind in [
+        CallKind::StopMap,
+        CallKind::SwitchMapVersion,
+        CallKind::SetIntegrationKeys,
+        CallKind::RefreshTables,
+        CallKind::StartMap,
+        CallKind::MapRequest,
+    ] {
+        let mut world = healthy_versioned();
+        world.desired.maps = vec![
+            declared(
+                CUSTOMERS,
+                Some("1.0.0.3"),
+                MapRunState::Running,
+                Some(&["accountnumber"]),
+            ),
+            declared(LEGAL, Some("latest"), MapRunState::Running, None),
+            declared(VENDORS, None, MapRunState::Paused, None),
+        ];
+        let fake = world.link();
+        // The request reached the service, but its reply was lost.
+        fake.inject(Fault::next(kind, errors::unreachable()).after_effect());
+        let dir = StateDir::new();
+        let (_, first) = apply(&fake, &world.desired, &dir).await;
+        assert!(first.is_err(), "{kind:?}: the first apply fails");
+        let (_, second) = resume(&fake, &world.desired, &dir)
+            .await
+            .unwrap_or_else(|p| panic!("{kind:?}: {}", p.message));
+        second.unwrap_or_else(|e| panic!("{kind:?}: {e:?}"));
+        let c = map(&fake, CUSTOMERS);
+        assert_eq!(
+            (c.state, c.version.as_deref()),
+            (MapState::Running, Some("1.0.0.3")),
+            "{kind:?}"
+        );
+        assert_eq!(map(&fake, LEGAL).state, MapState::Running, "{kind:?}");
+        assert_eq!(map(&fake, VENDORS).state, MapState::Paused, "{kind:?}");
+        let (_, after) = plan(&fake, &world.desired).await;
+        assert!(after.actions.is_empty(), "{kind:?}: {:?}", kinds(&after));
+    }
+}
