@@ -11,6 +11,7 @@ mod admin;
 mod classify;
 mod dataverse;
 mod dws;
+mod dws_maps;
 mod fo;
 mod signin;
 

@@ -21,7 +21,9 @@ use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::Solution;
 use dwlink_core::model::live::LiveMap;
 
-pub(crate) use actions::{apply_solution, host_of, map_action, reset, Confirm, CONFIRMED_BY_READ};
+pub(crate) use actions::{
+    apply_solution, host_of, map_action, reset, Confirm, CONFIRMED_BY_READ, ORIGIN,
+};
 pub(crate) use requests::{requests_in_flight, status, RequestState};
 use shapes::{ConnectionSet, EnvironmentEntry, MapEntry, SolutionEntry};
 
