@@ -24,7 +24,7 @@ use dwlink_core::model::live::{LiveConnection, LiveMap};
 /// requests per user the Power Platform's service protection allows (powerapps-docs
 /// `developer/data-platform/api-limits.md`; whether the management service has the same limit
 /// has no public evidence).
-pub(crate) const MAP_READS: usize = 32;
+pub(crate) const MAP_READS: usize = 48;
 
 /// How long a version switch may take to show in the map listing.
 const SWITCH_TIMEOUT: Duration = Duration::from_secs(120);
