@@ -65,7 +65,7 @@ fn healthy_versioned() -> World {
     w
 }
 
-fn map<'a>(fake: &'a FakeLink, name: &str) -> LiveMap {
+fn map(fake: &FakeLink, name: &str) -> LiveMap {
     fake.state()
         .connection
         .unwrap()
