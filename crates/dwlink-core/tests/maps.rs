@@ -299,3 +299,25 @@ async fn an_apply_interrupted_at_any_map_step_is_finished_by_the_next_one() {
         assert!(after.actions.is_empty(), "{kind:?}: {:?}", kinds(&after));
     }
 }
+
+#[tokio::test]
+async fn a_map_paused_over_a_day_is_a_warning() {
+    let mut world = healthy_versioned();
+    let day_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(30);
+    let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let maps = &mut world.live.connection.as_mut().unwrap().maps;
+    maps[0].state = MapState::Paused;
+    maps[0].paused_since = Some(day_ago.to_string());
+    maps[1].state = MapState::Paused;
+    maps[1].paused_since = Some(hour_ago.to_string());
+    let fake = world.link();
+    let (_, plan) = plan(&fake, &world.desired).await;
+    let long: Vec<&str> = plan
+        .findings
+        .iter()
+        .filter(|f| f.code == FindingCode::MapsPausedTooLong)
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(long.len(), 1, "{long:?}");
+    assert!(long[0].contains("30 hours"), "{long:?}");
+}

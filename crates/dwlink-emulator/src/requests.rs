@@ -19,6 +19,7 @@ pub(crate) fn complete(world: &mut World, id: &str) -> bool {
     };
     let result = apply(world, &req.action);
     if let Some(r) = world.requests.get_mut(id) {
+        r.modified_on = jiff::Timestamp::now().to_string();
         match result {
             Ok(()) => r.state = RequestState::Completed,
             Err(m) => {

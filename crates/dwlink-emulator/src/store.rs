@@ -92,6 +92,12 @@ pub(crate) struct AsyncRequest {
     pub state: RequestState,
     pub message: String,
     pub action: Action,
+    /// When it was asked and last changed (RFC 3339), as `lastRequests[]` show them (DWA
+    /// `DWMaps.cs` `DWMapLastRequest.createdOn`/`modifiedOn`).
+    #[serde(default)]
+    pub created_on: String,
+    #[serde(default)]
+    pub modified_on: String,
 }
 
 /// What an asynchronous management request does when it completes.

@@ -71,6 +71,9 @@ pub struct LiveMap {
     /// Names of the maps that must run before this one; `None`: not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prerequisites: Option<Vec<String>>,
+    /// When a paused map's pause completed (RFC 3339), when the listing shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<String>,
 }
 
 impl LiveMap {
@@ -85,6 +88,7 @@ impl LiveMap {
             table: None,
             integration_keys: None,
             prerequisites: None,
+            paused_since: None,
         }
     }
 }

@@ -204,6 +204,8 @@ fn begin(world: &mut World, action: Action, message: &str) -> Outcome {
             state: RequestState::Waiting,
             message: message.into(),
             action,
+            created_on: jiff::Timestamp::now().to_string(),
+            modified_on: jiff::Timestamp::now().to_string(),
         },
     );
     Outcome {

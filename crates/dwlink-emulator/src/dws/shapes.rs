@@ -147,7 +147,7 @@ fn last_requests(world: &World, map: &DwMap) -> Vec<Value> {
                 ""
             };
             json!({"requestId": r.id, "action": action, "state": request_code(r.state),
-                   "errorMessage": error})
+                   "errorMessage": error, "createdOn": r.created_on, "modifiedOn": r.modified_on})
         })
         .collect()
 }

@@ -281,3 +281,31 @@ fn prerequisites_first(names: &[String], prereq: &BTreeMap<String, Vec<String>>)
     }
     out
 }
+
+/// The service keeps a paused map's queue for a day at most, 1 GB at most (Learn, "Pause
+/// dual-write for maintenance"): past it, pending changes can be lost.
+const PAUSE_KEPT_HOURS: i64 = 24;
+
+pub(crate) fn paused_too_long(findings: &mut Vec<Finding>, live: &LiveState, now: jiff::Timestamp) {
+    for m in live.connection.iter().flat_map(|c| c.maps.iter()) {
+        let Some(since) = m.paused_since.as_deref() else {
+            continue;
+        };
+        let Ok(t) = since.parse::<jiff::Timestamp>() else {
+            continue;
+        };
+        let hours = now.duration_since(t).as_secs() / 3600;
+        if m.state == MapState::Paused && hours >= PAUSE_KEPT_HOURS {
+            findings.push(Finding::new(
+                C::MapsPausedTooLong,
+                Severity::Warning,
+                format!(
+                    "map `{}` has been paused for {hours} hours (since {since}); the service keeps a paused map's queue for 24 hours at most",
+                    m.name
+                ),
+                "resume it (declare `state: running`) and check for lost changes; an initial sync (`initial_sync: run`) copies what the queue dropped".into(),
+            ));
+        }
+    }
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+}

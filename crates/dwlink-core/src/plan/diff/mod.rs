@@ -7,6 +7,7 @@ mod actions;
 mod drift;
 mod findings;
 mod maps;
+pub(crate) use maps::paused_too_long;
 mod reset;
 
 use url::Url;

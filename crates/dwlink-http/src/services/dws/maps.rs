@@ -47,12 +47,38 @@ pub(crate) fn with_versions(mut m: LiveMap, e: &MapEntry) -> LiveMap {
     versions.sort_by_key(|v| parse_version(v).unwrap_or_default());
     versions.dedup();
     m.versions = versions;
+    m.paused_since = paused_since(&m, e);
     m.table = e
         .right_entity
         .as_ref()
         .and_then(|r| r.name.clone())
         .filter(|n| !n.is_empty());
     m
+}
+
+/// When a paused map's last completed pause request (action `5`, state `2`) last changed:
+/// `lastRequests[].modifiedOn` (DWA `DWMaps.cs` `DWMapLastRequest`, lines 51–61). The format
+/// of the timestamp has no public evidence: one without an offset is read as UTC, one that does
+/// not parse is left out (and no finding is made of it).
+fn paused_since(m: &LiveMap, e: &MapEntry) -> Option<String> {
+    if m.state != dwlink_core::model::live::MapState::Paused {
+        return None;
+    }
+    let requests = e.detail.last_requests.as_ref()?.as_array()?;
+    requests
+        .iter()
+        .filter(|r| r["action"] == "5" && r["state"] == "2")
+        .filter_map(|r| r["modifiedOn"].as_str())
+        .filter_map(|t| {
+            t.parse::<jiff::Timestamp>().ok().or_else(|| {
+                t.parse::<jiff::civil::DateTime>()
+                    .ok()
+                    .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+                    .map(|z| z.timestamp())
+            })
+        })
+        .max()
+        .map(|t| t.to_string())
 }
 
 fn field_mappings_url(gw: &Gateway, pid: &str) -> Result<url::Url, ProviderError> {
