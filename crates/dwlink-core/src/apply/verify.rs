@@ -33,9 +33,9 @@ pub async fn verify<L: Link>(ops: &Steps<L>, plan: &Plan) -> Result<String, Prob
             )
         })
         .collect();
-    // Every verify follows a reset (no other step is planned), and that reset was asked for the
-    // declared legal entities: a difference left is a reset the service did not fully honour,
-    // although a plan only warns about it.
+    // A verify follows a reset or map steps. A reset was asked for the declared legal entities:
+    // a difference left is a reset the service did not fully honour, although a plan only warns
+    // about it.
     let errors: Vec<String> = fresh
         .findings
         .iter()
