@@ -321,3 +321,16 @@ async fn a_map_paused_over_a_day_is_a_warning() {
     assert_eq!(long.len(), 1, "{long:?}");
     assert!(long[0].contains("30 hours"), "{long:?}");
 }
+
+#[tokio::test]
+async fn map_steps_without_a_reset_verify_despite_other_legal_entities() {
+    let mut world = healthy_versioned();
+    // Other legal entities alone are a warning: no reset, so verify must not fail on them.
+    world.desired.link.legal_entities = vec!["USMF".into()];
+    world.desired.maps = vec![declared(VENDORS, None, MapRunState::Running, None)];
+    let fake = world.link();
+    let dir = StateDir::new();
+    let (plan, result) = apply(&fake, &world.desired, &dir).await;
+    assert_eq!(kinds(&plan), [K::StartMaps, K::Verify]);
+    result.expect("the map steps verify");
+}

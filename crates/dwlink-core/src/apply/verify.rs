@@ -19,6 +19,10 @@ pub fn settled(desired: &crate::model::desired::Desired) -> crate::model::desire
 }
 
 pub async fn verify<L: Link>(ops: &Steps<L>, plan: &Plan) -> Result<String, Problem> {
+    let reset = plan
+        .actions
+        .iter()
+        .any(|a| a.action.kind() == ActionKind::ResetLink);
     let live = ops.read_live().await?;
     let fresh = Plan::make(&settled(&plan.desired), &live);
     let left: Vec<String> = fresh
@@ -39,7 +43,9 @@ pub async fn verify<L: Link>(ops: &Steps<L>, plan: &Plan) -> Result<String, Prob
     let errors: Vec<String> = fresh
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Error || f.code == FindingCode::LegalEntitiesDiffer)
+        .filter(|f| {
+            f.severity == Severity::Error || (reset && f.code == FindingCode::LegalEntitiesDiffer)
+        })
         .map(|f| f.message.clone())
         .collect();
     if left.is_empty() && errors.is_empty() {
