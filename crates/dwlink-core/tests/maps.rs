@@ -334,3 +334,43 @@ async fn map_steps_without_a_reset_verify_despite_other_legal_entities() {
     assert_eq!(kinds(&plan), [K::StartMaps, K::Verify]);
     result.expect("the map steps verify");
 }
+
+#[tokio::test]
+async fn an_apply_interrupted_after_the_reset_converges_within_two_more_applies() {
+    use dwlink_testkit::{errors, CallKind, Fault};
+    let mut world = World::restored_from_production();
+    versioned(&mut world);
+    world.desired.maps = vec![
+        declared(
+            CUSTOMERS,
+            Some("1.0.0.2"),
+            MapRunState::Running,
+            Some(&["accountnumber"]),
+        ),
+        declared(LEGAL, Some("1.0.0.1"), MapRunState::Running, None),
+    ];
+    let fake = world.link();
+    fake.inject(Fault::next(CallKind::ApplySolution, errors::unreachable()));
+    let dir = StateDir::new();
+    let (_, first) = apply(&fake, &world.desired, &dir).await;
+    assert!(first.is_err(), "interrupted before the solutions");
+    let second = resume(&fake, &world.desired, &dir).await;
+    let finished = match second {
+        Ok((_, Ok(_))) => true,
+        _ => false,
+    };
+    if !finished {
+        let (_, third) = apply(&fake, &world.desired, &dir).await;
+        third.expect("the next apply converges");
+    }
+    let c = map(&fake, CUSTOMERS);
+    assert_eq!(
+        (c.state, c.version.as_deref()),
+        (MapState::Running, Some("1.0.0.2"))
+    );
+    let (_, after) = plan(&fake, &world.desired).await;
+    assert!(after.actions.is_empty(), "{:?}", kinds(&after));
+    // Known gap: with the maps gone (reset done, solutions not yet applied) the first resumed
+    // apply cannot plan their versions and keys; the apply after it converges.
+    assert!(!finished || after.actions.is_empty());
+}
