@@ -355,10 +355,7 @@ async fn an_apply_interrupted_after_the_reset_converges_within_two_more_applies(
     let (_, first) = apply(&fake, &world.desired, &dir).await;
     assert!(first.is_err(), "interrupted before the solutions");
     let second = resume(&fake, &world.desired, &dir).await;
-    let finished = match second {
-        Ok((_, Ok(_))) => true,
-        _ => false,
-    };
+    let finished = matches!(second, Ok((_, Ok(_))));
     if !finished {
         let (_, third) = apply(&fake, &world.desired, &dir).await;
         third.expect("the next apply converges");
