@@ -39,6 +39,8 @@ mod import;
 mod invalid;
 #[path = "cli/login.rs"]
 mod login;
+#[path = "cli/maps.rs"]
+mod maps;
 #[path = "cli/markdown.rs"]
 mod markdown;
 #[path = "cli/plan.rs"]

@@ -11,6 +11,7 @@
 
 mod clear;
 mod fleet;
+mod maps;
 mod plan;
 mod validate;
 
@@ -81,6 +82,11 @@ fn main() {
     println!();
     println!("| measurement | result | bound or baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
+    if only == "maps" {
+        maps_row(&dir);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
     if only == "process" {
         processes(&dir);
         let _ = std::fs::remove_dir_all(&dir);
@@ -153,8 +159,20 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The plan of 500 declared maps with keys.
+fn maps_row(dir: &Path) {
+    let bin = release_binary();
+    let m = maps::run(&bin, dir, LATENCY_MS);
+    println!(
+        "| plan {} declared maps with keys, {} ms (median of 5) | {:.0} ms, {} | map reads' chain {} x {} ms ({} in flight) = {:.0} ms | {:.2}x | <= 1.3x, <= 64 MiB |",
+        maps::MAPS, m.latency_ms, m.run.median_ms, rss(m.run.peak_rss_kib), m.chain, m.latency_ms, 52,
+        m.bound_ms, m.run.median_ms / m.bound_ms,
+    );
+}
+
 /// The measurements that run the release binary as a user would.
 fn processes(dir: &Path) {
+    maps_row(dir);
     let bin = release_binary();
     let p = plan::run(&bin, dir, LATENCY_MS);
     println!(

@@ -47,14 +47,37 @@ pub(crate) fn render(live: &LiveState, plan: &Plan, color: bool) -> String {
                 }
             );
             let _ = writeln!(out, "  Maps:                  {}", c.maps.len());
-            for m in &c.maps {
+            for m in dwlink_core::model::map_status::maps(live, &plan.desired) {
                 let state = m.state.service_name();
                 let state = if m.state.is_active() {
                     paint(color, Style::Warn, state)
                 } else {
                     state.to_string()
                 };
-                let _ = writeln!(out, "    {:<40} {state}", m.name);
+                let version = m
+                    .version
+                    .as_deref()
+                    .map_or(String::new(), |v| format!(" {v}"));
+                let keys = match &m.integration_keys {
+                    Some(k) if !k.is_empty() => format!(" keys [{}]", k.join(", ")),
+                    _ => String::new(),
+                };
+                let declared = match &m.declared {
+                    Some(d) => {
+                        let v = match &d.version {
+                            Some(dwlink_core::model::desired::MapVersion::Exact(v)) => {
+                                format!(" {v}")
+                            }
+                            Some(dwlink_core::model::desired::MapVersion::Latest) => {
+                                " latest".into()
+                            }
+                            None => String::new(),
+                        };
+                        format!("  (declared: {}{v})", d.state.name())
+                    }
+                    None => String::new(),
+                };
+                let _ = writeln!(out, "    {:<40} {state}{version}{keys}{declared}", m.name);
             }
         }
         None => {

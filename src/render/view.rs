@@ -137,6 +137,7 @@ impl View for Json {
             shell,
             &json!({
                 "live": live,
+                "maps": dwlink_core::model::map_status::maps(live, &plan.desired),
                 "live_fingerprint": plan.live_fingerprint,
                 "scenario": plan.scenario,
                 "findings": plan.findings,

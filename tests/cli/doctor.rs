@@ -160,7 +160,7 @@ fn a_never_linked_environment_leaves_the_connection_set_routes_unknown() {
             .contains("no connection set yet"),
         "{set}"
     );
-    assert_eq!(report["summary"]["unknown"], 3);
+    assert_eq!(report["summary"]["unknown"], 6);
     // Not confirmed is not ok: the exit says so.
     assert_eq!(code, 1);
 }
@@ -498,7 +498,7 @@ fn against_a_running_emulator_doctor_passes_once_a_user_signed_in() {
     let after = dwlink_in(&doctor);
     assert_eq!(after.status.code(), Some(0), "{}", stdout(&after));
     assert!(
-        stdout(&after).contains("18 ok, 0 differs, 0 unreachable, 0 not-permitted, 0 unknown"),
+        stdout(&after).contains("21 ok, 0 differs, 0 unreachable, 0 not-permitted, 0 unknown"),
         "{}",
         stdout(&after)
     );

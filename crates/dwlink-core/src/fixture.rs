@@ -187,6 +187,42 @@ pub struct DualWriteFixture {
 pub struct MapFixture {
     pub name: String,
     pub state: MapStateFixture,
+    /// The active version (default: the newest of `versions`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The versions offered (default: `[version]`, or `[1.0.0.0]`). A reset puts the map back
+    /// on the oldest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    /// The integration key fields of the map's Dataverse table (default: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub integration_keys: Vec<String>,
+    /// The map's Dataverse table (default: the name's parentheses, `accounts` for
+    /// `Customers V3 (accounts)`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataverse_table: Option<String>,
+    /// Maps that must run before this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub prerequisites: Vec<String>,
+    /// Starting the map on this version ends in Error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fails_on_version: Option<String>,
+}
+
+impl MapFixture {
+    /// A map with a name and a state and every other key at its default.
+    pub fn named(name: impl Into<String>, state: MapStateFixture) -> Self {
+        MapFixture {
+            name: name.into(),
+            state,
+            version: None,
+            versions: Vec::new(),
+            integration_keys: Vec::new(),
+            dataverse_table: None,
+            prerequisites: Vec::new(),
+            fails_on_version: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -98,6 +98,38 @@ where
     P: LiveLink,
     F: Fn(&Desired) -> Result<P, Problem>,
 {
+    let (used, live) = read_link(desired, &connect).await?;
+    // Keys and prerequisites are read only for declared maps: a second read declares them all.
+    let unread = live
+        .connection
+        .iter()
+        .flat_map(|c| c.maps.iter())
+        .any(|m| m.integration_keys.is_none());
+    if !unread {
+        return Ok((used, live));
+    }
+    let mut every = used.clone();
+    every.maps = live
+        .connection
+        .iter()
+        .flat_map(|c| c.maps.iter())
+        .map(|m| crate::model::desired::DesiredMap {
+            name: m.name.clone(),
+            version: None,
+            state: crate::config::maps::MapRunState::Running,
+            integration_keys: None,
+            initial_sync: false,
+        })
+        .collect();
+    let live = connect(&every)?.read(&every).await?;
+    Ok((used, live))
+}
+
+async fn read_link<P, F>(desired: &Desired, connect: &F) -> Result<(Desired, LiveState), Problem>
+where
+    P: LiveLink,
+    F: Fn(&Desired) -> Result<P, Problem>,
+{
     let live = connect(desired)?.read(desired).await?;
     let Some(org) = declared_organization(&live) else {
         return Ok((desired.clone(), live));
@@ -163,6 +195,7 @@ pub fn build(connection: &Desired, live: &LiveState) -> Imported {
             clear_tables: Some(true),
         }),
         after_reset: None,
+        maps: declared_maps(live),
         auth: Auth {
             tenant_id: connection.auth.tenant_id.to_string(),
             client_id: connection.auth.client_id.to_string(),
@@ -181,6 +214,27 @@ pub fn build(connection: &Desired, live: &LiveState) -> Imported {
     };
     let notes = notes(&config, live);
     Imported { config, notes }
+}
+
+/// Every live map at its exact version, with its keys and run state: what a plan then keeps.
+fn declared_maps(live: &LiveState) -> Vec<crate::config::maps::MapDecl> {
+    use crate::config::maps::{MapDecl, MapRunState};
+    use crate::model::live::MapState;
+    live.connection
+        .iter()
+        .flat_map(|c| c.maps.iter())
+        .map(|m| MapDecl {
+            name: m.name.clone(),
+            version: m.version.clone(),
+            state: Some(match m.state {
+                s if s.is_active() => MapRunState::Running,
+                MapState::Paused => MapRunState::Paused,
+                _ => MapRunState::Stopped,
+            }),
+            integration_keys: m.integration_keys.clone().filter(|k| !k.is_empty()),
+            initial_sync: None,
+        })
+        .collect()
 }
 
 /// What a plan made from the imported config would still do, from the same diff `plan` runs.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::model::desired::{Desired, ResetTarget};
-use crate::model::live::{KeyTable, LiveConnection, LiveState, Service};
+use crate::model::live::{KeyTable, LiveConnection, LiveMap, LiveState, Service};
 
 pub use error::{Api, ProviderError};
 pub use secret::Secret;
@@ -49,6 +49,27 @@ pub struct RequestId {
     pub id: String,
     /// What was asked, for messages ("stop map Customers V3 (accounts)").
     pub what: String,
+}
+
+/// A `Start` request that is not a plain start or stop (DWA `DWMapEngine.cs` `startStopMap`,
+/// lines 1698–1760: actions `5` pause and `6` resume, several maps in one request; a start that
+/// runs the initial sync sends `skipInitialSync: false`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapRequest {
+    Pause,
+    Resume,
+    StartWithInitialSync,
+}
+
+impl MapRequest {
+    pub fn verb(self) -> &'static str {
+        match self {
+            MapRequest::Pause => "pause",
+            MapRequest::Resume => "resume",
+            MapRequest::StartWithInitialSync => "start (initial sync)",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,4 +165,32 @@ pub trait Link: Send + Sync {
         connection: &'a LiveConnection,
         solution: &'a str,
     ) -> BoxFut<'a, RequestId>;
+    /// One request that pauses, resumes or starts (with initial sync) `maps`; waited for with
+    /// [`Link::wait_for_request`].
+    fn map_request<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        maps: &'a [LiveMap],
+        request: MapRequest,
+    ) -> BoxFut<'a, RequestId>;
+    /// Puts `map` on `version` (one of `map.versions`) and returns once a read shows it active.
+    fn switch_map_version<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+        version: &'a str,
+    ) -> BoxFut<'a, ()>;
+    /// Sets the integration keys of `map`'s Dataverse table.
+    fn set_integration_keys<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+        keys: &'a [String],
+    ) -> BoxFut<'a, ()>;
+    /// Refreshes the tables (schemas) of `map`'s project.
+    fn refresh_tables<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+    ) -> BoxFut<'a, ()>;
 }

@@ -240,8 +240,12 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
             .maps
             .iter()
             .map(|m| MapFixture {
-                name: m.name.clone(),
-                state: map_state(m.state),
+                version: m.version.clone(),
+                versions: m.versions.clone(),
+                integration_keys: m.integration_keys.clone().unwrap_or_default(),
+                dataverse_table: m.table.clone(),
+                prerequisites: m.prerequisites.clone().unwrap_or_default(),
+                ..MapFixture::named(m.name.clone(), map_state(m.state))
             })
             .collect(),
         solutions: captured.solutions.as_ref().map(|s| {

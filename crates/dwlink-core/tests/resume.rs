@@ -23,7 +23,12 @@ fn fault_for(action: &Action, after_effect: bool) -> Fault {
         Action::StopMaps { .. }
         | Action::ResetLink { .. }
         | Action::ApplySolutions { .. }
-        | Action::StartMaps { .. } => Fault::next(CallKind::WaitForRequest, error),
+        | Action::StartMaps { .. }
+        | Action::PauseMaps { .. }
+        | Action::ResumeMaps { .. } => Fault::next(CallKind::WaitForRequest, error),
+        Action::SwitchMapVersion { .. } => Fault::next(CallKind::SwitchMapVersion, error),
+        Action::SetIntegrationKeys { .. } => Fault::next(CallKind::SetIntegrationKeys, error),
+        Action::RefreshTables { .. } => Fault::next(CallKind::RefreshTables, error),
         Action::Backup { .. } => Fault::next(CallKind::NextPage, error),
         Action::ClearTable { table, .. } => {
             let wanted = table.clone();

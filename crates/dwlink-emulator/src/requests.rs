@@ -19,6 +19,7 @@ pub(crate) fn complete(world: &mut World, id: &str) -> bool {
     };
     let result = apply(world, &req.action);
     if let Some(r) = world.requests.get_mut(id) {
+        r.modified_on = jiff::Timestamp::now().to_string();
         match result {
             Ok(()) => r.state = RequestState::Completed,
             Err(m) => {
@@ -31,28 +32,14 @@ pub(crate) fn complete(world: &mut World, id: &str) -> bool {
 }
 
 fn apply(world: &mut World, action: &Action) -> Result<(), String> {
-    let conn_id = match action {
-        Action::SetMapState { connection, .. } | Action::ApplySolution { connection, .. } => {
-            *connection
-        }
-    };
+    let conn_id = action.connection();
     let i = world
         .connection_env(&conn_id.to_string())
         .ok_or("the connection set is gone")?;
     match action {
-        Action::SetMapState { map, state, .. } => {
+        Action::SetMapState { .. } | Action::SetMapStates { .. } | Action::SwitchVersion { .. } => {
             let c = world.fo[i].connection.as_mut().ok_or("no connection")?;
-            let failing = c.failing_maps.clone();
-            let m = c
-                .maps
-                .iter_mut()
-                .find(|m| m.id == *map)
-                .ok_or("the map was removed (reset?)")?;
-            if *state == MapState::Running && failing.contains(&m.name) {
-                m.state = MapState::Error;
-                return Err(format!("initial sync of map {} failed", m.name));
-            }
-            m.state = *state;
+            super::dws::maps::complete(c, action)?;
         }
         Action::ApplySolution { solution, .. } => {
             let env = &mut world.fo[i];

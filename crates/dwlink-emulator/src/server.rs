@@ -135,6 +135,8 @@ pub(crate) fn router(app: Shared) -> Router {
         .route("/api/data/v9.2/{*rest}", any(dv_route))
         .route("/api/DualWriteManagement/1.0/{*rest}", any(dws_route))
         .route("/api/ConnectionSet/{*rest}", any(dws_route))
+        .route("/api/dataset/{*rest}", any(dws_route))
+        .route("/api/Project/{*rest}", any(dws_route))
         .route("/providers/{*rest}", any(admin_route))
         .fallback(
             |uri: Uri| async move { not_found(format!("no emulated service at {}", uri.path())) },

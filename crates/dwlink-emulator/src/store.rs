@@ -72,6 +72,10 @@ pub(crate) struct Connection {
     pub extra_dataverse: Vec<String>,
     #[serde(default)]
     pub map_state_shape: MapStateShape,
+    /// What the service knows of each map by name, whatever a reset removed: versions offered,
+    /// table, prerequisites ([`super::dws::maps`]).
+    #[serde(default)]
+    pub catalog: BTreeMap<String, super::dws::maps::MapSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -79,6 +83,12 @@ pub(crate) struct DwMap {
     pub id: Uuid,
     pub name: String,
     pub state: MapState,
+    /// The active version; `None`: the catalog's default (oldest) one.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The integration key fields of the map's Dataverse table.
+    #[serde(default)]
+    pub keys: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +114,12 @@ pub(crate) struct AsyncRequest {
     pub state: RequestState,
     pub message: String,
     pub action: Action,
+    /// When it was asked and last changed (RFC 3339), as `lastRequests[]` show them (DWA
+    /// `DWMaps.cs` `DWMapLastRequest.createdOn`/`modifiedOn`).
+    #[serde(default)]
+    pub created_on: String,
+    #[serde(default)]
+    pub modified_on: String,
 }
 
 /// What an asynchronous management request does when it completes.
@@ -118,6 +134,39 @@ pub(crate) enum Action {
         connection: Uuid,
         solution: String,
     },
+    /// Pause, resume, or start (with or without initial sync) several maps in one request.
+    SetMapStates {
+        connection: Uuid,
+        maps: Vec<Uuid>,
+        state: MapState,
+        action: String,
+    },
+    /// `SolutionAware/{cid}/SwitchActive/{templateId}`.
+    SwitchVersion {
+        connection: Uuid,
+        map: Uuid,
+        version: String,
+    },
+}
+
+impl Action {
+    pub(crate) fn connection(&self) -> Uuid {
+        match self {
+            Action::SetMapState { connection, .. }
+            | Action::ApplySolution { connection, .. }
+            | Action::SetMapStates { connection, .. }
+            | Action::SwitchVersion { connection, .. } => *connection,
+        }
+    }
+
+    /// The maps a map request concerns (none for a solution).
+    pub(crate) fn maps(&self) -> Vec<Uuid> {
+        match self {
+            Action::SetMapState { map, .. } | Action::SwitchVersion { map, .. } => vec![*map],
+            Action::SetMapStates { maps, .. } => maps.clone(),
+            Action::ApplySolution { .. } => Vec::new(),
+        }
+    }
 }
 
 /// Stable ids derived from names, so a fixture always yields the same world.
@@ -157,6 +206,8 @@ pub(crate) fn new_map(connection: Uuid, name: &str, state: MapState) -> DwMap {
         id: name_uuid(&connection.to_string(), name),
         name: name.to_string(),
         state,
+        version: None,
+        keys: Vec::new(),
     }
 }
 
@@ -216,6 +267,7 @@ impl World {
                 });
                 Connection {
                     id,
+                    catalog: super::dws::maps::catalog(&d.maps),
                     failing_maps: d.failing_maps.clone(),
                     name: format!("dw-{}", host.split('.').next().unwrap_or(&host)),
                     connected_to: d.connected_to.as_deref().map(normalize_url),
@@ -227,7 +279,12 @@ impl World {
                     maps: d
                         .maps
                         .iter()
-                        .map(|m| new_map(id, &m.name, map_state(m.state)))
+                        .map(|m| {
+                            super::dws::maps::from_fixture(
+                                new_map(id, &m.name, map_state(m.state)),
+                                m,
+                            )
+                        })
                         .collect(),
                     solutions,
                     set_name: d.set_name.clone(),

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use dwlink_core::link::{
-    Api, BoxFut, DeleteReport, Link, ProviderError, RequestId, ResetOptions, Row, RowPages,
-    Solution, TableRef,
+    Api, BoxFut, DeleteReport, Link, MapRequest, ProviderError, RequestId, ResetOptions, Row,
+    RowPages, Solution, TableRef,
 };
 use dwlink_core::model::desired::{Desired, EnvironmentType, ResetTarget};
 use dwlink_core::model::identity::{same_host, same_organization};
@@ -22,6 +22,9 @@ use serde_json::json;
 use url::Url;
 
 use crate::keys;
+
+#[path = "fake_maps.rs"]
+mod maps;
 
 /// Rows per key table, by table name (`DualWriteProjectConfiguration`, …), every column.
 pub type Rows = BTreeMap<String, Vec<Row>>;
@@ -81,6 +84,21 @@ pub enum Call {
         connection_id: String,
         solution: String,
     },
+    MapRequest {
+        maps: Vec<String>,
+        request: MapRequest,
+    },
+    SwitchMapVersion {
+        map: String,
+        version: String,
+    },
+    SetIntegrationKeys {
+        map: String,
+        keys: Vec<String>,
+    },
+    RefreshTables {
+        map: String,
+    },
 }
 
 /// [`Call`] without its arguments, to aim a [`Fault`] or filter a call log.
@@ -99,6 +117,10 @@ pub enum CallKind {
     Reset,
     ListSolutions,
     ApplySolution,
+    MapRequest,
+    SwitchMapVersion,
+    SetIntegrationKeys,
+    RefreshTables,
 }
 
 impl Call {
@@ -117,6 +139,10 @@ impl Call {
             Call::Reset { .. } => CallKind::Reset,
             Call::ListSolutions { .. } => CallKind::ListSolutions,
             Call::ApplySolution { .. } => CallKind::ApplySolution,
+            Call::MapRequest { .. } => CallKind::MapRequest,
+            Call::SwitchMapVersion { .. } => CallKind::SwitchMapVersion,
+            Call::SetIntegrationKeys { .. } => CallKind::SetIntegrationKeys,
+            Call::RefreshTables { .. } => CallKind::RefreshTables,
         }
     }
 
@@ -140,6 +166,8 @@ pub enum RequestKind {
     StartMap,
     Reset,
     ApplySolution,
+    /// Pause, resume or start with initial sync.
+    MapRequest,
 }
 
 /// How an asynchronous request ends when it is waited for.
@@ -183,6 +211,20 @@ pub enum Effect {
     },
     SolutionApplied {
         solution: String,
+    },
+    MapPaused {
+        map: String,
+    },
+    MapVersionSwitched {
+        map: String,
+        version: String,
+    },
+    IntegrationKeysSet {
+        map: String,
+        keys: Vec<String>,
+    },
+    TablesRefreshed {
+        map: String,
     },
 }
 
@@ -287,6 +329,10 @@ enum Work {
     ApplySolution {
         solution: String,
     },
+    SetMaps {
+        map_ids: Vec<String>,
+        state: MapState,
+    },
 }
 
 enum Progress {
@@ -316,6 +362,11 @@ pub(crate) struct State {
     effects: Vec<Effect>,
     page_size: usize,
     issued: usize,
+    /// What the service knows of each map whatever a reset removed: versions offered, table,
+    /// prerequisites (taken from the maps the fake was given or edited to have).
+    catalog: BTreeMap<String, LiveMap>,
+    /// Map name → the version on which a start ends in Error.
+    fails_on_version: BTreeMap<String, String>,
 }
 
 struct Inner {
@@ -335,6 +386,7 @@ impl FakeLink {
     /// An environment with this live state and these rows. The state's key tables are ignored:
     /// reads derive them from the rows.
     pub fn new(live: LiveState, rows: Rows, solutions: Vec<Solution>) -> Self {
+        let catalog = maps::catalog(&live, BTreeMap::new());
         FakeLink {
             inner: Arc::new(Inner {
                 state: Mutex::new(State {
@@ -349,6 +401,8 @@ impl FakeLink {
                     effects: Vec::new(),
                     page_size: 25,
                     issued: 0,
+                    catalog,
+                    fails_on_version: BTreeMap::new(),
                 }),
                 hooks: Mutex::new(Vec::new()),
                 page_hooks: Mutex::new(Vec::new()),
@@ -392,7 +446,17 @@ impl FakeLink {
     /// Change the environment behind the engine's back (someone clicked in the portal). Key
     /// tables follow the rows: change those with [`FakeLink::insert_rows`].
     pub fn edit(&self, change: impl FnOnce(&mut LiveState)) {
-        change(&mut self.lock().live);
+        let mut s = self.lock();
+        change(&mut s.live);
+        let known = std::mem::take(&mut s.catalog);
+        s.catalog = maps::catalog(&s.live, known);
+    }
+
+    /// Starting `map` on `version` ends in Error (a map version that does not run here).
+    pub fn fail_start_on_version(&self, map: &str, version: &str) {
+        self.lock()
+            .fails_on_version
+            .insert(map.to_string(), version.to_string());
     }
 
     /// Add rows to a table behind the engine's back.
@@ -655,12 +719,23 @@ impl State {
             .as_mut()
             .ok_or("the connection set is gone")?;
         match work {
+            Work::SetMaps { map_ids, state } => {
+                let effects = maps::set_states(conn, &map_ids, state, &self.fails_on_version)?;
+                self.effects.extend(effects);
+            }
             Work::SetMap { map_id, state } => {
                 let map = conn
                     .maps
                     .iter_mut()
                     .find(|m| m.id == map_id)
                     .ok_or("the map was removed (reset?)")?;
+                if state == MapState::Running
+                    && map.version.is_some()
+                    && self.fails_on_version.get(&map.name) == map.version.as_ref()
+                {
+                    map.state = MapState::Error;
+                    return Err(format!("map {} failed to start on its version", map.name));
+                }
                 map.state = state;
                 let map = map.name.clone();
                 self.effects.push(if state == MapState::Running {
@@ -734,11 +809,13 @@ impl State {
         for map in &solution.maps {
             if !conn.maps.iter().any(|m| &m.name == map) {
                 self.issued += 1;
-                conn.maps.push(LiveMap {
-                    id: format!("map-{}", self.issued),
-                    name: map.clone(),
-                    state: MapState::Stopped,
-                });
+                let fresh = LiveMap::new(
+                    format!("map-{}", self.issued),
+                    map.clone(),
+                    MapState::Stopped,
+                );
+                conn.maps
+                    .push(maps::as_solution_leaves(fresh, &self.catalog));
             }
         }
         conn.maps.sort_by(|a, b| a.name.cmp(&b.name));
@@ -1082,6 +1159,60 @@ impl Link for FakeLink {
                 ))
             })
         })
+    }
+
+    fn map_request<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        maps: &'a [LiveMap],
+        request: MapRequest,
+    ) -> BoxFut<'a, RequestId> {
+        let call = Call::MapRequest {
+            maps: maps.iter().map(|m| m.name.clone()).collect(),
+            request,
+        };
+        Box::pin(
+            async move { self.handle(call, |s| s.maps_request(&connection.id, maps, request)) },
+        )
+    }
+
+    fn switch_map_version<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+        version: &'a str,
+    ) -> BoxFut<'a, ()> {
+        let call = Call::SwitchMapVersion {
+            map: map.name.clone(),
+            version: version.into(),
+        };
+        Box::pin(
+            async move { self.handle(call, |s| s.switch_version(&connection.id, map, version)) },
+        )
+    }
+
+    fn set_integration_keys<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+        keys: &'a [String],
+    ) -> BoxFut<'a, ()> {
+        let call = Call::SetIntegrationKeys {
+            map: map.name.clone(),
+            keys: keys.to_vec(),
+        };
+        Box::pin(async move { self.handle(call, |s| s.set_keys(&connection.id, map, keys)) })
+    }
+
+    fn refresh_tables<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+    ) -> BoxFut<'a, ()> {
+        let call = Call::RefreshTables {
+            map: map.name.clone(),
+        };
+        Box::pin(async move { self.handle(call, |s| s.refresh(&connection.id, map)) })
     }
 }
 

@@ -123,6 +123,7 @@ fn desired() -> d::Desired {
             apply_solutions: vec![CORE_SOLUTION.into()],
             start_maps: vec![CUSTOMERS.into()],
         },
+        maps: Vec::new(),
         auth: d::Auth {
             tenant_id: Uuid::nil(),
             client_id: Uuid::nil(),
@@ -146,16 +147,8 @@ fn live(connected_to: OrgRef, customers: MapState, vendors: MapState) -> LiveSta
             organization: Some(connected_to),
             legal_entities: vec!["DEMF".into(), "USMF".into()],
             maps: vec![
-                LiveMap {
-                    id: "map-customers".into(),
-                    name: CUSTOMERS.into(),
-                    state: customers,
-                },
-                LiveMap {
-                    id: "map-vendors".into(),
-                    name: VENDORS.into(),
-                    state: vendors,
-                },
+                LiveMap::new("map-customers", CUSTOMERS, customers),
+                LiveMap::new("map-vendors", VENDORS, vendors),
             ],
             doubt: None,
         }),

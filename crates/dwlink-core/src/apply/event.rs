@@ -73,6 +73,10 @@ pub enum StepResult {
     MapsStarted {
         count: usize,
     },
+    /// A map step other than stop and start, in words (`version 1.0.0.3 active`).
+    MapsChanged {
+        done: String,
+    },
     Verified,
 }
 
@@ -115,6 +119,7 @@ impl fmt::Display for StepResult {
             ),
             StepResult::SolutionsApplied { count } => write!(f, "{count} applied"),
             StepResult::MapsStarted { count } => write!(f, "{count} started"),
+            StepResult::MapsChanged { done } => f.write_str(done),
             StepResult::Verified => f.write_str("live state matches the declaration"),
         }
     }

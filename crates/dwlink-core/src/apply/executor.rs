@@ -234,11 +234,66 @@ impl<'a, L: Link> Executor<'a, L> {
                     .map(|_| StepResult::SolutionsApplied {
                         count: solutions.len(),
                     }),
-                Action::StartMaps { maps } => self
+                Action::StartMaps { maps, .. } if plan.desired.maps.is_empty() => self
                     .ops
                     .start_maps(maps, &self.requests(i, maps.len()))
                     .await
                     .map(|_| StepResult::MapsStarted { count: maps.len() }),
+                Action::StartMaps { maps, initial_sync } => {
+                    let switched = super::map_steps::switched(plan);
+                    self.ops
+                        .start_declared(
+                            maps,
+                            initial_sync,
+                            &switched,
+                            &self.requests(i, maps.len()),
+                        )
+                        .await
+                        .map(|_| StepResult::MapsStarted { count: maps.len() })
+                }
+                Action::SwitchMapVersion { map, to, .. } => self
+                    .ops
+                    .switch_map_version(map, to)
+                    .await
+                    .map(|_| StepResult::MapsChanged {
+                        done: format!("version {to} active"),
+                    }),
+                Action::SetIntegrationKeys { map, to, .. } => self
+                    .ops
+                    .set_integration_keys(map, to)
+                    .await
+                    .map(|_| StepResult::MapsChanged {
+                        done: format!("keys [{}] set", to.join(", ")),
+                    }),
+                Action::RefreshTables { maps } => self
+                    .ops
+                    .refresh_tables(maps, &self.requests(i, maps.len()))
+                    .await
+                    .map(|_| StepResult::MapsChanged {
+                        done: format!("{} refreshed", maps.len()),
+                    }),
+                Action::ResumeMaps { maps } => self
+                    .ops
+                    .pause_resume(
+                        maps,
+                        crate::link::MapRequest::Resume,
+                        &self.requests(i, maps.len()),
+                    )
+                    .await
+                    .map(|_| StepResult::MapsChanged {
+                        done: format!("{} resumed", maps.len()),
+                    }),
+                Action::PauseMaps { maps } => self
+                    .ops
+                    .pause_resume(
+                        maps,
+                        crate::link::MapRequest::Pause,
+                        &self.requests(i, maps.len()),
+                    )
+                    .await
+                    .map(|_| StepResult::MapsChanged {
+                        done: format!("{} paused", maps.len()),
+                    }),
                 Action::Verify => super::verify::verify(self.ops, plan)
                     .await
                     .map(|_| StepResult::Verified),

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod journal;
 pub mod journal_admin;
 pub mod lock;
+mod map_steps;
 pub mod resume;
 pub mod steps;
 pub mod verify;

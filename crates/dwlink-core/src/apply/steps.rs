@@ -34,7 +34,7 @@ pub struct Steps<L> {
     read: Mutex<Option<Arc<LiveState>>>,
 }
 
-fn problem(e: ProviderError) -> Problem {
+pub(super) fn problem(e: ProviderError) -> Problem {
     e.to_problem()
 }
 
@@ -52,7 +52,7 @@ impl<L: Link> Steps<L> {
         self.last.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn forget(&self) {
+    pub(super) fn forget(&self) {
         *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
@@ -63,7 +63,7 @@ impl<L: Link> Steps<L> {
         }
     }
 
-    async fn connection(&self) -> Result<LiveConnection, Problem> {
+    pub(super) async fn connection(&self) -> Result<LiveConnection, Problem> {
         self.state().await?.connection.ok_or_else(|| {
             Problem::error(
                 "dwlink::apply::no_connection",
@@ -91,7 +91,7 @@ impl<L: Link> Steps<L> {
         }
     }
 
-    async fn wait_all(
+    pub(super) async fn wait_all(
         &self,
         requests: Vec<RequestId>,
         timeout: Duration,

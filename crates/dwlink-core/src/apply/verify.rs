@@ -19,6 +19,10 @@ pub fn settled(desired: &crate::model::desired::Desired) -> crate::model::desire
 }
 
 pub async fn verify<L: Link>(ops: &Steps<L>, plan: &Plan) -> Result<String, Problem> {
+    let reset = plan
+        .actions
+        .iter()
+        .any(|a| a.action.kind() == ActionKind::ResetLink);
     let live = ops.read_live().await?;
     let fresh = Plan::make(&settled(&plan.desired), &live);
     let left: Vec<String> = fresh
@@ -33,13 +37,15 @@ pub async fn verify<L: Link>(ops: &Steps<L>, plan: &Plan) -> Result<String, Prob
             )
         })
         .collect();
-    // Every verify follows a reset (no other step is planned), and that reset was asked for the
-    // declared legal entities: a difference left is a reset the service did not fully honour,
-    // although a plan only warns about it.
+    // A verify follows a reset or map steps. A reset was asked for the declared legal entities:
+    // a difference left is a reset the service did not fully honour, although a plan only warns
+    // about it.
     let errors: Vec<String> = fresh
         .findings
         .iter()
-        .filter(|f| f.severity == Severity::Error || f.code == FindingCode::LegalEntitiesDiffer)
+        .filter(|f| {
+            f.severity == Severity::Error || (reset && f.code == FindingCode::LegalEntitiesDiffer)
+        })
         .map(|f| f.message.clone())
         .collect();
     if left.is_empty() && errors.is_empty() {

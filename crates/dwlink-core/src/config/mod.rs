@@ -1,6 +1,7 @@
 //! Configs: raw serde+schemars types with spans → validation → the desired model.
 
 pub mod load;
+pub mod maps;
 pub mod raw;
 pub mod schema;
 pub mod suggest;

@@ -27,6 +27,10 @@ pub struct RawConfig {
     pub reset: Option<Reset>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_reset: Option<AfterReset>,
+    /// Dual-write maps declared at a version, with keys and a run state; maps not named here
+    /// are left alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maps: Vec<super::maps::MapDecl>,
     pub auth: Auth,
     /// The dual-write management service; it only accepts a signed-in user's token.
     #[serde(default, skip_serializing_if = "Option::is_none")]

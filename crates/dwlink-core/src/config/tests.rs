@@ -276,3 +276,50 @@ fn the_management_service_client_defaults_to_the_data_integration_app() {
         codes(&l)
     );
 }
+
+#[test]
+fn maps_resolve_with_defaults() {
+    let text = format!(
+        "{VALID}maps:\n  - name: Customers V3 (accounts)\n    version: 1.0.0.3\n    integration_keys: [accountnumber]\n    initial_sync: run\n  - name: Vendors V2 (msdyn_vendors)\n    version: latest\n    state: paused\n"
+    );
+    let l = load_text(&text);
+    assert!(l.problems.is_empty(), "{:?}", codes(&l));
+    let d = l.desired.expect("valid");
+    use crate::model::desired::{MapRunState, MapVersion};
+    assert_eq!(d.maps.len(), 2);
+    assert_eq!(d.maps[0].version, Some(MapVersion::Exact("1.0.0.3".into())));
+    assert_eq!(d.maps[0].state, MapRunState::Running);
+    assert!(d.maps[0].initial_sync);
+    assert_eq!(
+        d.maps[0].integration_keys.as_deref(),
+        Some(&["accountnumber".to_string()][..])
+    );
+    assert_eq!(d.maps[1].version, Some(MapVersion::Latest));
+    assert_eq!(d.maps[1].state, MapRunState::Paused);
+}
+
+#[test]
+fn map_mistakes_are_shown_at_their_value() {
+    let text = format!(
+        "{VALID}after_reset:\n  start_maps: [Vendors V2 (msdyn_vendors)]\nmaps:\n  - name: Customers V3 (accounts)\n    version: 1.0.3\n  - name: Customers V3 (accounts)\n    state: sleeping\n  - name: Vendors V2 (msdyn_vendors)\n"
+    );
+    let l = load_text(&text);
+    assert!(l.desired.is_none());
+    let c = codes(&l);
+    assert!(c.contains(&"dwlink::config::map_version"), "{c:?}");
+    assert!(c.contains(&"dwlink::config::map_declared_twice"), "{c:?}");
+    assert!(c.contains(&"dwlink::config::map_in_start_maps"), "{c:?}");
+    // The schema reports the unknown state.
+    assert!(l.problems.0.len() >= 4, "{c:?}");
+    let base = VALID.lines().count();
+    assert_eq!(at(&l, "dwlink::config::map_version"), (base + 5, 14));
+    assert_eq!(at(&l, "dwlink::config::map_declared_twice"), (base + 6, 11));
+    assert_eq!(at(&l, "dwlink::config::map_in_start_maps"), (base + 2, 16));
+    let help = l
+        .problems
+        .iter()
+        .find(|p| p.code == "dwlink::config::map_in_start_maps")
+        .and_then(|p| p.help.clone())
+        .unwrap_or_default();
+    assert!(help.contains("keep it in `maps`"), "{help}");
+}

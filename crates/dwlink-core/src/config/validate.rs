@@ -13,14 +13,21 @@ use crate::yaml::SpanIndex;
 
 use super::raw::{EnvironmentType, Kind, RawConfig, ResetTarget, ResetWhen};
 
-struct Ctx<'a> {
-    index: &'a SpanIndex,
-    source: &'a Source,
-    problems: Problems,
+pub(super) struct Ctx<'a> {
+    pub(super) index: &'a SpanIndex,
+    pub(super) source: &'a Source,
+    pub(super) problems: Problems,
 }
 
 impl Ctx<'_> {
-    fn error(&mut self, code: &'static str, path: &str, msg: String, label: &str, help: &str) {
+    pub(super) fn error(
+        &mut self,
+        code: &'static str,
+        path: &str,
+        msg: String,
+        label: &str,
+        help: &str,
+    ) {
         self.problems.push(
             Problem::error(code, msg)
                 .in_source(self.source)
@@ -338,6 +345,8 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
         );
     }
 
+    super::maps::check(&mut cx, root);
+
     if let Some(g) = text(root, "auth.tenant_id") {
         cx.guid("auth.tenant_id", g);
     }
@@ -475,6 +484,7 @@ pub fn desired(raw: &RawConfig) -> Option<d::Desired> {
             apply_solutions: after.apply_solutions,
             start_maps: after.start_maps,
         },
+        maps: super::maps::desired(&raw.maps)?,
         auth: d::Auth {
             tenant_id: Uuid::try_parse(&raw.auth.tenant_id).ok()?,
             client_id: Uuid::try_parse(&raw.auth.client_id).ok()?,

@@ -53,6 +53,7 @@ fn connection_config() -> d::Desired {
             clear_tables: true,
         },
         after_reset: d::AfterReset::default(),
+        maps: Vec::new(),
         auth: d::Auth {
             tenant_id: Uuid::nil(),
             client_id: Uuid::nil(),
@@ -104,11 +105,11 @@ fn mismatch() -> LiveState {
             name: "cs".into(),
             organization: Some(org(TEST, TEST_ID)),
             legal_entities: vec!["USMF".into()],
-            maps: vec![LiveMap {
-                id: "m1".into(),
-                name: "Customers V3 (accounts)".into(),
-                state: MapState::Running,
-            }],
+            maps: vec![LiveMap::new(
+                "m1",
+                "Customers V3 (accounts)",
+                MapState::Running,
+            )],
             doubt: None,
         }),
         dataverse: LiveDataverse {

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 use uuid::Uuid;
 
+pub use crate::config::maps::MapRunState;
 pub use crate::config::raw::{DualWriteAuth, EnvironmentType, Kind, ResetTarget, ResetWhen};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -17,6 +18,9 @@ pub struct Desired {
     pub link: Link,
     pub reset: Reset,
     pub after_reset: AfterReset,
+    /// Declared maps, in the config's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub maps: Vec<DesiredMap>,
     pub auth: Auth,
     pub dual_write_service: Option<DualWriteService>,
     pub restored_from: Option<Url>,
@@ -52,6 +56,29 @@ pub struct Reset {
 pub struct AfterReset {
     pub apply_solutions: Vec<String>,
     pub start_maps: Vec<String>,
+}
+
+/// A declared map (config `maps[]`), defaults resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredMap {
+    pub name: String,
+    /// `None`: the version is not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<MapVersion>,
+    pub state: MapRunState,
+    /// `None`: the keys are not managed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_keys: Option<Vec<String>>,
+    /// Start with an initial sync (`initial_sync: run`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub initial_sync: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MapVersion {
+    Latest,
+    Exact(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -77,6 +77,42 @@ pub struct LiveMap {
     pub id: String,
     pub name: String,
     pub state: MapState,
+    /// The active version (`detail.template.version`), four-part; `None` when not shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The versions the service offers (`detail.templates[]`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    /// The map's Dataverse table (`rightEntity.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    /// The integration key fields of the map's Dataverse table; `None`: not read (only
+    /// declared maps' keys are read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration_keys: Option<Vec<String>>,
+    /// Names of the maps that must run before this one; `None`: not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prerequisites: Option<Vec<String>>,
+    /// When a paused map's pause completed (RFC 3339), when the listing shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<String>,
+}
+
+impl LiveMap {
+    /// A map as a listing without versions shows it.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, state: MapState) -> Self {
+        LiveMap {
+            id: id.into(),
+            name: name.into(),
+            state,
+            version: None,
+            versions: Vec::new(),
+            table: None,
+            integration_keys: None,
+            prerequisites: None,
+            paused_since: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -6,3 +6,4 @@ pub mod desired;
 pub mod identity;
 pub mod key_tables;
 pub mod live;
+pub mod map_status;

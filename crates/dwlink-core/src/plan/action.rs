@@ -40,7 +40,35 @@ pub enum Action {
     ApplySolutions {
         solutions: Vec<String>,
     },
+    /// Put a declared map on another version (DWA `DWMapEngine.cs` `applyMapVersion`).
+    SwitchMapVersion {
+        map: String,
+        from: Option<String>,
+        to: String,
+    },
+    /// Set the integration keys of a declared map's Dataverse table.
+    SetIntegrationKeys {
+        map: String,
+        table: String,
+        from: Vec<String>,
+        to: Vec<String>,
+    },
+    /// Refresh the tables of maps whose version or keys changed, as DWA does before a start.
+    RefreshTables {
+        maps: Vec<String>,
+    },
+    /// Resume paused maps (in one request).
+    ResumeMaps {
+        maps: Vec<String>,
+    },
+    /// Start maps, prerequisites first; those in `initial_sync` copy existing rows first.
     StartMaps {
+        maps: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        initial_sync: Vec<String>,
+    },
+    /// Pause running maps (in one request); their queue is kept for a day at most.
+    PauseMaps {
         maps: Vec<String>,
     },
     /// Re-read live state and check it matches the declaration.
@@ -74,18 +102,28 @@ pub enum ActionKind {
     ClearTable,
     ResetLink,
     ApplySolutions,
+    SwitchMapVersion,
+    SetIntegrationKeys,
+    RefreshTables,
+    ResumeMaps,
     StartMaps,
+    PauseMaps,
     Verify,
 }
 
 impl ActionKind {
-    pub const ALL: [ActionKind; 7] = [
+    pub const ALL: [ActionKind; 12] = [
         ActionKind::StopMaps,
         ActionKind::Backup,
         ActionKind::ClearTable,
         ActionKind::ResetLink,
         ActionKind::ApplySolutions,
+        ActionKind::SwitchMapVersion,
+        ActionKind::SetIntegrationKeys,
+        ActionKind::RefreshTables,
+        ActionKind::ResumeMaps,
         ActionKind::StartMaps,
+        ActionKind::PauseMaps,
         ActionKind::Verify,
     ];
 
@@ -96,7 +134,12 @@ impl ActionKind {
             ActionKind::ClearTable => "clear-table",
             ActionKind::ResetLink => "reset-link",
             ActionKind::ApplySolutions => "apply-solutions",
+            ActionKind::SwitchMapVersion => "switch-map-version",
+            ActionKind::SetIntegrationKeys => "set-integration-keys",
+            ActionKind::RefreshTables => "refresh-tables",
+            ActionKind::ResumeMaps => "resume-maps",
             ActionKind::StartMaps => "start-maps",
+            ActionKind::PauseMaps => "pause-maps",
             ActionKind::Verify => "verify",
         }
     }
@@ -109,7 +152,12 @@ impl ActionKind {
             ActionKind::ClearTable => "-",
             ActionKind::ResetLink => "-/+",
             ActionKind::ApplySolutions => "+",
+            ActionKind::SwitchMapVersion => "~",
+            ActionKind::SetIntegrationKeys => "~",
+            ActionKind::RefreshTables => "↻",
+            ActionKind::ResumeMaps => "▶",
             ActionKind::StartMaps => "▶",
+            ActionKind::PauseMaps => "‖",
             ActionKind::Verify => "?",
         }
     }
@@ -130,7 +178,12 @@ impl Action {
             Action::ClearTable { .. } => ActionKind::ClearTable,
             Action::ResetLink { .. } => ActionKind::ResetLink,
             Action::ApplySolutions { .. } => ActionKind::ApplySolutions,
+            Action::SwitchMapVersion { .. } => ActionKind::SwitchMapVersion,
+            Action::SetIntegrationKeys { .. } => ActionKind::SetIntegrationKeys,
+            Action::RefreshTables { .. } => ActionKind::RefreshTables,
+            Action::ResumeMaps { .. } => ActionKind::ResumeMaps,
             Action::StartMaps { .. } => ActionKind::StartMaps,
+            Action::PauseMaps { .. } => ActionKind::PauseMaps,
             Action::Verify => ActionKind::Verify,
         }
     }

@@ -52,7 +52,29 @@ pub fn describe(action: &Action) -> String {
             }
         ),
         Action::ApplySolutions { solutions } => solutions.join(", "),
-        Action::StartMaps { maps } => maps.join(", "),
+        Action::StartMaps { maps, initial_sync } if initial_sync.is_empty() => maps.join(", "),
+        Action::StartMaps { maps, initial_sync } => format!(
+            "{} (initial sync: {})",
+            maps.join(", "),
+            initial_sync.join(", ")
+        ),
+        Action::SwitchMapVersion { map, from, to } => format!(
+            "{map}: version {} → {to}",
+            from.as_deref().unwrap_or("unknown")
+        ),
+        Action::SetIntegrationKeys {
+            map,
+            table,
+            from,
+            to,
+        } => format!(
+            "{map}: keys of {table} [{}] → [{}]",
+            from.join(", "),
+            to.join(", ")
+        ),
+        Action::RefreshTables { maps }
+        | Action::ResumeMaps { maps }
+        | Action::PauseMaps { maps } => maps.join(", "),
         Action::Verify => "re-read live state and check it matches the declaration".into(),
     }
 }

@@ -55,6 +55,18 @@ pub enum FindingCode {
     /// Management requests of the connection set are still in flight.
     #[serde(rename = "busy")]
     Busy,
+    /// A declared map the service does not offer.
+    #[serde(rename = "maps.not-found")]
+    MapsNotFound,
+    /// A declared map version the service does not offer.
+    #[serde(rename = "maps.version-unavailable")]
+    MapsVersionUnavailable,
+    /// A prerequisite of a declared running map is neither declared nor running.
+    #[serde(rename = "maps.prerequisite-undeclared")]
+    MapsPrerequisiteUndeclared,
+    /// A map paused for longer than the service keeps its queue.
+    #[serde(rename = "maps.paused-too-long")]
+    MapsPausedTooLong,
 }
 
 impl FindingCode {
@@ -79,6 +91,10 @@ impl FindingCode {
             FindingCode::ResetBodyInferred => "reset.body-inferred",
             FindingCode::ConnectionNone => "connection.none",
             FindingCode::Busy => "busy",
+            FindingCode::MapsNotFound => "maps.not-found",
+            FindingCode::MapsVersionUnavailable => "maps.version-unavailable",
+            FindingCode::MapsPrerequisiteUndeclared => "maps.prerequisite-undeclared",
+            FindingCode::MapsPausedTooLong => "maps.paused-too-long",
         }
     }
 
@@ -114,6 +130,10 @@ impl FindingCode {
             FindingCode::ResetBodyInferred => "dwlink::plan::reset.body-inferred",
             FindingCode::ConnectionNone => "dwlink::plan::connection.none",
             FindingCode::Busy => "dwlink::plan::busy",
+            FindingCode::MapsNotFound => "dwlink::plan::maps.not-found",
+            FindingCode::MapsVersionUnavailable => "dwlink::plan::maps.version-unavailable",
+            FindingCode::MapsPrerequisiteUndeclared => "dwlink::plan::maps.prerequisite-undeclared",
+            FindingCode::MapsPausedTooLong => "dwlink::plan::maps.paused-too-long",
         }
     }
 }

@@ -116,7 +116,10 @@ pub struct Plan {
 
 impl Plan {
     pub fn make(desired: &Desired, live: &LiveState) -> Plan {
-        let decision = diff::diff(desired, live);
+        let now = jiff::Timestamp::now();
+        let mut decision = diff::diff(desired, live);
+        // The one finding that needs a clock: kept out of the diff, which has none.
+        diff::paused_too_long(&mut decision.findings, live, now);
         let actions: Vec<PlannedAction> = decision
             .actions
             .iter()
@@ -146,7 +149,7 @@ impl Plan {
             format_version: FORMAT_VERSION.into(),
             dwlink_version: DWLINK_VERSION.into(),
             plan_id: uuid::Uuid::new_v4().to_string(),
-            created_at: jiff::Timestamp::now().to_string(),
+            created_at: now.to_string(),
             environment: Environment {
                 name: desired.name.clone(),
                 finance_operations_url: trim(desired.finance_operations.url.as_str()),

@@ -56,6 +56,7 @@ pub(super) fn desired() -> d::Desired {
             apply_solutions: vec!["Dual-write core solution".into()],
             start_maps: vec!["Customers V3 (accounts)".into()],
         },
+        maps: Vec::new(),
         auth: d::Auth {
             tenant_id: Uuid::nil(),
             client_id: Uuid::nil(),
@@ -98,11 +99,11 @@ pub(super) fn live() -> LiveState {
             name: "cs".into(),
             organization: Some(org(UAT, UAT_ID)),
             legal_entities: vec!["DEMF".into(), "USMF".into()],
-            maps: vec![LiveMap {
-                id: "m1".into(),
-                name: "Customers V3 (accounts)".into(),
-                state: MapState::Stopped,
-            }],
+            maps: vec![LiveMap::new(
+                "m1",
+                "Customers V3 (accounts)",
+                MapState::Stopped,
+            )],
             doubt: None,
         }),
         dataverse: LiveDataverse {
@@ -280,11 +281,11 @@ fn stopped_maps_help_says_whether_start_maps_restarts_them() {
     let h = help(&unlisted, &l);
     assert!(h.contains("list them in `after_reset.start_maps`"), "{h}");
 
-    l.connection.as_mut().unwrap().maps.push(LiveMap {
-        id: "m2".into(),
-        name: "Vendors V2".into(),
-        state: MapState::Running,
-    });
+    l.connection
+        .as_mut()
+        .unwrap()
+        .maps
+        .push(LiveMap::new("m2", "Vendors V2", MapState::Running));
     let h = help(&listed, &l);
     assert!(
         h.contains("starts Customers V3 (accounts) again")

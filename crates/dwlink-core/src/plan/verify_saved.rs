@@ -107,6 +107,24 @@ pub fn as_config(d: &Desired) -> RawConfig {
             apply_solutions: d.after_reset.apply_solutions.clone(),
             start_maps: d.after_reset.start_maps.clone(),
         }),
+        maps: d
+            .maps
+            .iter()
+            .map(|m| crate::config::maps::MapDecl {
+                name: m.name.clone(),
+                version: m.version.as_ref().map(|v| match v {
+                    crate::model::desired::MapVersion::Latest => "latest".to_string(),
+                    crate::model::desired::MapVersion::Exact(x) => x.clone(),
+                }),
+                state: Some(m.state),
+                integration_keys: m.integration_keys.clone(),
+                initial_sync: Some(if m.initial_sync {
+                    crate::config::maps::InitialSync::Run
+                } else {
+                    crate::config::maps::InitialSync::Skip
+                }),
+            })
+            .collect(),
         auth: raw::Auth {
             tenant_id: d.auth.tenant_id.to_string(),
             client_id: d.auth.client_id.to_string(),

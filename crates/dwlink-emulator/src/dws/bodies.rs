@@ -77,15 +77,23 @@ pub(crate) struct StartDetail {
 }
 
 /// `POST {api}Start`: `{"action", "details":[{tid, pid?, cid, parameters?}]}`.
-pub(crate) fn start(body: &Map<String, Value>) -> Result<(String, Vec<StartDetail>), Reply> {
+/// Also the first detail's `parameters.skipInitialSync`, when given.
+#[allow(clippy::type_complexity)]
+pub(crate) fn start(
+    body: &Map<String, Value>,
+) -> Result<(String, Vec<StartDetail>, Option<bool>), Reply> {
     const WHAT: &str = "the Start body";
     only(body, &["action", "details"], WHAT)?;
     let action = text(body, "action", WHAT)?.to_string();
     let mut details = Vec::new();
+    let mut skip_initial_sync = None;
     for d in objects(body, "details", WHAT)? {
         only(d, &["tid", "pid", "cid", "parameters"], "a Start detail")?;
         if let Some(p) = d.get("parameters") {
             parameters(p)?;
+            if details.is_empty() {
+                skip_initial_sync = p.get("skipInitialSync").and_then(Value::as_bool);
+            }
         }
         details.push(StartDetail {
             tid: text(d, "tid", "a Start detail")?.to_string(),
@@ -100,7 +108,7 @@ pub(crate) fn start(body: &Map<String, Value>) -> Result<(String, Vec<StartDetai
     if details.is_empty() {
         return Err(bad_request("the Start body names no map in `details`"));
     }
-    Ok((action, details))
+    Ok((action, details, skip_initial_sync))
 }
 
 /// DWA `MapStartStopActionParameters` and `MapCatchUpParameter`.

@@ -5,6 +5,7 @@
 //! answer 404; bodies are read strictly ([`bodies`]).
 
 mod bodies;
+pub(crate) mod maps;
 mod reset;
 pub(crate) mod shapes;
 
@@ -14,7 +15,6 @@ use serde_json::{json, Value};
 use super::odata::error::{bad_request, not_found, Reply};
 use super::odata::percent_decode;
 use super::store::{Action, AsyncRequest, RequestState, World};
-use dwlink_core::model::live::MapState;
 
 /// What a management call did: its reply, whether the world changed, the asynchronous request
 /// it started (completed after `async_ms`), whether the reply itself waits (a reset answers
@@ -87,6 +87,25 @@ pub(crate) fn handle(
         }
         (Method::GET, [a, b, c, "SolutionAware", cid, "Status", id]) if [*a, *b, *c] == API => {
             solution_status(world, cid, id).map(reply)
+        }
+        (Method::POST, [a, b, c, "SolutionAware", cid, "SwitchActive", tid])
+            if [*a, *b, *c] == API =>
+        {
+            maps::switch_active(world, cid, tid, param("pid"), content_type, body)
+        }
+        (Method::GET, [a, b, c, pid, "FieldMappings"]) if [*a, *b, *c] == API => {
+            maps::field_mappings(world, pid).map(reply)
+        }
+        (Method::POST, [a, b, c, "GetTemplatePrerequisiteSequences", cid])
+            if [*a, *b, *c] == API =>
+        {
+            maps::prerequisites(world, cid, content_type, body).map(reply)
+        }
+        (Method::POST, ["api", "dataset", dataset, "IntegrationKeys"]) => {
+            maps::integration_keys(world, dataset, content_type, body)
+        }
+        (Method::POST, ["api", "Project", name, "Refresh"]) => {
+            maps::refresh(world, name, content_type, body)
         }
         (Method::GET, ["api", "ConnectionSet", name]) => match connection_by_name(world, name) {
             Some(i) => Ok(reply(Reply::ok(shapes::connection_set(
@@ -190,6 +209,8 @@ fn begin(world: &mut World, action: Action, message: &str) -> Outcome {
             state: RequestState::Waiting,
             message: message.into(),
             action,
+            created_on: jiff::Timestamp::now().to_string(),
+            modified_on: jiff::Timestamp::now().to_string(),
         },
     );
     Outcome {
@@ -201,72 +222,9 @@ fn begin(world: &mut World, action: Action, message: &str) -> Outcome {
     }
 }
 
-/// `POST {api}Start` (DWA `DWMapEngine.cs` `startStopMap`): action `1` start, `4` stop, `5`
-/// pause, `6` resume. `8` (initial sync of a map without a project) is not emulated: every
-/// emulated map has a project.
+/// `POST {api}Start`: [`maps::start`].
 fn start(world: &mut World, body: &serde_json::Map<String, Value>) -> Result<Outcome, Reply> {
-    let (action, details) = bodies::start(body)?;
-    let state = match action.as_str() {
-        "1" | "6" => MapState::Running,
-        "4" => MapState::Stopped,
-        "5" => MapState::Paused,
-        "8" => return Err(bad_request("action 8 (initial sync) is not emulated")),
-        other => {
-            return Err(bad_request(format!(
-                "`{other}` is not a Start action (1, 4, 5, 6, 8)"
-            )))
-        }
-    };
-    // DWA sends several details only to pause or resume every map; one request here follows
-    // one map.
-    let [d] = details.as_slice() else {
-        return Err(bad_request("the emulator takes one map per Start request"));
-    };
-    let i = connection_by_id(world, &d.cid)?;
-    let c = world.fo[i]
-        .connection
-        .as_ref()
-        .ok_or_else(|| not_found("no connection set"))?;
-    let m = c
-        .maps
-        .iter()
-        .find(|m| {
-            shapes::template_id(&m.name)
-                .to_string()
-                .eq_ignore_ascii_case(&d.tid)
-        })
-        .ok_or_else(|| not_found(format!("no map with template `{}` in {}", d.tid, c.name)))?;
-    match &d.pid {
-        Some(pid) if !pid.eq_ignore_ascii_case(&m.id.to_string()) => {
-            return Err(bad_request(format!(
-                "pid `{pid}` is not the project of map {}",
-                m.name
-            )))
-        }
-        Some(_) => {}
-        None => {
-            return Err(bad_request(format!(
-                "map {} has a project: send its pid",
-                m.name
-            )))
-        }
-    }
-    let act = Action::SetMapState {
-        connection: c.id,
-        map: m.id,
-        state,
-    };
-    let msg = format!("{} {}", shapes_verb(&action), m.name);
-    Ok(begin(world, act, &msg))
-}
-
-fn shapes_verb(action: &str) -> &'static str {
-    match action {
-        "1" => "Start",
-        "4" => "Stop",
-        "5" => "Pause",
-        _ => "Resume",
-    }
+    maps::start(world, body)
 }
 
 /// `GET {api}Status/{id}`: the maps the request concerns, with their `lastRequests`.
@@ -275,18 +233,16 @@ fn map_status(world: &World, id: &str) -> Result<Reply, Reply> {
         .requests
         .get(id)
         .ok_or_else(|| not_found(format!("no request `{id}`")))?;
-    let Action::SetMapState {
-        connection, map, ..
-    } = &r.action
-    else {
+    let ids = r.action.maps();
+    if ids.is_empty() {
         return Err(not_found(format!("no map request `{id}`")));
-    };
-    let i = connection_by_id(world, &connection.to_string())?;
+    }
+    let i = connection_by_id(world, &r.action.connection().to_string())?;
     let list: Vec<Value> = world.fo[i]
         .connection
         .iter()
         .flat_map(|c| c.maps.iter())
-        .filter(|m| m.id == *map)
+        .filter(|m| ids.contains(&m.id))
         .map(|m| shapes::map(world, m))
         .collect();
     Ok(Reply::ok(Value::Array(list)))

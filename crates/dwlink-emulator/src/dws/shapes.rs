@@ -151,22 +151,24 @@ fn last_requests(world: &World, map: &DwMap) -> Vec<Value> {
         .requests
         .values()
         .filter_map(|r| match &r.action {
-            Action::SetMapState { map: m, state, .. } if *m == map.id => Some((r, *state)),
+            Action::SetMapState { map: m, state, .. } if *m == map.id => {
+                Some((r, start_code(*state).to_string()))
+            }
+            Action::SetMapStates { maps, action, .. } if maps.contains(&map.id) => {
+                Some((r, action.clone()))
+            }
+            // No public evidence of the code a version switch shows as.
+            Action::SwitchVersion { map: m, .. } if *m == map.id => Some((r, "switch".into())),
             _ => None,
         })
-        .map(|(r, state)| {
-            let action = match state {
-                MapState::Running => "1",
-                MapState::Paused => "5",
-                _ => "4",
-            };
+        .map(|(r, action)| {
             let error = if r.state == RequestState::Error {
                 r.message.as_str()
             } else {
                 ""
             };
             json!({"requestId": r.id, "action": action, "state": request_code(r.state),
-                   "errorMessage": error})
+                   "errorMessage": error, "createdOn": r.created_on, "modifiedOn": r.modified_on})
         })
         .collect()
 }
@@ -183,19 +185,27 @@ pub(crate) fn map_in(world: &World, m: &DwMap, shape: MapStateShape) -> Value {
     v
 }
 
+/// The Start action code of a single-map request.
+fn start_code(state: MapState) -> &'static str {
+    match state {
+        MapState::Running => "1",
+        MapState::Paused => "5",
+        _ => "4",
+    }
+}
+
 /// DWA `DWMaps.cs` `DWMap`: `leftEntity` (F&O), `rightEntity` (Dataverse), `detail`.
 pub(crate) fn map(world: &World, m: &DwMap) -> Value {
     let (fo, dv) = super::super::requests::split_map_name(&m.name);
-    let tid = template_id(&m.name);
+    let (tid, template, templates) = super::maps::templates(world, m);
+    let dv = super::maps::connection_of(world, m.id).map_or(dv, |c| super::maps::table(c, &m.name));
     json!({
         "leftEntity": {"targetType": "AX", "name": fo, "displayName": fo},
         "rightEntity": {"targetType": "CRM", "name": dv, "displayName": dv},
         "detail": {
             "tid": tid, "tName": m.name, "pid": m.id, "state": map_code(m.state),
-            "template": {"id": tid, "name": m.name, "displayName": m.name, "author": "Microsoft",
-                         "readOnly": true,
-                         "version": {"major": 1, "minor": 0, "build": 0, "revision": 0}},
-            "templates": [], "lastRequests": last_requests(world, m),
+            "template": template,
+            "templates": templates, "lastRequests": last_requests(world, m),
             "isProjectDeleted": false, "actions": [],
         },
     })

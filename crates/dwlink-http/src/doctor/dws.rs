@@ -61,12 +61,14 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
             let why = "the config has no dual_write_service.url";
             out.push(environments_spec().skipped(why));
             out.extend(dependents().map(|s| s.skipped(why)));
+            out.extend(super::dws_maps::skipped(why));
             return out;
         }
         (Some(_), false) => {
             let why = "needs signin.management-service";
             out.push(environments_spec().skipped(why));
             out.extend(dependents().map(|s| s.skipped(why)));
+            out.extend(super::dws_maps::skipped(why));
             return out;
         }
     };
@@ -96,6 +98,7 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
     let entry = match entry {
         None => {
             out.extend(dependents().map(|s| s.skipped("needs dws.environments")));
+            out.extend(super::dws_maps::skipped("needs dws.environments"));
             return out;
         }
         Some(None) => {
@@ -104,16 +107,21 @@ pub(crate) async fn checks(ctx: &Ctx<'_>) -> Vec<Check> {
                 c.fix = Some("link the environment once on F&O's dual-write page, then run doctor again: until then these routes cannot be checked".into());
                 c
             }));
+            out.extend(super::dws_maps::skipped(
+                "no connection set yet (the environment was never linked)",
+            ));
             return out;
         }
         Some(Some(e)) => e,
     };
-    let (set, maps, solutions) = tokio::join!(
+    let (set, maps, solutions, map_checks) = tokio::join!(
         connection_set(ctx, gw, &entry.cname),
         maps(ctx, gw, &entry.cid),
         solutions(ctx, gw, &entry.cid),
+        super::dws_maps::checks(ctx, gw, &entry.cid),
     );
     out.extend([set, maps, solutions]);
+    out.extend(map_checks);
     out
 }
 

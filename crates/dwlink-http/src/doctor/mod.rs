@@ -11,6 +11,7 @@ mod admin;
 mod classify;
 mod dataverse;
 mod dws;
+mod dws_maps;
 mod fo;
 mod signin;
 
@@ -122,10 +123,22 @@ pub fn tune(settings: &mut ProviderSettings, timeout: Duration) {
 }
 
 /// Routes with no read-only request, listed so the report says what it did not vouch for.
-const NOT_CHECKED: [NotChecked; 6] = [
+const NOT_CHECKED: [NotChecked; 9] = [
     NotChecked {
         route: "POST {api}Start",
         why: "starts or stops maps: no read-only form",
+    },
+    NotChecked {
+        route: "POST {api}SolutionAware/{cid}/SwitchActive/{templateId}",
+        why: "switches a map's version: no read-only form",
+    },
+    NotChecked {
+        route: "POST {gateway}api/dataset/{dataset}/IntegrationKeys",
+        why: "sets integration keys: no read-only form",
+    },
+    NotChecked {
+        route: "POST {gateway}api/Project/{name}/Refresh",
+        why: "refreshes a map's tables: no read-only form",
     },
     NotChecked {
         route: "POST {gateway}api/ConnectionSet/{cid}/Reset",

@@ -162,10 +162,22 @@ impl HttpProvider {
         };
         // The lookup already names the set's id, which is all the map list needs: the set and
         // its maps are read at once.
-        let ((set, _), maps) = tokio::try_join!(
-            dws::connection_set(&self.session, gw, &entry.cname),
-            dws::maps(&self.session, gw, &entry.cid),
-        )?;
+        // Declared maps' keys and prerequisites are read with the set, after the listing.
+        let maps = async {
+            let (mut maps, entries) = dws::maps_and_entries(&self.session, gw, &entry.cid).await?;
+            dws::maps::declared_details(
+                &self.session,
+                gw,
+                &entry.cid,
+                &entries,
+                &mut maps,
+                &desired.maps,
+            )
+            .await?;
+            Ok::<_, ProviderError>(maps)
+        };
+        let ((set, _), maps) =
+            tokio::try_join!(dws::connection_set(&self.session, gw, &entry.cname), maps,)?;
         let shown = redact_url(&gw.root);
         let bad = |d: String| {
             ProviderError::bad_reply(

@@ -20,10 +20,11 @@ use crate::HttpProvider;
 use dwlink_core::link::error::ProviderError;
 use dwlink_core::link::secret::redact_url;
 use dwlink_core::link::{
-    BoxFut, DeleteReport, Link, RequestId, ResetOptions, Row, RowPages, Solution, TableRef,
+    BoxFut, DeleteReport, Link, MapRequest, RequestId, ResetOptions, Row, RowPages, Solution,
+    TableRef,
 };
 use dwlink_core::model::desired::{Desired, ResetTarget};
-use dwlink_core::model::live::{LiveConnection, LiveState, Service};
+use dwlink_core::model::live::{LiveConnection, LiveMap, LiveState, Service};
 
 impl RowPages for Pages<'_> {
     fn next_page(&mut self) -> BoxFut<'_, Option<Vec<Row>>> {
@@ -547,6 +548,64 @@ impl Link for HttpProvider {
     fn list_solutions<'a>(&'a self, connection_id: &'a str) -> BoxFut<'a, Vec<Solution>> {
         Box::pin(async move {
             dws::solutions(&self.session, self.endpoints.dws()?, connection_id).await
+        })
+    }
+
+    fn map_request<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        maps: &'a [LiveMap],
+        request: MapRequest,
+    ) -> BoxFut<'a, RequestId> {
+        Box::pin(async move {
+            dws::maps::request(
+                &self.session,
+                self.endpoints.dws()?,
+                &connection.id,
+                maps,
+                request,
+            )
+            .await
+        })
+    }
+
+    fn switch_map_version<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+        version: &'a str,
+    ) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            dws::maps::switch_version(
+                &self.session,
+                self.endpoints.dws()?,
+                &connection.id,
+                map,
+                version,
+                self.settings.poll_interval,
+            )
+            .await
+        })
+    }
+
+    fn set_integration_keys<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+        keys: &'a [String],
+    ) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            dws::maps::set_keys(&self.session, self.endpoints.dws()?, connection, map, keys).await
+        })
+    }
+
+    fn refresh_tables<'a>(
+        &'a self,
+        connection: &'a LiveConnection,
+        map: &'a LiveMap,
+    ) -> BoxFut<'a, ()> {
+        Box::pin(async move {
+            dws::maps::refresh(&self.session, self.endpoints.dws()?, &connection.id, map).await
         })
     }
 

@@ -55,6 +55,7 @@ pub(crate) fn desired(dws_auth: DualWriteAuth) -> Desired {
             clear_tables: true,
         },
         after_reset: AfterReset::default(),
+        maps: Vec::new(),
         auth: Auth {
             tenant_id: Uuid::parse_str("72f988bf-0000-0000-0000-000000000000").unwrap(),
             client_id: Uuid::parse_str("11111111-2222-3333-4444-555555555555").unwrap(),

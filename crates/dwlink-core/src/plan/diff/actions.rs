@@ -8,6 +8,7 @@ use crate::model::live::LiveState;
 
 use super::super::action::{Action, TableRows, UnreadTable};
 use super::host;
+use super::maps::MapPlan;
 use super::reset::ResetDecision;
 
 /// The maps a reset has to stop first.
@@ -39,6 +40,7 @@ pub(super) fn ordered(
     desired: &Desired,
     live: &LiveState,
     decision: &ResetDecision,
+    maps: MapPlan,
 ) -> Vec<Action> {
     let declared = &desired.dataverse.url;
     let landing = &decision.landing;
@@ -92,11 +94,32 @@ pub(super) fn ordered(
                 solutions: desired.after_reset.apply_solutions.clone(),
             });
         }
-        if !desired.after_reset.start_maps.is_empty() {
-            actions.push(Action::StartMaps {
-                maps: desired.after_reset.start_maps.clone(),
-            });
-        }
+    } else if !maps.stop.is_empty() {
+        actions.push(Action::StopMaps { maps: maps.stop });
+    }
+    actions.extend(maps.switch);
+    actions.extend(maps.keys);
+    if !maps.refresh.is_empty() {
+        actions.push(Action::RefreshTables { maps: maps.refresh });
+    }
+    if !maps.resume.is_empty() {
+        actions.push(Action::ResumeMaps { maps: maps.resume });
+    }
+    // The short form's maps first: `after_reset.start_maps` names no map that `maps` declares.
+    let mut start = if decision.reset {
+        desired.after_reset.start_maps.clone()
+    } else {
+        Vec::new()
+    };
+    start.extend(maps.start);
+    if !start.is_empty() {
+        actions.push(Action::StartMaps {
+            maps: start,
+            initial_sync: maps.initial_sync,
+        });
+    }
+    if !maps.pause.is_empty() {
+        actions.push(Action::PauseMaps { maps: maps.pause });
     }
     if !actions.is_empty() {
         actions.push(Action::Verify);

@@ -7,7 +7,9 @@ mod actions;
 mod drift;
 mod evidence;
 mod findings;
+mod maps;
 mod refusals;
+pub(crate) use maps::paused_too_long;
 mod reset;
 
 use url::Url;
@@ -83,13 +85,14 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
     }
     refusals::foreseen(&mut findings, desired, live, decision.reset);
 
+    let map_plan = maps::plan(desired, live, decision.reset, &mut findings);
     // A step that cannot run is never preceded by steps that destroy.
     let withheld = findings.iter().any(|f| {
         f.severity == crate::diag::Severity::Error && refusals::WITHHOLD.contains(&f.code)
     });
     let actions = match withheld {
         true => Vec::new(),
-        false => actions::ordered(desired, live, &decision),
+        false => actions::ordered(desired, live, &decision, map_plan),
     };
     findings::protected(
         &mut findings,

@@ -52,7 +52,7 @@ const READ_BACK_AFTER_2XX: Duration = Duration::from_secs(30);
 /// the previous send did not run.
 const MAX_SENDS: u32 = 3;
 
-fn post(gw_url: url::Url) -> ApiRequest {
+pub(super) fn post(gw_url: url::Url) -> ApiRequest {
     ApiRequest::post(Api::DualWrite, gw_url).header("Origin", ORIGIN)
 }
 
@@ -73,7 +73,7 @@ fn may_have_run(e: &ProviderError) -> bool {
     }
 }
 
-fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
+pub(super) fn request_id(reply: &Reply, what: String) -> Result<RequestId, ProviderError> {
     let body = reply.json_value()?;
     let id = body
         .get("requestId")

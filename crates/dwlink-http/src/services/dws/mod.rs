@@ -4,6 +4,7 @@
 //! sources. All of it lives in this module so that it is corrected in one place.
 
 mod actions;
+pub(crate) mod maps;
 mod requests;
 pub(crate) mod reset_body;
 pub(crate) mod shapes;
@@ -22,7 +23,7 @@ use dwlink_core::link::Solution;
 use dwlink_core::model::live::LiveMap;
 
 pub(crate) use actions::{
-    apply_solution, host_of, map_action, reset, Confirm, ResetAsk, CONFIRMED_BY_READ,
+    apply_solution, host_of, map_action, reset, Confirm, ResetAsk, CONFIRMED_BY_READ, ORIGIN,
 };
 pub(crate) use requests::{requests_in_flight, status, RequestState};
 pub(crate) use reset_body::BodyTarget;
@@ -162,8 +163,18 @@ pub(crate) async fn maps(
     gw: &Gateway,
     cid: &str,
 ) -> Result<Vec<LiveMap>, ProviderError> {
+    Ok(maps_and_entries(session, gw, cid).await?.0)
+}
+
+/// [`maps`] and the listing they were read from.
+pub(crate) async fn maps_and_entries(
+    session: &Session,
+    gw: &Gateway,
+    cid: &str,
+) -> Result<(Vec<LiveMap>, Vec<MapEntry>), ProviderError> {
     let (entries, u) = map_entries(session, gw, cid).await?;
-    maps_of(&entries, &u)
+    let maps = maps_of(&entries, &u)?;
+    Ok((maps, entries))
 }
 
 /// The maps of a listing read at `u`.
@@ -182,11 +193,10 @@ pub(crate) fn maps_of(entries: &[MapEntry], u: &Url) -> Result<Vec<LiveMap>, Pro
                     d.t_name, d.state
                 ))
             })?;
-            Ok(LiveMap {
-                id: id.to_string(),
-                name: d.t_name.clone(),
-                state,
-            })
+            Ok(maps::with_versions(
+                LiveMap::new(id.to_string(), d.t_name.clone(), state),
+                m,
+            ))
         })
         .collect::<Result<Vec<_>, ProviderError>>()?;
     maps.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));

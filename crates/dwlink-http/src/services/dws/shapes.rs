@@ -164,6 +164,15 @@ impl ConnectionSet {
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct MapEntry {
     pub detail: MapDetail,
+    /// The Dataverse side; its `name` is the table (DWA `DWMaps.cs` `DWMapRightEntity`).
+    #[serde(default, rename = "rightEntity")]
+    pub right_entity: Option<EntitySide>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct EntitySide {
+    #[serde(default)]
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,11 +193,39 @@ pub(crate) struct MapDetail {
     pub template: Option<Template>,
     #[serde(default)]
     pub last_requests: Option<Value>,
+    /// The versions offered (DWA `DWMaps.cs` `DWMapDetail.templates`).
+    #[serde(default)]
+    pub templates: Option<Vec<Template>>,
 }
 
+/// DWA `DWMaps.cs` `DWMapTemplate`.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Template {
     pub id: String,
+    #[serde(default)]
+    pub version: Option<TemplateVersion>,
+}
+
+/// DWA `DWMaps.cs` `DWMapVersion`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(crate) struct TemplateVersion {
+    #[serde(default)]
+    pub major: u32,
+    #[serde(default)]
+    pub minor: u32,
+    #[serde(default)]
+    pub build: u32,
+    #[serde(default)]
+    pub revision: u32,
+}
+
+impl TemplateVersion {
+    pub(crate) fn text(self) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            self.major, self.minor, self.build, self.revision
+        )
+    }
 }
 
 impl MapDetail {
