@@ -24,7 +24,13 @@ pub struct Args {
     #[command(subcommand)]
     command: Sub,
     /// Where backups and journals are kept.
-    #[arg(long, value_name = "DIR", default_value = rerun::DEFAULT_STATE_DIR, global = true)]
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "DWLINK_STATE_DIR",
+        default_value = rerun::DEFAULT_STATE_DIR,
+        global = true
+    )]
     state_dir: PathBuf,
 }
 
@@ -158,16 +164,25 @@ fn discard(
 
 /// What `plan` and `status` say when `desired`'s environment has an unfinished apply: which
 /// command finishes it and which ends it.
-pub(super) fn notice(ui: &Shell, desired: &Desired, file: Option<&Path>, live: &LiveArgs) {
-    let dir = Path::new(rerun::DEFAULT_STATE_DIR).join("journal");
+pub(super) fn notice(
+    ui: &Shell,
+    desired: &Desired,
+    file: Option<&Path>,
+    live: &LiveArgs,
+    state_dir: &Path,
+) {
+    let dir = state_dir.join("journal");
     let Some(u) = journal::find_unfinished(&dir, &desired.name) else {
         return;
     };
     let finish = Command::new(&["dwlink", "apply"])
         .files(file.as_slice())
         .live(live)
-        .record(ui);
-    let discard = Command::new(&["dwlink", "journal", "discard"]).arg(&u.plan_id);
+        .record(ui)
+        .state_dir(state_dir);
+    let discard = Command::new(&["dwlink", "journal", "discard"])
+        .arg(&u.plan_id)
+        .state_dir(state_dir);
     ui.status(&format!(
         "An apply of {} did not finish ({} of {} steps done, begun {}; journal {}). Finish it with `{finish}`, or end it without finishing with `{discard}`.",
         u.environment,

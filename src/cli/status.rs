@@ -17,6 +17,15 @@ pub struct Args {
     /// Print JSON: the live model, its fingerprint, the scenario and findings.
     #[arg(long)]
     json: bool,
+    /// Where `dwlink apply` keeps backups and journals: the plan names its backup folder there,
+    /// and any unfinished apply journaled there.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "DWLINK_STATE_DIR",
+        default_value = super::rerun::DEFAULT_STATE_DIR
+    )]
+    state_dir: PathBuf,
     #[command(flatten)]
     live: LiveArgs,
 }
@@ -40,6 +49,12 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     };
     let plan = Plan::make(&desired, &state);
     view::choose(args.json).status(ui, &state, &plan);
-    super::journal::notice(ui, &desired, args.file.as_deref(), &args.live);
+    super::journal::notice(
+        ui,
+        &desired,
+        args.file.as_deref(),
+        &args.live,
+        &args.state_dir,
+    );
     Exit::Ok
 }

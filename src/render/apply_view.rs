@@ -20,7 +20,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
 use dwlink_core::apply::executor::{ApplyError, Outcome, StepEvent, StepResult, Unit};
-use dwlink_core::plan::describe::describe;
+use dwlink_core::plan::describe::{describe, describe_in};
 
 use super::plan_view::thousands;
 use super::shell::{paint, Shell, Style};
@@ -181,7 +181,7 @@ impl EventPrinter {
                     step + 1,
                     total,
                     action.kind().name(),
-                    describe(&action)
+                    describe_in(&action, &self.shell.state_dir())
                 ));
             }
             StepEvent::Progress { done, of, unit, .. } => {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use dwlink_core::apply::executor::Outcome;
-use dwlink_core::plan::describe::{describe, thousands};
+use dwlink_core::plan::describe::{describe_in, thousands};
 use dwlink_core::plan::{Action, Plan};
 
 use super::apply_view::seconds;
@@ -34,7 +34,7 @@ pub(crate) fn age(created_at: &str) -> String {
 }
 
 /// The whole plan report. `emulator`: the emulator's address when live state came from one.
-pub(crate) fn plan(plan: &Plan, emulator: Option<&str>) -> String {
+pub(crate) fn plan(plan: &Plan, emulator: Option<&str>, state_dir: &str) -> String {
     let mut out = String::new();
     let env = &plan.environment;
     let _ = writeln!(out, "### dwlink plan: {}\n", env.name);
@@ -89,7 +89,7 @@ pub(crate) fn plan(plan: &Plan, emulator: Option<&str>) -> String {
                 "| {} | {} | {} | {rows} | {} |",
                 i + 1,
                 a.action.kind().name(),
-                cell(&describe(&a.action)),
+                cell(&describe_in(&a.action, state_dir)),
                 if a.destructive { "yes" } else { "" }
             );
         }

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use similar::{ChangeTag, TextDiff};
 
-pub(crate) use dwlink_core::plan::describe::{describe, plural, thousands};
+pub(crate) use dwlink_core::plan::describe::{describe_in, plural, thousands};
 use dwlink_core::plan::diff::service_name;
 use dwlink_core::plan::{Action, Plan};
 
@@ -15,8 +15,9 @@ use super::shell::{paint, Style};
 
 /// Render the whole plan, the way a reviewer reads it: where it was read, the link diff and
 /// the actions first, then the findings that explain them, one compact block each. `emulator`
-/// is the emulator's address when the live state came from one; `color` switches ANSI styles.
-pub(crate) fn render(plan: &Plan, color: bool, emulator: Option<&str>) -> String {
+/// is the emulator's address when the live state came from one; `color` switches ANSI styles;
+/// backups go to `state_dir`.
+pub(crate) fn render(plan: &Plan, color: bool, emulator: Option<&str>, state_dir: &str) -> String {
     let mut out = String::new();
     let env = &plan.environment;
     let _ = writeln!(
@@ -50,7 +51,7 @@ pub(crate) fn render(plan: &Plan, color: bool, emulator: Option<&str>) -> String
         let (style, text) = if plan.has_errors() {
             (
                 Style::Bad,
-                "Nothing planned: resolve the error findings above, then plan again.",
+                "Nothing planned: apply refuses a plan with errors, so dwlink plans no step until the errors below are fixed.",
             )
         } else if plan.link.live == plan.link.declared {
             (
@@ -76,7 +77,7 @@ pub(crate) fn render(plan: &Plan, color: bool, emulator: Option<&str>) -> String
             i + 1,
             kind.symbol(),
             kind.name(),
-            describe(&a.action)
+            describe_in(&a.action, state_dir)
         );
         let styled = if a.destructive {
             paint(color, Style::Bad, &format!("{line}  [destructive]"))

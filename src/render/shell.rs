@@ -86,6 +86,8 @@ pub struct Shell {
     json_errors: bool,
     /// The emulator a live command talks to, once its route is known: results say so.
     emulator: Arc<Mutex<Option<String>>>,
+    /// `--state-dir` of a command that has one: plans and apply name the backups' folder in it.
+    state_dir: Arc<Mutex<Option<String>>>,
     /// While live reads run on a terminal: a spinner naming the service that last answered.
     /// Cleared by any other output, so lines never interleave with it.
     spinner: Arc<Mutex<Option<indicatif::ProgressBar>>>,
@@ -119,6 +121,7 @@ impl Shell {
             recording: None,
             json_errors: false,
             emulator: Arc::default(),
+            state_dir: Arc::default(),
             spinner: Arc::default(),
             drawn: Arc::default(),
         }
@@ -146,6 +149,7 @@ impl Shell {
             recording: None,
             json_errors: false,
             emulator: Arc::default(),
+            state_dir: Arc::default(),
             spinner: Arc::default(),
             drawn: Arc::default(),
         }
@@ -209,6 +213,20 @@ impl Shell {
     /// Remember that live reads go to the emulator at `url` (shared by every clone).
     pub fn set_emulator(&self, url: Option<String>) {
         *self.emulator.lock().unwrap_or_else(|p| p.into_inner()) = url;
+    }
+
+    /// Remember the command's `--state-dir` (shared by every clone).
+    pub fn set_state_dir(&self, dir: &std::path::Path) {
+        *self.state_dir.lock().unwrap_or_else(|p| p.into_inner()) = Some(dir.display().to_string());
+    }
+
+    /// The state directory backups go to, as plans name it.
+    pub fn state_dir(&self) -> String {
+        self.state_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| dwlink_core::plan::describe::DEFAULT_STATE_DIR.into())
     }
 
     /// The emulator's address when live reads go to one.

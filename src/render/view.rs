@@ -75,11 +75,12 @@ impl View for Human {
             plan,
             shell.color_out(),
             emulator.as_deref(),
+            &shell.state_dir(),
         ));
     }
 
     fn saved_plan(&self, shell: &Shell, plan: &Plan) {
-        let text = plan_view::render(plan, shell.color_out(), None);
+        let text = plan_view::render(plan, shell.color_out(), None, &shell.state_dir());
         let (head, rest) = text.split_once('\n').unwrap_or((&text, ""));
         shell.out(&format!("{head}\n{}\n{rest}", plan_view::provenance(plan)));
     }
@@ -156,7 +157,11 @@ struct Markdown;
 impl View for Markdown {
     fn plan(&self, shell: &Shell, plan: &Plan) {
         let emulator = shell.emulator();
-        shell.out(&markdown_view::plan(plan, emulator.as_deref()));
+        shell.out(&markdown_view::plan(
+            plan,
+            emulator.as_deref(),
+            &shell.state_dir(),
+        ));
     }
 
     fn plans(&self, shell: &Shell, plans: &[(&Path, &Plan)]) {

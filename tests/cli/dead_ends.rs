@@ -178,6 +178,39 @@ fn an_apply_stuck_on_target_changed_is_named_by_plan_and_status_and_ends_with_jo
         assert!(text.contains("dwlink journal discard"), "{command}: {text}");
     }
 
+    // The same journal kept elsewhere (a CI artifact) is found through `--state-dir` or
+    // DWLINK_STATE_DIR, and the commands printed keep it.
+    let kept = dir.join("kept-by-ci");
+    std::fs::rename(dir.join(".dwlink"), &kept).unwrap();
+    let kept_arg = kept.display().to_string();
+    for by_env in [false, true] {
+        let mut args = vec!["plan", "-f", &cfg, "--emulator-url", &emu.url];
+        let env: Vec<(&str, &str)> = if by_env {
+            vec![("DWLINK_STATE_DIR", kept_arg.as_str())]
+        } else {
+            args.extend(["--state-dir", kept_arg.as_str()]);
+            vec![]
+        };
+        let text = all(&run(&dir, &args, &env));
+        let finish = quoted_command(&text, "Finish it with");
+        assert!(
+            finish.ends_with(&["--state-dir".to_string(), kept_arg.clone()]),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("{kept_arg}/backups/ (before any delete)"))
+                || text.contains("Nothing planned"),
+            "{text}"
+        );
+    }
+    let text = all(&run(
+        &dir,
+        &["plan", "-f", &cfg, "--emulator-url", &emu.url],
+        &[],
+    ));
+    assert!(!text.contains("did not finish"), "{text}");
+    std::fs::rename(&kept, dir.join(".dwlink")).unwrap();
+
     let out = run(&dir, &["journal", "list", "--json"], &[]);
     assert_eq!(code(&out), 0, "{}", all(&out));
     let listed: serde_json::Value = serde_json::from_str(&crate::support::stdout(&out)).unwrap();

@@ -350,6 +350,12 @@ fn backups_and_journals_go_to_the_state_dir_of_the_flag_or_the_environment() {
             "{}",
             stdout(&out)
         );
+        // The plan shown before the prompt names the same folder.
+        assert!(
+            stdout(&out).contains(&format!("{state_arg}/backups/ (before any delete)")),
+            "{}",
+            stdout(&out)
+        );
     }
 }
 

@@ -169,7 +169,12 @@ async fn a_reset_without_clearing_tables_backs_them_up_first() {
     let before = all_keys(&fake);
     let dir = StateDir::new();
     let (plan, result) = apply(&fake, &world.desired, &dir).await;
-    assert!(kinds(&plan).contains(&K::Backup), "{:?}", kinds(&plan));
+    assert!(
+        kinds(&plan).contains(&K::Backup),
+        "{:?} {:#?}",
+        kinds(&plan),
+        plan.findings
+    );
     assert!(!kinds(&plan).contains(&K::ClearTable));
     result.expect("the apply runs");
     assert_eq!(backup_keys(&fake, &dir.backups()[0]), before);

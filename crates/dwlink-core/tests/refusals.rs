@@ -148,6 +148,22 @@ fn error(plan: &Plan, code: FindingCode) -> bool {
         .any(|f| f.code == code && f.severity == Severity::Error)
 }
 
+/// A plan with an error finding plans nothing and says what it would have done.
+fn withheld_with_reset(plan: &Plan) {
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    assert_eq!(plan.summary.destructive, 0);
+    let w = plan
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::PlanWithheld)
+        .expect("a plan.withheld finding");
+    assert!(
+        w.message.contains("reset-link") && w.message.contains("clear-table"),
+        "{}",
+        w.message
+    );
+}
+
 fn no_destructive_action(plan: &Plan) {
     assert!(
         plan.actions.iter().all(|a| !a.destructive),
@@ -187,6 +203,7 @@ async fn each_foreseeable_refusal_is_an_error_finding_of_the_plan() {
     no_force.reset.force = false;
     let p = planned(&world, &no_force, |_| {}).await;
     assert!(error(&p, FindingCode::MapsRunning), "{:?}", p.findings);
+    withheld_with_reset(&p);
 
     // No Power Platform link, reset to it.
     let p = planned(&world, &world.desired, |l| {
@@ -198,14 +215,23 @@ async fn each_foreseeable_refusal_is_an_error_finding_of_the_plan() {
         "{:?}",
         p.findings
     );
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
 
     // Protected.
     let mut protected = world.desired.clone();
     protected.protected = true;
     let p = planned(&world, &protected, |_| {}).await;
     assert!(error(&p, FindingCode::Protected), "{:?}", p.findings);
+    withheld_with_reset(&p);
     assert_eq!(
         guard_refusal(&guard::may_execute(&protected, &p).unwrap_err()),
+        Finding(FindingCode::Protected)
+    );
+    // A plan edited to carry the destructive steps back is refused by protection itself.
+    let mut edited = p.clone();
+    edited.actions = planned(&world, &world.desired, |_| {}).await.actions;
+    assert_eq!(
+        guard_refusal(&guard::may_execute(&protected, &edited).unwrap_err()),
         Finding(FindingCode::Protected)
     );
 

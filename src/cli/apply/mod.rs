@@ -70,6 +70,7 @@ fn refuse(ui: &Shell, p: Problem) -> Exit {
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
+    ui.set_state_dir(&args.state_dir);
     if args.plan.is_none() && !args.fleet.is_single() {
         return fleet::run(args, ui);
     }

@@ -144,7 +144,12 @@ pub fn still_fresh(plan: &Plan, live: &LiveState) -> Result<(), Refusal> {
 
 /// The last checks before confirmation: protection and error findings.
 pub fn may_execute(desired: &Desired, plan: &Plan) -> Result<(), Refusal> {
-    if desired.protected && plan.actions.iter().any(|a| a.destructive) {
+    // A plan withholds the destructive steps protection refuses, and says so in a finding.
+    let foreseen = plan
+        .findings
+        .iter()
+        .any(|f| f.code == crate::plan::FindingCode::Protected);
+    if desired.protected && (foreseen || plan.actions.iter().any(|a| a.destructive)) {
         return Err(Refusal::Protected {
             environment: desired.name.clone(),
         });

@@ -38,7 +38,9 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
         } => Some(organization_url.clone()),
         _ => None,
     });
-    let fresh_target = fresh.actions.iter().find_map(|a| match &a.action {
+    // A fresh plan withheld by its errors still shows where its reset would link.
+    let planned = fresh.actions.iter().map(|a| &a.action);
+    let fresh_target = planned.chain(&fresh.withheld).find_map(|a| match a {
         Action::ResetLink {
             organization_url, ..
         } => Some(organization_url.clone()),

@@ -237,6 +237,9 @@ fn drift_by_definition_is_noted_and_planned_as_a_reset() {
     live.key_tables[0] = table(0, 3, Some("https://contoso-prod.crm.dynamics.com/"));
     live.key_tables[3] = table(3, 3, Some("ContosoProd"));
     live.connection.as_mut().unwrap().maps.clear();
+    // As `read` leaves it: the declared organization is the one read.
+    live.dataverse.url = url(UAT);
+    live.dataverse.organization_id = Uuid::parse_str(UAT_ID).unwrap();
     let imported = build(&connection_config(), &live);
     let text = render(&imported, &header()).unwrap();
     assert!(
@@ -251,7 +254,12 @@ fn drift_by_definition_is_noted_and_planned_as_a_reset() {
         .iter()
         .map(|a| a.action.kind().name())
         .collect();
-    assert!(kinds.contains(&"reset-link"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"reset-link"),
+        "{kinds:?} {:#?}",
+        plan.findings
+    );
+    assert!(!plan.has_errors(), "{:#?}", plan.findings);
     assert!(!kinds.contains(&"apply-solutions"), "{kinds:?}");
 }
 

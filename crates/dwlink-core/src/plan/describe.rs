@@ -5,8 +5,16 @@ use super::diff::service_name;
 use super::Action;
 use crate::config::raw::ResetTarget;
 
+/// Where backups go unless `--state-dir` says otherwise.
+pub const DEFAULT_STATE_DIR: &str = ".dwlink";
+
 /// One line for an action, as the plan lists it (`relink to https://… (Power Platform link)`).
 pub fn describe(action: &Action) -> String {
+    describe_in(action, DEFAULT_STATE_DIR)
+}
+
+/// [`describe`] for an apply whose backups and journals live in `state_dir`.
+pub fn describe_in(action: &Action, state_dir: &str) -> String {
     match action {
         Action::StopMaps { maps } => format!(
             "{} map{}: {}",
@@ -15,11 +23,12 @@ pub fn describe(action: &Action) -> String {
             maps.join(", ")
         ),
         Action::Backup { tables, rows } => format!(
-            "{} row{} from {} table{} to .dwlink/backups/ (before any delete)",
+            "{} row{} from {} table{} to {}/backups/ (before any delete)",
             thousands(*rows),
             plural(*rows),
             tables.len(),
-            plural(tables.len())
+            plural(tables.len()),
+            state_dir.trim_end_matches('/')
         ),
         Action::ClearTable {
             service,

@@ -67,6 +67,9 @@ pub enum FindingCode {
     /// A map paused for longer than the service keeps its queue.
     #[serde(rename = "maps.paused-too-long")]
     MapsPausedTooLong,
+    /// The actions a plan with error findings would have planned, listed but not planned.
+    #[serde(rename = "plan.withheld")]
+    PlanWithheld,
 }
 
 impl FindingCode {
@@ -95,6 +98,7 @@ impl FindingCode {
             FindingCode::MapsVersionUnavailable => "maps.version-unavailable",
             FindingCode::MapsPrerequisiteUndeclared => "maps.prerequisite-undeclared",
             FindingCode::MapsPausedTooLong => "maps.paused-too-long",
+            FindingCode::PlanWithheld => "plan.withheld",
         }
     }
 
@@ -134,6 +138,7 @@ impl FindingCode {
             FindingCode::MapsVersionUnavailable => "dwlink::plan::maps.version-unavailable",
             FindingCode::MapsPrerequisiteUndeclared => "dwlink::plan::maps.prerequisite-undeclared",
             FindingCode::MapsPausedTooLong => "dwlink::plan::maps.paused-too-long",
+            FindingCode::PlanWithheld => "dwlink::plan::plan.withheld",
         }
     }
 }

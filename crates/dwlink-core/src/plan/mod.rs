@@ -112,6 +112,9 @@ pub struct Plan {
     pub link: LinkComparison,
     /// The validated declaration the plan was made from (no secrets: only the variable name).
     pub desired: Desired,
+    /// The actions error findings withheld; never written: a plan file carries what it plans.
+    #[serde(skip)]
+    pub withheld: Vec<Action>,
 }
 
 impl Plan {
@@ -168,6 +171,7 @@ impl Plan {
             summary,
             link: compare(desired, live),
             desired: desired.clone(),
+            withheld: decision.withheld,
         }
     }
 

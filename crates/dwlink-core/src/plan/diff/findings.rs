@@ -194,6 +194,18 @@ pub(super) fn legal_entities(
     ));
 }
 
+/// Whether the plan clears the copied rows: it does, it would but its errors withhold every
+/// action, or nothing in it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cleanup {
+    /// dwlink backs them up and deletes them before the reset.
+    Planned,
+    /// Only the reset clears them, server side (reset.md: it clears the key tables).
+    ByReset,
+    Withheld,
+    None,
+}
+
 /// Rows a restore brought from elsewhere: F&O rows syncing to another organization and runtime
 /// rows naming another SecureConfig organization.
 pub(super) fn copied_rows(
@@ -201,17 +213,30 @@ pub(super) fn copied_rows(
     desired: &Desired,
     live: &LiveState,
     drift: &Drift,
-    clears: bool,
+    cleanup: Cleanup,
 ) {
+    let clears = cleanup != Cleanup::None;
+    let deletes_help = match cleanup {
+        Cleanup::Withheld => "the cleanup that deletes those rows is withheld until this plan's errors are fixed; fix them and plan again",
+        Cleanup::ByReset => "the reset in this plan clears those rows (the service clears the key tables), after dwlink backs them up",
+        _ => "this plan deletes those rows before relinking",
+    };
     let declared = &desired.dataverse.url;
     for (url, rows) in &drift.foreign {
-        let (severity, tail) = if clears {
-            (
+        let (severity, tail) = match cleanup {
+            Cleanup::Planned => (
                 Severity::Warning,
                 "this plan clears them; until it is applied, data can flow there",
-            )
-        } else {
-            (Severity::Error, "nothing in this plan clears them")
+            ),
+            Cleanup::ByReset => (
+                Severity::Warning,
+                "the reset in this plan clears them; until it is applied, data can flow there",
+            ),
+            Cleanup::Withheld => (
+                Severity::Warning,
+                "the cleanup that clears them is withheld until this plan's errors are fixed; until then, data can flow there",
+            ),
+            Cleanup::None => (Severity::Error, "nothing in this plan clears them"),
         };
         findings.push(Finding::new(
             C::RestoreForeignLink,
@@ -223,7 +248,9 @@ pub(super) fn copied_rows(
                 url.trim_end_matches('/'),
                 host(declared)
             ),
-            if clears {
+            if cleanup == Cleanup::Withheld {
+                "fix this plan's errors, plan again, and apply it before starting any map".into()
+            } else if clears {
                 "review the plan and apply it before starting any map".into()
             } else {
                 "use a RestoreCleanup manifest (or `reset.clear_tables: true` with `reset.when: on-mismatch`) to clear the copied rows".into()
@@ -247,7 +274,7 @@ pub(super) fn copied_rows(
                 plural(*rows)
             ),
             if clears {
-                "this plan deletes those rows before relinking".into()
+                deletes_help.into()
             } else {
                 "delete all msdyn_dualwriteruntimeconfig rows: allow `reset.clear_tables: true`".into()
             },
@@ -272,7 +299,7 @@ pub(super) fn copied_rows(
                 elsewhere.join(", ")
             ),
             if clears {
-                "this plan deletes those rows before relinking".into()
+                deletes_help.into()
             } else {
                 "if dual-write reports that error, delete all msdyn_dualwriteruntimeconfig rows: allow `reset.clear_tables: true`".into()
             },
@@ -319,10 +346,10 @@ pub(super) fn protected(findings: &mut Vec<Finding>, desired: &Desired, destruct
             C::Protected,
             Severity::Error,
             format!(
-                "{} is protected: the destructive steps of this plan will be refused",
+                "{} is protected: apply refuses destructive steps here, so dwlink plans none",
                 desired.name
             ),
-            "set `metadata.protected: false` for the maintenance window, review the plan, then apply".into(),
+            "set `metadata.protected: false` for the maintenance window, plan again, review the steps, then apply".into(),
         ));
     }
 }

@@ -29,6 +29,9 @@ pub struct Decision {
     pub scenario: Scenario,
     pub findings: Vec<Finding>,
     pub actions: Vec<Action>,
+    /// What the plan would do without its error findings: said in `plan.withheld`, and what an
+    /// unfinished apply's reset target is checked against.
+    pub withheld: Vec<Action>,
 }
 
 fn host(u: &Url) -> String {
@@ -78,7 +81,14 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
     );
     findings::target(&mut findings, desired, live, scenario, &decision, &drift);
     evidence::body_inferred(&mut findings, desired, live, scenario, decision.reset);
-    findings::copied_rows(&mut findings, desired, live, &drift, decision.clears);
+    let copied_at = findings.len();
+    let cleanup = match (decision.clears, decision.reset) {
+        (true, _) => findings::Cleanup::Planned,
+        (false, true) => findings::Cleanup::ByReset,
+        (false, false) => findings::Cleanup::None,
+    };
+    findings::copied_rows(&mut findings, desired, live, &drift, cleanup);
+    let copied_end = findings.len();
     findings::legal_entities(&mut findings, desired, &drift, decision.reset);
     if decision.reset {
         findings::maps_running(&mut findings, desired, &actions::active_maps(live));
@@ -87,23 +97,46 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
 
     let map_plan = maps::plan(desired, live, decision.reset, &mut findings);
     // A step that cannot run is never preceded by steps that destroy.
-    let withheld = findings.iter().any(|f| {
+    let unknowable = findings.iter().any(|f| {
         f.severity == crate::diag::Severity::Error && refusals::WITHHOLD.contains(&f.code)
     });
-    let actions = match withheld {
+    let intended = match unknowable {
         true => Vec::new(),
         false => actions::ordered(desired, live, &decision, map_plan),
     };
     findings::protected(
         &mut findings,
         desired,
-        actions.iter().any(Action::destructive),
+        intended.iter().any(Action::destructive),
     );
+    // Apply refuses any plan with an error finding, so such a plan plans nothing: it only says
+    // what it would do, and the texts that spoke of "this plan's" cleanup say it is withheld.
+    let blocked = findings
+        .iter()
+        .any(|f| f.severity == crate::diag::Severity::Error);
+    let (actions, withheld) = if blocked && !intended.is_empty() {
+        if decision.reset {
+            let mut reworded = Vec::new();
+            findings::copied_rows(
+                &mut reworded,
+                desired,
+                live,
+                &drift,
+                findings::Cleanup::Withheld,
+            );
+            findings.splice(copied_at..copied_end, reworded);
+        }
+        refusals::withheld(&mut findings, &intended);
+        (Vec::new(), intended)
+    } else {
+        (intended, Vec::new())
+    };
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     Decision {
         scenario,
         findings,
         actions,
+        withheld,
     }
 }
 

@@ -6,6 +6,8 @@
 use crate::diag::Severity;
 use crate::model::desired::Desired;
 use crate::model::live::LiveState;
+use crate::plan::action::Action;
+use crate::plan::describe::{describe, plural};
 
 use super::super::finding::{Finding, FindingCode as C};
 use super::host;
@@ -42,4 +44,34 @@ pub(super) fn foreseen(
             "link the environment once in the dual-write workspace of F&O (Data management › Dual-write), then plan again".into(),
         ));
     }
+}
+
+/// Steps named in the withheld finding; the rest are counted.
+const SHOWN: usize = 12;
+
+/// What a plan with error findings would have done, said instead of planned: apply would refuse
+/// it whole, and a reviewer still sees what fixing the errors leads to.
+pub(super) fn withheld(findings: &mut Vec<Finding>, intended: &[Action]) {
+    let destructive = intended.iter().filter(|a| a.destructive()).count();
+    let steps: Vec<String> = intended
+        .iter()
+        .filter(|a| !matches!(a, Action::Verify))
+        .map(|a| format!("{} {}", a.kind().name(), describe(a)))
+        .collect();
+    let total = steps.len();
+    let mut shown: Vec<String> = steps.into_iter().take(SHOWN).collect();
+    if total > SHOWN {
+        shown.push(format!("and {} more", total - SHOWN));
+    }
+    findings.push(Finding::new(
+        C::PlanWithheld,
+        Severity::Info,
+        format!(
+            "dwlink plans no action while this plan has errors; without them it would plan {} step{} ({destructive} destructive): {}",
+            total,
+            plural(total),
+            shown.join("; ")
+        ),
+        "fix the errors above and plan again: that plan lists these steps for review".into(),
+    ));
 }
