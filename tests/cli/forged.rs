@@ -119,6 +119,45 @@ fn every_forged_plan_of_the_review_is_refused_with_nothing_changed() {
         );
         assert_eq!(world(&dir, &cfg, &emu), before, "{what}: the world changed");
     }
+    // Consistent in `desired` and in the reset, so re-deriving agrees: refused because no
+    // config may declare that many (dwlink::config::too_many_legal_entities), checked when the
+    // plan's declaration is validated again.
+    let many: Vec<Value> = (0..20_000)
+        .map(|i: u32| {
+            let digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ".as_bytes();
+            let code: String = (0..4)
+                .map(|k| digits[(i / 36u32.pow(k) % 36) as usize] as char)
+                .collect();
+            code.into()
+        })
+        .collect();
+    let mut forged = original.clone();
+    forged["desired"]["link"]["legal_entities"] = many.clone().into();
+    for a in actions(&mut forged)
+        .iter_mut()
+        .filter(|a| a["kind"] == "reset-link")
+    {
+        a["legal_entities"] = many.clone().into();
+    }
+    write(&plan, &forged);
+    let out = run(
+        &dir,
+        &["apply", &plan, "--emulator-url", &emu.url, "--auto-approve"],
+        &[],
+    );
+    assert_refused(
+        &dir,
+        "20,000 consistent legal entities",
+        &out,
+        "dwlink::plan::tampered",
+    );
+    assert!(
+        stderr(&out).contains("dwlink takes at most 1000"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(world(&dir, &cfg, &emu), before, "the world changed");
+
     // The untouched file still applies.
     write(&plan, &original);
     let out = run(

@@ -76,12 +76,28 @@ pub fn parse_version(v: &str) -> Option<[u32; 4]> {
 }
 
 /// The semantic rules of `maps`, on the config as written.
+/// dwlink's own bound on `maps` (no public figure limits a solution's maps): each declared map
+/// costs reads on every plan.
+pub const MAX_MAPS: usize = 2_000;
+
 pub(super) fn check(cx: &mut Ctx<'_>, root: &Value) {
     let Some(maps) = root.get("maps").and_then(Value::as_array) else {
         return;
     };
+    if maps.len() > MAX_MAPS {
+        cx.error(
+            "dwlink::config::too_many_maps",
+            "maps",
+            format!(
+                "{} maps are declared; dwlink takes at most {MAX_MAPS}",
+                maps.len()
+            ),
+            "too many",
+            "declare the maps this environment runs (`dwlink import` writes them); maps not named are left alone",
+        );
+    }
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, m) in maps.iter().enumerate() {
+    for (i, m) in maps.iter().enumerate().take(MAX_MAPS) {
         let path = format!("maps[{i}]");
         if let Some(name) = m.get("name").and_then(Value::as_str) {
             let key = name.trim().to_lowercase();

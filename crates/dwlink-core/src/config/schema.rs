@@ -53,6 +53,9 @@ pub fn published_schema() -> Value {
             m.insert("pattern".into(), Value::from(pattern));
         }
     }
+    defs["Link"]["properties"]["legal_entities"]["maxItems"] =
+        Value::from(super::validate::MAX_LEGAL_ENTITIES);
+    schema["properties"]["maps"]["maxItems"] = Value::from(super::maps::MAX_MAPS);
     schema
 }
 

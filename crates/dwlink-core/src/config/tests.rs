@@ -323,3 +323,25 @@ fn map_mistakes_are_shown_at_their_value() {
         .unwrap_or_default();
     assert!(help.contains("keep it in `maps`"), "{help}");
 }
+
+#[test]
+fn legal_entities_and_maps_are_bounded_by_count_and_said_once() {
+    let codes_list: Vec<String> = (0..validate::MAX_LEGAL_ENTITIES + 1)
+        .map(|i| format!("L{i:03X}"))
+        .collect();
+    let l = load_text(&VALID.replace("[usmf]", &format!("[{}]", codes_list.join(", "))));
+    assert_eq!(codes(&l), ["dwlink::config::too_many_legal_entities"]);
+    assert_eq!(at(&l, "dwlink::config::too_many_legal_entities"), (11, 19));
+    assert!(l.desired.is_none());
+
+    let maps: String = (0..maps::MAX_MAPS + 1)
+        .map(|i| format!("  - name: Map {i} (t{i})\n    version: latest\n    state: running\n"))
+        .collect();
+    let l = load_text(&format!("{VALID}maps:\n{maps}"));
+    assert_eq!(codes(&l), ["dwlink::config::too_many_maps"]);
+    assert!(l.desired.is_none());
+
+    let at_limit: Vec<String> = codes_list[..validate::MAX_LEGAL_ENTITIES].to_vec();
+    let l = load_text(&VALID.replace("[usmf]", &format!("[{}]", at_limit.join(", "))));
+    assert!(l.desired.is_some(), "{:?}", codes(&l));
+}

@@ -143,6 +143,11 @@ fn strings(root: &Value, path: &str) -> Vec<Option<String>> {
 }
 
 /// Apply the semantic rules to the config as written, whatever else is wrong with it.
+/// dwlink's own bound on `link.legal_entities` (no public figure limits an environment's
+/// companies): every code travels in the one reset request, and a saved plan carrying thousands
+/// of invented ones must not be sent.
+pub const MAX_LEGAL_ENTITIES: usize = 1_000;
+
 pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
     let mut cx = Ctx {
         index,
@@ -204,7 +209,21 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
 
     let les = strings(root, "link.legal_entities");
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, le) in les.iter().enumerate() {
+    if les.len() > MAX_LEGAL_ENTITIES {
+        // A list this long is a forged or generated file, not a company list: say so once
+        // rather than check (and report on) every entry.
+        cx.error(
+            "dwlink::config::too_many_legal_entities",
+            "link.legal_entities",
+            format!(
+                "{} legal entities are declared; dwlink takes at most {MAX_LEGAL_ENTITIES}",
+                les.len()
+            ),
+            "too many",
+            "declare the company codes dual-write syncs (F&O › Dual-write › Legal entities); the reset links exactly these",
+        );
+    }
+    for (i, le) in les.iter().enumerate().take(MAX_LEGAL_ENTITIES) {
         let Some(le) = le else { continue };
         let path = format!("link.legal_entities[{i}]");
         let valid = (1..=4).contains(&le.len()) && le.bytes().all(|b| b.is_ascii_alphanumeric());
