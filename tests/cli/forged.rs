@@ -152,7 +152,7 @@ fn every_forged_plan_of_the_review_is_refused_with_nothing_changed() {
         "dwlink::plan::tampered",
     );
     assert!(
-        stderr(&out).contains("dwlink takes at most 1000"),
+        stderr(&out).contains("dwlink takes at most 1,000"),
         "{}",
         stderr(&out)
     );

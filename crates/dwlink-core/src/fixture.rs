@@ -177,6 +177,10 @@ pub struct DualWriteFixture {
     /// More Dataverse (CRM) entries in the connection set, by organization URL.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_dataverse: Vec<String>,
+    /// A connection set without its finance and operations (AX) entry: a shape no reset body
+    /// can be built from, so dwlink must refuse it in the plan.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub without_finance_operations_entry: bool,
     /// How the map listing writes each map's `state`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_state_shape: Option<MapStateShape>,

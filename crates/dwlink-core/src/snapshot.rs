@@ -16,7 +16,7 @@ use crate::import::url_text;
 use crate::link::{Link, Row, Solution, TableRef};
 use crate::model::desired::{Desired, EnvironmentType};
 use crate::model::identity::same_host;
-use crate::model::live::{LiveState, MapState, OrgRef, Service};
+use crate::model::live::{ConnectionDoubt, LiveState, MapState, OrgRef, Service};
 
 /// What secret-bearing columns hold in a snapshot.
 pub const REDACTED: &str = "redacted-by-dwlink";
@@ -269,6 +269,7 @@ pub fn to_fixture(captured: &Captured, desired: &Desired) -> Fixture {
         set_name: None,
         power_apps_environment_of: None,
         extra_dataverse: Vec::new(),
+        without_finance_operations_entry: c.doubt == Some(ConnectionDoubt::NoFinanceOperations),
         map_state_shape: None,
     });
     Fixture {

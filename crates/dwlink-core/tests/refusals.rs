@@ -65,6 +65,14 @@ const STEP_REFUSALS: &[(&str, Foresight)] = &[
         "no Power Platform integration",
         Finding(FindingCode::ScenarioNoPowerPlatformLink),
     ),
+    (
+        "no finance and operations (AX) environment",
+        Finding(FindingCode::ConnectionNoFinanceOperations),
+    ),
+    (
+        "no Dataverse (CRM) environment to keep",
+        Finding(FindingCode::ConnectionNoDataverse),
+    ),
     ("MapsRunning", Finding(FindingCode::MapsRunning)),
 ];
 
@@ -118,6 +126,8 @@ fn every_refusal_code_of_the_apply_sources_is_paired() {
     for message in [
         "several Dataverse environments",
         "no Power Platform integration",
+        "no finance and operations (AX) environment",
+        "no Dataverse (CRM) environment to keep",
     ] {
         assert!(
             http.contains(message),
@@ -193,6 +203,36 @@ async fn each_foreseeable_refusal_is_an_error_finding_of_the_plan() {
     .await;
     assert!(
         error(&p, FindingCode::ConnectionSeveralDataverse),
+        "{:?}",
+        p.findings
+    );
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+
+    // No AX entry: no reset body names this environment.
+    let p = planned(&world, &world.desired, |l| {
+        if let Some(c) = l.connection.as_mut() {
+            c.doubt = Some(ConnectionDoubt::NoFinanceOperations);
+        }
+    })
+    .await;
+    assert!(
+        error(&p, FindingCode::ConnectionNoFinanceOperations),
+        "{:?}",
+        p.findings
+    );
+    assert!(p.actions.is_empty(), "{:?}", p.actions);
+
+    // Keeping the current organization while the set lists none.
+    let mut keep = world.desired.clone();
+    keep.link.reset_target = dwlink_core::config::raw::ResetTarget::CurrentEnvironment;
+    let p = planned(&world, &keep, |l| {
+        if let Some(c) = l.connection.as_mut() {
+            c.organization = None;
+        }
+    })
+    .await;
+    assert!(
+        error(&p, FindingCode::ConnectionNoDataverse),
         "{:?}",
         p.findings
     );

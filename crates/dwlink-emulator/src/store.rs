@@ -70,6 +70,9 @@ pub(crate) struct Connection {
     /// More CRM entries, by organization URL.
     #[serde(default)]
     pub extra_dataverse: Vec<String>,
+    /// The set is served without its AX entry (fixture `without_finance_operations_entry`).
+    #[serde(default)]
+    pub without_finance_operations_entry: bool,
     #[serde(default)]
     pub map_state_shape: MapStateShape,
     /// What the service knows of each map by name, whatever a reset removed: versions offered,
@@ -293,6 +296,7 @@ impl World {
                         .as_deref()
                         .map(normalize_url),
                     extra_dataverse: d.extra_dataverse.iter().map(|u| normalize_url(u)).collect(),
+                    without_finance_operations_entry: d.without_finance_operations_entry,
                     map_state_shape: d.map_state_shape.unwrap_or_default(),
                 }
             });

@@ -3,6 +3,7 @@
 //! keeps the same facts per map (`DWLibary/Struct/MapConfig.cs`: map name, version or `latest`,
 //! a group's target status, initial sync and keys).
 
+use crate::plan::describe::thousands;
 use std::collections::HashMap;
 
 use schemars::JsonSchema;
@@ -89,8 +90,9 @@ pub(super) fn check(cx: &mut Ctx<'_>, root: &Value) {
             "dwlink::config::too_many_maps",
             "maps",
             format!(
-                "{} maps are declared; dwlink takes at most {MAX_MAPS}",
-                maps.len()
+                "{} maps are declared; dwlink takes at most {}",
+                thousands(maps.len()),
+                thousands(MAX_MAPS)
             ),
             "too many",
             "declare the maps this environment runs (`dwlink import` writes them); maps not named are left alone",

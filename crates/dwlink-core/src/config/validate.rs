@@ -1,6 +1,7 @@
 //! Semantic rules of spec section 2, applied to a config that already matches the schema.
 //! Every rule adds a problem with a span and keeps going, so a user sees all of them at once.
 
+use crate::plan::describe::thousands;
 use std::collections::HashMap;
 
 use serde_json::Value;
@@ -216,8 +217,9 @@ pub fn check(root: &Value, index: &SpanIndex, source: &Source) -> Problems {
             "dwlink::config::too_many_legal_entities",
             "link.legal_entities",
             format!(
-                "{} legal entities are declared; dwlink takes at most {MAX_LEGAL_ENTITIES}",
-                les.len()
+                "{} legal entities are declared; dwlink takes at most {}",
+                thousands(les.len()),
+                thousands(MAX_LEGAL_ENTITIES)
             ),
             "too many",
             "declare the company codes dual-write syncs (F&O › Dual-write › Legal entities); the reset links exactly these",

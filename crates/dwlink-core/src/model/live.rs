@@ -70,6 +70,8 @@ pub enum ConnectionDoubt {
         power_apps_environment: String,
         environment_url: Url,
     },
+    /// The set lists no finance and operations (AX) entry: no reset request can name it.
+    NoFinanceOperations,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

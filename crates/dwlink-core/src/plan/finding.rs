@@ -67,6 +67,12 @@ pub enum FindingCode {
     /// A map paused for longer than the service keeps its queue.
     #[serde(rename = "maps.paused-too-long")]
     MapsPausedTooLong,
+    /// The connection set lists no finance and operations (AX) entry.
+    #[serde(rename = "connection.no-finance-operations")]
+    ConnectionNoFinanceOperations,
+    /// A reset that keeps the current organization, while the set lists no Dataverse entry.
+    #[serde(rename = "connection.no-dataverse")]
+    ConnectionNoDataverse,
     /// The actions a plan with error findings would have planned, listed but not planned.
     #[serde(rename = "plan.withheld")]
     PlanWithheld,
@@ -99,6 +105,8 @@ impl FindingCode {
             FindingCode::MapsPrerequisiteUndeclared => "maps.prerequisite-undeclared",
             FindingCode::MapsPausedTooLong => "maps.paused-too-long",
             FindingCode::PlanWithheld => "plan.withheld",
+            FindingCode::ConnectionNoFinanceOperations => "connection.no-finance-operations",
+            FindingCode::ConnectionNoDataverse => "connection.no-dataverse",
         }
     }
 
@@ -139,6 +147,10 @@ impl FindingCode {
             FindingCode::MapsPrerequisiteUndeclared => "dwlink::plan::maps.prerequisite-undeclared",
             FindingCode::MapsPausedTooLong => "dwlink::plan::maps.paused-too-long",
             FindingCode::PlanWithheld => "dwlink::plan::plan.withheld",
+            FindingCode::ConnectionNoFinanceOperations => {
+                "dwlink::plan::connection.no-finance-operations"
+            }
+            FindingCode::ConnectionNoDataverse => "dwlink::plan::connection.no-dataverse",
         }
     }
 }

@@ -68,14 +68,16 @@ pub(crate) fn connection_set(world: &World, env: &FoEnv) -> Value {
         return Value::Null;
     };
     let mut envs = serde_json::Map::new();
-    envs.insert(
-        env.host.clone(),
-        json!({
-            "name": env.host, "connectionSetName": c.name, "targetType": "AX",
-            "environmentDisplayName": label(&env.host), "directUrl": env.url,
-            "isDevInstance": env.env_type == EnvType::CloudHosted, "schemas": [],
-        }),
-    );
+    if !c.without_finance_operations_entry {
+        envs.insert(
+            env.host.clone(),
+            json!({
+                "name": env.host, "connectionSetName": c.name, "targetType": "AX",
+                "environmentDisplayName": label(&env.host), "directUrl": env.url,
+                "isDevInstance": env.env_type == EnvType::CloudHosted, "schemas": [],
+            }),
+        );
+    }
     // The CRM entry of the organization connected to, then any a fixture adds (several
     // Dataverse entries: a shape dwlink must refuse to guess from).
     let pp_of = c.power_apps_environment_of.as_deref();

@@ -186,10 +186,12 @@ impl HttpProvider {
                 format!("connection set `{}`: {d}", set.name),
             )
         };
-        let ax = set
-            .finance_operations()
-            .ok_or_else(|| bad("no AX (finance and operations) environment".into()))?;
-        let environment_type = live_type(declared, ax.is_dev_instance);
+        // Without an AX entry the set cannot say whether this is a cloud-hosted environment:
+        // the declared type stands, and the plan reports the set (`connection.no-finance-operations`).
+        let environment_type = match set.finance_operations() {
+            Some(ax) => live_type(declared, ax.is_dev_instance),
+            None => declared,
+        };
         let (organization, doubt) = current_organization(&set, &admin_list, &bad)?;
         let connection = LiveConnection {
             // DWA names the set by the lookup's `cid` in every later call (Entities, Start,
@@ -228,6 +230,21 @@ fn current_organization(
     if let Some(entries) = set.several_dataverse() {
         return Ok((None, Some(ConnectionDoubt::SeveralDataverse { entries })));
     }
+    // The reset body names the AX entry (DWA `ResetLinkEngine.cs` `buildEnvironments`); a set
+    // without one is reported, not met at apply time.
+    if set.finance_operations().is_none() {
+        let current = current_organization_of(set, admin_list, bad)?.0;
+        return Ok((current, Some(ConnectionDoubt::NoFinanceOperations)));
+    }
+    current_organization_of(set, admin_list, bad)
+}
+
+/// [`current_organization`] once the set has one AX entry and at most one Dataverse entry.
+fn current_organization_of(
+    set: &dws::shapes::ConnectionSet,
+    admin_list: &admin::AdminList,
+    bad: &dyn Fn(String) -> ProviderError,
+) -> Result<(Option<OrgRef>, Option<ConnectionDoubt>), ProviderError> {
     let Some(crm) = set.dataverse() else {
         return Ok((None, None));
     };

@@ -284,6 +284,36 @@ async fn a_direct_url_its_power_apps_environment_contradicts_is_read_as_a_doubt(
     emu.shutdown().await;
 }
 
+/// A set without its AX entry is a doubt the plan reports (and withholds its steps for), and
+/// the reset is refused before anything is sent.
+#[tokio::test]
+async fn a_connection_set_without_its_finance_and_operations_entry_is_read_as_a_doubt() {
+    let (emu, p) = shaped("      without_finance_operations_entry: true\n", "").await;
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let live = p.read(&d).await.unwrap();
+    let c = live.connection.clone().unwrap();
+    assert_eq!(c.doubt, Some(ConnectionDoubt::NoFinanceOperations));
+    let plan = dwlink_core::plan::Plan::make(&d, &live);
+    assert!(
+        plan.findings
+            .iter()
+            .any(|f| f.code == dwlink_core::plan::FindingCode::ConnectionNoFinanceOperations),
+        "{:?}",
+        plan.findings
+    );
+    assert!(plan.actions.is_empty(), "{:?}", plan.actions);
+    let e = p
+        .reset(&c, &reset_to(ResetTarget::CurrentEnvironment))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no finance and operations (AX) environment"),
+        "{e}"
+    );
+    emu.shutdown().await;
+}
+
 /// Every F&O environment's initial Power Platform environment is linked to it without a
 /// Dataverse: scenario 3, not a bad reply.
 #[tokio::test]

@@ -46,6 +46,15 @@ pub(super) fn connection_doubt(findings: &mut Vec<Finding>, live: &LiveState) {
             ),
             "check the environment in the Power Platform admin center and the connection set on the dual-write page; plan again once both name the same organization".into(),
         )),
+        Some(ConnectionDoubt::NoFinanceOperations) => findings.push(Finding::new(
+            C::ConnectionNoFinanceOperations,
+            Severity::Error,
+            format!(
+                "connection set {} lists no finance and operations (AX) environment: a reset request names it (Microsoft's Dual-write-automations, ResetLinkEngine.cs), so none can be sent",
+                c.name
+            ),
+            "check the connection set on the dual-write page of the finance and operations environment (Data management › Dual-write); plan again once it lists this environment".into(),
+        )),
     }
 }
 

@@ -3,6 +3,7 @@
 //! up, stopped or deleted before a step that cannot run. `tests/refusals.rs` pairs every refusal
 //! of `apply/guard.rs`, the steps and the HTTP link with the finding that foresees it.
 
+use crate::config::raw::{EnvironmentType, ResetTarget};
 use crate::diag::Severity;
 use crate::model::desired::Desired;
 use crate::model::live::LiveState;
@@ -43,6 +44,23 @@ pub(super) fn foreseen(
             ),
             "link the environment once in the dual-write workspace of F&O (Data management › Dual-write), then plan again".into(),
         ));
+    }
+    // The reset body of `current-environment` repeats the set's Dataverse entry ("the
+    // connection set has no Dataverse (CRM) environment to keep").
+    let keeps_current = desired.link.reset_target == ResetTarget::CurrentEnvironment
+        || desired.finance_operations.environment_type == EnvironmentType::CloudHosted;
+    if let Some(c) = &live.connection {
+        if keeps_current && c.organization.is_none() && c.doubt.is_none() {
+            findings.push(Finding::new(
+                C::ConnectionNoDataverse,
+                Severity::Error,
+                format!(
+                    "connection set {} lists no Dataverse environment, so a reset that keeps the current organization has none to keep; dwlink plans no backup, delete or reset",
+                    c.name
+                ),
+                "link a Dataverse environment on the dual-write page of F&O first, or use `reset_target: power-platform-link`".into(),
+            ));
+        }
     }
 }
 
