@@ -208,3 +208,53 @@ fn a_request_in_flight_from_another_machine_refuses_the_apply() {
     assert_eq!(count(&seen, "Reset"), 0, "{seen:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A plan while another dwlink of this machine applies the environment foresees apply's "busy"
+/// refusal as an error finding naming the holder, and plans nothing; once it ends, the plan is
+/// free again.
+#[test]
+fn a_plan_while_another_apply_holds_the_lock_is_a_busy_error() {
+    let dir = crate::support::scratch("busy-plan-sees-lock");
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let state = dir.join("world.json");
+    // Each management request takes 1.5 s: the apply holds its lock for several seconds.
+    let emu = start_emu(&path(RESTORED), &state, &["--async-ms", "1500"]);
+    let cfg = restore_cfg();
+    let locks = lock_dir(&dir);
+    let locks_text = locks.display().to_string();
+    let env = [(LOCK_DIR_ENV, locks_text.as_str())];
+    let applying = command(&a, &apply_args(&cfg, &emu), &env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("dwlink starts");
+    let began = Instant::now();
+    let note = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|it| {
+                it.filter_map(Result::ok)
+                    .any(|e| e.path().extension().is_some_and(|x| x == "holder"))
+            })
+            .unwrap_or(false)
+    };
+    while !note(&locks) && began.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let plan_args = ["plan", "--no-color", "-f", &cfg, "--emulator-url", &emu.url];
+    let out = command(&b, &plan_args, &env).output().unwrap();
+    let text = all(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("dwlink::plan::busy"), "{text}");
+    assert!(text.contains("another dwlink holds its lock"), "{text}");
+    assert!(text.contains(&format!("pid {}", applying.id())), "{text}");
+    assert!(text.contains("Nothing planned"), "{text}");
+
+    let done = applying.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(0), "{}", all(&done));
+    let out = command(&b, &plan_args, &env).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", all(&out));
+    assert!(!all(&out).contains("dwlink::plan::busy"), "{}", all(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}

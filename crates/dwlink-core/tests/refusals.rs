@@ -37,7 +37,9 @@ fn guard_refusal(r: &Refusal) -> Foresight {
         Refusal::Protected { .. } => Finding(FindingCode::Protected),
         Refusal::ErrorFindings { .. } => AnyErrorFinding,
         Refusal::ConfirmFleet => BeforeAnyChange("a flag"),
-        Refusal::Busy { .. } => BeforeAnyChange("another dwlink process holds the lock"),
+        // `dwlink plan` peeks at the lock of this machine (`plan::busy::foresee_lock`; CLI test
+        // `busy::a_plan_while_another_apply_holds_the_lock_is_a_busy_error`).
+        Refusal::Busy { .. } => Finding(FindingCode::Busy),
         Refusal::RequestsInFlight { .. } => Finding(FindingCode::Busy),
     }
 }

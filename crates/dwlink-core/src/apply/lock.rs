@@ -224,6 +224,26 @@ pub fn acquire_in(
     })
 }
 
+/// Another live dwlink of this machine that holds the lock of the environment at `fo_url`, and
+/// the lock file: what an apply started now would be refused for, as `dwlink plan` foresees it.
+/// Read-only but for a shared peek, taken only when the holder's note names a live process of
+/// this machine (so a plan does not contend with an apply for an unheld lock).
+pub fn held_elsewhere(fo_url: &Url) -> Option<(Holder, PathBuf)> {
+    let dir = default_dir().ok()?;
+    let stem = file_stem(fo_url);
+    let holder = read_note(&dir.join(format!("{stem}.holder")))
+        .and_then(|b| serde_json::from_slice::<Holder>(&b).ok())?;
+    if holder.pid == std::process::id() || pid_alive(&holder) != Some(true) {
+        return None;
+    }
+    let path = dir.join(format!("{stem}.lock"));
+    let file = crate::fsutil::open_regular(&path, false).ok()?;
+    match file.try_lock_shared() {
+        Err(TryLockError::WouldBlock) => Some((holder, path)),
+        _ => None,
+    }
+}
+
 fn create_dir(dir: &Path) -> std::io::Result<()> {
     crate::fsutil::create_private_dir(dir)
 }

@@ -10,6 +10,7 @@ mod findings;
 mod maps;
 mod refusals;
 pub(crate) use maps::paused_too_long;
+pub(crate) use refusals::withheld_finding;
 mod reset;
 
 use url::Url;

@@ -70,6 +70,11 @@ const SHOWN: usize = 12;
 /// What a plan with error findings would have done, said instead of planned: apply would refuse
 /// it whole, and a reviewer still sees what fixing the errors leads to.
 pub(super) fn withheld(findings: &mut Vec<Finding>, intended: &[Action]) {
+    findings.push(withheld_finding(intended));
+}
+
+/// The `plan.withheld` finding for `intended`.
+pub(crate) fn withheld_finding(intended: &[Action]) -> Finding {
     let destructive = intended.iter().filter(|a| a.destructive()).count();
     let steps: Vec<String> = intended
         .iter()
@@ -81,7 +86,7 @@ pub(super) fn withheld(findings: &mut Vec<Finding>, intended: &[Action]) {
     if total > SHOWN {
         shown.push(format!("and {} more", total - SHOWN));
     }
-    findings.push(Finding::new(
+    Finding::new(
         C::PlanWithheld,
         Severity::Info,
         format!(
@@ -91,5 +96,5 @@ pub(super) fn withheld(findings: &mut Vec<Finding>, intended: &[Action]) {
             shown.join("; ")
         ),
         "fix the errors above and plan again: that plan lists these steps for review".into(),
-    ));
+    )
 }
