@@ -88,6 +88,9 @@ pub struct Shell {
     emulator: Arc<Mutex<Option<String>>>,
     /// `--state-dir` of a command that has one: plans and apply name the backups' folder in it.
     state_dir: Arc<Mutex<Option<String>>>,
+    /// Placeholder commands in help lines (`dwlink plan --out PLAN`) and the command that runs
+    /// as printed for this invocation, set by the command that knows it.
+    hint_fills: Arc<Mutex<Vec<(String, String)>>>,
     /// While live reads run on a terminal: a spinner naming the service that last answered.
     /// Cleared by any other output, so lines never interleave with it.
     spinner: Arc<Mutex<Option<indicatif::ProgressBar>>>,
@@ -122,6 +125,7 @@ impl Shell {
             json_errors: false,
             emulator: Arc::default(),
             state_dir: Arc::default(),
+            hint_fills: Arc::default(),
             spinner: Arc::default(),
             drawn: Arc::default(),
         }
@@ -150,6 +154,7 @@ impl Shell {
             json_errors: false,
             emulator: Arc::default(),
             state_dir: Arc::default(),
+            hint_fills: Arc::default(),
             spinner: Arc::default(),
             drawn: Arc::default(),
         }
@@ -213,6 +218,26 @@ impl Shell {
     /// Remember that live reads go to the emulator at `url` (shared by every clone).
     pub fn set_emulator(&self, url: Option<String>) {
         *self.emulator.lock().unwrap_or_else(|p| p.into_inner()) = url;
+    }
+
+    /// From now on, help lines that name `placeholder` name `command` instead (shared by every
+    /// clone): every hint runs as printed.
+    pub fn fill_hint(&self, placeholder: &str, command: &str) {
+        self.hint_fills
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((placeholder.into(), command.into()));
+    }
+
+    fn filled(&self, problem: &Problem) -> Problem {
+        let fills = self.hint_fills.lock().unwrap_or_else(|p| p.into_inner());
+        let mut p = problem.clone();
+        if let Some(help) = &mut p.help {
+            for (from, to) in fills.iter() {
+                *help = help.replace(from.as_str(), to);
+            }
+        }
+        p
     }
 
     /// Remember the command's `--state-dir` (shared by every clone).
@@ -308,6 +333,7 @@ impl Shell {
             .filter(|p| !quiet || p.severity == Severity::Error)
         {
             if shown < MAX_SHOWN && self.drawn.load(Ordering::Relaxed) < MAX_DRAWN {
+                let p = &self.filled(p);
                 self.json_error(p);
                 let text = render_problem(p, self.settings.color);
                 self.drawn.fetch_add(text.len(), Ordering::Relaxed);
@@ -335,6 +361,7 @@ impl Shell {
 
     /// Errors always show; warnings and advice are silenced by `--quiet`.
     pub fn problem(&self, problem: &Problem) {
+        let problem = &self.filled(problem);
         self.json_error(problem);
         if problem.severity != Severity::Error && self.quiet() {
             return;

@@ -279,6 +279,16 @@ fn apply_refuses_a_stale_plan() {
         "{}",
         stderr(&out)
     );
+    // The hint names this plan's file and this run's routes, not placeholders.
+    assert!(
+        stderr(&out).contains(&format!(
+            "`dwlink plan --out {plan} --emulator-url {}",
+            emu.url.trim_end_matches('/')
+        )),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains("PLAN`"), "{}", stderr(&out));
 }
 
 #[test]

@@ -71,6 +71,19 @@ fn refuse(ui: &Shell, p: Problem) -> Exit {
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
     ui.set_state_dir(&args.state_dir);
+    if let Some(path) = &args.plan {
+        // Refusals of a saved plan say "make a new plan": with this plan's file and this run's
+        // config and routes, so the hint runs as printed.
+        let again = super::rerun::Command::new(&["dwlink", "plan"])
+            .files(args.fleet.files.as_slice())
+            .flag("--out", path)
+            .live(&args.live)
+            .record(ui)
+            .state_dir(&args.state_dir);
+        for placeholder in ["dwlink plan -f CONFIG --out PLAN", "dwlink plan --out PLAN"] {
+            ui.fill_hint(placeholder, &again.to_string());
+        }
+    }
     if args.plan.is_none() && !args.fleet.is_single() {
         return fleet::run(args, ui);
     }
