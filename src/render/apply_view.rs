@@ -137,9 +137,7 @@ impl EventPrinter {
 
     /// One JSON object on its own line, flushed at once so a reader sees each step as it happens.
     fn json_line(&self, value: &impl serde::Serialize) {
-        let mut line = serde_json::to_vec(value).unwrap_or_default();
-        line.push(b'\n');
-        self.shell.out_raw(&line);
+        self.shell.json_line(value);
     }
 
     pub(crate) fn event(&self, e: StepEvent) {

@@ -88,6 +88,9 @@ pub struct Shell {
     emulator: Arc<Mutex<Option<String>>>,
     /// `--state-dir` of a command that has one: plans and apply name the backups' folder in it.
     state_dir: Arc<Mutex<Option<String>>>,
+    /// Members every JSON line of this run carries (a fleet's `environment` and `file`), so a
+    /// reader of a fleet's stream knows whose event each line is.
+    json_tag: Arc<Mutex<serde_json::Map<String, serde_json::Value>>>,
     /// Placeholder commands in help lines (`dwlink plan --out PLAN`) and the command that runs
     /// as printed for this invocation, set by the command that knows it.
     hint_fills: Arc<Mutex<Vec<(String, String)>>>,
@@ -126,6 +129,7 @@ impl Shell {
             emulator: Arc::default(),
             state_dir: Arc::default(),
             hint_fills: Arc::default(),
+            json_tag: Arc::default(),
             spinner: Arc::default(),
             drawn: Arc::default(),
         }
@@ -155,6 +159,7 @@ impl Shell {
             emulator: Arc::default(),
             state_dir: Arc::default(),
             hint_fills: Arc::default(),
+            json_tag: Arc::default(),
             spinner: Arc::default(),
             drawn: Arc::default(),
         }
@@ -218,6 +223,25 @@ impl Shell {
     /// Remember that live reads go to the emulator at `url` (shared by every clone).
     pub fn set_emulator(&self, url: Option<String>) {
         *self.emulator.lock().unwrap_or_else(|p| p.into_inner()) = url;
+    }
+
+    /// Tag every JSON line from now on with `members` (empty: no tag).
+    pub fn set_json_tag(&self, members: serde_json::Map<String, serde_json::Value>) {
+        *self.json_tag.lock().unwrap_or_else(|p| p.into_inner()) = members;
+    }
+
+    /// One JSON object as a line on stdout, with the run's tag, flushed at once.
+    pub fn json_line(&self, value: &impl serde::Serialize) {
+        let mut value = serde_json::to_value(value).unwrap_or_default();
+        if let serde_json::Value::Object(m) = &mut value {
+            let tag = self.json_tag.lock().unwrap_or_else(|p| p.into_inner());
+            for (k, v) in tag.iter() {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+        let mut line = serde_json::to_vec(&value).unwrap_or_default();
+        line.push(b'\n');
+        write_to(&self.out, &line);
     }
 
     /// From now on, help lines that name `placeholder` name `command` instead (shared by every
@@ -426,9 +450,7 @@ impl Shell {
     /// diagnostic is.
     fn json_error(&self, problem: &Problem) {
         if self.json_errors && problem.is_error() {
-            let mut line = serde_json::to_vec(&error_json(&problem.bounded())).unwrap_or_default();
-            line.push(b'\n');
-            write_to(&self.out, &line);
+            self.json_line(&error_json(&problem.bounded()));
         }
     }
 }

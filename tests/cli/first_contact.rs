@@ -673,12 +673,16 @@ fn verbose_shows_one_line_per_http_attempt_and_the_waits() {
         ],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("http:   content-type: application/json"),
-        "{}",
-        stderr(&out)
+        err.contains("http:   < content-type: application/json"),
+        "{err}"
     );
-    assert!(!stderr(&out).contains(crate::support::SECRET));
+    // What was sent, too: the request's own headers and the token by name only.
+    assert!(err.contains("http:   > Accept: application/json"), "{err}");
+    assert!(err.contains("http:   > Authorization: [redacted]"), "{err}");
+    assert!(!err.contains("Bearer ey"), "{err}");
+    assert!(!err.contains(crate::support::SECRET));
 }
 
 #[test]

@@ -259,3 +259,46 @@ fn a_fleet_apply_of_two_configs_of_one_environment_is_refused_before_anything_is
         "nothing was backed up or journaled"
     );
 }
+
+/// A fleet apply's `--json` stdout is one JSON object per line, each naming the environment and
+/// config file it belongs to, and ends with the fleet's results.
+#[test]
+fn a_fleet_apply_under_json_tags_every_line_with_its_environment() {
+    let dir = scratch("fleet-apply-json");
+    let world = root().join(WORLD).display().to_string();
+    let configs = root().join(DIR).display().to_string();
+    let out = dwlink_live(
+        &dir,
+        &[
+            "apply",
+            "--json",
+            "-f",
+            &configs,
+            "--emulator",
+            &world,
+            "--auto-approve",
+        ],
+    );
+    assert!(code(&out) == 1 || code(&out) == 3, "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let (last, events) = lines.split_last().expect("some lines");
+    assert!(!events.is_empty());
+    for e in events {
+        let env = e["environment"].as_str().unwrap_or_else(|| panic!("{e}"));
+        assert!(NAMES.contains(&env), "{e}");
+        assert!(e["file"].as_str().unwrap().ends_with(".yaml"), "{e}");
+    }
+    assert_eq!(last["event"], "fleet", "{last}");
+    let results = last["results"].as_array().unwrap();
+    assert_eq!(results.len(), NAMES.len(), "{last}");
+    assert!(results.iter().any(|r| r["result"] == "applied"), "{last}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["environment"] == "contoso-dev" && e.get("error").is_some()),
+        "the refused environment's error carries its name"
+    );
+}

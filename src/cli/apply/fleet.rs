@@ -67,6 +67,12 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
                 continue;
             }
             ui.status(&format!("── {} ({}) ──", desired.name, file.display()));
+            if args.json {
+                let mut tag = serde_json::Map::new();
+                tag.insert("environment".into(), desired.name.clone().into());
+                tag.insert("file".into(), file.display().to_string().into());
+                ui.set_json_tag(tag);
+            }
             let mut single = args.clone();
             single.fleet.files = vec![file.clone()];
             let mut applied = false;
@@ -76,7 +82,15 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         }
         // The fleet's result, on stdout with the rest of the results.
         if args.json {
+            ui.set_json_tag(serde_json::Map::new());
             ui.status(&fleet::result_table(&rows));
+            let results: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({"environment": r.environment, "file": r.file, "result": r.result})
+                })
+                .collect();
+            ui.json_line(&serde_json::json!({"event": "fleet", "results": results}));
         } else {
             ui.out(&fleet::result_table(&rows));
         }

@@ -109,7 +109,9 @@ pub(super) async fn apply(
             let _ = journal::supersede(u, &plan.plan_id, "nothing was left to do");
         }
         if args.json {
-            ui.out(r#"{"event":"summary","steps":0,"detail":"nothing to apply"}"#);
+            ui.json_line(
+                &serde_json::json!({"event": "summary", "steps": 0, "detail": "nothing to apply"}),
+            );
         } else {
             ui.out("Nothing to apply.");
         }

@@ -156,7 +156,14 @@ impl Client {
                 .attempt(req, bearer, attempt + 1, &mut deadline, limit)
                 .await;
             if let Some(log) = &self.settings.log {
-                log_attempt(log, req, &result, tried.elapsed(), attempt + 1);
+                log_attempt(
+                    log,
+                    req,
+                    bearer.is_some(),
+                    &result,
+                    tried.elapsed(),
+                    attempt + 1,
+                );
             }
             let (failure, error, retry_after, sent_at) = match result? {
                 Attempt::Done(reply) => return Ok(reply),
@@ -428,6 +435,7 @@ impl Client {
 fn log_attempt(
     log: &super::log::HttpLog,
     req: &ApiRequest,
+    bearer: bool,
     result: &Result<Attempt, ProviderError>,
     took: Duration,
     number: u32,
@@ -441,7 +449,30 @@ fn log_attempt(
         }) => (s.to_string(), None),
         Ok(Attempt::Failed { error, .. }) | Err(error) => (format!("failed: {error}"), None),
     };
-    log.attempt(req.method.as_str(), &url, &outcome, took, number, headers);
+    // What dwlink sent, as set here (reqwest adds only transport headers): the token by name.
+    let mut sent: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.clone()))
+        .collect();
+    if bearer {
+        sent.push(("Authorization".into(), "Bearer".into()));
+    }
+    let content_type = match &req.body {
+        Body::Empty => None,
+        Body::Json(_) => Some("application/json".to_string()),
+        Body::Form(_) => Some("application/x-www-form-urlencoded".to_string()),
+        Body::Raw { content_type, .. } => Some(content_type.clone()),
+    };
+    sent.extend(content_type.map(|c| ("Content-Type".to_string(), c)));
+    log.attempt(
+        req.method.as_str(),
+        &url,
+        &outcome,
+        took,
+        number,
+        (&sent, headers),
+    );
 }
 
 fn throttled_or(

@@ -1,5 +1,6 @@
 //! `-v`: one line per HTTP attempt (method, logical URL, status or failure, time) and per wait
-//! before a retry (a 429's `Retry-After` included); `-vv` adds the reply's headers, scrubbed as
+//! before a retry (a 429's `Retry-After` included); `-vv` adds the request's and the reply's
+//! headers (`>` sent, `<` received), scrubbed as
 //! `--record` scrubs them. Kept apart from the client's retry and deadline logic: the client
 //! only hands it what happened.
 
@@ -38,7 +39,7 @@ impl HttpLog {
         outcome: &str,
         took: Duration,
         number: u32,
-        headers: Option<&HeaderMap>,
+        (sent, received): (&[(String, String)], Option<&HeaderMap>),
     ) {
         let again = if number > 1 {
             format!(" (attempt {number})")
@@ -49,15 +50,22 @@ impl HttpLog {
             "http: {method} {url} → {outcome} in {}{again}",
             millis(took)
         ));
-        if let (true, Some(headers)) = (self.headers, headers) {
-            for (name, value) in headers {
-                let shown = if is_secret_header(name.as_str()) {
-                    REDACTED.to_string()
-                } else {
-                    dwlink_core::har::redact::text(value.to_str().unwrap_or("<binary>"))
-                };
-                (self.write)(&format!("http:   {name}: {shown}"));
+        if !self.headers {
+            return;
+        }
+        let shown = |name: &str, value: &str| {
+            if is_secret_header(name) {
+                REDACTED.to_string()
+            } else {
+                dwlink_core::har::redact::text(value)
             }
+        };
+        for (name, value) in sent {
+            (self.write)(&format!("http:   > {name}: {}", shown(name, value)));
+        }
+        for (name, value) in received.into_iter().flatten() {
+            let value = shown(name.as_str(), value.to_str().unwrap_or("<binary>"));
+            (self.write)(&format!("http:   < {name}: {value}"));
         }
     }
 
