@@ -32,6 +32,11 @@ impl Args {
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
+    // "Make a new plan" hints name this file, so they run as printed (with dwlink.yaml).
+    let again = super::rerun::Command::new(&["dwlink", "plan"]).flag("--out", &args.plan);
+    for placeholder in ["dwlink plan -f CONFIG --out PLAN", "dwlink plan --out PLAN"] {
+        ui.fill_hint(placeholder, &again.to_string());
+    }
     match planfile::read(&args.plan) {
         Ok(plan) => {
             view::choose_format(args.format()).saved_plan(ui, &plan);
