@@ -17,6 +17,8 @@ mod converge;
 mod dead_ends;
 #[path = "cli/doctor.rs"]
 mod doctor;
+#[path = "cli/echo_files.rs"]
+mod echo_files;
 #[path = "cli/examples.rs"]
 mod examples;
 #[path = "cli/fake_services.rs"]

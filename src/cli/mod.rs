@@ -236,7 +236,11 @@ fn write_output(ui: &mut Shell, out: Option<&std::path::Path>, text: &str, what:
             ui.out(text);
             Exit::Ok
         }
-        Some(path) => match dwlink_core::plan::planfile::write_atomic(path, text.as_bytes()) {
+        // The terminal's text passes the scrubber in the Shell; a file's does here.
+        Some(path) => match dwlink_core::plan::planfile::write_atomic(
+            path,
+            dwlink_core::scrub::held_values(text).as_bytes(),
+        ) {
             Ok(()) => {
                 ui.status(&format!("Wrote {what} to {}.", path.display()));
                 Exit::Ok

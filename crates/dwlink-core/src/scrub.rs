@@ -135,6 +135,61 @@ pub fn text(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// `s` with every held secret replaced, and nothing else: for the files dwlink writes (plans,
+/// journals, backup headers, snapshots), whose digests and fingerprints are 64 hex digits the
+/// shape rules would take for tokens. A file never holds a value dwlink did not derive or read,
+/// so the values it holds are the ones that can reach it.
+pub fn held_values(s: &str) -> Cow<'_, str> {
+    values(s)
+}
+
+/// Serialized JSON with every held secret replaced inside its strings, still the same document
+/// (valid JSON, members in their order). Only when a secret's raw form also matches across the
+/// document's own syntax (a secret with quotes in it) does replacing the text break it; then
+/// every string of the parsed document is scrubbed instead, and it is written again compact or
+/// pretty as it came.
+pub fn json_text(s: &str) -> Cow<'_, str> {
+    let replaced = values(s);
+    let Cow::Owned(text) = replaced else {
+        return Cow::Borrowed(s);
+    };
+    if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
+        return Cow::Owned(text);
+    }
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(s) else {
+        // Not JSON to begin with: the text itself is all there is to scrub.
+        return Cow::Owned(text);
+    };
+    json_value(&mut doc);
+    let again = if s.trim_end().contains('\n') {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    };
+    Cow::Owned(again.unwrap_or(text))
+}
+
+/// Every string (member names included) of `doc` with held secrets replaced.
+pub fn json_value(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    match doc {
+        Value::String(s) => {
+            if let Cow::Owned(o) = values(s) {
+                *s = o;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(json_value),
+        Value::Object(members) => {
+            let old = std::mem::take(members);
+            for (k, mut v) in old {
+                json_value(&mut v);
+                members.insert(values(&k).into_owned(), v);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn values(s: &str) -> Cow<'_, str> {
     let held = held().lock().unwrap_or_else(|p| p.into_inner());
     let mut out = Cow::Borrowed(s);

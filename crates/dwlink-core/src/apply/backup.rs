@@ -89,7 +89,10 @@ impl BackupWriter {
         let file = opts.open(&partial)?;
         super::journal::private_file(&file)?;
         let mut out = BufWriter::new(file);
+        // The metadata is scrubbed like every file dwlink writes; the rows are not (restore puts
+        // them back exactly, which is why the file is the owner's only).
         let head = serde_json::to_string(header)?;
+        let head = crate::scrub::json_text(&head).into_owned();
         // Re-open the header object so tables can be streamed into it.
         let head = head.strip_suffix('}').unwrap_or(&head);
         write!(out, "{head},\"tables\":[")?;
@@ -118,8 +121,8 @@ impl BackupWriter {
             self.out,
             "\n{{\"service\":{},\"table\":{},\"entity_set\":{},\"rows\":[",
             serde_json::to_string(&service)?,
-            serde_json::to_string(table)?,
-            serde_json::to_string(entity_set)?
+            crate::scrub::json_text(&serde_json::to_string(table)?),
+            crate::scrub::json_text(&serde_json::to_string(entity_set)?)
         )
     }
 

@@ -100,7 +100,9 @@ impl Journal {
 
     /// Append and fsync: once this returns, the event survives a crash.
     pub fn append(&mut self, entry: &Entry) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(entry)?;
+        // A failed step's detail is the service's error text, which may echo a secret.
+        let text = serde_json::to_string(entry)?;
+        let mut line = crate::scrub::json_text(&text).into_owned().into_bytes();
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.file.sync_data()

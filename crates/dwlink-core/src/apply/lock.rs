@@ -213,7 +213,8 @@ pub fn acquire_in(
             .map(|d| d.display().to_string())
             .unwrap_or_else(|_| "?".into()),
     };
-    let text = serde_json::to_vec_pretty(&holder).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&holder).unwrap_or_default();
+    let text = crate::scrub::json_text(&text).into_owned().into_bytes();
     // The lock is ours whether or not the note about it can be written.
     let _ = write_atomic(&holder_path, &text, Access::Private);
     Ok(EnvironmentLock {

@@ -19,6 +19,11 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
             format!("cannot serialize the plan: {e}"),
         )
     })?;
+    // Findings quote what the services said; one that echoed a secret dwlink holds must not
+    // carry it into a file. Signed after, so the signature covers the bytes on disk.
+    if let std::borrow::Cow::Owned(scrubbed) = crate::scrub::json_text(&text) {
+        text = scrubbed;
+    }
     if let Some(key) = &key {
         text = super::signature::sign(&text, key);
     }
