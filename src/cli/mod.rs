@@ -137,6 +137,8 @@ impl Command {
 }
 
 pub fn main() -> ExitCode {
+    // Before anything can panic: a panic's text is scrubbed like every other line dwlink prints.
+    dwlink_core::panic_report::install("dwlink");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

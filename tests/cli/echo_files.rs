@@ -246,3 +246,55 @@ fn secrets_echoed_by_the_services_reach_no_file_dwlink_writes() {
     drop(emu);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A panic prints a short message through the scrubber, never the raw payload, even with
+/// `RUST_BACKTRACE` set: the test hook panics mid-apply with the client secret and a token in its
+/// message.
+#[test]
+fn a_panic_prints_its_message_scrubbed() {
+    let dir = scratch("panic-scrubbed");
+    let emu = Emulator::start(
+        &root().join("examples/fixtures/restore-cleanup-from-production.yaml"),
+        &dir.join("world.json"),
+    );
+    let cfg = root()
+        .join("examples/restore-cleanup-from-production.yaml")
+        .display()
+        .to_string();
+    let jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
+    let payload = format!("unwrap on a reply echoing {SECRET} and access_token={jwt}");
+    for backtrace in ["0", "1"] {
+        let out = crate::harness::run(
+            &dir,
+            &[
+                "apply",
+                "--no-color",
+                "-f",
+                &cfg,
+                "--emulator-url",
+                &emu.url,
+                "--auto-approve",
+            ],
+            &[
+                ("DWLINK_TEST_CRASH_AT", "panic:start:stop-maps"),
+                ("DWLINK_TEST_PANIC_PAYLOAD", &payload),
+                ("RUST_BACKTRACE", backtrace),
+            ],
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains("dwlink crashed: this is a bug in dwlink")
+                && err.contains(
+                    "test panic at start:stop-maps: unwrap on a reply echoing [redacted]"
+                ),
+            "{err}"
+        );
+        assert_ne!(crate::support::code(&out), 0, "{err}");
+        for leak in [SECRET, jwt, "panicked at"] {
+            assert!(!err.contains(leak), "{leak} in {err}");
+        }
+        assert_eq!(err.contains("backtrace:"), backtrace == "1", "{err}");
+    }
+    drop(emu);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -19,6 +19,7 @@ pub mod har;
 pub mod import;
 pub mod link;
 pub mod model;
+pub mod panic_report;
 pub mod plan;
 pub mod restore;
 pub mod scrub;
