@@ -188,6 +188,37 @@ pub fn read(path: &Path) -> Result<Backup, Problem> {
 mod tests {
     use super::*;
 
+    /// The metadata is scrubbed of held secrets; the rows keep every byte (restore is exact).
+    #[test]
+    fn metadata_is_scrubbed_and_rows_are_kept_exactly() {
+        let secret = "backup-held-Secret~0001";
+        crate::scrub::hold(secret);
+        let dir = std::env::temp_dir().join(format!("dwlink-backup-{}", uuid::Uuid::new_v4()));
+        let header = BackupHeader {
+            format_version: BACKUP_FORMAT.into(),
+            dwlink_version: "0".into(),
+            plan_id: "p".into(),
+            created_at: "t".into(),
+            environment: "uat".into(),
+            finance_operations_url: format!("https://fo/?t={secret}"),
+            dataverse_url: "https://dv".into(),
+            note: format!("echoed {secret}"),
+        };
+        let mut w = BackupWriter::create(&dir, "b.json", &header).unwrap();
+        w.begin_table(Service::Dataverse, &format!("T {secret}"), "Ts")
+            .unwrap();
+        w.row(&serde_json::json!({"ConnectionString": secret}))
+            .unwrap();
+        let (path, _) = w.finish().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches(secret).count(), 1, "only the row's: {text}");
+        let b = read(&path).unwrap();
+        assert_eq!(b.tables[0].rows[0]["ConnectionString"], secret);
+        assert_eq!(b.header.note, "echoed [redacted]");
+        assert_eq!(b.tables[0].table, "T [redacted]");
+        let _ = fs::remove_dir_all(dir);
+    }
+
     #[test]
     fn streamed_backup_reads_back_and_is_private() {
         let dir = std::env::temp_dir().join(format!("dwlink-backup-{}", uuid::Uuid::new_v4()));
