@@ -9,6 +9,8 @@ mod apply;
 mod backup_proof;
 #[path = "cli/busy.rs"]
 mod busy;
+#[path = "cli/byte_limits.rs"]
+mod byte_limits;
 #[path = "cli/conformance.rs"]
 mod conformance;
 #[path = "cli/converge.rs"]

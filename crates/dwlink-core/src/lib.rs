@@ -17,6 +17,7 @@ pub mod fleet;
 pub mod fsutil;
 pub mod har;
 pub mod import;
+pub mod json_size;
 pub mod link;
 pub mod model;
 pub mod panic_report;

@@ -158,13 +158,41 @@ impl BackupWriter {
     }
 }
 
+/// The largest backup `restore` reads. A reset's backup holds the key tables' rows (about 1 KiB
+/// and 30 values each; the examples' 132 rows are 150 KiB), so this is tens of thousands of rows.
+/// Restore holds a whole backup in memory: both limits bound it, the values because a parsed value
+/// can cost sixty times its bytes.
+pub const MAX_BACKUP_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_BACKUP_VALUES: usize = 1_000_000;
+
 pub fn read(path: &Path) -> Result<Backup, Problem> {
     let shown = path.display();
-    let file = File::open(path).map_err(|e| {
-        Problem::error("dwlink::backup::unreadable", format!("{shown}: {e}"))
-            .help("pass a file from .dwlink/backups/")
+    let bytes = crate::fsutil::read_capped(path, MAX_BACKUP_BYTES).map_err(|e| {
+        if crate::fsutil::is_too_large(&e) {
+            Problem::error(
+                "dwlink::backup::too_large",
+                format!(
+                    "{shown} is larger than {}, the most `restore` reads",
+                    crate::fsutil::size(MAX_BACKUP_BYTES)
+                ),
+            )
+            .help("pass a backup written by `dwlink apply` (.dwlink/backups/); a reset's backup of the key tables is far smaller")
+        } else {
+            Problem::error("dwlink::backup::unreadable", format!("{shown}: {e}"))
+                .help("pass a file from .dwlink/backups/")
+        }
     })?;
-    let backup: Backup = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+    let values = crate::json_size::values(&bytes);
+    if values > MAX_BACKUP_VALUES {
+        return Err(Problem::error(
+            "dwlink::backup::too_large",
+            format!(
+                "{shown} holds about {values} JSON values; `restore` reads backups of at most {MAX_BACKUP_VALUES}"
+            ),
+        )
+        .help("pass a backup written by `dwlink apply` (.dwlink/backups/); a reset's backup of the key tables holds far fewer"));
+    }
+    let backup: Backup = serde_json::from_slice(&bytes).map_err(|e| {
         Problem::error(
             "dwlink::backup::invalid",
             format!("{shown} is not a complete dwlink backup: {e}"),
@@ -260,6 +288,12 @@ mod tests {
             BackupWriter::create(&dir, "b.json", &header).is_err(),
             "never overwrite"
         );
+        // Over the limit: refused by its size, before a byte is parsed.
+        let big = dir.join("big.json");
+        let f = File::create(&big).unwrap();
+        f.set_len(MAX_BACKUP_BYTES + 1).unwrap();
+        let e = read(&big).unwrap_err();
+        assert_eq!(e.code, "dwlink::backup::too_large", "{}", e.message);
         let _ = fs::remove_dir_all(dir);
     }
 }

@@ -269,9 +269,9 @@ fn pid_alive(holder: &Holder) -> Option<bool> {
 
 fn machine_name() -> String {
     let from_file = |p: &str| {
-        std::fs::read_to_string(p)
+        crate::fsutil::read_capped(std::path::Path::new(p), 256)
             .ok()
-            .map(|s| s.trim().to_string())
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
             .filter(|s| !s.is_empty())
     };
     from_file("/proc/sys/kernel/hostname")

@@ -97,7 +97,18 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Problem> {
         )
         .help("pass a file written by `dwlink plan --out PLAN`"));
     }
-    fs::read(path).map_err(|e| Problem::error("dwlink::plan::unreadable", format!("{shown}: {e}")))
+    // Bounded again while reading: the file may have grown since, or be a pipe.
+    crate::fsutil::read_capped(path, MAX_PLAN_BYTES).map_err(|e| {
+        if crate::fsutil::is_too_large(&e) || e.kind() == std::io::ErrorKind::InvalidInput {
+            Problem::error(
+                "dwlink::plan::not_a_plan",
+                format!("{shown} is not a plan file: {e}"),
+            )
+            .help("pass a file written by `dwlink plan --out PLAN`")
+        } else {
+            Problem::error("dwlink::plan::unreadable", format!("{shown}: {e}"))
+        }
+    })
 }
 
 /// A plan from the bytes of the file at `path` (named in messages).
