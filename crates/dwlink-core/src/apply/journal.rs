@@ -180,7 +180,7 @@ pub fn read(path: &Path) -> std::io::Result<Vec<Entry>> {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str(&line) {
+        match serde_json::from_str(line) {
             Ok(e) => out.push(e),
             Err(_) => continue,
         }
