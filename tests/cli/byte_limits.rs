@@ -1,7 +1,7 @@
 //! Every file dwlink reads has a byte limit (and, where parsing costs more than the bytes, a
 //! value limit), refused with a diagnostic before the file is parsed: here `restore` with a
 //! backup grown past its size and one of a million tiny values (`[[[…]]]` rows cost sixty times
-//! their bytes once parsed; before the limit, 64 MiB of them took 4.7 GB).
+//! their bytes once parsed; before the limit, 64 MiB of them took 4.5 GiB).
 
 use crate::support::{code, dwlink, scratch, stderr};
 
