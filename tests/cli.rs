@@ -9,6 +9,8 @@ mod apply;
 mod backup_proof;
 #[path = "cli/busy.rs"]
 mod busy;
+#[path = "cli/byte_limits.rs"]
+mod byte_limits;
 #[path = "cli/conformance.rs"]
 mod conformance;
 #[path = "cli/converge.rs"]
@@ -17,6 +19,8 @@ mod converge;
 mod dead_ends;
 #[path = "cli/doctor.rs"]
 mod doctor;
+#[path = "cli/echo_files.rs"]
+mod echo_files;
 #[path = "cli/examples.rs"]
 mod examples;
 #[path = "cli/fake_services.rs"]

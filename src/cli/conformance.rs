@@ -33,7 +33,7 @@ pub struct Args {
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
-    let har = match dwlink_core::har::read::load(&args.har) {
+    let har = match dwlink_core::har::stream::HarFile::open(&args.har) {
         Ok(h) => h,
         Err(p) => return fail(ui, &p),
     };
@@ -71,7 +71,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         let mut replayer = Replayer::new(&url, credentials)
             .map_err(|e| e.to_problem())?
             .keep_pauses(args.keep_pauses);
-        let out = replayer.replay(&har).await.map_err(|e| e.to_problem());
+        let out = replayer.replay_file(&har).await.map_err(|e| e.to_problem());
         emu.shutdown().await;
         out
     });

@@ -137,6 +137,8 @@ impl Command {
 }
 
 pub fn main() -> ExitCode {
+    // Before anything can panic: a panic's text is scrubbed like every other line dwlink prints.
+    dwlink_core::panic_report::install("dwlink");
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -236,7 +238,11 @@ fn write_output(ui: &mut Shell, out: Option<&std::path::Path>, text: &str, what:
             ui.out(text);
             Exit::Ok
         }
-        Some(path) => match dwlink_core::plan::planfile::write_atomic(path, text.as_bytes()) {
+        // The terminal's text passes the scrubber in the Shell; a file's does here.
+        Some(path) => match dwlink_core::plan::planfile::write_atomic(
+            path,
+            dwlink_core::scrub::held_values(text).as_bytes(),
+        ) {
             Ok(()) => {
                 ui.status(&format!("Wrote {what} to {}.", path.display()));
                 Exit::Ok

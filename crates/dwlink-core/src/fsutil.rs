@@ -68,6 +68,67 @@ pub fn open_regular(path: &Path, write: bool) -> std::io::Result<File> {
     Ok(file)
 }
 
+/// Read a whole file of at most `max` bytes. A larger one is refused with
+/// [`std::io::ErrorKind::FileTooLarge`] after reading `max + 1` bytes, never more, whatever its
+/// size said when it was opened (it may grow, or be a pipe); a FIFO, device or directory is
+/// refused before it is read (it could block or never end). Symbolic links are followed: these
+/// are files the user names.
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, len) = open_capped(path, max)?;
+    let mut bytes = Vec::with_capacity(len as usize);
+    file.take(max + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(too_large(path, max));
+    }
+    Ok(bytes)
+}
+
+/// [`read_capped`]'s checks, for a reader that streams the file (a parser reading from it):
+/// the open file and its length, to be read through `take(max + 1)` so that a file grown since
+/// reads as truncated instead of without end.
+pub fn open_capped(path: &Path, max: u64) -> std::io::Result<(File, u64)> {
+    let mut opts = OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut opts, libc::O_NONBLOCK);
+    let file = opts.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    if meta.len() > max {
+        return Err(too_large(path, max));
+    }
+    Ok((file, meta.len()))
+}
+
+/// Whether `e` is [`read_capped`]'s refusal of a file over its limit.
+pub fn is_too_large(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::FileTooLarge
+}
+
+fn too_large(path: &Path, max: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!("{} is larger than {}", path.display(), size(max)),
+    )
+}
+
+/// A byte limit as the README states it.
+pub fn size(bytes: u64) -> String {
+    if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", bytes / (1024 * 1024))
+    } else if bytes >= 1024 && bytes.is_multiple_of(1024) {
+        format!("{} KiB", bytes / 1024)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
 /// Write to a fresh temporary sibling, fsync it, rename it over `path`, then fsync the directory:
 /// a crash leaves the old file or the new one, never half of one, and the rename itself survives
 /// a power cut. The temporary file is removed when anything fails.
@@ -188,6 +249,29 @@ mod tests {
         );
         assert!(open_regular(&dir.join("target"), true).is_ok());
         assert_eq!(fs::read(dir.join("target")).unwrap(), b"theirs");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn read_capped_refuses_what_is_over_the_limit_or_not_a_file() {
+        let dir = std::env::temp_dir().join(format!("dwlink-capped-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("ok"), b"12345").unwrap();
+        assert_eq!(read_capped(&dir.join("ok"), 5).unwrap(), b"12345");
+        let e = read_capped(&dir.join("ok"), 4).unwrap_err();
+        assert!(is_too_large(&e), "{e}");
+        assert!(e.to_string().contains("larger than 4 bytes"), "{e}");
+        assert!(read_capped(&dir, 10).is_err(), "a directory");
+        #[cfg(unix)]
+        {
+            let fifo = dir.join("fifo");
+            let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a plain mkfifo on a path this test owns.
+            assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+            let e = read_capped(&fifo, 10).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+        assert_eq!(size(64 * 1024 * 1024), "64 MiB");
         fs::remove_dir_all(&dir).unwrap();
     }
 

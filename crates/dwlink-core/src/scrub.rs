@@ -135,10 +135,70 @@ pub fn text(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// `s` with every held secret replaced, and nothing else: for the files dwlink writes (plans,
+/// journals, backup headers, snapshots), whose digests and fingerprints are 64 hex digits the
+/// shape rules would take for tokens. A file never holds a value dwlink did not derive or read,
+/// so the values it holds are the ones that can reach it.
+pub fn held_values(s: &str) -> Cow<'_, str> {
+    values(s)
+}
+
+/// Serialized JSON with every held secret replaced inside its strings, still the same document
+/// (members in their order). A form with a quote in it could only match across the document's
+/// own syntax (inside a string a quote is escaped, and the escaped form is held too), so it is
+/// left out. Should a replacement still break the document (a secret of digits matching a
+/// number), every string of the parsed document is scrubbed instead, and it is written again
+/// compact or pretty as it came.
+pub fn json_text(s: &str) -> Cow<'_, str> {
+    let replaced = values_where(s, |form| !form.contains('"'));
+    let Cow::Owned(text) = replaced else {
+        return Cow::Borrowed(s);
+    };
+    if serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() {
+        return Cow::Owned(text);
+    }
+    let Ok(mut doc) = serde_json::from_str::<serde_json::Value>(s) else {
+        // Not JSON to begin with: the text itself is all there is to scrub.
+        return Cow::Owned(text);
+    };
+    json_value(&mut doc);
+    let again = if s.trim_end().contains('\n') {
+        serde_json::to_string_pretty(&doc)
+    } else {
+        serde_json::to_string(&doc)
+    };
+    Cow::Owned(again.unwrap_or(text))
+}
+
+/// Every string (member names included) of `doc` with held secrets replaced.
+pub fn json_value(doc: &mut serde_json::Value) {
+    use serde_json::Value;
+    match doc {
+        Value::String(s) => {
+            if let Cow::Owned(o) = values(s) {
+                *s = o;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(json_value),
+        Value::Object(members) => {
+            let old = std::mem::take(members);
+            for (k, mut v) in old {
+                json_value(&mut v);
+                members.insert(values(&k).into_owned(), v);
+            }
+        }
+        _ => {}
+    }
+}
+
 fn values(s: &str) -> Cow<'_, str> {
+    values_where(s, |_| true)
+}
+
+fn values_where(s: &str, usable: impl Fn(&str) -> bool) -> Cow<'_, str> {
     let held = held().lock().unwrap_or_else(|p| p.into_inner());
     let mut out = Cow::Borrowed(s);
-    for form in held.iter() {
+    for form in held.iter().filter(|f| usable(f)) {
         if out.contains(form.as_str()) {
             out = Cow::Owned(out.replace(form.as_str(), REDACTED));
         }
@@ -330,6 +390,38 @@ mod tests {
             assert!(!out.contains("held.value"), "{s} → {out}");
         }
         assert_eq!(text("short x"), "short x");
+    }
+
+    /// Files are scrubbed by value only (a plan's 64-hex fingerprint stays), and stay the same
+    /// JSON document, even for a secret whose raw form matches across the document's syntax.
+    #[test]
+    fn json_files_keep_their_shape_and_their_digests() {
+        let quoted = "held\",\"quoted-secret";
+        hold(quoted);
+        hold("file-held-token-0123");
+        let fingerprint = "0123456789abcdef".repeat(4);
+        let doc = serde_json::json!({
+            "live_fingerprint": fingerprint,
+            "message": "org file-held-token-0123 said",
+            "a": ["held", "quoted-secret"],
+            "c": quoted,
+            "d": 90817263544536271_u64,
+        });
+        hold("90817263544536271");
+        for text in [doc.to_string(), serde_json::to_string_pretty(&doc).unwrap()] {
+            let out = json_text(&text);
+            let back: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+            assert_eq!(back["live_fingerprint"], fingerprint.as_str());
+            assert_eq!(back["message"], "org [redacted] said");
+            assert_eq!(back["c"], REDACTED);
+            assert_eq!(back["a"], serde_json::json!(["held", "quoted-secret"]));
+            assert_eq!(
+                back["d"], 90817263544536271_u64,
+                "a number is no string to scrub"
+            );
+            assert_eq!(out.contains('\n'), text.contains('\n'));
+        }
+        assert_eq!(held_values("no secret"), "no secret");
     }
 
     #[test]

@@ -50,7 +50,8 @@ impl Persist {
                 &format!("not a regular file of at most {} MiB", max / (1024 * 1024)),
             ));
         }
-        let bytes = fs::read(&self.path).map_err(|e| unreadable(&self.path, &e.to_string()))?;
+        let bytes = dwlink_core::fsutil::read_capped(&self.path, max)
+            .map_err(|e| unreadable(&self.path, &e.to_string()))?;
         let state: StateFile =
             serde_json::from_slice(&bytes).map_err(|e| unreadable(&self.path, &e.to_string()))?;
         if state.format != FORMAT {

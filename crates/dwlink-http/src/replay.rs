@@ -19,6 +19,7 @@ use crate::transport::client::MAX_REPLY_BYTES;
 use crate::transport::route::Route;
 use dwlink_core::har::redact::REDACTED;
 use dwlink_core::har::shape::{self, Difference};
+use dwlink_core::har::stream::HarFile;
 use dwlink_core::har::{Entry, Har};
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::secret::{redact_url, Secret};
@@ -90,6 +91,14 @@ fn bad(message: String) -> ProviderError {
         message,
         help: "check that the emulator is running and seeded from the fixture the recording was made against".into(),
     }
+}
+
+/// Where a replay is in the recording's timeline: the last entry's recorded start and when it
+/// was sent, and the pauses kept so far.
+#[derive(Default)]
+struct Pacing {
+    last: Option<(jiff::Timestamp, std::time::Instant)>,
+    paused: Duration,
 }
 
 /// The longest pause kept between two replayed requests: enough for the emulator's
@@ -256,22 +265,68 @@ impl Replayer {
     /// reached ends the run.
     pub async fn replay(&mut self, har: &Har) -> Result<Vec<Replayed>, ProviderError> {
         let mut out = Vec::with_capacity(har.log.entries.len());
-        let mut last: Option<(jiff::Timestamp, std::time::Instant)> = None;
-        let mut paused = Duration::ZERO;
+        let mut pacing = Pacing::default();
         for entry in &har.log.entries {
-            let started = entry.started_at();
-            if let (Some(now), Some((before, sent))) = (started, last) {
-                let gap = now.duration_since(before).unsigned_abs();
-                let wait = pause(gap, sent.elapsed(), paused, self.keep_pauses);
-                paused += wait;
-                tokio::time::sleep(wait).await;
-            }
-            if let Some(s) = started {
-                last = Some((s, std::time::Instant::now()));
-            }
-            out.push(self.one(entry).await?);
+            out.push(self.paced(entry, &mut pacing).await?);
         }
         Ok(out)
+    }
+
+    /// [`Replayer::replay`] of a file read one entry at a time on a thread of its own, a few
+    /// entries ahead of the replay: the memory it takes is a few entries', not the file's.
+    pub async fn replay_file(&mut self, har: &HarFile) -> Result<Vec<Replayed>, ProviderError> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Entry>(4);
+        let file = har.clone();
+        let reader = std::thread::spawn(move || {
+            file.for_each(|e| match tx.blocking_send(e) {
+                Ok(()) => std::ops::ControlFlow::Continue(()),
+                // The replay ended (on an error of its own): stop reading.
+                Err(_) => std::ops::ControlFlow::Break(()),
+            })
+        });
+        let mut out = Vec::with_capacity(har.entries());
+        let mut pacing = Pacing::default();
+        let mut failed = None;
+        while let Some(entry) = rx.recv().await {
+            match self.paced(&entry, &mut pacing).await {
+                Ok(r) => out.push(r),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(rx);
+        let read = reader.join().unwrap_or_else(|_| {
+            Err(dwlink_core::diag::Problem::error(
+                "dwlink::har::changed",
+                "the recording's reader stopped",
+            ))
+        });
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        read.map_err(|p| bad(p.message))?;
+        Ok(out)
+    }
+
+    /// One entry, after the recorded pause before it (see [`Replayer::replay`]).
+    async fn paced(
+        &mut self,
+        entry: &Entry,
+        pacing: &mut Pacing,
+    ) -> Result<Replayed, ProviderError> {
+        let started = entry.started_at();
+        if let (Some(now), Some((before, sent))) = (started, pacing.last) {
+            let gap = now.duration_since(before).unsigned_abs();
+            let wait = pause(gap, sent.elapsed(), pacing.paused, self.keep_pauses);
+            pacing.paused += wait;
+            tokio::time::sleep(wait).await;
+        }
+        if let Some(s) = started {
+            pacing.last = Some((s, std::time::Instant::now()));
+        }
+        self.one(entry).await
     }
 
     /// `text` with every recorded id the emulator knows by another id replaced.

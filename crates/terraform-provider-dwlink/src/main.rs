@@ -17,6 +17,7 @@ fn main() -> std::process::ExitCode {
     // a user's diagnostics carry dwlink's words only. Removed before any thread exists.
     std::env::remove_var("RUST_BACKTRACE");
     std::env::remove_var("RUST_LIB_BACKTRACE");
+    dwlink_core::panic_report::install("terraform-provider-dwlink");
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -89,7 +89,10 @@ impl BackupWriter {
         let file = opts.open(&partial)?;
         super::journal::private_file(&file)?;
         let mut out = BufWriter::new(file);
+        // The metadata is scrubbed like every file dwlink writes; the rows are not (restore puts
+        // them back exactly, which is why the file is the owner's only).
         let head = serde_json::to_string(header)?;
+        let head = crate::scrub::json_text(&head).into_owned();
         // Re-open the header object so tables can be streamed into it.
         let head = head.strip_suffix('}').unwrap_or(&head);
         write!(out, "{head},\"tables\":[")?;
@@ -118,8 +121,8 @@ impl BackupWriter {
             self.out,
             "\n{{\"service\":{},\"table\":{},\"entity_set\":{},\"rows\":[",
             serde_json::to_string(&service)?,
-            serde_json::to_string(table)?,
-            serde_json::to_string(entity_set)?
+            crate::scrub::json_text(&serde_json::to_string(table)?),
+            crate::scrub::json_text(&serde_json::to_string(entity_set)?)
         )
     }
 
@@ -155,13 +158,41 @@ impl BackupWriter {
     }
 }
 
+/// The largest backup `restore` reads. A reset's backup holds the key tables' rows (about 1 KiB
+/// and 30 values each; the examples' 132 rows are 150 KiB), so this is tens of thousands of rows.
+/// Restore holds a whole backup in memory: both limits bound it, the values because a parsed value
+/// can cost sixty times its bytes.
+pub const MAX_BACKUP_BYTES: u64 = 64 * 1024 * 1024;
+pub const MAX_BACKUP_VALUES: usize = 1_000_000;
+
 pub fn read(path: &Path) -> Result<Backup, Problem> {
     let shown = path.display();
-    let file = File::open(path).map_err(|e| {
-        Problem::error("dwlink::backup::unreadable", format!("{shown}: {e}"))
-            .help("pass a file from .dwlink/backups/")
+    let bytes = crate::fsutil::read_capped(path, MAX_BACKUP_BYTES).map_err(|e| {
+        if crate::fsutil::is_too_large(&e) {
+            Problem::error(
+                "dwlink::backup::too_large",
+                format!(
+                    "{shown} is larger than {}, the most `restore` reads",
+                    crate::fsutil::size(MAX_BACKUP_BYTES)
+                ),
+            )
+            .help("pass a backup written by `dwlink apply` (.dwlink/backups/); a reset's backup of the key tables is far smaller")
+        } else {
+            Problem::error("dwlink::backup::unreadable", format!("{shown}: {e}"))
+                .help("pass a file from .dwlink/backups/")
+        }
     })?;
-    let backup: Backup = serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| {
+    let values = crate::json_size::values(&bytes);
+    if values > MAX_BACKUP_VALUES {
+        return Err(Problem::error(
+            "dwlink::backup::too_large",
+            format!(
+                "{shown} holds about {values} JSON values; `restore` reads backups of at most {MAX_BACKUP_VALUES}"
+            ),
+        )
+        .help("pass a backup written by `dwlink apply` (.dwlink/backups/); a reset's backup of the key tables holds far fewer"));
+    }
+    let backup: Backup = serde_json::from_slice(&bytes).map_err(|e| {
         Problem::error(
             "dwlink::backup::invalid",
             format!("{shown} is not a complete dwlink backup: {e}"),
@@ -184,6 +215,37 @@ pub fn read(path: &Path) -> Result<Backup, Problem> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The metadata is scrubbed of held secrets; the rows keep every byte (restore is exact).
+    #[test]
+    fn metadata_is_scrubbed_and_rows_are_kept_exactly() {
+        let secret = "backup-held-Secret~0001";
+        crate::scrub::hold(secret);
+        let dir = std::env::temp_dir().join(format!("dwlink-backup-{}", uuid::Uuid::new_v4()));
+        let header = BackupHeader {
+            format_version: BACKUP_FORMAT.into(),
+            dwlink_version: "0".into(),
+            plan_id: "p".into(),
+            created_at: "t".into(),
+            environment: "uat".into(),
+            finance_operations_url: format!("https://fo/?t={secret}"),
+            dataverse_url: "https://dv".into(),
+            note: format!("echoed {secret}"),
+        };
+        let mut w = BackupWriter::create(&dir, "b.json", &header).unwrap();
+        w.begin_table(Service::Dataverse, &format!("T {secret}"), "Ts")
+            .unwrap();
+        w.row(&serde_json::json!({"ConnectionString": secret}))
+            .unwrap();
+        let (path, _) = w.finish().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text.matches(secret).count(), 1, "only the row's: {text}");
+        let b = read(&path).unwrap();
+        assert_eq!(b.tables[0].rows[0]["ConnectionString"], secret);
+        assert_eq!(b.header.note, "echoed [redacted]");
+        assert_eq!(b.tables[0].table, "T [redacted]");
+        let _ = fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn streamed_backup_reads_back_and_is_private() {
@@ -226,6 +288,12 @@ mod tests {
             BackupWriter::create(&dir, "b.json", &header).is_err(),
             "never overwrite"
         );
+        // Over the limit: refused by its size, before a byte is parsed.
+        let big = dir.join("big.json");
+        let f = File::create(&big).unwrap();
+        f.set_len(MAX_BACKUP_BYTES + 1).unwrap();
+        let e = read(&big).unwrap_err();
+        assert_eq!(e.code, "dwlink::backup::too_large", "{}", e.message);
         let _ = fs::remove_dir_all(dir);
     }
 }

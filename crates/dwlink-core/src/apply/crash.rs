@@ -11,6 +11,8 @@
 //! - `delete-chunk` after a chunk of deletes was confirmed by the service.
 //!
 //! `KIND` is an action kind as plans print it (`stop-maps`, `clear-table`, `reset-link`, …).
+//! `panic:POINT` panics there instead, with `DWLINK_TEST_PANIC_PAYLOAD` in the message: how the
+//! CLI tests prove that a panic's text passes the scrubber ([`crate::panic_report`]).
 //! `std::process::abort` skips destructors and buffered writes, like a crash or `kill -9`.
 
 #[cfg(feature = "crash-hooks")]
@@ -22,6 +24,7 @@ mod hook {
 
     struct Target {
         point: String,
+        panic: bool,
         nth: usize,
         seen: AtomicUsize,
     }
@@ -35,8 +38,13 @@ mod hook {
                     Some((p, n)) => (p.to_string(), n.parse().ok()?),
                     None => (spec, 1),
                 };
+                let (point, panic) = match point.strip_prefix("panic:") {
+                    Some(p) => (p.to_string(), true),
+                    None => (point, false),
+                };
                 Some(Target {
                     point,
+                    panic,
                     nth,
                     seen: AtomicUsize::new(0),
                 })
@@ -48,6 +56,10 @@ mod hook {
     pub fn point(name: &str) {
         let Some(t) = target() else { return };
         if t.point == name && t.seen.fetch_add(1, Ordering::SeqCst) + 1 == t.nth {
+            if t.panic {
+                let payload = std::env::var("DWLINK_TEST_PANIC_PAYLOAD").unwrap_or_default();
+                panic!("test panic at {name}: {payload}");
+            }
             std::process::abort();
         }
     }

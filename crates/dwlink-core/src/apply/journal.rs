@@ -2,7 +2,7 @@
 //! be finished by the next `dwlink apply` without repeating what already happened.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,9 @@ impl Journal {
 
     /// Append and fsync: once this returns, the event survives a crash.
     pub fn append(&mut self, entry: &Entry) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(entry)?;
+        // A failed step's detail is the service's error text, which may echo a secret.
+        let text = serde_json::to_string(entry)?;
+        let mut line = crate::scrub::json_text(&text).into_owned().into_bytes();
         line.push(b'\n');
         self.file.write_all(&line)?;
         self.file.sync_data()
@@ -164,17 +166,21 @@ fn ends_mid_line(path: &Path) -> std::io::Result<bool> {
     Ok(last[0] != b'\n')
 }
 
+/// The largest journal read: an apply writes its plan's actions once and a few short lines per
+/// step (kilobytes); a larger file was not written by an apply.
+pub const MAX_JOURNAL_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Read a journal, ignoring a torn last line (the crash happened while writing it, so the event
 /// it describes did not complete).
 pub fn read(path: &Path) -> std::io::Result<Vec<Entry>> {
-    let reader = BufReader::new(File::open(path)?);
+    let bytes = crate::fsutil::read_capped(path, MAX_JOURNAL_BYTES)?;
+    let text = String::from_utf8_lossy(&bytes);
     let mut out = Vec::new();
-    for line in reader.lines() {
-        let line = line?;
+    for line in text.lines() {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str(&line) {
+        match serde_json::from_str(line) {
             Ok(e) => out.push(e),
             Err(_) => continue,
         }
@@ -262,6 +268,20 @@ pub fn supersede(u: &Unfinished, new_plan: &str, why: &str) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_journal_over_its_limit_is_not_read() {
+        let dir = std::env::temp_dir().join(format!("dwlink-jbig-{}", uuid::Uuid::new_v4()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.jsonl");
+        File::create(&path)
+            .unwrap()
+            .set_len(MAX_JOURNAL_BYTES + 1)
+            .unwrap();
+        let e = read(&path).unwrap_err();
+        assert!(crate::fsutil::is_too_large(&e), "{e}");
+        let _ = fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn unfinished_journal_is_found_and_torn_lines_ignored() {

@@ -213,7 +213,8 @@ pub fn acquire_in(
             .map(|d| d.display().to_string())
             .unwrap_or_else(|_| "?".into()),
     };
-    let text = serde_json::to_vec_pretty(&holder).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&holder).unwrap_or_default();
+    let text = crate::scrub::json_text(&text).into_owned().into_bytes();
     // The lock is ours whether or not the note about it can be written.
     let _ = write_atomic(&holder_path, &text, Access::Private);
     Ok(EnvironmentLock {
@@ -288,9 +289,9 @@ fn pid_alive(holder: &Holder) -> Option<bool> {
 
 fn machine_name() -> String {
     let from_file = |p: &str| {
-        std::fs::read_to_string(p)
+        crate::fsutil::read_capped(std::path::Path::new(p), 256)
             .ok()
-            .map(|s| s.trim().to_string())
+            .map(|b| String::from_utf8_lossy(&b).trim().to_string())
             .filter(|s| !s.is_empty())
     };
     from_file("/proc/sys/kernel/hostname")

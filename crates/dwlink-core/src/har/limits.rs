@@ -126,7 +126,7 @@ fn header_bytes(h: &[Header]) -> usize {
     h.iter().map(|h| h.name.len() + h.value.len()).sum()
 }
 
-fn over(e: &Entry) -> Option<(&'static str, String, &'static str)> {
+pub(crate) fn over(e: &Entry) -> Option<(&'static str, String, &'static str)> {
     let headers = &e.request.headers;
     if headers.len() > MAX_HEADERS {
         return Some((

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod read;
 pub mod redact;
 pub mod shape;
+pub mod stream;
 pub mod writer;
 
 use serde::Deserialize;

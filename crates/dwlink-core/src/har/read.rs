@@ -86,7 +86,7 @@ pub fn load(path: &Path) -> Result<Har, Problem> {
         )
         .help("record a shorter run (one command, one environment), or cut the file into smaller HARs"));
     }
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = crate::fsutil::read_capped(path, MAX_FILE_BYTES).map_err(|e| {
         Problem::error("dwlink::har::unreadable", format!("{shown}: {e}"))
             .help("make the file readable by this user")
     })?;

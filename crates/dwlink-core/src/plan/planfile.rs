@@ -19,6 +19,11 @@ pub fn write(path: &Path, plan: &Plan) -> Result<(), Problem> {
             format!("cannot serialize the plan: {e}"),
         )
     })?;
+    // Findings quote what the services said; one that echoed a secret dwlink holds must not
+    // carry it into a file. Signed after, so the signature covers the bytes on disk.
+    if let std::borrow::Cow::Owned(scrubbed) = crate::scrub::json_text(&text) {
+        text = scrubbed;
+    }
     if let Some(key) = &key {
         text = super::signature::sign(&text, key);
     }
@@ -92,7 +97,18 @@ pub fn read_bytes(path: &Path) -> Result<Vec<u8>, Problem> {
         )
         .help("pass a file written by `dwlink plan --out PLAN`"));
     }
-    fs::read(path).map_err(|e| Problem::error("dwlink::plan::unreadable", format!("{shown}: {e}")))
+    // Bounded again while reading: the file may have grown since, or be a pipe.
+    crate::fsutil::read_capped(path, MAX_PLAN_BYTES).map_err(|e| {
+        if crate::fsutil::is_too_large(&e) || e.kind() == std::io::ErrorKind::InvalidInput {
+            Problem::error(
+                "dwlink::plan::not_a_plan",
+                format!("{shown} is not a plan file: {e}"),
+            )
+            .help("pass a file written by `dwlink plan --out PLAN`")
+        } else {
+            Problem::error("dwlink::plan::unreadable", format!("{shown}: {e}"))
+        }
+    })
 }
 
 /// A plan from the bytes of the file at `path` (named in messages).

@@ -182,7 +182,11 @@ pub fn rederive_in(
     fresh.plan_id = saved.plan_id.clone();
     fresh.created_at = saved.created_at.clone();
     let file_source = file;
-    let (now, file) = (to_value(&fresh), to_value(saved));
+    // The file was scrubbed of the secrets dwlink holds when written ([`super::planfile`]);
+    // the plan made now is compared as it would have been written.
+    let mut now = to_value(&fresh);
+    crate::scrub::json_value(&mut now);
+    let file = to_value(saved);
     if now == file {
         return Ok(fresh);
     }
@@ -263,10 +267,13 @@ pub fn locate(text: &str, member: &str) -> Option<std::ops::Range<usize>> {
 
 /// The SHA-256 of a plan's JSON: the journal of an apply records it, so that `apply PLAN` run
 /// again after an interruption knows the file is the one that apply was made from (the plan a
-/// saved file re-derives to serializes exactly as the file parsed).
+/// saved file re-derives to serializes exactly as the file parsed). Taken over the plan as it is
+/// written, with held secrets scrubbed, so the plan made now and the file agree.
 pub fn digest(plan: &Plan) -> String {
     use sha2::{Digest, Sha256};
-    let bytes = serde_json::to_vec(plan).unwrap_or_default();
+    let mut value = to_value(plan);
+    crate::scrub::json_value(&mut value);
+    let bytes = serde_json::to_vec(&value).unwrap_or_default();
     Sha256::digest(&bytes)
         .iter()
         .map(|b| format!("{b:02x}"))

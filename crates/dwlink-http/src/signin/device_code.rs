@@ -368,9 +368,13 @@ fn cache_error(path: &Path, e: impl std::fmt::Display) -> ProviderError {
     }
 }
 
+/// The largest token cache read: a few kilobytes per signed-in tenant and client; a larger file
+/// is not one dwlink wrote and costs a new sign-in like a corrupt one.
+pub const MAX_CACHE_BYTES: u64 = 1024 * 1024;
+
 fn read_file(path: &Path) -> CacheFile {
     // A corrupt or foreign cache only costs a new sign-in; it must not stop the run.
-    std::fs::read(path)
+    dwlink_core::fsutil::read_capped(path, MAX_CACHE_BYTES)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
@@ -444,6 +448,26 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A cache over its limit is never read whole: it counts as no cache (a new sign-in).
+    #[test]
+    fn an_oversized_cache_is_not_read() {
+        let dir = std::env::temp_dir().join(format!("dwlink-tc-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tokens.json");
+        let mut text = String::from("{\"tokens\":{\"k\":{\"access_token\":\"");
+        text.push_str(&"a".repeat(MAX_CACHE_BYTES as usize));
+        text.push_str("\",\"refresh_token\":null,\"expires_at\":1,\"lifetime\":1}}}");
+        std::fs::write(&path, &text).unwrap();
+        assert!(read_file(&path).tokens.is_empty());
+        std::fs::write(
+            &path,
+            text.replace(&"a".repeat(MAX_CACHE_BYTES as usize), "a"),
+        )
+        .unwrap();
+        assert_eq!(read_file(&path).tokens.len(), 1, "a small one is read");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn cache_round_trips_with_private_mode() {
