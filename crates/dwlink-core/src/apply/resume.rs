@@ -3,6 +3,7 @@
 
 use crate::diag::Problem;
 use crate::model::desired::Desired;
+use crate::plan::diff::Restoring;
 use crate::plan::{Action, ActionKind, Plan, PlannedAction};
 
 use super::journal::Unfinished;
@@ -108,7 +109,10 @@ pub fn prepare(
         Some(u) => replan_desired(desired, u),
         None => desired.clone(),
     };
-    let mut plan = Plan::make(&basis, live);
+    let restoring = found
+        .as_ref()
+        .and_then(|u| Restoring::from_unfinished(&u.actions, &u.done));
+    let mut plan = Plan::make_restoring(&basis, live, restoring.as_ref());
     let carried = match &found {
         Some(u) => merge(&mut plan, u)?,
         None => Vec::new(),

@@ -18,6 +18,7 @@ use crate::model::live::{LiveMap, LiveState, MapState};
 
 use super::super::action::Action;
 use super::super::finding::{Finding, FindingCode as C};
+use super::restoring::Restoring;
 
 /// What the map part of a plan does, kind by kind, before it is merged with the reset's steps.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -70,6 +71,7 @@ pub(super) fn plan(
     desired: &Desired,
     live: &LiveState,
     resets: bool,
+    restoring: Option<&Restoring>,
     findings: &mut Vec<Finding>,
 ) -> MapPlan {
     let mut out = MapPlan::default();
@@ -84,13 +86,19 @@ pub(super) fn plan(
     };
     for d in &desired.maps {
         let Some(m) = find(&base, &d.name) else {
-            not_found(findings, d, live_maps);
+            match restoring {
+                Some(r) => super::restoring::take(&mut out, findings, r, d),
+                None => not_found(findings, d, live_maps),
+            }
             continue;
         };
         one(&mut out, findings, d, m);
         prerequisites(findings, desired, d, m, live_maps);
     }
     order(&mut out, &base);
+    if let Some(r) = restoring {
+        super::restoring::order(&mut out, r);
+    }
     out
 }
 
