@@ -111,7 +111,7 @@ pub fn prepare(
     };
     let restoring = found
         .as_ref()
-        .and_then(|u| Restoring::from_unfinished(&u.actions, &u.done));
+        .and_then(|u| Restoring::from_unfinished(&u.actions, &u.done, u.in_flight));
     let mut plan = Plan::make_restoring(&basis, live, restoring.as_ref());
     let carried = match &found {
         Some(u) => merge(&mut plan, u)?,

@@ -22,14 +22,19 @@ pub struct Restoring {
 }
 
 impl Restoring {
-    /// From an unfinished apply's actions and the indexes journaled as done: `Some` when its
-    /// reset is done and its `apply-solutions` is not.
-    pub fn from_unfinished(actions: &[Action], done: &[usize]) -> Option<Restoring> {
+    /// From an unfinished apply's actions, the indexes journaled as done and the one in flight:
+    /// `Some` when its reset is done or in flight and its `apply-solutions` is not done. A reset
+    /// in flight may not have taken effect: then the maps are still there and nothing is taken
+    /// for them (or the link still differs and the re-plan resets, which drops this).
+    pub fn from_unfinished(
+        actions: &[Action],
+        done: &[usize],
+        in_flight: Option<usize>,
+    ) -> Option<Restoring> {
         let is_done = |i: usize| done.contains(&i);
-        let reset_done = actions
-            .iter()
-            .enumerate()
-            .any(|(i, a)| matches!(a, Action::ResetLink { .. }) && is_done(i));
+        let reset_done = actions.iter().enumerate().any(|(i, a)| {
+            matches!(a, Action::ResetLink { .. }) && (is_done(i) || in_flight == Some(i))
+        });
         let solutions = actions.iter().enumerate().find_map(|(i, a)| match a {
             Action::ApplySolutions { solutions } if !is_done(i) => Some(solutions.clone()),
             _ => None,
