@@ -400,3 +400,34 @@ async fn an_apply_interrupted_after_the_reset_converges_in_one_more_apply() {
     let (_, after) = plan(&fake, &world.desired).await;
     assert!(after.actions.is_empty(), "{:?}", kinds(&after));
 }
+
+#[tokio::test]
+async fn keys_of_a_map_without_a_project_are_a_warning_and_no_step_that_never_converges() {
+    let mut world = healthy_versioned();
+    // No project (`pid`): its keys read as unknown.
+    for m in &mut world.live.connection.as_mut().unwrap().maps {
+        if m.name == LEGAL {
+            m.integration_keys = None;
+        }
+    }
+    world.desired.maps = vec![declared(
+        LEGAL,
+        Some("1.0.0.1"),
+        MapRunState::Running,
+        Some(&["cdm_companycode"]),
+    )];
+    let fake = world.link();
+    let dir = StateDir::new();
+    let (plan, result) = apply(&fake, &world.desired, &dir).await;
+    assert_eq!(kinds(&plan), [K::StartMaps, K::Verify]);
+    let f = plan
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::MapsKeysUnreadable)
+        .expect("a keys-unreadable finding");
+    assert_eq!(f.severity, dwlink_core::diag::Severity::Warning);
+    assert!(f.message.contains(LEGAL), "{}", f.message);
+    result.expect("the start verifies");
+    let (after, _) = plan_only(&fake, &world).await;
+    assert!(after.actions.is_empty(), "{:?}", kinds(&after));
+}

@@ -67,6 +67,10 @@ pub enum FindingCode {
     /// A map paused for longer than the service keeps its queue.
     #[serde(rename = "maps.paused-too-long")]
     MapsPausedTooLong,
+    /// A declared map's integration keys cannot be read (it has no project yet), so no key step
+    /// is planned that no read could confirm.
+    #[serde(rename = "maps.keys-unreadable")]
+    MapsKeysUnreadable,
 }
 
 impl FindingCode {
@@ -95,6 +99,7 @@ impl FindingCode {
             FindingCode::MapsVersionUnavailable => "maps.version-unavailable",
             FindingCode::MapsPrerequisiteUndeclared => "maps.prerequisite-undeclared",
             FindingCode::MapsPausedTooLong => "maps.paused-too-long",
+            FindingCode::MapsKeysUnreadable => "maps.keys-unreadable",
         }
     }
 
@@ -134,6 +139,7 @@ impl FindingCode {
             FindingCode::MapsVersionUnavailable => "dwlink::plan::maps.version-unavailable",
             FindingCode::MapsPrerequisiteUndeclared => "dwlink::plan::maps.prerequisite-undeclared",
             FindingCode::MapsPausedTooLong => "dwlink::plan::maps.paused-too-long",
+            FindingCode::MapsKeysUnreadable => "dwlink::plan::maps.keys-unreadable",
         }
     }
 }
