@@ -41,7 +41,8 @@ BIN = os.environ.get("DWLINK_BIN") or os.path.join(ROOT, "target", "debug", "dwl
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "worlds", "restored-small.yaml")
 CONFIG = os.path.join(ROOT, "examples", "restore-cleanup-from-production.yaml")
 SECRET = "emulator-secret"
-KINDS = ["stop-maps", "backup", "clear-table", "reset-link", "apply-solutions", "start-maps", "verify"]
+KINDS = ["stop-maps", "backup", "clear-table", "reset-link", "apply-solutions", "switch-map-version",
+         "set-integration-keys", "refresh-tables", "start-maps", "verify"]
 
 
 def env(extra=None):
