@@ -45,6 +45,8 @@ mod invalid;
 mod login;
 #[path = "cli/maps.rs"]
 mod maps;
+#[path = "cli/maps_resume.rs"]
+mod maps_resume;
 #[path = "cli/markdown.rs"]
 mod markdown;
 #[path = "cli/plan.rs"]

@@ -16,12 +16,13 @@ real SIGKILL at a random moment of an apply slowed by the emulator's latency. Ea
 1. a fresh emulator world (tests/fixtures/worlds/restored-small.yaml) on a state file;
 2. `apply` killed; the emulator restarted from its state file (the services outlive the client);
 3. `apply` again until it succeeds (at most 3 times): *converged* when it then says the live link
-   matches and `plan --detailed-exitcode` exits 0;
+   matches and `plan --detailed-exitcode` exits 0; *in one* when the first of them did it (what
+   dwlink promises: one more apply finishes an interrupted one);
 4. *lost* rows: keys present before the first apply and in no complete backup file;
 5. every complete backup restored (`restore --auto-approve`, with `--allow-foreign` when the build
    has it): *exact* when the restored rows are exactly that backup's rows.
 
-Prints one line per trial and the totals; exits 1 when any trial did not converge, lost a row or
+Prints one line per trial and the totals; exits 1 when any trial did not converge in one more apply, lost a row or
 restored inexactly.
 """
 
@@ -41,7 +42,8 @@ BIN = os.environ.get("DWLINK_BIN") or os.path.join(ROOT, "target", "debug", "dwl
 FIXTURE = os.path.join(ROOT, "tests", "fixtures", "worlds", "restored-small.yaml")
 CONFIG = os.path.join(ROOT, "examples", "restore-cleanup-from-production.yaml")
 SECRET = "emulator-secret"
-KINDS = ["stop-maps", "backup", "clear-table", "reset-link", "apply-solutions", "start-maps", "verify"]
+KINDS = ["stop-maps", "backup", "clear-table", "reset-link", "apply-solutions", "switch-map-version",
+         "set-integration-keys", "refresh-tables", "start-maps", "verify"]
 
 
 def env(extra=None):
@@ -138,8 +140,9 @@ def trial(name, kill, rng):
             result["killed"] = p.returncode == -signal.SIGKILL
         emu.stop()
         emu = Emulator(state, flags)
-        for _ in range(3):
+        for n in range(1, 4):
             out = apply(d, emu)
+            result["applies"] = n
             if out.returncode == 0:
                 break
         plan = run(d, ["plan", "--detailed-exitcode", "--no-color", *live_args(emu)])
@@ -184,7 +187,7 @@ def main():
     kills += [("hook", "backup-row#%d" % n) for n in (1, 300, 1200)]
     kills += [("hook", "delete-chunk#%d" % n) for n in (1, 2, 3)]
     kills += [("sigkill", round(rng.uniform(0.2, 6.0), 2)) for _ in range(a.random)]
-    totals = {"trials": 0, "converged": 0, "lost": 0, "restores": 0, "exact": 0}
+    totals = {"trials": 0, "converged": 0, "one": 0, "lost": 0, "restores": 0, "exact": 0}
     for kill in kills:
         name = "%s %s" % kill
         if a.only not in name:
@@ -192,14 +195,16 @@ def main():
         r = trial(name, kill, rng)
         totals["trials"] += 1
         totals["converged"] += int(r["converged"])
+        totals["one"] += int(r["converged"] and r.get("applies") == 1)
         for k in ("lost", "restores", "exact"):
             totals[k] += r[k]
-        print("%-28s converged=%s lost=%d restores=%d/%d %s" % (
-            name, r["converged"], r["lost"], r["exact"], r["restores"],
+        print("%-32s converged=%s applies=%s lost=%d restores=%d/%d %s" % (
+            name, r["converged"], r.get("applies", "-"), r["lost"], r["exact"], r["restores"],
             r.get("why", "") + r.get("why_restore", "")), flush=True)
-    print("\n%(converged)d/%(trials)d converged, %(lost)d rows lost, %(exact)d/%(restores)d restores exact"
-          % totals)
-    bad = totals["converged"] < totals["trials"] or totals["lost"] or totals["exact"] < totals["restores"]
+    print("\n%(converged)d/%(trials)d converged (%(one)d in one more apply), %(lost)d rows lost, "
+          "%(exact)d/%(restores)d restores exact" % totals)
+    bad = (totals["one"] < totals["trials"] or totals["lost"]
+           or totals["exact"] < totals["restores"])
     sys.exit(1 if bad else 0)
 
 

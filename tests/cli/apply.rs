@@ -527,7 +527,7 @@ fn without_a_terminal_there_are_no_bars_and_json_is_one_event_per_line() {
         .collect();
     let starts: Vec<&Value> = events.iter().filter(|e| e["event"] == "start").collect();
     let dones: Vec<&Value> = events.iter().filter(|e| e["event"] == "done").collect();
-    assert_eq!(starts.len(), 8, "one start per step: {events:?}");
+    assert_eq!(starts.len(), 11, "one start per step: {events:?}");
     assert_eq!(dones.len(), starts.len());
     assert!(events
         .iter()

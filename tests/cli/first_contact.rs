@@ -41,7 +41,7 @@ fn apply_prints_results_on_stdout_and_progress_on_stderr() {
     let (out_text, err_text) = (stdout(&out), stderr(&out));
     // `apply | tee apply.log` keeps the summary, each step's time and the backup's path.
     assert!(
-        out_text.contains("Apply complete: 8 steps in "),
+        out_text.contains("Apply complete: 11 steps in "),
         "{out_text}"
     );
     assert!(
@@ -53,7 +53,7 @@ fn apply_prints_results_on_stdout_and_progress_on_stderr() {
         "{out_text}"
     );
     let summary = &out_text[out_text.find("Apply complete").unwrap()..];
-    let step_lines: Vec<&str> = summary.lines().skip(1).take(8).collect();
+    let step_lines: Vec<&str> = summary.lines().skip(1).take(11).collect();
     assert!(
         step_lines
             .iter()
@@ -61,7 +61,7 @@ fn apply_prints_results_on_stdout_and_progress_on_stderr() {
         "{step_lines:#?}"
     );
     // Progress is for the person watching, and stays out of a captured log.
-    assert!(err_text.contains("[1/8] stop-maps"), "{err_text}");
+    assert!(err_text.contains("[1/11] stop-maps"), "{err_text}");
     assert!(err_text.contains("✓ 1 stopped, after "), "{err_text}");
     assert!(!err_text.contains("Apply complete"), "{err_text}");
 }
@@ -84,12 +84,12 @@ fn apply_json_is_one_object_per_step_and_a_few_progress_events() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let events = json_lines(&stdout(&out));
     let dones: Vec<&Value> = events.iter().filter(|e| e["event"] == "done").collect();
-    assert_eq!(dones.len(), 8, "{events:#?}");
+    assert_eq!(dones.len(), 11, "{events:#?}");
     assert!(dones.iter().all(|d| d["elapsed_ms"].is_u64()), "{dones:#?}");
     let backup = dones.iter().find(|d| d["kind"] == "backup").unwrap();
     assert_eq!(backup["rows"], 606);
     // 600 rows used to be 600 events: now at most one per tenth of a step, plus its last.
-    for step in 0..8 {
+    for step in 0..11 {
         let n = events
             .iter()
             .filter(|e| e["event"] == "progress" && e["step"] == step)

@@ -131,7 +131,7 @@ fn apply_as_markdown_adds_step_results_durations_and_the_backup() {
         .lines()
         .filter(|l| l.starts_with("| ") && !l.starts_with("| #"))
         .collect();
-    assert_eq!(steps.len(), 8, "{result}");
+    assert_eq!(steps.len(), 11, "{result}");
     assert!(steps.iter().all(|l| l.ends_with(" s |")), "{steps:#?}");
     assert!(
         result.contains("**Backup:** `.dwlink/backups/contoso-uat-"),
@@ -142,5 +142,5 @@ fn apply_as_markdown_adds_step_results_durations_and_the_backup() {
         "{result}"
     );
     // Progress stays on stderr, out of the report.
-    assert!(stderr(&out).contains("[1/8]"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("[1/11]"), "{}", stderr(&out));
 }

@@ -336,7 +336,7 @@ async fn map_steps_without_a_reset_verify_despite_other_legal_entities() {
 }
 
 #[tokio::test]
-async fn an_apply_interrupted_after_the_reset_converges_within_two_more_applies() {
+async fn an_apply_interrupted_after_the_reset_converges_in_one_more_apply() {
     use dwlink_testkit::{errors, CallKind, Fault};
     let mut world = World::restored_from_production();
     versioned(&mut world);
@@ -348,26 +348,86 @@ async fn an_apply_interrupted_after_the_reset_converges_within_two_more_applies(
             Some(&["accountnumber"]),
         ),
         declared(LEGAL, Some("1.0.0.1"), MapRunState::Running, None),
+        declared(VENDORS, Some("1.0.0.3"), MapRunState::Paused, None),
     ];
     let fake = world.link();
     fake.inject(Fault::next(CallKind::ApplySolution, errors::unreachable()));
     let dir = StateDir::new();
     let (_, first) = apply(&fake, &world.desired, &dir).await;
     assert!(first.is_err(), "interrupted before the solutions");
-    let second = resume(&fake, &world.desired, &dir).await;
-    let finished = matches!(second, Ok((_, Ok(_))));
-    if !finished {
-        let (_, third) = apply(&fake, &world.desired, &dir).await;
-        third.expect("the next apply converges");
-    }
+
+    // The maps are gone: the re-plan applies the solutions and takes the interrupted plan's map
+    // steps, in its order, with a warning per map instead of an error.
+    let (fresh, second) = resume(&fake, &world.desired, &dir).await.expect("resumes");
+    assert_eq!(
+        kinds(&fresh),
+        [
+            K::ApplySolutions,
+            K::SwitchMapVersion,
+            K::SwitchMapVersion,
+            K::SetIntegrationKeys,
+            K::RefreshTables,
+            K::StartMaps,
+            K::PauseMaps,
+            K::Verify
+        ]
+    );
+    assert!(!fresh.has_errors(), "{:?}", fresh.findings);
+    let start = fresh
+        .actions
+        .iter()
+        .find_map(|a| match &a.action {
+            Action::StartMaps { maps, .. } => Some(maps.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let legal = start.iter().position(|m| m == LEGAL).unwrap();
+    let customers = start.iter().position(|m| m == CUSTOMERS).unwrap();
+    assert!(legal < customers, "prerequisites first: {start:?}");
+    second.expect("one more apply converges");
+
     let c = map(&fake, CUSTOMERS);
     assert_eq!(
         (c.state, c.version.as_deref()),
         (MapState::Running, Some("1.0.0.2"))
     );
+    assert_eq!(c.integration_keys, Some(vec!["accountnumber".to_string()]));
+    let v = map(&fake, VENDORS);
+    assert_eq!(
+        (v.state, v.version.as_deref()),
+        (MapState::Paused, Some("1.0.0.3"))
+    );
     let (_, after) = plan(&fake, &world.desired).await;
     assert!(after.actions.is_empty(), "{:?}", kinds(&after));
-    // Known gap: with the maps gone (reset done, solutions not yet applied) the first resumed
-    // apply cannot plan their versions and keys; the apply after it converges.
-    assert!(!finished || after.actions.is_empty());
+}
+
+#[tokio::test]
+async fn keys_of_a_map_without_a_project_are_a_warning_and_no_step_that_never_converges() {
+    let mut world = healthy_versioned();
+    // No project (`pid`): its keys read as unknown.
+    for m in &mut world.live.connection.as_mut().unwrap().maps {
+        if m.name == LEGAL {
+            m.integration_keys = None;
+        }
+    }
+    world.desired.maps = vec![declared(
+        LEGAL,
+        Some("1.0.0.1"),
+        MapRunState::Running,
+        Some(&["cdm_companycode"]),
+    )];
+    let fake = world.link();
+    let dir = StateDir::new();
+    let (plan, result) = apply(&fake, &world.desired, &dir).await;
+    assert_eq!(kinds(&plan), [K::StartMaps, K::Verify]);
+    let f = plan
+        .findings
+        .iter()
+        .find(|f| f.code == FindingCode::MapsKeysUnreadable)
+        .expect("a keys-unreadable finding");
+    assert_eq!(f.severity, dwlink_core::diag::Severity::Warning);
+    assert!(f.message.contains(LEGAL), "{}", f.message);
+    result.expect("the start verifies");
+    let (after, _) = plan_only(&fake, &world).await;
+    assert!(after.actions.is_empty(), "{:?}", kinds(&after));
 }

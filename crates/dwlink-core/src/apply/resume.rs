@@ -3,6 +3,7 @@
 
 use crate::diag::Problem;
 use crate::model::desired::Desired;
+use crate::plan::diff::Restoring;
 use crate::plan::{Action, ActionKind, Plan, PlannedAction};
 
 use super::journal::Unfinished;
@@ -90,6 +91,50 @@ pub fn merge(fresh: &mut Plan, unfinished: &Unfinished) -> Result<Vec<String>, P
     Ok(notes)
 }
 
+/// A line per step of `plan` that finishes what the unfinished apply's solutions step started:
+/// the solutions, the short form's starts, and the steps of the declared maps that are gone
+/// until the solutions are applied (see [`Restoring`]).
+fn restored(
+    plan: &Plan,
+    restoring: &Restoring,
+    desired: &Desired,
+    live: &crate::model::live::LiveState,
+) -> Vec<String> {
+    let live_maps = live.connection.as_ref().map_or(&[][..], |c| &c.maps[..]);
+    let gone: Vec<&str> = desired
+        .maps
+        .iter()
+        .map(|d| d.name.as_str())
+        .chain(desired.after_reset.start_maps.iter().map(String::as_str))
+        .filter(|n| !live_maps.iter().any(|m| m.name.eq_ignore_ascii_case(n)))
+        .collect();
+    let names = |maps: &[String]| {
+        maps.iter()
+            .any(|m| gone.iter().any(|g| g.eq_ignore_ascii_case(m)))
+    };
+    plan.actions
+        .iter()
+        .filter(|a| match &a.action {
+            Action::ApplySolutions { .. } => !restoring.solutions.is_empty(),
+            Action::SwitchMapVersion { map, .. } | Action::SetIntegrationKeys { map, .. } => {
+                names(std::slice::from_ref(map))
+            }
+            Action::RefreshTables { maps }
+            | Action::ResumeMaps { maps }
+            | Action::PauseMaps { maps }
+            | Action::StartMaps { maps, .. } => names(maps),
+            _ => false,
+        })
+        .map(|a| {
+            format!(
+                "carried over from the unfinished apply: {} {}",
+                a.action.kind().name(),
+                crate::plan::describe::describe(&a.action)
+            )
+        })
+        .collect()
+}
+
 /// The plan an apply without a saved plan runs: made from live state, and, when an earlier apply
 /// of this environment did not finish, the rest of that apply folded in.
 #[derive(Debug)]
@@ -110,11 +155,17 @@ pub fn prepare(
         Some(u) => replan_desired(desired, u),
         None => desired.clone(),
     };
-    let mut plan = Plan::make(&basis, live);
-    let carried = match &found {
-        Some(u) => merge(&mut plan, u)?,
+    let restoring = found
+        .as_ref()
+        .and_then(|u| Restoring::from_unfinished(&u.actions, &u.done, u.in_flight));
+    let mut plan = Plan::make_restoring(&basis, live, restoring.as_ref());
+    let mut carried = match &restoring {
+        Some(r) => restored(&plan, r, desired, live),
         None => Vec::new(),
     };
+    if let Some(u) = &found {
+        carried.extend(merge(&mut plan, u)?);
+    }
     Ok(Prepared {
         plan,
         unfinished: found,

@@ -73,13 +73,24 @@ pub fn is_secret_key(name: &str) -> bool {
             .any(|k| name.eq_ignore_ascii_case(k))
 }
 
-/// Redacts `value` in place: secret-named members (unless null, so the shape stays), and
-/// credential assignments inside every other string.
+/// Null, `""`, or arrays of nothing else: no secret can be in it. Kept, so the shape stays and a
+/// replay sends what was sent (`Refresh` posts `{"tokens": [""]}`).
+fn holds_nothing(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.iter().all(holds_nothing),
+        _ => false,
+    }
+}
+
+/// Redacts `value` in place: secret-named members (unless they hold nothing, so the shape
+/// stays), and credential assignments inside every other string.
 pub fn json(value: &mut Value) {
     match value {
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                if is_secret_key(k) && !v.is_null() {
+                if is_secret_key(k) && !holds_nothing(v) {
                     // A value under a secret name is a secret wherever else it appears (a token
                     // reply's headers, the next request's echo): held from here on.
                     // Only OAuth's own members: `TokenAudience` may hold a URL shown everywhere.
@@ -185,6 +196,16 @@ fn at_word_start(lower: &str, i: usize) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn secret_names_holding_nothing_are_kept_as_sent() {
+        let mut v = json!({"tokens": [""], "token": "", "sas": null, "secret": ["", "x"]});
+        super::json(&mut v);
+        assert_eq!(
+            v,
+            json!({"tokens": [""], "token": "", "sas": null, "secret": REDACTED})
+        );
+    }
 
     #[test]
     fn secret_members_are_replaced_and_null_kept() {

@@ -296,6 +296,10 @@ pub fn generated_ids(recorded: &Value, emulator: &Value, into: &mut BTreeMap<Str
         }
         (Value::String(a), Value::String(b)) if a != b && is_guid(a) && is_guid(b) => {
             into.entry(a.clone()).or_insert_with(|| b.clone());
+            // An id also travels without its hyphens inside other names (a map's project
+            // name, which `Refresh` takes in its path).
+            into.entry(a.replace('-', ""))
+                .or_insert_with(|| b.replace('-', ""));
         }
         _ => {}
     }
@@ -338,10 +342,15 @@ mod tests {
         let b = json!({"requestId": "3b1233d0-2eb0-47e1-b69e-980542644a8f", "same": "00000000-0000-0000-0000-000000000001", "n": ["y"]});
         let mut ids = BTreeMap::new();
         generated_ids(&a, &b, &mut ids);
-        assert_eq!(ids.len(), 1);
+        assert_eq!(ids.len(), 2);
         assert_eq!(
             ids["067cdabd-cea8-4223-b687-27238f3de127"],
             "3b1233d0-2eb0-47e1-b69e-980542644a8f"
+        );
+        // Also without hyphens, as a project name carries it.
+        assert_eq!(
+            ids["067cdabdcea84223b68727238f3de127"],
+            "3b1233d02eb047e1b69e980542644a8f"
         );
     }
 

@@ -76,6 +76,10 @@ pub enum FindingCode {
     /// The actions a plan with error findings would have planned, listed but not planned.
     #[serde(rename = "plan.withheld")]
     PlanWithheld,
+    /// A declared map's integration keys cannot be read (it has no project yet), so no key step
+    /// is planned that no read could confirm.
+    #[serde(rename = "maps.keys-unreadable")]
+    MapsKeysUnreadable,
 }
 
 impl FindingCode {
@@ -107,6 +111,7 @@ impl FindingCode {
             FindingCode::PlanWithheld => "plan.withheld",
             FindingCode::ConnectionNoFinanceOperations => "connection.no-finance-operations",
             FindingCode::ConnectionNoDataverse => "connection.no-dataverse",
+            FindingCode::MapsKeysUnreadable => "maps.keys-unreadable",
         }
     }
 
@@ -151,6 +156,7 @@ impl FindingCode {
                 "dwlink::plan::connection.no-finance-operations"
             }
             FindingCode::ConnectionNoDataverse => "dwlink::plan::connection.no-dataverse",
+            FindingCode::MapsKeysUnreadable => "dwlink::plan::maps.keys-unreadable",
         }
     }
 }

@@ -119,8 +119,18 @@ pub struct Plan {
 
 impl Plan {
     pub fn make(desired: &Desired, live: &LiveState) -> Plan {
+        Plan::make_restoring(desired, live, None)
+    }
+
+    /// [`Plan::make`] for the re-plan of an unfinished apply whose reset is done and whose
+    /// solutions are not ([`diff::Restoring`]).
+    pub fn make_restoring(
+        desired: &Desired,
+        live: &LiveState,
+        restoring: Option<&diff::Restoring>,
+    ) -> Plan {
         let now = jiff::Timestamp::now();
-        let mut decision = diff::diff(desired, live);
+        let mut decision = diff::diff_restoring(desired, live, restoring);
         // The one finding that needs a clock: kept out of the diff, which has none.
         diff::paused_too_long(&mut decision.findings, live, now);
         let actions: Vec<PlannedAction> = decision

@@ -292,6 +292,22 @@ fn stopped_maps_help_says_whether_start_maps_restarts_them() {
             && h.contains("Vendors V2 comes back stopped"),
         "{h}"
     );
+
+    // A map declared running in `maps` is started again too, and the help says by what.
+    let mut declared = unlisted.clone();
+    declared.maps = vec![d::DesiredMap {
+        name: "customers v3 (accounts)".into(),
+        version: None,
+        state: d::MapRunState::Running,
+        integration_keys: None,
+        initial_sync: false,
+    }];
+    let h = help(&declared, &l);
+    assert!(
+        h.starts_with("`maps` starts Customers V3 (accounts) again")
+            && h.contains("Vendors V2 comes back stopped"),
+        "{h}"
+    );
 }
 
 #[test]

@@ -51,8 +51,8 @@ impl Default for ClientSettings {
             route: Route::Direct,
             request_timeout: Duration::from_secs(100),
             connect_timeout: Duration::from_secs(15),
-            // Under service protection's 52 at once per user and service, for all of them.
-            max_concurrency: 48,
+            // Service protection's 52 at once per user and service, for all of them.
+            max_concurrency: 52,
             retry: RetryPolicy::default(),
             extra_root_pem: None,
             recorder: None,

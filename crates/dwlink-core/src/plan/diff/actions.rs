@@ -10,6 +10,7 @@ use super::super::action::{Action, TableRows, UnreadTable};
 use super::host;
 use super::maps::MapPlan;
 use super::reset::ResetDecision;
+use super::restoring::Restoring;
 
 /// The maps a reset has to stop first.
 pub(super) fn active_maps(live: &LiveState) -> Vec<String> {
@@ -40,6 +41,7 @@ pub(super) fn ordered(
     desired: &Desired,
     live: &LiveState,
     decision: &ResetDecision,
+    restoring: Option<&Restoring>,
     maps: MapPlan,
 ) -> Vec<Action> {
     let declared = &desired.dataverse.url;
@@ -94,8 +96,15 @@ pub(super) fn ordered(
                 solutions: desired.after_reset.apply_solutions.clone(),
             });
         }
-    } else if !maps.stop.is_empty() {
-        actions.push(Action::StopMaps { maps: maps.stop });
+    } else {
+        if !maps.stop.is_empty() {
+            actions.push(Action::StopMaps { maps: maps.stop });
+        }
+        if let Some(r) = restoring {
+            actions.push(Action::ApplySolutions {
+                solutions: r.solutions.clone(),
+            });
+        }
     }
     actions.extend(maps.switch);
     actions.extend(maps.keys);
@@ -106,7 +115,7 @@ pub(super) fn ordered(
         actions.push(Action::ResumeMaps { maps: maps.resume });
     }
     // The short form's maps first: `after_reset.start_maps` names no map that `maps` declares.
-    let mut start = if decision.reset {
+    let mut start = if decision.reset || restoring.is_some() {
         desired.after_reset.start_maps.clone()
     } else {
         Vec::new()

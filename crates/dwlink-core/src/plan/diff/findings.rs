@@ -322,7 +322,7 @@ pub(super) fn maps_running(findings: &mut Vec<Finding>, desired: &Desired, activ
                 plural(active.len()),
                 active.join(", ")
             ),
-            stopped_maps_help(active, &desired.after_reset.start_maps),
+            stopped_maps_help(active, desired),
         ));
     } else {
         findings.push(Finding::new(
@@ -413,17 +413,38 @@ fn target_phrase(scenario: Scenario, target: ResetTarget) -> &'static str {
 
 /// What becomes of maps a forced reset stops: the ones `after_reset.start_maps` lists are started
 /// again, the others come back stopped.
-fn stopped_maps_help(stopped: &[String], start_maps: &[String]) -> String {
+fn stopped_maps_help(stopped: &[String], desired: &Desired) -> String {
+    let short = |m: &String| {
+        desired
+            .after_reset
+            .start_maps
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(m))
+    };
+    // Declared running or paused: the plan starts it again after the reset.
+    let declared = |m: &String| {
+        desired.maps.iter().any(|d| {
+            d.name.eq_ignore_ascii_case(m) && d.state != crate::model::desired::MapRunState::Stopped
+        })
+    };
     let (restarted, left): (Vec<&String>, Vec<&String>) =
-        stopped.iter().partition(|m| start_maps.contains(m));
+        stopped.iter().partition(|m| short(m) || declared(m));
+    let source = match (
+        restarted.iter().any(|m| short(m)),
+        restarted.iter().any(|m| declared(m)),
+    ) {
+        (true, true) => "`maps` and `after_reset.start_maps`",
+        (false, true) => "`maps`",
+        _ => "`after_reset.start_maps`",
+    };
     let names = |v: &[&String]| v.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ");
     match (restarted.is_empty(), left.is_empty()) {
         (true, _) => {
             "they come back stopped; list them in `after_reset.start_maps` to restart them".into()
         }
-        (false, true) => "`after_reset.start_maps` starts them again after the reset".into(),
+        (false, true) => format!("{source} starts them again after the reset"),
         (false, false) => format!(
-            "`after_reset.start_maps` starts {} again after the reset; {} come{} back stopped: list {} there to restart {}",
+            "{source} starts {} again after the reset; {} come{} back stopped: list {} there to restart {}",
             names(&restarted),
             names(&left),
             if left.len() == 1 { "s" } else { "" },

@@ -18,6 +18,7 @@ use crate::model::live::{LiveMap, LiveState, MapState};
 
 use super::super::action::Action;
 use super::super::finding::{Finding, FindingCode as C};
+use super::restoring::Restoring;
 
 /// What the map part of a plan does, kind by kind, before it is merged with the reset's steps.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -70,6 +71,7 @@ pub(super) fn plan(
     desired: &Desired,
     live: &LiveState,
     resets: bool,
+    restoring: Option<&Restoring>,
     findings: &mut Vec<Finding>,
 ) -> MapPlan {
     let mut out = MapPlan::default();
@@ -84,13 +86,19 @@ pub(super) fn plan(
     };
     for d in &desired.maps {
         let Some(m) = find(&base, &d.name) else {
-            not_found(findings, d, live_maps);
+            match restoring {
+                Some(r) => super::restoring::take(&mut out, findings, r, d),
+                None => not_found(findings, d, live_maps),
+            }
             continue;
         };
         one(&mut out, findings, d, m);
         prerequisites(findings, desired, d, m, live_maps);
     }
     order(&mut out, &base);
+    if let Some(r) = restoring {
+        super::restoring::order(&mut out, r);
+    }
     out
 }
 
@@ -152,11 +160,14 @@ fn one(out: &mut MapPlan, findings: &mut Vec<Finding>, d: &DesiredMap, m: &LiveM
             .as_deref()
             .is_none_or(|v| parse_version(v) != parse_version(t))
     });
-    let keys = d.integration_keys.as_ref().filter(|want| {
-        m.integration_keys
-            .as_deref()
-            .is_none_or(|have| !same_keys(have, want))
-    });
+    let keys = match (&d.integration_keys, &m.integration_keys) {
+        (Some(want), Some(have)) => (!same_keys(have, want)).then_some(want),
+        (Some(_), None) => {
+            keys_unreadable(findings, d, m);
+            None
+        }
+        (None, _) => None,
+    };
     let changes = switch.is_some() || keys.is_some();
     let mut state = m.state;
     if changes && !matches!(state, MapState::Stopped | MapState::NotRunning) {
@@ -200,6 +211,26 @@ fn one(out: &mut MapPlan, findings: &mut Vec<Finding>, d: &DesiredMap, m: &LiveM
             out.pause.push(m.name.clone());
         }
     }
+}
+
+/// Keys are read from the map's project (`{pid}/FieldMappings`), which a map has only once it
+/// was started (DWA `DWMapEngine.cs` `checkAddInitMaps`/`initMap`, lines 480–500 and 1351–1370,
+/// starts a map without `pid` before it applies anything to it). Keys set now could never be read
+/// back: every plan would set them again and no apply would converge. Planned once the map runs.
+fn keys_unreadable(findings: &mut Vec<Finding>, d: &DesiredMap, m: &LiveMap) {
+    findings.push(Finding::new(
+        C::MapsKeysUnreadable,
+        Severity::Warning,
+        format!(
+            "the integration keys of map `{}` cannot be read: it has no project yet, so dwlink plans no key change it could not confirm",
+            m.name
+        ),
+        if d.state == MapRunState::Running {
+            "the map gets its project when it starts: the plan after this apply sets its keys".into()
+        } else {
+            "start the map once (declare `state: running`) so it gets a project, then plan again to set its keys".into()
+        },
+    ));
 }
 
 fn start(out: &mut MapPlan, d: &DesiredMap, m: &LiveMap) {

@@ -12,6 +12,8 @@ mod refusals;
 pub(crate) use maps::paused_too_long;
 pub(crate) use refusals::withheld_finding;
 mod reset;
+mod restoring;
+pub use restoring::Restoring;
 
 use url::Url;
 
@@ -58,10 +60,33 @@ pub fn classify(live: &LiveState) -> Scenario {
 }
 
 pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
+    diff_restoring(desired, live, None)
+}
+
+/// [`diff`] for the re-plan of an apply whose reset is done and whose solutions are not: the
+/// solutions are applied again and the maps they bring back are planned as that apply planned
+/// them (see [`restoring`]).
+pub fn diff_restoring(
+    desired: &Desired,
+    live: &LiveState,
+    restoring: Option<&Restoring>,
+) -> Decision {
+    // A reset planned now makes its own prediction of what the solutions leave.
     let scenario = classify(live);
     let drift = drift::drift(desired, live);
     let decision = reset::decide(desired, live, scenario, &drift);
+    let restoring = restoring.filter(|_| !decision.reset);
+    decide(desired, live, scenario, drift, decision, restoring)
+}
 
+fn decide(
+    desired: &Desired,
+    live: &LiveState,
+    scenario: Scenario,
+    drift: drift::Drift,
+    decision: reset::ResetDecision,
+    restoring: Option<&Restoring>,
+) -> Decision {
     // Pushed in this order, then sorted by severity (stably), so plans list findings alike.
     let mut findings = Vec::new();
     findings::organization_id(&mut findings, desired, live);
@@ -96,14 +121,14 @@ pub fn diff(desired: &Desired, live: &LiveState) -> Decision {
     }
     refusals::foreseen(&mut findings, desired, live, decision.reset);
 
-    let map_plan = maps::plan(desired, live, decision.reset, &mut findings);
+    let map_plan = maps::plan(desired, live, decision.reset, restoring, &mut findings);
     // A step that cannot run is never preceded by steps that destroy.
     let unknowable = findings.iter().any(|f| {
         f.severity == crate::diag::Severity::Error && refusals::WITHHOLD.contains(&f.code)
     });
     let intended = match unknowable {
         true => Vec::new(),
-        false => actions::ordered(desired, live, &decision, map_plan),
+        false => actions::ordered(desired, live, &decision, restoring, map_plan),
     };
     findings::protected(
         &mut findings,

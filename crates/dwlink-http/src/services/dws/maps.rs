@@ -20,11 +20,12 @@ use dwlink_core::link::{MapRequest, RequestId};
 use dwlink_core::model::desired::DesiredMap;
 use dwlink_core::model::live::{LiveConnection, LiveMap};
 
-/// Declared maps' keys and prerequisites are read this many at a time: under the 52 concurrent
+/// Declared maps' keys and prerequisites are read this many at a time: the 52 concurrent
 /// requests per user the Power Platform's service protection allows (powerapps-docs
 /// `developer/data-platform/api-limits.md`; whether the management service has the same limit
-/// has no public evidence).
-pub(crate) const MAP_READS: usize = 48;
+/// has no public evidence). The client's limiter holds every request of a run to the same 52,
+/// so reads still in flight elsewhere only make these wait.
+pub(crate) const MAP_READS: usize = 52;
 
 /// How long a version switch may take to show in the map listing.
 const SWITCH_TIMEOUT: Duration = Duration::from_secs(120);
@@ -173,6 +174,17 @@ async fn prerequisite_ids(
         .collect())
 }
 
+/// One read of [`declared_details`]: a map's keys (from its project) or its prerequisites.
+enum Read {
+    Keys(usize, String),
+    Prerequisites(usize),
+}
+
+enum Got {
+    Keys(Vec<String>),
+    Prerequisites(Vec<String>),
+}
+
 /// Keys and prerequisites of the declared maps, read concurrently ([`MAP_READS`] at a time).
 pub(crate) async fn declared_details(
     session: &Session,
@@ -199,27 +211,42 @@ pub(crate) async fn declared_details(
             (i, pid)
         })
         .collect();
-    let reads = wanted.into_iter().map(|(i, pid)| {
-        let tid = maps[i].id.clone();
-        let table = maps[i].table.clone().unwrap_or_default();
-        async move {
-            let keys = async {
-                match &pid {
-                    Some(pid) => field_mappings(session, gw, pid)
-                        .await
-                        .map(|v| Some(keys_of(&v, &table))),
-                    None => Ok(None),
-                }
-            };
-            let (keys, prereq) = tokio::try_join!(keys, prerequisite_ids(session, gw, cid, &tid))?;
-            Ok::<_, ProviderError>((i, keys, prereq))
-        }
+    // One request per read, not a pair per map: a pair holds its slot until its slower half
+    // answers, so [`MAP_READS`] independent reads keep the pipe fuller at the same bound.
+    let reads = wanted.into_iter().flat_map(|(i, pid)| {
+        let keys = pid.map(|pid| Read::Keys(i, pid));
+        keys.into_iter().chain([Read::Prerequisites(i)])
     });
-    let results: Vec<(usize, Option<Vec<String>>, Vec<String>)> = stream::iter(reads)
-        .buffer_unordered(MAP_READS / 2)
+    let got: Vec<(usize, Got)> = stream::iter(reads)
+        .map(|r| {
+            let (tid, table) = match &r {
+                Read::Keys(i, _) | Read::Prerequisites(i) => (
+                    maps[*i].id.clone(),
+                    maps[*i].table.clone().unwrap_or_default(),
+                ),
+            };
+            async move {
+                match r {
+                    Read::Keys(i, pid) => field_mappings(session, gw, &pid)
+                        .await
+                        .map(|v| (i, Got::Keys(keys_of(&v, &table)))),
+                    Read::Prerequisites(i) => prerequisite_ids(session, gw, cid, &tid)
+                        .await
+                        .map(|p| (i, Got::Prerequisites(p))),
+                }
+            }
+        })
+        .buffer_unordered(MAP_READS)
         .try_collect()
         .await?;
-    for (i, keys, prereq) in results {
+    for (i, g) in got {
+        let prereq = match g {
+            Got::Keys(k) => {
+                maps[i].integration_keys = Some(k);
+                continue;
+            }
+            Got::Prerequisites(p) => p,
+        };
         let names = prereq
             .iter()
             .map(|id| {
@@ -237,7 +264,6 @@ pub(crate) async fn declared_details(
                     .map_or_else(|| id.clone(), |e| e.detail.t_name.clone())
             })
             .collect();
-        maps[i].integration_keys = keys;
         maps[i].prerequisites = Some(names);
     }
     Ok(())

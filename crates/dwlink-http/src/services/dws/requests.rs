@@ -109,7 +109,11 @@ pub(crate) async fn requests_in_flight(
     gw: &Gateway,
     connection: &LiveConnection,
 ) -> Result<Vec<RequestId>, ProviderError> {
-    let (maps, at) = map_entries(session, gw, &connection.id).await?;
+    // Both lists at once: neither read depends on the other.
+    let ((maps, at), (set, _)) = tokio::try_join!(
+        map_entries(session, gw, &connection.id),
+        connection_set(session, gw, &connection.name)
+    )?;
     let mut out = Vec::new();
     for m in &maps {
         let listed = requests_listed(m.detail.last_requests.as_ref(), &at)?;
@@ -118,7 +122,6 @@ pub(crate) async fn requests_in_flight(
             what: format!("{} map {}", shapes::map_verb(&action), m.detail.t_name),
         }));
     }
-    let (set, _) = connection_set(session, gw, &connection.name).await?;
     let at = url_with_query(
         &gw.root,
         &format!("api/ConnectionSet/{}", seg(&connection.name)),
