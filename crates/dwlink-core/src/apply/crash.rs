@@ -1,5 +1,5 @@
-//! A test hook, compiled only with the `crash-hooks` feature (the CLI's tests enable it; a release
-//! build never does) and then off unless `DWLINK_TEST_CRASH_AT` is set: abort the process at a named point of
+//! A test hook, compiled only into debug builds (those the tests run; a release build, which
+//! `cargo install` makes, never has it) and then off unless `DWLINK_TEST_CRASH_AT` is set: abort the process at a named point of
 //! an apply, so the resume tests can "kill -9" it at exact places instead of racing a timer.
 //!
 //! Format: `POINT` or `POINT#N` (abort at the Nth time the point is reached; default 1). Points:
@@ -15,7 +15,7 @@
 //! CLI tests prove that a panic's text passes the scrubber ([`crate::panic_report`]).
 //! `std::process::abort` skips destructors and buffered writes, like a crash or `kill -9`.
 
-#[cfg(feature = "crash-hooks")]
+#[cfg(debug_assertions)]
 mod hook {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
@@ -72,14 +72,14 @@ mod hook {
     }
 }
 
-#[cfg(feature = "crash-hooks")]
+#[cfg(debug_assertions)]
 pub use hook::{point, step};
 
-/// Without the feature the hook does not exist: nothing reads the environment, nothing aborts.
-#[cfg(not(feature = "crash-hooks"))]
+/// In a release build the hook does not exist: nothing reads the environment, nothing aborts.
+#[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn point(_name: &str) {}
 
-#[cfg(not(feature = "crash-hooks"))]
+#[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn step(_event: &str, _kind: crate::plan::ActionKind) {}
