@@ -9,6 +9,7 @@ mod provider;
 mod schema;
 mod state;
 mod status;
+mod stop;
 
 use std::sync::atomic::Ordering;
 
@@ -18,6 +19,7 @@ fn main() -> std::process::ExitCode {
     std::env::remove_var("RUST_BACKTRACE");
     std::env::remove_var("RUST_LIB_BACKTRACE");
     dwlink_core::panic_report::install("terraform-provider-dwlink");
+    stop::watch();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -31,8 +33,8 @@ fn main() -> std::process::ExitCode {
     };
     let served = runtime.block_on(async {
         // Ctrl-C reaches Terraform's whole process group. Dying then could cut a step in half;
-        // instead the apply in progress finishes its step and stops with its journal (Terraform
-        // also sends StopProvider, after which the server closes once the call in flight ends).
+        // instead the apply in progress finishes its step and stops with its journal. Terraform
+        // interrupted alone sends only StopProvider, which `stop::watch` turns into the same flag.
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
             Ok(mut sigint) => {
                 tokio::spawn(async move {
