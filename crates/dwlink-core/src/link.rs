@@ -121,6 +121,12 @@ pub trait Link: Send + Sync {
         &'a self,
         connection: &'a LiveConnection,
     ) -> BoxFut<'a, Vec<RequestId>>;
+    /// The requests in flight that the last [`Link::read`] found in the very replies it read
+    /// `connection` and its maps from; `None` when it has none to tell (then a plan asks
+    /// [`Link::requests_in_flight`]). Only a plan takes this: an apply asks afresh.
+    fn requests_seen_by_read(&self, _connection: &LiveConnection) -> Option<Vec<RequestId>> {
+        None
+    }
     /// Polls `Status/{id}` until the request is Completed (`Ok`), ended in Error
     /// ([`ProviderError::RequestFailed`]) or `timeout` passed ([`ProviderError::RequestTimedOut`]).
     fn wait_for_request<'a>(&'a self, request: &'a RequestId, timeout: Duration) -> BoxFut<'a, ()>;

@@ -213,6 +213,11 @@ pub struct HttpProvider {
     endpoints: Endpoints,
     /// F&O `$metadata`, read once per run (it is large, and it does not change under a run).
     fo_metadata: tokio::sync::OnceCell<std::sync::Arc<metadata::Metadata>>,
+    /// The requests in flight the last live read's replies listed, by connection set id
+    /// ([`dwlink_core::link::Link::requests_seen_by_read`]); `None` when that read could not
+    /// tell (no set, or a request list dwlink does not understand: the plan then asks again and
+    /// reports that as it always did).
+    seen_requests: std::sync::Mutex<Option<(String, Vec<dwlink_core::link::RequestId>)>>,
 }
 
 impl HttpProvider {
@@ -250,6 +255,7 @@ impl HttpProvider {
             settings,
             endpoints,
             fo_metadata: tokio::sync::OnceCell::new(),
+            seen_requests: std::sync::Mutex::new(None),
         })
     }
 

@@ -168,6 +168,21 @@ impl<L: Link> Steps<L> {
         Ok(Some((conn, requests)))
     }
 
+    /// [`Steps::requests_in_flight`] as the last read saw them, when the link kept them; read
+    /// afresh otherwise. For plans: they only foresee what apply checks again.
+    pub async fn requests_seen_or_read(
+        &self,
+    ) -> Result<Option<(LiveConnection, Vec<RequestId>)>, Problem> {
+        let Some(conn) = self.state().await?.connection else {
+            return Ok(None);
+        };
+        if let Some(seen) = self.link.requests_seen_by_read(&conn) {
+            return Ok(Some((conn, seen)));
+        }
+        let requests = self.link.requests_in_flight(&conn).await.map_err(problem)?;
+        Ok(Some((conn, requests)))
+    }
+
     pub async fn stop_maps(&self, maps: &[String], progress: Progress<'_>) -> Result<(), Problem> {
         self.maps(maps, false, progress).await
     }

@@ -72,7 +72,8 @@ fn withhold(plan: &mut Plan) {
 }
 
 /// `dwlink plan`'s read: live state, the diff, another local apply's lock, and (only when the
-/// plan would destroy, as apply asks) the requests in flight foreseen.
+/// plan would destroy, as apply asks) the requests in flight foreseen: those the live read's own
+/// replies list when the link kept them, else read again.
 pub async fn read_and_plan<L: Link>(steps: &Steps<L>, desired: &Desired) -> Result<Plan, Problem> {
     let state = steps.read_live().await?;
     let mut plan = Plan::make(desired, &state);
@@ -81,7 +82,7 @@ pub async fn read_and_plan<L: Link>(steps: &Steps<L>, desired: &Desired) -> Resu
         return Ok(plan);
     }
     if plan.actions.iter().any(|a| a.destructive) {
-        if let Some((conn, requests)) = steps.requests_in_flight().await? {
+        if let Some((conn, requests)) = steps.requests_seen_or_read().await? {
             let shown: Vec<String> = requests
                 .iter()
                 .map(|r| format!("{} ({})", r.what, r.id))

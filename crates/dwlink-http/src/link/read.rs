@@ -17,6 +17,7 @@ use crate::transport::task::Task;
 use crate::{Endpoints, HttpProvider};
 use dwlink_core::link::error::{Api, ProviderError};
 use dwlink_core::link::secret::redact_url;
+use dwlink_core::link::RequestId;
 use dwlink_core::model::desired::{Desired, EnvironmentType};
 use dwlink_core::model::key_tables::EXTERNAL_ENVIRONMENT_URL;
 use dwlink_core::model::live::{
@@ -105,6 +106,18 @@ impl HttpProvider {
         })
     }
 
+    fn remember_requests(&self, seen: Option<(String, Vec<RequestId>)>) {
+        *self.seen_requests.lock().unwrap_or_else(|p| p.into_inner()) = seen;
+    }
+
+    /// The requests in flight the last live read's replies listed for connection set `cid`.
+    pub(crate) fn requests_seen(&self, cid: &str) -> Option<Vec<RequestId>> {
+        match &*self.seen_requests.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some((seen_cid, requests)) if seen_cid == cid => Some(requests.clone()),
+            _ => None,
+        }
+    }
+
     /// The environment's `$metadata`, read on first use and kept for the rest of the run.
     pub(crate) async fn fo_metadata(&self) -> Result<Arc<Metadata>, ProviderError> {
         self.fo_metadata
@@ -124,6 +137,7 @@ impl HttpProvider {
         ep: &Endpoints,
         desired: &Desired,
     ) -> Result<(LiveFinanceOperations, Option<LiveConnection>), ProviderError> {
+        self.remember_requests(None);
         let gw = ep.dws()?;
         let fo_url = desired.finance_operations.url.clone();
         let (entry, admin_list) = tokio::try_join!(
@@ -174,10 +188,17 @@ impl HttpProvider {
                 &desired.maps,
             )
             .await?;
-            Ok::<_, ProviderError>(maps)
+            Ok::<_, ProviderError>((maps, entries))
         };
-        let ((set, _), maps) =
+        let ((set, _), (maps, entries)) =
             tokio::try_join!(dws::connection_set(&self.session, gw, &entry.cname), maps,)?;
+        // The same replies list the requests still in flight: a plan that would destroy asks for
+        // them, and need not read both lists again. A list dwlink does not understand is left
+        // for that second read to report.
+        let seen = dws::entities_url(gw, &entry.cid).and_then(|at| {
+            dws::requests_listed_in(gw, &entry.cid, &entry.cname, &entries, &at, &set)
+        });
+        self.remember_requests(seen.ok().map(|r| (entry.cid.clone(), r)));
         let shown = redact_url(&gw.root);
         let bad = |d: String| {
             ProviderError::bad_reply(

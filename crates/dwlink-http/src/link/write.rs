@@ -481,6 +481,10 @@ impl Link for HttpProvider {
         })
     }
 
+    fn requests_seen_by_read(&self, connection: &LiveConnection) -> Option<Vec<RequestId>> {
+        self.requests_seen(&connection.id)
+    }
+
     fn wait_for_request<'a>(&'a self, request: &'a RequestId, timeout: Duration) -> BoxFut<'a, ()> {
         Box::pin(self.wait_impl(request, timeout))
     }

@@ -554,3 +554,29 @@ async fn count_rows_agrees_with_the_rows_read() {
     }
     assert!(counted > 0);
 }
+
+/// The live read's own replies (the map listing and the connection set) tell a plan which
+/// requests are in flight, exactly as a second read of both would, so the plan asks no second time.
+#[tokio::test]
+async fn the_live_read_sees_the_requests_in_flight_a_second_read_would() {
+    let emu = start("async_ms: 60000", Options::default()).await;
+    let p = emulated(&emu);
+    let d = desired(DualWriteAuth::ClientCredentials);
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    assert_eq!(p.requests_seen_by_read(&c), Some(Vec::new()));
+    let m = c
+        .maps
+        .iter()
+        .find(|m| m.state == MapState::Running)
+        .unwrap();
+    let r = p.stop_map(&c.id, &m.id, &m.name).await.unwrap();
+    let c = p.read(&d).await.unwrap().connection.unwrap();
+    let seen = p.requests_seen_by_read(&c).expect("seen by the read");
+    assert_eq!(seen, p.requests_in_flight(&c).await.unwrap());
+    assert_eq!(seen.iter().map(|s| &s.id).collect::<Vec<_>>(), [&r.id]);
+    // Another connection set than the one read: nothing to tell.
+    let mut other = c.clone();
+    other.id = "another-set".into();
+    assert_eq!(p.requests_seen_by_read(&other), None);
+    emu.shutdown().await;
+}

@@ -25,7 +25,7 @@ use dwlink_core::model::live::LiveMap;
 pub(crate) use actions::{
     apply_solution, host_of, map_action, reset, Confirm, ResetAsk, CONFIRMED_BY_READ, ORIGIN,
 };
-pub(crate) use requests::{requests_in_flight, status, RequestState};
+pub(crate) use requests::{requests_in_flight, requests_listed_in, status, RequestState};
 pub(crate) use reset_body::BodyTarget;
 use shapes::{ConnectionSet, EnvironmentEntry, MapEntry, SolutionEntry};
 

@@ -9,7 +9,7 @@
 use serde_json::Value;
 use url::Url;
 
-use super::shapes::{self, MapEntry, RequestStatus, SolutionStatus};
+use super::shapes::{self, ConnectionSet, MapEntry, RequestStatus, SolutionStatus};
 use super::{bare_array, connection_set, map_entries, seg, Gateway};
 use crate::services::odata::url_with_query;
 use crate::signin::session::Session;
@@ -114,26 +114,35 @@ pub(crate) async fn requests_in_flight(
         map_entries(session, gw, &connection.id),
         connection_set(session, gw, &connection.name)
     )?;
+    requests_listed_in(gw, &connection.id, &connection.name, &maps, &at, &set)
+}
+
+/// [`requests_in_flight`] of a map listing (read at `maps_at`) and a connection set already read:
+/// a plan takes them from the replies its live read got, so it asks no second time.
+pub(crate) fn requests_listed_in(
+    gw: &Gateway,
+    cid: &str,
+    cname: &str,
+    maps: &[MapEntry],
+    maps_at: &Url,
+    set: &ConnectionSet,
+) -> Result<Vec<RequestId>, ProviderError> {
     let mut out = Vec::new();
-    for m in &maps {
-        let listed = requests_listed(m.detail.last_requests.as_ref(), &at)?;
+    for m in maps {
+        let listed = requests_listed(m.detail.last_requests.as_ref(), maps_at)?;
         out.extend(listed.into_iter().map(|(id, action)| RequestId {
             id,
             what: format!("{} map {}", shapes::map_verb(&action), m.detail.t_name),
         }));
     }
-    let at = url_with_query(
-        &gw.root,
-        &format!("api/ConnectionSet/{}", seg(&connection.name)),
-        &[],
-    )?;
+    let at = url_with_query(&gw.root, &format!("api/ConnectionSet/{}", seg(cname)), &[])?;
     let listed = set
         .dual_write_detail
         .as_ref()
         .and_then(|d| d.solution_aware_requests.as_ref());
     for (id, _) in requests_listed(listed, &at)? {
         out.push(RequestId {
-            id: solution_request_id(&connection.id, &id),
+            id: solution_request_id(cid, &id),
             what: "apply solution".into(),
         });
     }
