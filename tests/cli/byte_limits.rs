@@ -1,6 +1,6 @@
 //! Every file dwlink reads has a byte limit (and, where parsing costs more than the bytes, a
 //! value limit), refused with a diagnostic before the file is parsed: here `restore` with a
-//! backup grown past its size and one of a million tiny values (`[[[…]]]` rows cost sixty times
+//! backup grown past its size and one of two million tiny values (`[[[…]]]` rows cost sixty times
 //! their bytes once parsed; before the limit, 64 MiB of them took 4.5 GiB).
 
 use crate::support::{code, dwlink, scratch, stderr};
@@ -38,8 +38,8 @@ fn restore_refuses_a_backup_over_its_size_before_reading_it() {
 fn restore_refuses_a_backup_of_too_many_values_before_parsing_it() {
     let dir = scratch("backup-too-many-values");
     let row = format!("{}{}", "[".repeat(100), "]".repeat(100));
-    let rows = vec![row; 10_000].join(",");
+    let rows = vec![row; 20_000].join(",");
     std::fs::write(dir.join("nested.json"), format!("{HEAD}{rows}]}}]}}")).unwrap();
-    refused(&dir, "nested.json", "holds about 1010015 JSON values");
+    refused(&dir, "nested.json", "holds about 2020015 JSON values");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -154,7 +154,7 @@ pub trait Link: Send + Sync {
         keys: &'a [String],
     ) -> BoxFut<'a, DeleteReport>;
     /// Creates rows (restore), in `$batch` change sets; returns how many were created.
-    fn create_rows<'a>(&'a self, table: &'a TableRef, rows: &'a [Row]) -> BoxFut<'a, usize>;
+    fn create_rows<'a>(&'a self, table: &'a TableRef, rows: &'a [&'a Row]) -> BoxFut<'a, usize>;
     /// Resets the connection set. The legal entities travel in this request: the management
     /// service has no call that sets them on their own (Microsoft's Dual-write-automations,
     /// `DWLibary/Engines/ResetLinkEngine.cs`).

@@ -17,7 +17,8 @@ use crate::model::key_tables;
 #[derive(Debug)]
 pub struct Missing<'b> {
     pub table: &'b BackupTable,
-    pub rows: Vec<Value>,
+    /// Borrowed from the backup: a restore holds its rows once, however many are missing.
+    pub rows: Vec<&'b Value>,
 }
 
 #[derive(Debug)]
@@ -96,7 +97,6 @@ pub async fn plan<'b, L: Link>(
                     .row_key(t.service, &t.entity_set, r)
                     .is_none_or(|k| !present.contains(&k))
             })
-            .cloned()
             .collect();
         tables.push(Missing { table: t, rows });
     }

@@ -1026,10 +1026,10 @@ impl Link for FakeLink {
         })
     }
 
-    fn create_rows<'a>(&'a self, table: &'a TableRef, rows: &'a [Row]) -> BoxFut<'a, usize> {
+    fn create_rows<'a>(&'a self, table: &'a TableRef, rows: &'a [&'a Row]) -> BoxFut<'a, usize> {
         let call = Call::CreateRows {
             table: table.table.clone(),
-            rows: rows.to_vec(),
+            rows: rows.iter().map(|r| (*r).clone()).collect(),
         };
         Box::pin(async move {
             self.handle(call, |s| {
@@ -1050,7 +1050,7 @@ impl Link for FakeLink {
                     }
                     created.push(key);
                 }
-                existing.extend(rows.iter().cloned());
+                existing.extend(rows.iter().map(|r| (*r).clone()));
                 s.effects.push(Effect::RowsCreated {
                     table: def.table.to_string(),
                     keys: created,

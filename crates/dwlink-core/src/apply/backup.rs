@@ -159,11 +159,13 @@ impl BackupWriter {
 }
 
 /// The largest backup `restore` reads. A reset's backup holds the key tables' rows (about 1 KiB
-/// and 30 values each; the examples' 132 rows are 150 KiB), so this is tens of thousands of rows.
-/// Restore holds a whole backup in memory: both limits bound it, the values because a parsed value
-/// can cost sixty times its bytes.
+/// and 25 values each, 40 bytes a value; the examples' 132 rows are 150 KiB), so this is about
+/// 65,000 rows. Restore holds a whole backup in memory: both limits bound it, the values because
+/// a parsed value can cost sixty times its bytes. The value limit leaves room for every backup of
+/// dwlink's within the byte limit (64 MiB of such rows is 1.7 million values): with 1,000,000, a
+/// 55,000-row backup that apply wrote (55 MB) was refused by restore.
 pub const MAX_BACKUP_BYTES: u64 = 64 * 1024 * 1024;
-pub const MAX_BACKUP_VALUES: usize = 1_000_000;
+pub const MAX_BACKUP_VALUES: usize = 2_000_000;
 
 pub fn read(path: &Path) -> Result<Backup, Problem> {
     let shown = path.display();

@@ -253,11 +253,11 @@ impl<L: Link> Steps<L> {
         &self,
         service: Service,
         entity_set: &str,
-        rows: &[Value],
+        rows: &[&Value],
         progress: Progress<'_>,
     ) -> Result<usize, Problem> {
         let table = self.table_ref(service, entity_set);
-        let rows: Vec<Row> = rows.iter().filter_map(|r| r.as_object().cloned()).collect();
+        let rows: Vec<&Row> = rows.iter().filter_map(|r| r.as_object()).collect();
         let n = self
             .link
             .create_rows(&table, &rows)

@@ -270,7 +270,7 @@ impl HttpProvider {
     async fn create_rows_impl(
         &self,
         table: &TableRef,
-        rows: &[Row],
+        rows: &[&Row],
     ) -> Result<usize, ProviderError> {
         let def = table_def(&table.table)?;
         self.check_fo_set(def, &table.entity_set).await?;
@@ -537,7 +537,7 @@ impl Link for HttpProvider {
         Box::pin(self.delete_rows_impl(table, keys))
     }
 
-    fn create_rows<'a>(&'a self, table: &'a TableRef, rows: &'a [Row]) -> BoxFut<'a, usize> {
+    fn create_rows<'a>(&'a self, table: &'a TableRef, rows: &'a [&'a Row]) -> BoxFut<'a, usize> {
         Box::pin(self.create_rows_impl(table, rows))
     }
 

@@ -101,7 +101,8 @@ async fn backs_up_deletes_and_restores_rows_in_batches() {
         // A second run finds them gone and still succeeds.
         let again = p.delete_rows(&table, &t.keys[..3]).await.unwrap();
         assert_eq!(again.already_gone, 3);
-        assert_eq!(p.create_rows(&table, &backup).await.unwrap(), t.rows());
+        let rows: Vec<_> = backup.iter().collect();
+        assert_eq!(p.create_rows(&table, &rows).await.unwrap(), t.rows());
     }
     let projects = p
         .read_rows(&TableRef::from(&live.key_tables[0]))
