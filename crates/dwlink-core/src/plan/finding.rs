@@ -80,6 +80,9 @@ pub enum FindingCode {
     /// is planned that no read could confirm.
     #[serde(rename = "maps.keys-unreadable")]
     MapsKeysUnreadable,
+    /// The backup would likely be larger than `dwlink restore` reads.
+    #[serde(rename = "backup.beyond-restore")]
+    BackupBeyondRestore,
 }
 
 impl FindingCode {
@@ -112,6 +115,7 @@ impl FindingCode {
             FindingCode::ConnectionNoFinanceOperations => "connection.no-finance-operations",
             FindingCode::ConnectionNoDataverse => "connection.no-dataverse",
             FindingCode::MapsKeysUnreadable => "maps.keys-unreadable",
+            FindingCode::BackupBeyondRestore => "backup.beyond-restore",
         }
     }
 
@@ -157,6 +161,7 @@ impl FindingCode {
             }
             FindingCode::ConnectionNoDataverse => "dwlink::plan::connection.no-dataverse",
             FindingCode::MapsKeysUnreadable => "dwlink::plan::maps.keys-unreadable",
+            FindingCode::BackupBeyondRestore => "dwlink::plan::backup.beyond-restore",
         }
     }
 }

@@ -806,3 +806,27 @@ fn the_admin_api_and_dataverse_must_agree_on_the_power_platform_link() {
     };
     assert!(disagrees(&l).is_none());
 }
+
+/// A backup of more rows than `dwlink restore` reads back is said in the plan, before apply
+/// writes it; one within the limit is not.
+#[test]
+fn a_backup_beyond_what_restore_reads_is_a_warning() {
+    let mut l = live();
+    l.connection.as_mut().unwrap().organization = Some(org(PROD, PROD_ID));
+    l.key_tables[0] = table(0, 60_001, Some(PROD), None);
+    let found = codes(&l, &desired());
+    assert!(
+        found.contains(&(C::BackupBeyondRestore, Severity::Warning)),
+        "{found:?}"
+    );
+    let f = diff(&desired(), &l)
+        .findings
+        .into_iter()
+        .find(|f| f.code == C::BackupBeyondRestore)
+        .unwrap();
+    assert!(f.message.contains("60,016 rows"), "{}", f.message);
+    l.key_tables[0] = table(0, 50_000, Some(PROD), None);
+    assert!(!codes(&l, &desired())
+        .iter()
+        .any(|(c, _)| *c == C::BackupBeyondRestore));
+}

@@ -9,7 +9,7 @@ use crate::model::identity::same_host;
 use crate::model::live::{FinanceOperationsIntegration, LiveState, OrgRef};
 
 use super::super::finding::{Finding, FindingCode as C};
-use super::super::Scenario;
+use super::super::{Action, Scenario};
 use super::drift::Drift;
 use super::reset::ResetDecision;
 use super::{host, plural};
@@ -452,4 +452,34 @@ fn stopped_maps_help(stopped: &[String], desired: &Desired) -> String {
             if left.len() == 1 { "it" } else { "them" },
         ),
     }
+}
+
+/// Rows a backup can hold that `dwlink restore` still reads back: its 64 MiB
+/// ([`crate::apply::backup::MAX_BACKUP_BYTES`]) at about 1 KiB a row, the key tables' rows as
+/// the services return them (a 55,000-row backup of project configurations is 55 MB). An
+/// estimate: a plan knows how many rows, not their bytes.
+pub(super) const RESTORABLE_ROWS: usize = 60_000;
+
+/// A backup that `dwlink restore` would likely refuse: the rows are still kept, complete, in
+/// the file, but only other tools could put them back.
+pub(super) fn backup_beyond_restore(findings: &mut Vec<Finding>, actions: &[Action]) {
+    let Some(rows) = actions.iter().find_map(|a| match a {
+        Action::Backup { rows, .. } => Some(*rows),
+        _ => None,
+    }) else {
+        return;
+    };
+    if rows <= RESTORABLE_ROWS {
+        return;
+    }
+    findings.push(Finding::new(
+        C::BackupBeyondRestore,
+        Severity::Warning,
+        format!(
+            "the backup will hold {} rows: at about 1 KiB a row that is more than the 64 MiB `dwlink restore` reads (about {} rows), so `dwlink restore` would likely refuse it; the file still holds every row, complete, as JSON",
+            crate::plan::describe::thousands(rows),
+            crate::plan::describe::thousands(RESTORABLE_ROWS)
+        ),
+        "if these rows may have to go back, plan to put them back from the backup file with your own tooling, or bring the tables under the limit before the apply".into(),
+    ));
 }

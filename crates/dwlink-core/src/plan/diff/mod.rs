@@ -135,6 +135,7 @@ fn decide(
         desired,
         intended.iter().any(Action::destructive),
     );
+    findings::backup_beyond_restore(&mut findings, &intended);
     // Apply refuses any plan with an error finding, so such a plan plans nothing: it only says
     // what it would do, and the texts that spoke of "this plan's" cleanup say it is withheld.
     let blocked = findings
