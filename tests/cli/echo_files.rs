@@ -11,6 +11,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 
+use crate::rewrite_proxy::{Handler, Proxy, Upstream};
 use crate::support::{root, scratch, stderr, stdout, Emulator, SECRET};
 
 /// Where the proxy writes the caller's bearer token into a reply.
@@ -20,70 +21,28 @@ struct EchoProxy {
     url: String,
     /// Every bearer token dwlink sent.
     tokens: Arc<Mutex<Vec<String>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for EchoProxy {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-    }
-}
-
-fn forwardable(name: &str) -> bool {
-    !matches!(
-        name,
-        "content-length" | "transfer-encoding" | "connection" | "keep-alive" | "accept-encoding"
-    )
+    _proxy: Proxy,
 }
 
 impl EchoProxy {
     fn start(upstream: &str) -> EchoProxy {
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let tokens = Arc::new(Mutex::new(Vec::new()));
         let seen = tokens.clone();
-        let upstream = upstream.trim_end_matches('/').to_string();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let client = reqwest::Client::builder()
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build()
-                    .unwrap();
-                let app =
-                    axum::Router::new().fallback(
-                        move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                            let (client, upstream, seen) =
-                                (client.clone(), upstream.clone(), seen.clone());
-                            async move {
-                                echo(client, &upstream, seen, method, uri, headers, body).await
-                            }
-                        },
-                    );
-                tokio::select! {
-                    _ = axum::serve(listener, app) => {}
-                    _ = stopped => {}
-                }
-            });
+        let handler: Handler = Arc::new(move |upstream, method, uri, headers, body| {
+            let seen = seen.clone();
+            Box::pin(async move { echo(upstream, seen, method, uri, headers, body).await })
         });
+        let proxy = Proxy::start(upstream, handler);
         EchoProxy {
-            url: format!("http://{}", addr_rx.recv().unwrap()),
+            url: proxy.url.clone(),
             tokens,
-            stop: Some(stop),
+            _proxy: proxy,
         }
     }
 }
 
 async fn echo(
-    client: reqwest::Client,
-    upstream: &str,
+    upstream: Upstream,
     seen: Arc<Mutex<Vec<String>>>,
     method: Method,
     uri: Uri,
@@ -117,31 +76,12 @@ async fn echo(
             .body(Body::from(body.to_string()))
             .unwrap();
     }
-    let target = format!(
-        "{upstream}{}",
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-    );
-    let mut req = client.request(method, target).body(body);
-    for (k, v) in headers.iter().filter(|(k, _)| forwardable(k.as_str())) {
-        req = req.header(k, v);
-    }
-    let Ok(resp) = req.send().await else {
-        return Response::builder()
-            .status(StatusCode::BAD_GATEWAY)
-            .body(Body::empty())
-            .unwrap();
+    let (head, bytes) = match upstream.send(method, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(bad_gateway) => return bad_gateway,
     };
-    let mut out = Response::builder().status(resp.status().as_u16());
-    for (k, v) in resp
-        .headers()
-        .iter()
-        .filter(|(k, _)| forwardable(k.as_str()))
-    {
-        out = out.header(k, v);
-    }
-    let bytes = resp.bytes().await.unwrap_or_default();
     let text = String::from_utf8_lossy(&bytes).replace(MARK, &token);
-    out.body(Body::from(text)).unwrap()
+    head.body(Body::from(text)).unwrap()
 }
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::harness::{all, apply, path, run, start_emu, status};
 use crate::support::{scratch, stdout};
 
-const CFG: &str = "tests/fixtures/maps/contoso-uat.yaml";
+pub(crate) const CFG: &str = "tests/fixtures/maps/contoso-uat.yaml";
 
 fn plan_json(dir: &std::path::Path, cfg: &str, url: &str) -> Value {
     let out = run(
@@ -37,7 +37,7 @@ fn live_map<'a>(status: &'a Value, name: &str) -> &'a Value {
 }
 
 /// Each declared map as `maps` declares it.
-fn assert_declared(status: &Value) {
+pub(crate) fn assert_declared(status: &Value) {
     let c = live_map(status, "Customers V3 (accounts)");
     assert_eq!(
         (&c["state"], &c["version"]),

@@ -9,37 +9,11 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::harness::{all, apply, path, run, start_emu, status, Emu};
+use crate::maps::assert_declared;
 use crate::support::{code, scratch, stdout};
 
-const CFG: &str = "tests/fixtures/maps/contoso-uat.yaml";
+use crate::maps::CFG;
 const RESTORED: &str = "tests/fixtures/maps/restored.yaml";
-
-fn live_map<'a>(status: &'a Value, name: &str) -> &'a Value {
-    status["live"]["connection"]["maps"]
-        .as_array()
-        .expect("maps")
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no map {name} in {status}"))
-}
-
-fn assert_declared(status: &Value) {
-    let c = live_map(status, "Customers V3 (accounts)");
-    assert_eq!(
-        (&c["state"], &c["version"]),
-        (&Value::from("running"), &Value::from("1.0.0.3"))
-    );
-    assert_eq!(c["integration_keys"], serde_json::json!(["accountnumber"]));
-    let l = live_map(status, "Legal entities (cdm_companies)");
-    assert_eq!(
-        (&l["state"], &l["version"]),
-        (&Value::from("running"), &Value::from("1.0.0.4"))
-    );
-    assert_eq!(
-        live_map(status, "Vendors V2 (msdyn_vendors)")["state"],
-        "paused"
-    );
-}
 
 fn plan_is_empty(dir: &Path, cfg: &str, emu: &Emu) {
     let out = run(

@@ -13,14 +13,13 @@ use serde_json::Value;
 /// Rewrites the JSON reply to a GET of `path?query`; returns whether it changed anything.
 pub(crate) type Rewrite = Arc<dyn Fn(&str, &str, &mut Value) -> bool + Send + Sync>;
 
-pub(crate) struct RewriteProxy {
+/// A proxy on 127.0.0.1 that hands every request to its handler; stopped when dropped.
+pub(crate) struct Proxy {
     pub url: String,
-    /// `path?query` of every reply that was rewritten.
-    pub rewritten: Arc<Mutex<Vec<String>>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-impl Drop for RewriteProxy {
+impl Drop for Proxy {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
@@ -28,7 +27,21 @@ impl Drop for RewriteProxy {
     }
 }
 
-/// Framing and compression are the proxy's own business: the reply is rewritten as plain JSON.
+/// What a proxy does with one request: answer it itself, or pass it on with [`Upstream::send`].
+pub(crate) type Handler = Arc<
+    dyn Fn(Upstream, Method, Uri, HeaderMap, Bytes) -> futures::future::BoxFuture<'static, Response>
+        + Send
+        + Sync,
+>;
+
+/// The server a proxy stands in front of.
+#[derive(Clone)]
+pub(crate) struct Upstream {
+    client: reqwest::Client,
+    base: String,
+}
+
+/// Framing and compression are the proxy's own business: replies are passed on as plain bytes.
 fn forwardable(name: &str) -> bool {
     !matches!(
         name,
@@ -36,12 +49,47 @@ fn forwardable(name: &str) -> bool {
     )
 }
 
-impl RewriteProxy {
-    pub(crate) fn start(upstream: &str, rewrite: Rewrite) -> RewriteProxy {
+impl Upstream {
+    /// Sends the request on; `Err` is the proxy's own 502 when the upstream cannot be reached.
+    /// `Ok` is the reply's response head (its forwardable headers) and its body.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<(axum::http::response::Builder, Bytes), Response> {
+        let target = format!(
+            "{}{}",
+            self.base,
+            uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+        );
+        let mut req = self.client.request(method, target).body(body);
+        for (k, v) in headers.iter().filter(|(k, _)| forwardable(k.as_str())) {
+            req = req.header(k, v);
+        }
+        let Ok(resp) = req.send().await else {
+            return Err(Response::builder()
+                .status(StatusCode::BAD_GATEWAY)
+                .body(Body::empty())
+                .unwrap());
+        };
+        let mut head = Response::builder().status(resp.status().as_u16());
+        for (k, v) in resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| forwardable(k.as_str()))
+        {
+            head = head.header(k, v);
+        }
+        Ok((head, resp.bytes().await.unwrap_or_default()))
+    }
+}
+
+impl Proxy {
+    pub(crate) fn start(upstream: &str, handler: Handler) -> Proxy {
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let rewritten = Arc::new(Mutex::new(Vec::new()));
-        let log = rewritten.clone();
-        let upstream = upstream.trim_end_matches('/').to_string();
+        let base = upstream.trim_end_matches('/').to_string();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -59,18 +107,10 @@ impl RewriteProxy {
                     .redirect(reqwest::redirect::Policy::none())
                     .build()
                     .expect("a client");
+                let upstream = Upstream { client, base };
                 let app = axum::Router::new().fallback(
                     move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                        let (client, upstream, rewrite, log) = (
-                            client.clone(),
-                            upstream.clone(),
-                            rewrite.clone(),
-                            log.clone(),
-                        );
-                        async move {
-                            forward(client, &upstream, rewrite, log, method, uri, headers, body)
-                                .await
-                        }
+                        handler(upstream.clone(), method, uri, headers, body)
                     },
                 );
                 tokio::select! {
@@ -80,61 +120,55 @@ impl RewriteProxy {
             });
         });
         let addr = addr_rx.recv().expect("the proxy starts");
-        RewriteProxy {
+        Proxy {
             url: format!("http://{addr}"),
-            rewritten,
             stop: Some(stop),
+        }
+    }
+}
+
+/// A proxy whose replies to GETs `rewrite` may change.
+pub(crate) struct RewriteProxy {
+    pub url: String,
+    /// `path?query` of every reply that was rewritten.
+    rewritten: Arc<Mutex<Vec<String>>>,
+    _proxy: Proxy,
+}
+
+impl RewriteProxy {
+    pub(crate) fn start(upstream: &str, rewrite: Rewrite) -> RewriteProxy {
+        let rewritten = Arc::new(Mutex::new(Vec::new()));
+        let log = rewritten.clone();
+        let handler: Handler = Arc::new(move |upstream, method, uri, headers, body| {
+            let (rewrite, log) = (rewrite.clone(), log.clone());
+            Box::pin(async move {
+                let (head, bytes) = match upstream.send(method.clone(), &uri, &headers, body).await
+                {
+                    Ok(r) => r,
+                    Err(bad_gateway) => return bad_gateway,
+                };
+                let (path, query) = (uri.path(), uri.query().unwrap_or(""));
+                let mut bytes = bytes.to_vec();
+                if method == Method::GET {
+                    if let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) {
+                        if rewrite(path, query, &mut json) {
+                            log.lock().unwrap().push(format!("{path}?{query}"));
+                            bytes = serde_json::to_vec(&json).unwrap();
+                        }
+                    }
+                }
+                head.body(Body::from(bytes)).unwrap()
+            })
+        });
+        let proxy = Proxy::start(upstream, handler);
+        RewriteProxy {
+            url: proxy.url.clone(),
+            rewritten,
+            _proxy: proxy,
         }
     }
 
     pub(crate) fn rewritten(&self) -> Vec<String> {
         self.rewritten.lock().unwrap().clone()
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn forward(
-    client: reqwest::Client,
-    upstream: &str,
-    rewrite: Rewrite,
-    log: Arc<Mutex<Vec<String>>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let path = uri.path().to_string();
-    let query = uri.query().unwrap_or("").to_string();
-    let target = format!(
-        "{upstream}{}",
-        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
-    );
-    let mut req = client.request(method.clone(), target).body(body);
-    for (k, v) in headers.iter().filter(|(k, _)| forwardable(k.as_str())) {
-        req = req.header(k, v);
-    }
-    let Ok(resp) = req.send().await else {
-        return Response::builder()
-            .status(StatusCode::BAD_GATEWAY)
-            .body(Body::empty())
-            .unwrap();
-    };
-    let mut out = Response::builder().status(resp.status().as_u16());
-    for (k, v) in resp
-        .headers()
-        .iter()
-        .filter(|(k, _)| forwardable(k.as_str()))
-    {
-        out = out.header(k, v);
-    }
-    let mut bytes = resp.bytes().await.unwrap_or_default().to_vec();
-    if method == Method::GET {
-        if let Ok(mut json) = serde_json::from_slice::<Value>(&bytes) {
-            if rewrite(&path, &query, &mut json) {
-                log.lock().unwrap().push(format!("{path}?{query}"));
-                bytes = serde_json::to_vec(&json).unwrap();
-            }
-        }
-    }
-    out.body(Body::from(bytes)).unwrap()
 }

@@ -75,10 +75,9 @@ fn map(fake: &FakeLink, name: &str) -> LiveMap {
         .unwrap()
 }
 
-#[tokio::test]
-async fn declared_drift_plans_the_services_order_and_one_apply_converges() {
-    let mut world = healthy_versioned();
-    world.desired.maps = vec![
+/// Other versions, keys and states than [`healthy_versioned`] runs: every kind of map step.
+fn drifted_declaration() -> Vec<DesiredMap> {
+    vec![
         declared(
             CUSTOMERS,
             Some("1.0.0.3"),
@@ -87,7 +86,13 @@ async fn declared_drift_plans_the_services_order_and_one_apply_converges() {
         ),
         declared(LEGAL, Some("latest"), MapRunState::Running, None),
         declared(VENDORS, None, MapRunState::Paused, None),
-    ];
+    ]
+}
+
+#[tokio::test]
+async fn declared_drift_plans_the_services_order_and_one_apply_converges() {
+    let mut world = healthy_versioned();
+    world.desired.maps = drifted_declaration();
     let fake = world.link();
     let dir = StateDir::new();
     let (plan, result) = apply(&fake, &world.desired, &dir).await;
@@ -267,16 +272,7 @@ async fn an_apply_interrupted_at_any_map_step_is_finished_by_the_next_one() {
         CallKind::MapRequest,
     ] {
         let mut world = healthy_versioned();
-        world.desired.maps = vec![
-            declared(
-                CUSTOMERS,
-                Some("1.0.0.3"),
-                MapRunState::Running,
-                Some(&["accountnumber"]),
-            ),
-            declared(LEGAL, Some("latest"), MapRunState::Running, None),
-            declared(VENDORS, None, MapRunState::Paused, None),
-        ];
+        world.desired.maps = drifted_declaration();
         let fake = world.link();
         // The request reached the service, but its reply was lost.
         fake.inject(Fault::next(kind, errors::unreachable()).after_effect());
