@@ -5,6 +5,7 @@ mod document;
 mod engine;
 mod import;
 mod link;
+mod nodelay;
 mod provider;
 mod schema;
 mod state;
@@ -20,6 +21,7 @@ fn main() -> std::process::ExitCode {
     std::env::remove_var("RUST_LIB_BACKTRACE");
     dwlink_core::panic_report::install("terraform-provider-dwlink");
     stop::watch();
+    let relay = nodelay::relay_stdout();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -50,6 +52,9 @@ fn main() -> std::process::ExitCode {
         }
         tf_provider::serve("dwlink", provider::DwlinkProvider::default()).await
     });
+    if let Some(relay) = relay {
+        relay.finish();
+    }
     match served {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
