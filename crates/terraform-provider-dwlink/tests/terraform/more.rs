@@ -1,6 +1,6 @@
 //! Import, refusals, validation and installing from a local mirror.
 
-use crate::harness::{Workspace, CLIENT, FO, GATEWAY, TENANT};
+use crate::harness::{link_hcl, outside_config, Workspace, CLIENT, FO, GATEWAY, TENANT};
 
 #[test]
 fn import_by_fo_url_fills_the_attributes_and_plans_nothing() {
@@ -66,6 +66,45 @@ fn import_by_fo_url_fills_the_attributes_and_plans_nothing() {
         "not a url",
     ]);
     assert_ne!(bad.code, 0);
+}
+
+/// A saved plan for a link not yet in state: Terraform plans it again before applying and refuses
+/// itself when the steps moved (the provider's own `stale_plan` refusal covers links in state, in
+/// lifecycle.rs). Either way no step runs: the provider never started an apply.
+#[test]
+fn a_stale_saved_plan_for_a_new_link_runs_nothing() {
+    let Some(ws) = Workspace::start("scenario-2-organization-mismatch.yaml") else {
+        return;
+    };
+    ws.write(&link_hcl("contoso-uat", "\"USMF\"", false));
+    let saved = ws.tf(&["plan", "-no-color", "-input=false", "-out=tfplan"]);
+    assert_eq!(saved.code, 0, "{}", saved.all());
+    assert!(saved.stdout.contains("reset-link: relink"), "{}", saved.stdout);
+    ws.dwlink_apply(&outside_config("USMF", "on-mismatch"));
+
+    let stale = ws.tf(&["apply", "-no-color", "-input=false", "tfplan"]);
+    assert_eq!(stale.code, 1, "{}", stale.all());
+    assert!(
+        stale.all().contains("inconsistent final plan") && stale.all().contains("planned_actions"),
+        "{}",
+        stale.all()
+    );
+    let state_dir = ws.path().join(".dwlink");
+    for nothing in ["journal", "backups"] {
+        let dir = state_dir.join(nothing);
+        let entries = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        assert_eq!(entries, 0, "{} holds files: an apply started", dir.display());
+    }
+    let state = ws.tf(&["state", "list"]);
+    assert!(state.stdout.trim().is_empty(), "{}", state.all());
+
+    // Planned again, the new link's steps are those of the live state now: none destructive.
+    let again = ws.plan();
+    assert_eq!(again.code, 2, "{}", again.all());
+    assert!(!again.stdout.contains("[destructive]"), "{}", again.stdout);
+    let apply = ws.apply();
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert_eq!(ws.plan().code, 0);
 }
 
 #[test]
