@@ -79,7 +79,33 @@ fn a_stale_saved_plan_for_a_new_link_runs_nothing() {
     ws.write(&link_hcl("contoso-uat", "\"USMF\"", false));
     let saved = ws.tf(&["plan", "-no-color", "-input=false", "-out=tfplan"]);
     assert_eq!(saved.code, 0, "{}", saved.all());
-    assert!(saved.stdout.contains("reset-link: relink"), "{}", saved.stdout);
+    assert!(
+        saved.stdout.contains("reset-link: relink"),
+        "{}",
+        saved.stdout
+    );
+    // What a CI policy reads (README, "Using dwlink from Terraform"): the steps in the saved plan.
+    let shown = ws.tf(&["show", "-json", "tfplan"]);
+    assert_eq!(shown.code, 0, "{}", shown.all());
+    let json: serde_json::Value = serde_json::from_str(&shown.stdout).expect("show -json");
+    let after = &json["resource_changes"][0]["change"]["after"];
+    assert_eq!(
+        json["resource_changes"][0]["type"],
+        "dwlink_dual_write_link"
+    );
+    let actions: Vec<&str> = after["planned_actions"]
+        .as_array()
+        .expect("planned_actions")
+        .iter()
+        .filter_map(|a| a.as_str())
+        .collect();
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.starts_with("reset-link: relink") && a.ends_with("[destructive]")),
+        "{actions:?}"
+    );
+    assert_eq!(after["name"], "contoso-uat");
     ws.dwlink_apply(&outside_config("USMF", "on-mismatch"));
 
     let stale = ws.tf(&["apply", "-no-color", "-input=false", "tfplan"]);
@@ -93,7 +119,12 @@ fn a_stale_saved_plan_for_a_new_link_runs_nothing() {
     for nothing in ["journal", "backups"] {
         let dir = state_dir.join(nothing);
         let entries = std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
-        assert_eq!(entries, 0, "{} holds files: an apply started", dir.display());
+        assert_eq!(
+            entries,
+            0,
+            "{} holds files: an apply started",
+            dir.display()
+        );
     }
     let state = ws.tf(&["state", "list"]);
     assert!(state.stdout.trim().is_empty(), "{}", state.all());
