@@ -45,14 +45,17 @@ fn interrupt_apply(whole_group: bool) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    // As a terminal's Ctrl-C does: SIGINT to every process of the group.
-    let group = if whole_group {
-        format!("-{}", child.id())
+    // As a terminal's Ctrl-C does: SIGINT to every process of the group. Terraform alone gets
+    // SIGTERM, as a CI runner's cancel ends with: Terraform before 1.1 ran its work in a child of
+    // a panicwrap parent, which forwards SIGTERM but swallows a SIGINT sent to it alone
+    // (hashicorp/terraform#10616, #29825); from 1.1 both signals interrupt alike.
+    let (signal, target) = if whole_group {
+        ("-INT", format!("-{}", child.id()))
     } else {
-        child.id().to_string()
+        ("-TERM", child.id().to_string())
     };
     let sent = std::process::Command::new("kill")
-        .args(["-INT", "--", &group])
+        .args([signal, "--", &target])
         .status()
         .expect("kill");
     assert!(sent.success());
