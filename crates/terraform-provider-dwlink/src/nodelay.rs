@@ -62,23 +62,28 @@ impl Relay {
     }
 }
 
-fn pass_on(reader: std::io::PipeReader, mut out: std::fs::File) {
+fn pass_on(reader: impl Read, mut out: impl Write) {
     let mut reader = BufReader::new(reader);
     let mut line = Vec::new();
-    if (&mut reader)
+    // On a read error the line holds what came before it, passed on as it is.
+    let _ = (&mut reader)
         .take(MAX_HANDSHAKE_BYTES)
-        .read_until(b'\n', &mut line)
-        .is_err()
-    {
-        return;
-    }
+        .read_until(b'\n', &mut line);
     if let Some(addr) = handshake_address(&line) {
         set_nodelay_on_listener(addr);
     }
-    if out.write_all(&line).and_then(|()| out.flush()).is_err() {
-        return;
+    let mut open = out.write_all(&line).and_then(|()| out.flush()).is_ok();
+    // Drained to the end even once the real stdout is gone: a full pipe would block the next
+    // write to stdout anywhere in the process.
+    let mut chunk = [0u8; 8192];
+    loop {
+        match reader.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => open = open && out.write_all(&chunk[..n]).is_ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
     }
-    let _ = std::io::copy(&mut reader, &mut out);
 }
 
 /// ADDR of a go-plugin handshake line `CORE|APP|tcp|ADDR|grpc|CERT`.
@@ -140,6 +145,40 @@ mod tests {
         assert_eq!(handshake_address(b"1|6|tcp|not an address|grpc|\n"), None);
         assert_eq!(handshake_address(b"relay something\n"), None);
         assert_eq!(handshake_address(&[0xff, b'|', b'\n']), None);
+    }
+
+    #[test]
+    fn the_relay_passes_every_byte_on_after_the_listener_has_nodelay() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let handshake = format!("1|6|tcp|{}|grpc|MIIB\n", listener.local_addr().unwrap());
+        let later = vec![b'x'; 100_000];
+        let mut input = handshake.clone().into_bytes();
+        input.extend_from_slice(&later);
+        let mut out = Vec::new();
+        pass_on(&input[..], &mut out);
+        assert_eq!(out, input);
+        let _client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (accepted, _) = listener.accept().unwrap();
+        assert!(accepted.nodelay().unwrap());
+    }
+
+    #[test]
+    fn a_relay_whose_stdout_is_gone_still_drains_the_pipe() {
+        struct Gone;
+        impl Write for Gone {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let relay = std::thread::spawn(move || pass_on(reader, Gone));
+        // More than a pipe holds: this blocks forever unless the relay keeps reading.
+        writer.write_all(&vec![b'y'; 1 << 20]).unwrap();
+        drop(writer);
+        relay.join().unwrap();
     }
 
     #[test]
