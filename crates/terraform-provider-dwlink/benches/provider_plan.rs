@@ -16,9 +16,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const FO: &str = "https://contoso-uat.sandbox.operations.dynamics.com";
-const GATEWAY: &str =
-    "https://projectmanagementservice.weu-il107.gateway.prod.island.powerapps.com";
+// The end-to-end tests' workspace: emulator, `dev_overrides`, provider block, the scenario-2 link.
+#[allow(dead_code)]
+#[path = "../tests/terraform/harness.rs"]
+mod harness;
+
+use harness::{link_hcl, Workspace, FO};
+
 const RUNS: usize = 7;
 const LATENCIES_MS: [u64; 3] = [0, 25, 100];
 
@@ -31,91 +35,30 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The same declaration as examples/scenario-2-organization-mismatch.yaml, in HCL.
-fn module(url: &str) -> String {
-    format!(
-        r#"terraform {{
-  required_providers {{
-    dwlink = {{ source = "dwlink/dwlink" }}
-  }}
-}}
-provider "dwlink" {{
-  tenant_id               = "72f988bf-0000-0000-0000-000000000000"
-  client_id               = "11111111-2222-3333-4444-555555555555"
-  emulator_url            = "{url}"
-  dual_write_service_url  = "{GATEWAY}"
-  dual_write_service_auth = "client-credentials"
-}}
-resource "dwlink_dual_write_link" "uat" {{
-  name                      = "contoso-uat"
-  protected                 = false
-  finance_operations_url    = "{FO}"
-  environment_type          = "sandbox"
-  dataverse_url             = "https://contoso-uat.crm.dynamics.com"
-  dataverse_organization_id = "4f2a4c1e-8a7e-4a43-9a60-5a3c2c1d9b10"
-  reset_target              = "power-platform-link"
-  legal_entities            = ["USMF"]
-  dual_write_service_url    = "{GATEWAY}"
-  dual_write_service_auth   = "client-credentials"
-  reset {{
-    when         = "on-mismatch"
-    force        = true
-    clear_tables = true
-  }}
-  after_reset {{
-    apply_solutions = ["Dual-write core solution"]
-    start_maps      = ["Customers V3 (accounts)"]
-  }}
-}}
-"#
-    )
+fn timed(mut c: Command) -> Duration {
+    let start = Instant::now();
+    let out = c.output().expect("terraform");
+    let took = start.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
 }
 
-struct Terraform {
-    bin: String,
-    dir: PathBuf,
+fn plan(ws: &Workspace) -> Duration {
+    timed(ws.command(&["plan", "-no-color", "-input=false"]))
 }
 
-impl Terraform {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.args(args)
-            .current_dir(&self.dir)
-            .env("TF_CLI_CONFIG_FILE", self.dir.join("dev.tfrc"))
-            .env("TF_IN_AUTOMATION", "1")
-            .env("CHECKPOINT_DISABLE", "1")
-            .env("HOME", &self.dir)
-            .env_remove("TF_LOG")
-            .env_remove("TF_LOG_PATH");
-        c
-    }
-
-    fn run(&self, mut c: Command) -> Duration {
-        let start = Instant::now();
-        let out = c.output().expect("terraform");
-        let took = start.elapsed();
-        assert!(
-            out.status.success(),
-            "terraform failed in {}: {}",
-            self.dir.display(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        took
-    }
-
-    fn plan(&self) -> Duration {
-        self.run(self.command(&["plan", "-no-color", "-input=false"]))
-    }
-
-    /// The plan walk's provider process, from its start to its exit, as Terraform logged them.
-    fn provider_plan(&self) -> Option<Duration> {
-        let log = self.dir.join("trace.log");
-        let _ = std::fs::remove_file(&log);
-        let mut c = self.command(&["plan", "-no-color", "-input=false"]);
-        c.env("TF_LOG", "trace").env("TF_LOG_PATH", &log);
-        self.run(c);
-        plan_walk_provider(&std::fs::read_to_string(&log).ok()?)
-    }
+/// The plan walk's provider process, from its start to its exit, as Terraform logged them.
+fn provider_plan(ws: &Workspace) -> Option<Duration> {
+    let log = ws.path().join("trace.log");
+    let _ = std::fs::remove_file(&log);
+    let mut c = ws.command(&["plan", "-no-color", "-input=false"]);
+    c.env("TF_LOG", "trace").env("TF_LOG_PATH", &log);
+    timed(c);
+    plan_walk_provider(&std::fs::read_to_string(&log).ok()?)
 }
 
 /// Milliseconds into the day of a Terraform log line (`2026-12-03T11:48:47.523Z [DEBUG] ...`).
@@ -154,11 +97,31 @@ fn plan_walk_provider(log: &str) -> Option<Duration> {
 
 /// `dwlink` as users run it: the release binary, next to the provider's.
 fn dwlink_binary(provider: &Path) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "dwlink", "--bin", "dwlink"])
-        .stdout(Stdio::null())
-        .status()
-        .expect("cargo build");
+    let mut build = Command::new(env!("CARGO"));
+    build.args(["build", "--release", "-p", "dwlink", "--bin", "dwlink"]);
+    // Cargo runs a bench with its package's variables, and ring's build script reruns when
+    // CARGO_MANIFEST_DIR changes: passed on, they rebuilt TLS and all above it on every run.
+    const USER_SET: [&str; 10] = [
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_",
+        "CARGO_PROFILE_",
+        "CARGO_NET_",
+        "CARGO_REGISTRIES_",
+        "CARGO_REGISTRY_",
+        "CARGO_HTTP_",
+        "CARGO_TERM_",
+        "CARGO_INCREMENTAL",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let set_by_cargo = key
+            .to_str()
+            .is_some_and(|k| k.starts_with("CARGO_") && !USER_SET.iter().any(|u| k.starts_with(u)));
+        if set_by_cargo {
+            build.env_remove(&key);
+        }
+    }
+    let status = build.stdout(Stdio::null()).status().expect("cargo build");
     assert!(
         status.success(),
         "cargo build --release --bin dwlink failed"
@@ -167,74 +130,45 @@ fn dwlink_binary(provider: &Path) -> PathBuf {
 }
 
 fn main() {
-    let terraform = std::env::var("TERRAFORM").unwrap_or_else(|_| "terraform".into());
-    if Command::new(&terraform).arg("version").output().is_err() {
-        eprintln!("no terraform on the PATH: nothing to measure");
-        return;
-    }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let provider = Path::new(env!("CARGO_BIN_EXE_terraform-provider-dwlink"));
     let dwlink = dwlink_binary(provider);
-    let config = repo.join("examples/scenario-2-organization-mismatch.yaml");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let fixture = dwlink_core::fixture::load(
-        &repo.join("examples/fixtures/scenario-2-organization-mismatch.yaml"),
-    )
-    .unwrap_or_else(|_| panic!("fixture"));
-    std::env::set_var("DWLINK_CLIENT_SECRET", "emulator-secret");
-    let tfrc = format!(
-        "provider_installation {{\n  dev_overrides {{\n    \"dwlink/dwlink\" = \"{}\"\n  }}\n  direct {{}}\n}}\n",
-        provider.parent().expect("dir").display()
-    );
+    let config = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/scenario-2-organization-mismatch.yaml");
 
     println!("| emulator latency | dwlink plan | provider's plan (plan walk's provider process) | ratio (bound 1.5x) | whole `terraform plan` | ratio | Terraform alone (empty configuration) |");
     println!("|---|---|---|---|---|---|---|");
     for latency in LATENCIES_MS {
         let mut options = dwlink_emulator::Options::default();
         options.faults.latency_ms = latency;
-        let emulator = rt
-            .block_on(dwlink_emulator::spawn(fixture.clone(), options))
-            .expect("emulator");
-        let url = emulator.url();
-        let work = tempfile::tempdir().expect("tempdir");
-        let (link, empty) = (work.path().join("link"), work.path().join("empty"));
-        for (dir, main) in [
-            (&link, module(&url)),
-            (&empty, "terraform {}\n".to_string()),
-        ] {
-            std::fs::create_dir_all(dir).expect("dir");
-            std::fs::write(dir.join("dev.tfrc"), &tfrc).expect("tfrc");
-            std::fs::write(dir.join("main.tf"), main).expect("main.tf");
-        }
-        let (tf_link, tf_empty) = (
-            Terraform {
-                bin: terraform.clone(),
-                dir: link.clone(),
-            },
-            Terraform {
-                bin: terraform.clone(),
-                dir: empty,
-            },
-        );
-        tf_link.run(tf_link.command(&[
+        let fixture = "scenario-2-organization-mismatch.yaml";
+        let (Some(link), Some(empty)) = (
+            Workspace::start_with(fixture, options),
+            Workspace::start(fixture),
+        ) else {
+            eprintln!("no terraform: nothing to measure");
+            return;
+        };
+        // The same declaration as the YAML example, in Terraform's state as after a first apply.
+        link.write(&link_hcl("contoso-uat", "\"USMF\"", false));
+        let import = link.tf(&[
             "import",
             "-no-color",
             "-input=false",
             "dwlink_dual_write_link.uat",
             FO,
-        ]));
-        let state_dir = work.path().join("dwlink-state");
+        ]);
+        assert_eq!(import.code, 0, "{}", import.all());
+        std::fs::write(empty.path().join("main.tf"), "terraform {}\n").expect("main.tf");
+
+        let state_dir = link.path().join("dwlink-state");
         let dwlink_plan = || {
             let start = Instant::now();
             let status = Command::new(&dwlink)
                 .args(["plan", "-f"])
                 .arg(&config)
-                .args(["--emulator-url", &url, "--state-dir"])
+                .args(["--emulator-url", &link.emulator_url, "--state-dir"])
                 .arg(&state_dir)
+                .env("DWLINK_CLIENT_SECRET", "emulator-secret")
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -250,13 +184,11 @@ fn main() {
         let (mut d, mut p, mut t, mut f) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..RUNS {
             d.push(dwlink_plan());
-            p.extend(tf_link.provider_plan());
-            t.push(tf_link.plan());
-            f.push(tf_empty.plan());
+            p.extend(provider_plan(&link));
+            t.push(plan(&link));
+            f.push(plan(&empty));
         }
-        let d = median(d);
-        let t = median(t);
-        let f = median(f);
+        let (d, t, f) = (median(d), median(t), median(f));
         let provider = if p.is_empty() {
             "n/a (no plan walk in the trace) | n/a".to_string()
         } else {
