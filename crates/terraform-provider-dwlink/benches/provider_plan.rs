@@ -150,13 +150,7 @@ fn main() {
         };
         // The same declaration as the YAML example, in Terraform's state as after a first apply.
         link.write(&link_hcl("contoso-uat", "\"USMF\"", false));
-        let import = link.tf(&[
-            "import",
-            "-no-color",
-            "-input=false",
-            "dwlink_dual_write_link.uat",
-            FO,
-        ]);
+        let import = link.import("dwlink_dual_write_link.uat", FO);
         assert_eq!(import.code, 0, "{}", import.all());
         std::fs::write(empty.path().join("main.tf"), "terraform {}\n").expect("main.tf");
 

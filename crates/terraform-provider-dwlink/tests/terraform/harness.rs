@@ -181,6 +181,11 @@ provider "dwlink" {{
         self.tf(&["plan", "-no-color", "-detailed-exitcode", "-input=false"])
     }
 
+    /// `terraform import ADDRESS ID`.
+    pub fn import(&self, address: &str, id: &str) -> Run {
+        self.tf(&["import", "-no-color", "-input=false", address, id])
+    }
+
     pub fn apply(&self) -> Run {
         self.tf(&["apply", "-no-color", "-auto-approve", "-input=false"])
     }

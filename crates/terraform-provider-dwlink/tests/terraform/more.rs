@@ -32,13 +32,7 @@ fn import_by_fo_url_fills_the_attributes_and_plans_nothing() {
     // import declares what a reset links to, so only a settled link imports to "No changes".
     ws.dwlink_apply(&crate::harness::outside_config("USMF, DEMF", "on-mismatch"));
     ws.write(&declared);
-    let import = ws.tf(&[
-        "import",
-        "-no-color",
-        "-input=false",
-        "dwlink_dual_write_link.uat",
-        FO,
-    ]);
+    let import = ws.import("dwlink_dual_write_link.uat", FO);
     assert_eq!(import.code, 0, "{}", import.all());
     assert!(
         import.stdout.contains("Import successful"),
@@ -58,13 +52,7 @@ fn import_by_fo_url_fills_the_attributes_and_plans_nothing() {
     let plan = ws.plan();
     assert_eq!(plan.code, 0, "{}", plan.all());
 
-    let bad = ws.tf(&[
-        "import",
-        "-no-color",
-        "-input=false",
-        "dwlink_dual_write_link.other",
-        "not a url",
-    ]);
+    let bad = ws.import("dwlink_dual_write_link.other", "not a url");
     assert_ne!(bad.code, 0);
 }
 
