@@ -33,6 +33,21 @@ pub(super) struct LiveArgs {
     pub emulator_url: Option<Url>,
 }
 
+/// `--state-dir` of the commands that only read it (plan, status): where an apply's journals
+/// say whether one is unfinished.
+#[derive(Debug, Clone, clap::Args)]
+pub(super) struct StateDirArgs {
+    /// Where `dwlink apply` keeps backups and journals: the plan names its backup folder there,
+    /// and any unfinished apply journaled there.
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "DWLINK_STATE_DIR",
+        default_value = super::rerun::DEFAULT_STATE_DIR
+    )]
+    pub state_dir: PathBuf,
+}
+
 impl LiveArgs {
     /// Requests go to an emulator, which approves device codes at once.
     pub(super) fn emulated(&self) -> bool {

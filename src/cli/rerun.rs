@@ -64,7 +64,7 @@ impl Command {
     }
 }
 
-pub(super) const DEFAULT_STATE_DIR: &str = ".dwlink";
+pub(super) use dwlink_core::plan::describe::DEFAULT_STATE_DIR;
 
 impl std::fmt::Display for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

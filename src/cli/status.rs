@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use crate::render::{shell::Shell, view};
 use dwlink_core::plan::Plan;
 
-use super::live::{self, LiveArgs};
+use super::live::{self, LiveArgs, StateDirArgs};
 use super::{fail, Exit};
 
 /// Show the live state, read-only: link, maps, key-table row counts, findings.
@@ -17,15 +17,8 @@ pub struct Args {
     /// Print JSON: the live model, its fingerprint, the scenario and findings.
     #[arg(long)]
     json: bool,
-    /// Where `dwlink apply` keeps backups and journals: the plan names its backup folder there,
-    /// and any unfinished apply journaled there.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "DWLINK_STATE_DIR",
-        default_value = super::rerun::DEFAULT_STATE_DIR
-    )]
-    state_dir: PathBuf,
+    #[command(flatten)]
+    state: StateDirArgs,
     #[command(flatten)]
     live: LiveArgs,
 }
@@ -54,7 +47,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         &desired,
         args.file.as_deref(),
         &args.live,
-        &args.state_dir,
+        &args.state.state_dir,
     );
     Exit::Ok
 }

@@ -202,24 +202,14 @@ fn a_panic_prints_its_message_scrubbed() {
         &root().join("examples/fixtures/restore-cleanup-from-production.yaml"),
         &dir.join("world.json"),
     );
-    let cfg = root()
-        .join("examples/restore-cleanup-from-production.yaml")
-        .display()
-        .to_string();
+    let cfg = crate::harness::restore_cfg();
     let jwt = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2lnbmF0dXJl";
     let payload = format!("unwrap on a reply echoing {SECRET} and access_token={jwt}");
     for backtrace in ["0", "1"] {
-        let out = crate::harness::run(
+        let out = crate::harness::apply(
             &dir,
-            &[
-                "apply",
-                "--no-color",
-                "-f",
-                &cfg,
-                "--emulator-url",
-                &emu.url,
-                "--auto-approve",
-            ],
+            &cfg,
+            &emu,
             &[
                 ("DWLINK_TEST_CRASH_AT", "panic:start:stop-maps"),
                 ("DWLINK_TEST_PANIC_PAYLOAD", &payload),

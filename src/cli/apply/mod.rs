@@ -47,7 +47,7 @@ pub struct Args {
         long,
         value_name = "DIR",
         env = "DWLINK_STATE_DIR",
-        default_value = ".dwlink"
+        default_value = super::rerun::DEFAULT_STATE_DIR
     )]
     state_dir: PathBuf,
     #[command(flatten)]

@@ -9,7 +9,7 @@ use dwlink_core::diag::Problem;
 use dwlink_core::plan::{planfile, Plan};
 
 use super::fleet::FleetArgs;
-use super::live::{self, LiveArgs};
+use super::live::{self, LiveArgs, StateDirArgs};
 use super::{fail, Exit};
 
 /// Read live state, compare it with the config and print the ordered actions.
@@ -36,15 +36,8 @@ pub struct Args {
     /// Exit 0 when there are no changes, 2 when there are (1 on errors).
     #[arg(long)]
     detailed_exitcode: bool,
-    /// Where `dwlink apply` keeps backups and journals: the plan names its backup folder there,
-    /// and any unfinished apply journaled there.
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "DWLINK_STATE_DIR",
-        default_value = super::rerun::DEFAULT_STATE_DIR
-    )]
-    state_dir: PathBuf,
+    #[command(flatten)]
+    state: StateDirArgs,
     #[command(flatten)]
     live: LiveArgs,
 }
@@ -60,7 +53,7 @@ impl Args {
 }
 
 pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
-    ui.set_state_dir(&args.state_dir);
+    ui.set_state_dir(&args.state.state_dir);
     if !args.fleet.is_single() {
         return fleet::run(args, ui);
     }
@@ -95,7 +88,7 @@ pub(super) fn run(args: Args, ui: &mut Shell) -> Exit {
         &desired,
         args.fleet.files.first().map(PathBuf::as_path),
         &args.live,
-        &args.state_dir,
+        &args.state.state_dir,
     );
     exit_for(&[Ok(plan)], args.detailed_exitcode)
 }

@@ -218,22 +218,29 @@ pub fn read(path: &Path) -> Result<Backup, Problem> {
 mod tests {
     use super::*;
 
+    fn header(finance_operations_url: &str, note: &str) -> BackupHeader {
+        BackupHeader {
+            format_version: BACKUP_FORMAT.into(),
+            dwlink_version: "0".into(),
+            plan_id: "p".into(),
+            created_at: "t".into(),
+            environment: "uat".into(),
+            finance_operations_url: finance_operations_url.into(),
+            dataverse_url: "https://dv".into(),
+            note: note.into(),
+        }
+    }
+
     /// The metadata is scrubbed of held secrets; the rows keep every byte (restore is exact).
     #[test]
     fn metadata_is_scrubbed_and_rows_are_kept_exactly() {
         let secret = "backup-held-Secret~0001";
         crate::scrub::hold(secret);
         let dir = std::env::temp_dir().join(format!("dwlink-backup-{}", uuid::Uuid::new_v4()));
-        let header = BackupHeader {
-            format_version: BACKUP_FORMAT.into(),
-            dwlink_version: "0".into(),
-            plan_id: "p".into(),
-            created_at: "t".into(),
-            environment: "uat".into(),
-            finance_operations_url: format!("https://fo/?t={secret}"),
-            dataverse_url: "https://dv".into(),
-            note: format!("echoed {secret}"),
-        };
+        let header = header(
+            &format!("https://fo/?t={secret}"),
+            &format!("echoed {secret}"),
+        );
         let mut w = BackupWriter::create(&dir, "b.json", &header).unwrap();
         w.begin_table(Service::Dataverse, &format!("T {secret}"), "Ts")
             .unwrap();
@@ -252,16 +259,7 @@ mod tests {
     #[test]
     fn streamed_backup_reads_back_and_is_private() {
         let dir = std::env::temp_dir().join(format!("dwlink-backup-{}", uuid::Uuid::new_v4()));
-        let header = BackupHeader {
-            format_version: BACKUP_FORMAT.into(),
-            dwlink_version: "0".into(),
-            plan_id: "p".into(),
-            created_at: "t".into(),
-            environment: "uat".into(),
-            finance_operations_url: "https://fo".into(),
-            dataverse_url: "https://dv".into(),
-            note: "secrets".into(),
-        };
+        let header = header("https://fo", "secrets");
         let mut w = BackupWriter::create(&dir, "b.json", &header).unwrap();
         w.begin_table(Service::FinanceOperations, "T1", "T1s")
             .unwrap();
